@@ -1,0 +1,329 @@
+"""The public face: ``derive`` returns a ``Derivation`` that prints, converts and evaluates.
+
+A Derivation keeps the typed program, the derived graph per variable (simplified, never
+printed unchecked by the CLI) and knows its layout: ``gradient`` (shape convention, a scalar
+output), ``jacobian`` (a vector output by a vector) or ``tensor`` (matrix by matrix, 4-D).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import algebra as A
+from .diff import Step, gradients, jvp, linear_coefficient
+from .errors import MatcalcError, NameError_, UnsupportedError
+from .fdcheck import CheckReport, directional_check, generic_functions, sample_point
+from .graph import Node
+from .numeric import evaluate, to_external, to_internal
+from .parse import parse
+from .render import Printer, auto_names, program
+from .shapes import Typed, build
+from .simplify import simplify_all
+
+Wrt = str | Iterable[str]
+
+
+def wrt_names(wrt: Wrt) -> list[str]:
+    """``"W"``, ``"W,b"`` or ``["W", "b"]`` as a list of names."""
+    if isinstance(wrt, str):
+        names = [w.strip() for w in wrt.split(",")]
+    else:
+        names = [str(w).strip() for w in wrt]
+    names = [n for n in names if n]
+    if not names:
+        raise MatcalcError("name at least one variable to differentiate by (wrt)")
+    return list(dict.fromkeys(names))
+
+
+def typed_program(expr: str, shapes: dict | None, assume: dict | None) -> Typed:
+    if not isinstance(expr, str):
+        raise MatcalcError(f"the expression must be a string, not {type(expr).__name__}")
+    return build(parse(expr), _norm_shapes(shapes), assume)
+
+
+def _norm_shapes(shapes: dict | None) -> dict:
+    out = {}
+    for name, shp in (shapes or {}).items():
+        if isinstance(shp, (int, str)) and shp != "scalar":
+            shp = (shp,)
+        if shp in ("scalar", None):
+            shp = ()
+        shp = tuple(shp)
+        if len(shp) > 2:
+            raise MatcalcError(f"{name}: a shape has 0, 1 or 2 entries, got {len(shp)}")
+        for d in shp:
+            if isinstance(d, bool) or not (isinstance(d, str) and d.isidentifier() or isinstance(d, int) and d >= 1):
+                raise MatcalcError(f"{name}: a dimension is a positive integer or a name, got {d!r}")
+        out[name] = shp
+    return out
+
+
+def resolve_wrt(typed: Typed, names: list[str], shapes: dict | None) -> tuple[list[Node], list[str]]:
+    """The variable nodes to differentiate by; declared names that do not occur get a note."""
+    nodes, notes = [], []
+    declared = _norm_shapes(shapes)
+    for n in names:
+        if n in typed.variables:
+            nodes.append(typed.variables[n])
+        elif n in typed.intermediates:
+            raise NameError_(f"{n} is an intermediate the program defines; differentiate by an input")
+        elif n in declared:
+            from .graph import ONE, dim
+            shp = declared[n]
+            dims = tuple(dim(d) for d in shp)
+            shape = (ONE, ONE) if not dims else (dims[0], ONE) if len(dims) == 1 else dims
+            nodes.append(A.var(n, shape, len(shp), None))
+            notes.append(f"the output does not depend on {n}: its derivative is zero")
+        else:
+            known = ", ".join(typed.variables) or "none"
+            raise NameError_(f"{n} does not occur in the expression, so its shape is unknown "
+                             f"(its variables: {known}); declare it with --shape {n}=... for a zero gradient")
+    return nodes, notes
+
+
+@dataclass
+class Derivation:
+    """The derivative of a program by one or more variables, with its printing and numbers."""
+
+    expr: str
+    typed: Typed
+    wrt: list[str]
+    kind: str                                    # gradient | jacobian | tensor
+    results: dict[str, Node]                     # name -> derived node (gradient/Jacobian/JVP)
+    variables: dict[str, Node]
+    notes: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    tangents: dict[str, Node] = field(default_factory=dict)
+    output_name: str = "f"
+
+    # ---------------------------------------------------------------- SymPy face
+    @property
+    def gradient(self):
+        """The gradient (shape convention) as a SymPy matrix expression; a dict for several wrt."""
+        if self.kind != "gradient":
+            return None
+        return self._sympy({n: r for n, r in self.results.items()})
+
+    @property
+    def jacobian(self):
+        """The Jacobian form (numerator layout) as a SymPy matrix expression."""
+        return self._sympy(self.jacobian_nodes())
+
+    def jacobian_nodes(self) -> dict[str, Node]:
+        if self.kind == "gradient":
+            return dict(zip(self.results, simplify_all([A.transpose(r) for r in self.results.values()])))
+        return dict(self.results)
+
+    def _sympy(self, nodes: dict[str, Node]):
+        from .to_sympy import to_sympy
+        out = {n: to_sympy(r) for n, r in nodes.items()}
+        return out[self.wrt[0]] if len(self.wrt) == 1 else out
+
+    # ---------------------------------------------------------------- numbers
+    def numpy(self, functions: dict | None = None) -> Callable:
+        """A callable taking the inputs as NumPy arrays by keyword and returning the derivative
+        (a dict by variable name when there are several)."""
+        inputs = dict(self.typed.variables)
+        results = dict(self.results)
+        kind = self.kind
+
+        def fn(**values):
+            env = {}
+            for name, v in inputs.items():
+                if name not in values:
+                    raise MatcalcError(f"missing input {name}")
+                env[name] = to_internal(values[name], v.attrs[1])
+            outs = {}
+            for name, node in results.items():
+                var = self.variables[name]
+                if var.attrs[0] not in env:
+                    env[var.attrs[0]] = to_internal(values[name], var.attrs[1]) if name in values else None
+                outs[name] = self._evaluate(name, node, env, functions)
+            return outs[self.wrt[0]] if len(self.wrt) == 1 else outs
+        return fn
+
+    def _evaluate(self, name: str, node: Node, env: dict, functions):
+        var = self.variables[name]
+        if self.kind == "gradient":
+            (val,) = evaluate([node], env, functions)
+            if val.shape != env[name].shape:
+                val = np.broadcast_to(val, env[name].shape)
+            return to_external(val, var.attrs[1])
+        if self.kind == "jacobian":
+            (val,) = evaluate([node], env, functions)
+            return np.asarray(val, dtype=float)
+        return self._tensor(name, node, env, functions)
+
+    def _tensor(self, name, dY: Node, env: dict, functions):
+        """d out[i,j] / d X[k,l], exactly: the linear map dY applied to each basis matrix."""
+        T = self.tangents[name]
+        X = env[name]
+        (out,) = evaluate([self.typed.output], env, functions)
+        out_shape = out.shape
+        result = np.zeros(out_shape + X.shape)
+        cache: dict = {}
+        base = {k: v for k, v in env.items()}
+        for k in range(X.shape[0]):
+            for l_ in range(X.shape[1]):
+                E = np.zeros(X.shape)
+                E[k, l_] = 1.0
+                base[T.attrs[0]] = E
+                (val,) = evaluate([dY], base, functions)
+                result[:, :, k, l_] = np.broadcast_to(val, out_shape)
+        out_nd = self.typed.output.attrs[1] if self.typed.output.op == "var" else None
+        var_nd = self.variables[name].attrs[1]
+        shape = _external_shape(out_shape, self.typed.output, out_nd) + _external_shape(X.shape, self.variables[name], var_nd)
+        return result.reshape(shape)
+
+    def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2) -> CheckReport:
+        """Compare with central finite differences at random points inside the domain."""
+        rng = np.random.default_rng(seed)
+        roots = [self.typed.output] + (list(self.results.values()) if self.kind != "tensor" else [])
+        functions = generic_functions([self.typed.output] + list(self.results.values()), functions)
+        variables = dict(self.typed.variables)
+        for name in self.wrt:
+            variables.setdefault(name, self.variables[name])
+        errors: dict[str, float] = {}
+        checked = 0
+        for _ in range(points):
+            env = sample_point(roots, variables, rng, functions)
+            if env is None:
+                continue
+            checked += 1
+            f = lambda e: evaluate([self.typed.output], e, functions)[0]  # noqa: E731
+            values = {n: self._raw(n, env, functions) for n in self.wrt}
+
+            def along(name, V):
+                d = values[name]
+                if self.kind == "gradient":
+                    return np.sum(d * V)
+                if self.kind == "jacobian":
+                    return d @ V.reshape(-1, 1)
+                return np.tensordot(d, V, axes=2)
+            for n, e in directional_check(f, along, env, self.wrt, rng).items():
+                errors[n] = max(errors.get(n, 0.0), e)
+        if not checked:
+            return CheckReport("skipped", detail="no valid random point was found inside the domain")
+        bad = {n: e for n, e in errors.items() if not e <= 1e-5}
+        if bad:
+            return CheckReport("mismatch", errors, "derivative disagrees with finite differences for "
+                               + ", ".join(f"{n} (relative error {e:.2e})" for n, e in bad.items()))
+        return CheckReport("ok", errors)
+
+    def _raw(self, name, env, functions):
+        node = self.results[name]
+        if self.kind == "gradient":
+            (val,) = evaluate([node], env, functions)
+            return np.broadcast_to(val, env[name].shape)
+        if self.kind == "jacobian":
+            return evaluate([node], env, functions)[0]
+        T = self.tangents[name]
+        X = env[name]
+        (out,) = evaluate([self.typed.output], env, functions)
+        res = np.zeros(out.shape + X.shape)
+        for k in range(X.shape[0]):
+            for l_ in range(X.shape[1]):
+                E = np.zeros(X.shape)
+                E[k, l_] = 1.0
+                res[:, :, k, l_] = np.broadcast_to(evaluate([node], {**env, T.attrs[0]: E}, functions)[0], out.shape)
+        return res
+
+    # ---------------------------------------------------------------- printing
+    def _names(self, roots: list[Node], style_taken=None) -> dict[int, str]:
+        inter = self.typed.intermediates
+        simplified = simplify_all(list(inter.values())) if inter else []
+        given = {id(node): name for name, node in zip(inter, simplified)}
+        given.update({id(node): name for name, node in inter.items()})
+        taken = set(self.typed.variables) | set(inter)
+        return auto_names(roots, given, taken)
+
+    def render(self, style: str = "unicode", form: str = "gradient") -> str:
+        """The derivation as text: definitions of intermediates it uses, then one line per variable."""
+        nodes = self.results if form == "gradient" and self.kind == "gradient" else self.jacobian_nodes()
+        roots = list(nodes.values())
+        names = self._names(roots)
+        defs, texts = program(roots, style, names)
+        lines = []
+        if style == "text":
+            lines += [f"{n} = {t}" for n, t in defs]
+            if len(texts) == 1:
+                lines.append(texts[0])
+            else:
+                lines += [f"d{self.output_name}_d{w} = {t}" for w, t in zip(nodes, texts)]
+            return "; ".join(lines) if len(lines) > 1 and len(texts) == 1 else "\n".join(lines)
+        for n, t in defs:
+            lines.append(f"{n} = {t}")
+        for w, t in zip(nodes, texts):
+            lines.append(f"{self.label(w, style)} = {t}")
+        return "\n".join(lines)
+
+    def label(self, w: str, style: str = "unicode") -> str:
+        o = self.output_name
+        if style == "latex":
+            return rf"\frac{{\partial {o}}}{{\partial {Printer('latex').var_name(w)}}}"
+        return f"∂{o}/∂{w}"
+
+    def text(self) -> str:
+        """ASCII matcalc syntax that parses back to the same function (a program if it needs names)."""
+        return self.render("text")
+
+    def latex(self) -> str:
+        return self.render("latex")
+
+    def __str__(self) -> str:
+        return self.render("unicode")
+
+    def _repr_latex_(self) -> str:
+        body = self.latex().replace("\n", r" \\ ")
+        return rf"$\begin{{aligned}}{body.replace(' = ', ' &= ')}\end{{aligned}}$"
+
+
+def _external_shape(shape, node: Node, ndim) -> tuple:
+    nd = ndim if ndim is not None else (0 if node.is_scalar else 1 if node.is_column else 2)
+    if nd == 0:
+        return ()
+    if nd == 1:
+        return (shape[0] * shape[1],)
+    return tuple(shape)
+
+
+def derive(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None = None,
+           steps: bool = False) -> Derivation:
+    """Differentiate ``expr`` by ``wrt``: a gradient for a scalar output, else a Jacobian/4-D tensor.
+
+    >>> print(derive("norm(W*x)^2", "W"))
+    ∂f/∂W = 2 W x xᵀ
+    """
+    names = wrt_names(wrt)
+    typed = typed_program(expr, shapes, assume)
+    nodes, notes = resolve_wrt(typed, names, shapes)
+    notes = typed.notes + notes
+    out = typed.output
+    last = typed.statements[-1][0]
+    output_name = last or "f"
+    variables = dict(zip(names, nodes))
+    recorded: list[Step] = []
+    tangents: dict[str, Node] = {}
+    if out.is_scalar:
+        kind = "gradient"
+        grads = gradients(out, nodes, recorded if steps else None)
+        results = dict(zip(names, simplify_all([grads[v] for v in nodes])))
+    elif (out.is_column or out.is_row) and all(v.is_column or v.is_scalar for v in nodes):
+        kind = "jacobian"
+        column = out if out.is_column else A.transpose(out)
+        raw = []
+        for v in nodes:
+            T = A.var("∂" + v.attrs[0], v.shape, v.attrs[1])
+            raw.append(linear_coefficient(jvp(column, {v: T}), T))
+        results = dict(zip(names, simplify_all(raw)))
+    else:
+        kind = "tensor"
+        raw = []
+        for v in nodes:
+            T = A.var("∂" + v.attrs[0], v.shape, v.attrs[1])
+            tangents[v.attrs[0]] = T
+            raw.append(jvp(out, {v: T}))
+        results = dict(zip(names, simplify_all(raw)))
+    return Derivation(expr, typed, names, kind, results, variables, notes, recorded, tangents, output_name)

@@ -1,0 +1,119 @@
+"""Evaluate graph nodes with NumPy: the numbers behind ``.numpy()``, checks and tests.
+
+Values are 2-D arrays throughout (a column vector is ``(n, 1)``, a scalar ``(1, 1)`` or a float);
+``to_internal`` and ``to_external`` convert at the boundary to LANGUAGE.md's NumPy conventions
+(vectors 1-D, scalars floats).  Symbolic dimensions are bound from the inputs' shapes.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+import sympy
+
+from .errors import MatcalcError, ShapeError
+from .graph import Dim, Node, topo_order
+from .rules import RULES, ew_numpy
+
+
+def to_internal(value, ndim: int) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    if ndim == 0:
+        return a.reshape(1, 1)
+    if ndim == 1:
+        return a.reshape(-1, 1)
+    return a
+
+
+def to_external(value, ndim: int):
+    a = np.asarray(value, dtype=float)
+    if ndim == 0:
+        return float(a.reshape(()))
+    if ndim == 1:
+        return a.reshape(-1)
+    return a
+
+
+def bind_dims(leaves: Iterable[Node], env: dict[str, np.ndarray]) -> dict[sympy.Symbol, int]:
+    """Dimension symbols ↦ sizes, read off the input arrays (and checked for consistency)."""
+    dims: dict = {}
+    for leaf in leaves:
+        name = leaf.attrs[0]
+        if name not in env:
+            raise MatcalcError(f"no value given for {name}")
+        arr = env[name]
+        for d, size in zip(leaf.shape, arr.shape):
+            if isinstance(d, sympy.Integer):
+                if int(d) != size:
+                    raise ShapeError(f"{name} should have {int(d)} where its value has {size}")
+            elif d in dims and dims[d] != size:
+                raise ShapeError(f"dimension {d} is {dims[d]} elsewhere but {size} in {name}")
+            else:
+                dims[d] = size
+    return dims
+
+
+def concrete(d: Dim, dims: dict) -> int:
+    v = d.subs(dims) if dims else d
+    if not v.is_Integer:
+        raise ShapeError(f"the dimension {d} is not known from the inputs")
+    return int(v)
+
+
+def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | None = None,
+             cache: dict | None = None) -> list[np.ndarray]:
+    """Values of ``roots`` given internal (2-D) values of every variable in ``env``."""
+    order = topo_order(roots)
+    dims = bind_dims([n for n in order if n.op == "var"], env)
+    val: dict[int, object] = {} if cache is None else cache
+    for node in order:
+        if id(node) in val:
+            continue
+        val[id(node)] = _eval_node(node, [val[id(a)] for a in node.args], env, dims, functions)
+    return [val[id(r)] for r in roots]
+
+
+def _eval_node(node: Node, args: list, env, dims, functions):
+    op = node.op
+    if op == "var":
+        return env[node.attrs[0]]
+    if op in ("ones", "zero"):
+        shape = (concrete(node.rows, dims), concrete(node.cols, dims))
+        return np.ones(shape) if op == "ones" else np.zeros(shape)
+    if op == "eye":
+        return np.eye(concrete(node.rows, dims))
+    if op == "unvec":
+        shape = (concrete(node.rows, dims), concrete(node.cols, dims))
+        return np.asarray(args[0]).reshape(shape, order="F")
+    if op == "ew":
+        name, order = node.attrs
+        return ew_numpy(name, order, functions)(args[0])
+    if op == "ew2":
+        name, order = node.attrs
+        a, b = args
+        if name == "max":
+            return np.maximum(a, b)
+        if name == "min":
+            return np.minimum(a, b)
+        if order == 0:
+            return np.where(a > 0, a, b * a)
+        return np.where(a > 0, 1.0, b * np.ones_like(a))
+    out = RULES[op].numpy(node, *args)
+    if np.ndim(out) == 0:
+        out = np.asarray(out, dtype=float).reshape(1, 1)
+    return out
+
+
+def compile_numpy(root: Node, ndim_out: int | None, leaves: list[Node],
+                  functions: dict | None = None) -> Callable:
+    """A callable taking NumPy arrays by keyword (LANGUAGE.md conventions) and returning root."""
+    ndims = {leaf.attrs[0]: leaf.attrs[1] for leaf in leaves}
+
+    def fn(**inputs):
+        missing = [n for n in ndims if n not in inputs]
+        if missing:
+            raise MatcalcError(f"missing input(s): {', '.join(missing)}")
+        env = {n: to_internal(inputs[n], d) for n, d in ndims.items()}
+        (value,) = evaluate([root], env, functions)
+        return value if ndim_out is None else to_external(value, ndim_out)
+    return fn

@@ -1,0 +1,379 @@
+"""Print graph nodes as text: pretty Unicode, round-trippable matcalc syntax, or LaTeX.
+
+One printer, three styles, driven by a precedence table: sums bind loosest, then products
+(juxtaposition in Unicode, ``*`` in text), then negation, then powers and postfix transposes.
+Named intermediates print as their names; ``Printer.program`` writes the definitions a result
+needs before it, so a deep network's gradient stays linear in size.  Nothing here changes a
+node: what is printed is exactly what was derived and checked.
+"""
+from __future__ import annotations
+
+import unicodedata
+from fractions import Fraction
+
+from . import algebra as A
+from .graph import ONE, Node, topo_order
+from .rules import ELEMENTWISE
+
+SUM, PROD, NEG, POW, ATOM = 0, 1, 2, 3, 4
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_GREEK_LATEX = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "kappa", "lambda", "mu",
+                "nu", "xi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "zeta"}
+_LATEX_ALIAS = {"lam": "lambda", "eps": "epsilon"}
+
+
+def fmt_number(c: Fraction, style: str) -> str:
+    if c.denominator == 1:
+        return str(c.numerator)
+    d = c.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d == 1:                                       # a finite decimal
+        return format(float(c), ".15g") if abs(float(c)) >= 1e-4 else repr(float(c))
+    if style == "latex":
+        sign = "-" if c < 0 else ""
+        return rf"{sign}\frac{{{abs(c.numerator)}}}{{{c.denominator}}}"
+    return f"{c.numerator}/{c.denominator}"
+
+
+def fmt_dim(d) -> str:
+    return str(d)
+
+
+class Printer:
+    """Prints nodes in one style ("unicode", "text" or "latex")."""
+
+    def __init__(self, style: str = "unicode", names: dict[int, str] | None = None):
+        self.style = style
+        self.names = dict(names or {})
+        self.memo: dict[tuple[int, int], str] = {}
+
+    # ---------------------------------------------------------------- entry points
+    def __call__(self, node: Node) -> str:
+        return self.p(node, SUM)
+
+    def p(self, node: Node, ctx: int) -> str:
+        key = (id(node), ctx)
+        if key not in self.memo:
+            s, prec = self.name_or_body(node)
+            self.memo[key] = self.paren(s) if prec < ctx else s
+        return self.memo[key]
+
+    def name_or_body(self, node: Node) -> tuple[str, int]:
+        if id(node) in self.names:
+            return self.var_name(self.names[id(node)]), ATOM
+        return self.body(node)
+
+    def paren(self, s: str) -> str:
+        return rf"\left({s}\right)" if self.style == "latex" and len(s) > 40 else f"({s})"
+
+    @property
+    def u(self) -> bool:
+        return self.style == "unicode"
+
+    @property
+    def t(self) -> bool:
+        return self.style == "text"
+
+    @property
+    def latex(self) -> bool:
+        return self.style == "latex"
+
+    def var_name(self, name: str) -> str:
+        if not self.latex:
+            return name
+        base, _, sub = name.partition("_")
+        if not sub:
+            i = len(name)
+            while i > 1 and name[i - 1].isdigit():
+                i -= 1
+            base, sub = name[:i], name[i:]
+        base = _LATEX_ALIAS.get(base, base)
+        if base in _GREEK_LATEX:
+            base = "\\" + base
+        elif len(base) > 1 and not any(ord(ch) > 127 for ch in base):
+            base = rf"\mathrm{{{base}}}"
+        return f"{base}_{{{sub}}}" if sub else base
+
+    # ---------------------------------------------------------------- pieces
+    def juxt(self, parts: list[str]) -> str:
+        if self.t:
+            return "*".join(parts)
+        sep = r" \, " if self.latex else " "
+        out = parts[0]
+        for part in parts[1:]:
+            out += ("" if part.startswith("(") or part.startswith(r"\left(") and not self.latex
+                    else sep) + part
+        return out
+
+    def sup(self, base: str, e: Fraction, elementwise_matrix: bool = False) -> str:
+        if self.t:
+            op = ".^" if elementwise_matrix else "^"
+            es = fmt_number(e, "text")
+            return f"{base}{op}{es}" if e > 0 and e.denominator == 1 else f"{base}{op}({es})"
+        if self.latex:
+            es = fmt_number(e, "latex")
+            return f"{base}^{{\\circ {es}}}" if elementwise_matrix else f"{base}^{{{es}}}"
+        es = fmt_number(e, "unicode")
+        if e.denominator == 1 and not elementwise_matrix:
+            return base + es.translate(_SUP)
+        return f"{base}^∘{es}" if elementwise_matrix else f"{base}^{es}"
+
+    def call(self, name: str, *args: str) -> str:
+        if self.latex:
+            fn = name if name.startswith("\\") else rf"\operatorname{{{name}}}"
+            return rf"{fn}\left({', '.join(args)}\right)"
+        return f"{name}({', '.join(args)})"
+
+    # ---------------------------------------------------------------- node bodies
+    def body(self, n: Node) -> tuple[str, int]:
+        op = n.op
+        method = getattr(self, "op_" + op, None)
+        if method is None:
+            return self.call(op, *(self.p(a, SUM) for a in n.args)), ATOM
+        return method(n)
+
+    def op_var(self, n):
+        return self.var_name(n.attrs[0]), ATOM
+
+    def op_ones(self, n):
+        if self.u:
+            return "𝟏", ATOM
+        if self.latex:
+            return r"\mathbf{1}", ATOM
+        if n.cols == ONE:
+            return f"ones({fmt_dim(n.rows)})", ATOM
+        return f"ones({fmt_dim(n.rows)}, {fmt_dim(n.cols)})", ATOM
+
+    def op_zero(self, n):
+        if self.t and not n.is_scalar:
+            return self.juxt(["0", self.op_ones(A.ones(n.shape))[0]]), PROD
+        return "0", ATOM
+
+    def op_eye(self, n):
+        return (f"eye({fmt_dim(n.rows)})" if self.t else "I"), ATOM
+
+    def op_add(self, n):
+        terms = [self.signed_term(t, n) for t in n.args]
+        first_pos = next((i for i, (neg, _) in enumerate(terms) if not neg), None)
+        if first_pos:                                    # lead with a positive term
+            terms.insert(0, terms.pop(first_pos))
+        minus = "−" if self.u else "-"
+        out = ("-" if self.t or self.latex else "−") + terms[0][1] if terms[0][0] else terms[0][1]
+        for neg, s in terms[1:]:
+            out += f" {minus if neg else '+'} {s}"
+        return out, SUM
+
+    def signed_term(self, t: Node, parent: Node) -> tuple[bool, str]:
+        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare."""
+        c, fs, body = A.split(t)
+        neg = c < 0
+        if neg:
+            c = -c
+        if body is not None and body.op == "ones" and not parent.is_scalar:
+            body = None
+        return neg, self.product_str(c, fs, body, SUM)[0]
+
+    def op_scale(self, n):
+        c, fs, body = A.split(n)
+        if c < 0:
+            s, _ = self.product_str(-c, fs, body, NEG)
+            return ("-" if not self.u else "−") + s, NEG
+        return self.product_str(c, fs, body, PROD)
+
+    def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
+        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: f[0].op == "var")
+        den = [(b, -e) for b, e in fs if e < 0]
+        parts = []
+        if c != 1 or (not num and body is None):
+            parts.append(fmt_number(c, self.style) if c.denominator == 1 or not self.latex
+                         else fmt_number(c, "latex"))
+        parts += [self.factor(b, e) for b, e in num]
+        if body is not None:
+            flat = not parts or body.op == "matmul" and id(body) not in self.names
+            parts.append(self.p(body, PROD if flat else PROD + 1))
+        if not parts:
+            parts = ["1"]
+        s = parts[0] if len(parts) == 1 else self.juxt(parts)
+        if den:
+            ds = [self.factor(b, e) for b, e in den]
+            d = ds[0] if len(ds) == 1 else self.paren(self.juxt(ds))
+            if self.latex:
+                return rf"\frac{{{s}}}{{{self.juxt(ds)}}}", PROD
+            if len(parts) > 1 and body is not None and (body.op in ("add",)):
+                s = self.paren(s)
+            return f"{s}/{d}", PROD
+        return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
+                                                 (body is None or self.p(body, ATOM) == parts[0]) else PROD)
+
+    def factor(self, b: Node, e: Fraction) -> str:
+        if e == 1:
+            return self.p(b, PROD + 1)
+        return self.sup(self.p(b, ATOM), e)
+
+    def op_matmul(self, n):
+        chain = []
+        stack = [n]
+        while stack:
+            x = stack.pop()
+            if x.op == "matmul" and id(x) not in self.names:
+                stack += [x.args[1], x.args[0]]
+            else:
+                chain.append(x)
+        parts = [self.p(x, PROD + 1) for x in chain]
+        if self.u and len(parts) == 2 and n.is_scalar and chain[0].op == "transpose":
+            return parts[0] + parts[1], PROD
+        return self.juxt(parts), PROD
+
+    def op_transpose(self, n):
+        a = n.args[0]
+        if a.op == "inv" and id(a) not in self.names:
+            inner = self.p(a.args[0], ATOM)
+            if self.t:
+                return f"inv({self.p(a.args[0], SUM)})'", POW
+            return (inner + "⁻ᵀ" if self.u else f"{inner}^{{-\\top}}"), POW
+        inner = self.p(a, ATOM)
+        return inner + ("ᵀ" if self.u else "'" if self.t else r"^\top"), POW
+
+    def op_inv(self, n):
+        if self.t:
+            return f"inv({self.p(n.args[0], SUM)})", ATOM
+        inner = self.p(n.args[0], ATOM)
+        return (inner + "⁻¹" if self.u else f"{inner}^{{-1}}"), POW
+
+    def op_matpow(self, n):
+        return self.sup(self.p(n.args[0], ATOM), Fraction(n.attrs[0])), POW
+
+    def op_hadamard(self, n):
+        num = [a for a in n.args if not (a.op == "pow" and a.attrs[0] < 0)]
+        den = [A.pow_(a.args[0], -a.attrs[0]) for a in n.args if a.op == "pow" and a.attrs[0] < 0]
+        dot = " .* " if self.t else r" \odot " if self.latex else " ∘ "
+        div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+        s = dot.join(self.p(a, PROD + 1) for a in num) if num else "1"
+        for d in den:
+            s += div + self.p(d, PROD + 1)
+        return s, PROD
+
+    def op_pow(self, n):
+        a, e = n.args[0], n.attrs[0]
+        if not n.is_scalar and e < 0:
+            div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+            return "1" + div + self.p(A.pow_(a, -e), PROD + 1), PROD
+        matrix = not n.is_scalar and not n.is_column and not n.is_row
+        elementwise = not n.is_scalar and (self.t or matrix)
+        return self.sup(self.p(a, ATOM), e, elementwise_matrix=elementwise), POW
+
+    def op_ew(self, n):
+        name, order = n.attrs
+        z = self.p(n.args[0], SUM)
+        if name == "relu" and order == 1 and not self.t:
+            return (f"𝟙[{z} > 0]" if self.u else rf"\mathbb{{1}}\left[{z} > 0\right]"), ATOM
+        if name == "abs" and order == 0 and not self.t:
+            return (f"|{z}|" if self.u else rf"\left\lvert {z} \right\rvert"), ATOM
+        if name == "abs" and order == 1 and not self.t:
+            return self.call("sign", z), ATOM
+        if name == "sigmoid" and not self.t:
+            name = "σ" if self.u else r"\sigma"
+        elif self.latex:
+            spec = ELEMENTWISE.get(name)
+            name = spec.latex if spec and spec.latex else rf"\operatorname{{{name}}}" if len(name) > 1 else name
+        if self.latex:
+            mark = "" if not order else r"^{\prime}" if order == 1 else rf"^{{({order})}}"
+            return rf"{name}{mark}\left({z}\right)", ATOM
+        return f"{name}{chr(39) * order}({z})", ATOM
+
+    def op_ew2(self, n):
+        name, order = n.attrs
+        a, b = (self.p(x, SUM) for x in n.args)
+        if self.latex:
+            mark = r"^{\prime}" if order else ""
+            return rf"\operatorname{{{name.replace('_', chr(92) + '_')}}}{mark}\left({a}, {b}\right)", ATOM
+        return self.call(name + "'" * order, a, b), ATOM
+
+    def op_sum(self, n):
+        axis = n.attrs[0]
+        a = self.p(n.args[0], SUM)
+        return (self.call("sum", a) if axis is None else self.call("sum", a, str(axis))), ATOM
+
+    def op_trace(self, n):
+        return self.call("tr" if not self.latex else r"\operatorname{tr}", self.p(n.args[0], SUM)), ATOM
+
+    def op_det(self, n):
+        return self.call("det" if not self.latex else r"\det", self.p(n.args[0], SUM)), ATOM
+
+    def op_logdet(self, n):
+        if self.latex:
+            return rf"\log\left\lvert\det {self.p(n.args[0], ATOM)}\right\rvert", ATOM
+        return self.call("logdet", self.p(n.args[0], SUM)), ATOM
+
+    def op_norm(self, n):
+        a = self.p(n.args[0], SUM)
+        if self.u:
+            return f"‖{a}‖", ATOM
+        if self.latex:
+            return rf"\left\lVert {a} \right\rVert", ATOM
+        return f"norm({a})", ATOM
+
+    def op_diag(self, n):
+        return self.call("diag", self.p(n.args[0], SUM)), ATOM
+
+    op_diagpart = op_diag
+
+    def _softmax_like(self, n):
+        axis = n.attrs[0]
+        z = self.p(n.args[0], SUM)
+        name = n.op if not self.latex else rf"\operatorname{{{n.op.replace('_', chr(92) + '_')}}}"
+        if axis == 2 and not n.args[0].is_row:
+            return self.call(name, z, "2"), ATOM
+        return self.call(name, z), ATOM
+
+    op_softmax = op_log_softmax = op_logsumexp = _softmax_like
+
+    def op_kron(self, n):
+        if self.t:
+            return self.call("kron", *(self.p(a, SUM) for a in n.args)), ATOM
+        sym = " ⊗ " if self.u else r" \otimes "
+        return sym.join(self.p(a, PROD + 1) for a in n.args), PROD
+
+    def op_vec(self, n):
+        return self.call("vec" if not self.latex else r"\operatorname{vec}", self.p(n.args[0], SUM)), ATOM
+
+
+# ---------------------------------------------------------------------- programs
+def auto_names(roots: list[Node], given: dict[int, str], taken: set[str], threshold: int = 60) -> dict[int, str]:
+    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``."""
+    parents: dict[int, int] = {}
+    order = topo_order(roots)
+    for node in order:
+        for a in node.args:
+            parents[id(a)] = parents.get(id(a), 0) + 1
+    sizes: dict[int, int] = {}
+    for node in order:
+        sizes[id(node)] = 1 + sum(sizes[id(a)] for a in node.args)
+    names = {}
+    counter = 0
+    for node in order:
+        if id(node) in given and node.op != "var":
+            names[id(node)] = given[id(node)]
+            continue
+        if node.op in ("var", "ones", "eye", "zero") or (node.op == "scale" and not node.args):
+            continue
+        if parents.get(id(node), 0) >= 2 and sizes[id(node)] * (parents[id(node)] - 1) >= threshold:
+            counter += 1
+            while f"t{counter}" in taken:
+                counter += 1
+            names[id(node)] = f"t{counter}"
+    return names
+
+
+def program(roots: list[Node], style: str, names: dict[int, str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(definitions, root texts): each named node that the roots use, defined before its uses."""
+    used = [n for n in topo_order(roots) if id(n) in names]
+    definitions = []
+    for n in used:
+        inner = Printer(style, {k: v for k, v in names.items() if k != id(n)})
+        definitions.append((names[id(n)], inner(n)))
+    printer = Printer(style, names)
+    return definitions, [printer(r) for r in roots]
