@@ -27,7 +27,7 @@ from .errors import ParseError
 
 __all__ = ["parse", "MAX_LENGTH", "MAX_DEPTH"]
 
-MAX_LENGTH = 100_000
+MAX_LENGTH = 20_000
 MAX_DEPTH = 200
 
 # Token kinds.

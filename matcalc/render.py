@@ -342,7 +342,7 @@ class Printer:
 
 
 # ---------------------------------------------------------------------- programs
-def auto_names(roots: list[Node], given: dict[int, str], taken: set[str], threshold: int = 60) -> dict[int, str]:
+def auto_names(roots: list[Node], given: dict[int, str], taken: set[str], threshold: int = 4) -> dict[int, str]:
     """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``."""
     parents: dict[int, int] = {}
     order = topo_order(roots)
@@ -360,7 +360,7 @@ def auto_names(roots: list[Node], given: dict[int, str], taken: set[str], thresh
             continue
         if node.op in ("var", "ones", "eye", "zero") or (node.op == "scale" and not node.args):
             continue
-        if parents.get(id(node), 0) >= 2 and sizes[id(node)] * (parents[id(node)] - 1) >= threshold:
+        if parents.get(id(node), 0) >= 2 and sizes[id(node)] >= threshold:
             counter += 1
             while f"t{counter}" in taken:
                 counter += 1

@@ -87,7 +87,7 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                 lambda z: (np.abs(z) < 1).astype(float)), _d_primitive("hardtanh", 1), "kink1",
                 r"\operatorname{hardtanh}"),
     Elementwise("elu", "elu'(z) = 1 for z > 0, exp(z) below", (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
-                _elu1, _elu2), lambda z, out, k: A.ew("elu", z, 2), "kink0", r"\operatorname{elu}"),
+                _elu1, _elu2), lambda z, out, k: A.ew("elu", z, min(k + 1, 2)), "kink0", r"\operatorname{elu}"),
     Elementwise("softplus", "softplus' = σ", (_softplus,), lambda z, out, k: A.ew("sigmoid", z), "real",
                 r"\operatorname{softplus}"),
 ]}

@@ -136,24 +136,30 @@ class _Inference:
             self.names[n] = s
         return self.names[n]
 
-    def expr(self, node):
+    def expr(self, root):
+        """The shape of ``root``; an iterative walk, so a 10,000-term sum is no problem."""
+        memo: dict[int, tuple] = {}
+        for node in postorder(root):
+            memo[id(node)] = self.one(node, memo)
+        return memo[id(root)]
+
+    def one(self, node, memo):
         if isinstance(node, ast.Num):
             return (ONE, ONE)
         if isinstance(node, ast.Name):
             return self.name_shape(node)
         if isinstance(node, ast.Neg):
-            return self.expr(node.operand)
+            return memo[id(node.operand)]
         if isinstance(node, ast.Transpose):
-            r, c = self.expr(node.operand)
+            r, c = memo[id(node.operand)]
             return (c, r)
         if isinstance(node, ast.BinOp):
-            return self.binop(node)
+            return self.binop(node, memo[id(node.left)], memo[id(node.right)])
         if isinstance(node, ast.Call):
-            return self.call(node)
+            return self.call(node, memo)
         raise MatcalcError(f"unexpected syntax node {type(node).__name__}")
 
-    def binop(self, node: ast.BinOp):
-        left, right = self.expr(node.left), self.expr(node.right)
+    def binop(self, node: ast.BinOp, left, right):
         op = node.op
         ops = (node.left, node.right)
         if op in ("+", "-", ".*", "./"):
@@ -193,7 +199,7 @@ class _Inference:
             raise _Clash(node, f"cannot {word[node.op]}", ops)
         return left
 
-    def call(self, node: ast.Call):
+    def call(self, node: ast.Call, memo):
         f = node.func
         src = self.program.source
         if f in DIMENSION_FUNCTIONS:
@@ -204,7 +210,7 @@ class _Inference:
                 return (dims[0], dims[1] if len(dims) == 2 else ONE)
             raise ShapeError(f"{f} takes {'one dimension' if f == 'eye' else 'one or two dimensions'}",
                              src, node.start, node.end)
-        args = [self.expr(a) for a in node.args]
+        args = [memo[id(a)] for a in node.args]
         spec = FUNCTIONS.get(f)
         if spec is None:
             if len(args) != 1:
@@ -272,6 +278,46 @@ class _Inference:
             return dim(node.id)
         raise ShapeError("a dimension is a positive integer or a name", self.program.source,
                          node.start, node.end)
+
+
+def children(node, flatten_sums: bool = False) -> list:
+    """The sub-expressions of an AST node (the terms of a whole ``+``/``-`` chain if asked)."""
+    if isinstance(node, (ast.Neg, ast.Transpose)):
+        return [node.operand]
+    if isinstance(node, ast.BinOp):
+        if flatten_sums and node.op in ("+", "-"):
+            return [t for _, t in sum_terms(node)]
+        return [node.left, node.right]
+    if isinstance(node, ast.Call) and node.func not in DIMENSION_FUNCTIONS:
+        return list(node.args)
+    return []
+
+
+def sum_terms(node) -> list[tuple[int, object]]:
+    """The signed terms of a left-nested chain of ``+`` and ``-``."""
+    terms = []
+    while isinstance(node, ast.BinOp) and node.op in ("+", "-"):
+        terms.append((1 if node.op == "+" else -1, node.right))
+        node = node.left
+    terms.append((1, node))
+    return terms[::-1]
+
+
+def postorder(root, flatten_sums: bool = False) -> list:
+    """AST nodes children-first, without recursion."""
+    out, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            out.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(children(node, flatten_sums)))
+    return out
 
 
 def _names_in(node) -> list[str]:
@@ -390,14 +436,13 @@ def build(program: ast.Program, shapes: dict | None = None, assume: dict | None 
 def _resolve_dims(inf: _Inference, program, declared):
     used = set(inf.names) | {str(s) for shp in declared.values() for s in shp if isinstance(s, str)}
     free = [d for d in FRESH_DIMS if d not in used]
+    free += [f"d{i}" for i in range(1, 10_000) if f"d{i}" not in used]
     mapping: dict = {}
 
     def resolve(d):
         d = inf.find(d)
         for s in sorted(d.free_symbols, key=lambda s: s.name):
             if isinstance(s, sympy.Dummy) and s not in mapping:
-                if not free:
-                    raise ShapeError("too many unknown dimensions: declare some shapes")
                 mapping[s] = dim(free.pop(0))
         return d.xreplace(mapping)
     for n in inf.names:           # name dimensions in order of appearance
@@ -412,15 +457,18 @@ class _Builder:
     def __init__(self, program: ast.Program, variables: dict[str, Node]):
         self.program, self.env, self.notes = program, dict(variables), []
 
-    def expr(self, node) -> Node:
-        try:
-            return self._expr(node)
-        except MatcalcError as e:
-            if e.pos is None:
-                raise type(e)(e.message, self.program.source, node.start, node.end) from None
-            raise
+    def expr(self, root) -> Node:
+        memo: dict[int, Node] = {}
+        for node in postorder(root, flatten_sums=True):
+            try:
+                memo[id(node)] = self.one(node, memo)
+            except MatcalcError as e:
+                if e.pos is None:
+                    raise type(e)(e.message, self.program.source, node.start, node.end) from None
+                raise
+        return memo[id(root)]
 
-    def _expr(self, node) -> Node:
+    def one(self, node, memo) -> Node:
         if isinstance(node, ast.Num):
             try:
                 return A.const(Fraction(node.text))
@@ -429,16 +477,14 @@ class _Builder:
         if isinstance(node, ast.Name):
             return self.env[node.id]
         if isinstance(node, ast.Neg):
-            return A.neg(self.expr(node.operand))
+            return A.neg(memo[id(node.operand)])
         if isinstance(node, ast.Transpose):
-            return A.transpose(self.expr(node.operand))
+            return A.transpose(memo[id(node.operand)])
         if isinstance(node, ast.BinOp):
-            a, b = self.expr(node.left), self.expr(node.right)
+            if node.op in ("+", "-"):
+                return A.add(*(memo[id(t)] if sign > 0 else A.neg(memo[id(t)]) for sign, t in sum_terms(node)))
+            a, b = memo[id(node.left)], memo[id(node.right)]
             op = node.op
-            if op == "+":
-                return A.add(a, b)
-            if op == "-":
-                return A.sub(a, b)
             if op == "*":
                 return A.matmul(a, b)
             if op == ".*":
@@ -448,7 +494,7 @@ class _Builder:
             if op == "./":
                 return A.hadamard(a, A.pow_(b, -1))
             return self.power(node, a, b)
-        return self.call(node)
+        return self.call(node, memo)
 
     def power(self, node, a, b):
         if not A.is_const(b):
@@ -462,14 +508,14 @@ class _Builder:
                                    node.right.start, node.right.end)
         return A.matpow(a, int(p))
 
-    def call(self, node: ast.Call) -> Node:
+    def call(self, node: ast.Call, memo) -> Node:
         f = node.func
         if f in DIMENSION_FUNCTIONS:
             dims = [sympy.Integer(int(a.value)) if isinstance(a, ast.Num) else dim(a.id) for a in node.args]
             if f == "eye":
                 return A.eye(dims[0])
             return A.ones((dims[0], dims[1] if len(dims) == 2 else ONE))
-        args = [self.expr(a) for a in node.args]
+        args = [memo[id(a)] for a in node.args]
         if f not in FUNCTIONS:
             close = difflib.get_close_matches(f, list(ELEMENTWISE), n=1, cutoff=0.75)
             if close and not node.deriv:
