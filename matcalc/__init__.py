@@ -5,7 +5,11 @@
 ∂f/∂W = 2 W x xᵀ
 """
 from .api import Derivation, derive
+from .codegen import codegen
+from .gradcheck import gradcheck
+from .check import Verdict, check
 from .errors import MatcalcError
+from .hessian import Hessian, hessian
 
-__all__ = ["Derivation", "MatcalcError", "derive"]
+__all__ = ["codegen", "gradcheck", "Derivation", "MatcalcError", "Verdict", "check", "derive", "Hessian", "hessian"]
 __version__ = "0.1.0"

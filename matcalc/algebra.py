@@ -349,6 +349,8 @@ def pow_(a: Node, p: Fraction | int | float) -> Node:
         return a
     if a.op == "ones":
         return a
+    if assumption(a) in ("onehot", "onehot_rows") and p > 0:    # entries are 0 or 1: y.^p = y
+        return a
     if a.is_scalar:
         c, fs, _ = split(a)
         if c == 0 and p < 0:
@@ -370,6 +372,8 @@ def pow_(a: Node, p: Fraction | int | float) -> Node:
 
 def ew(name: str, a: Node, order: int = 0) -> Node:
     """An elementwise function (``order`` > 0: its order-th derivative) applied to ``a``."""
+    if name == "abs" and assumption(a) == "positive":          # |x| = x, sign(x) = 1 for x > 0
+        return a if order == 0 else ones(a.shape) if order == 1 else zero(a.shape)
     return make("ew", (a,), a.shape, (name, order))
 
 
@@ -476,6 +480,8 @@ def diag(a: Node) -> Node:
         c, fs, body = split(a)
         if (c, fs) != (1, ()):
             return product(c, fs, diag(body))
+        if body.op == "diagpart" and assumption(body.args[0]) == "diagonal":   # diag(diag(D)) = D
+            return body.args[0]
         return make("diag", (a,), (a.rows, a.rows))
     if a.is_row:
         return diag(transpose(a))

@@ -147,12 +147,12 @@ class Derivation:
     def _evaluate(self, name: str, node: Node, env: dict, functions):
         var = self.variables[name]
         if self.kind == "gradient":
-            (val,) = evaluate([node], env, functions)
+            (val,) = evaluate([node], env, functions, leaves=self.variables.values())
             if val.shape != env[name].shape:
                 val = np.broadcast_to(val, env[name].shape)
             return to_external(val, var.attrs[1])
         if self.kind == "jacobian":
-            (val,) = evaluate([node], env, functions)
+            (val,) = evaluate([node], env, functions, leaves=self.variables.values())
             return np.asarray(val, dtype=float)
         return self._tensor(name, node, env, functions)
 
@@ -192,7 +192,7 @@ class Derivation:
             if env is None:
                 continue
             checked += 1
-            f = lambda e: evaluate([self.typed.output], e, functions)[0]  # noqa: E731
+            f = lambda e: evaluate([self.typed.output], e, functions, leaves=variables.values())[0]  # noqa: E731
             values = {n: self._raw(n, env, functions) for n in self.wrt}
 
             def along(name, V):
@@ -215,10 +215,10 @@ class Derivation:
     def _raw(self, name, env, functions):
         node = self.results[name]
         if self.kind == "gradient":
-            (val,) = evaluate([node], env, functions)
+            (val,) = evaluate([node], env, functions, leaves=self.variables.values())
             return np.broadcast_to(val, env[name].shape)
         if self.kind == "jacobian":
-            return evaluate([node], env, functions)[0]
+            return evaluate([node], env, functions, leaves=self.variables.values())[0]
         T = self.tangents[name]
         X = env[name]
         (out,) = evaluate([self.typed.output], env, functions)
@@ -241,6 +241,11 @@ class Derivation:
 
     def render(self, style: str = "unicode", form: str = "gradient") -> str:
         """The derivation as text: definitions of intermediates it uses, then one line per variable."""
+        if self.kind == "tensor":                    # vec/Kronecker form where one exists
+            from .kronecker import render_tensor
+            shown = render_tensor(self, style)
+            if shown is not None:
+                return shown
         nodes = self.results if form == "gradient" and self.kind == "gradient" else self.jacobian_nodes()
         roots = list(nodes.values())
         names = self._names(roots)

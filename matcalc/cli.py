@@ -78,7 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--text", action="store_true", help="ASCII matcalc syntax that parses back")
     out.add_argument("--latex", action="store_true", help="LaTeX")
     out.add_argument("--json", action="store_true", help="JSON with every form")
+    out.add_argument("--markdown", action="store_true", help="Markdown (with --steps)")
     d.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
+    d.add_argument("--steps", action="store_true", help="explain: the graph and every chain-rule step")
+    d.add_argument("--at", metavar="x=-2,y=5,z=-4", help="also print the value and each gradient at a point")
+    from .picture import add_graph_command
+    add_graph_command(sub)
+    add_hessian_parser(sub)
+    from .check_cli import add_check_parser
+    add_check_parser(sub)
+    add_codegen_parsers(sub)
     return p
 
 
@@ -86,6 +95,10 @@ def run_derive(args) -> int:
     from .api import derive
     shapes = dict(parse_shape(s) for s in args.shape)
     assume = dict(parse_assume(a) for a in args.assume)
+    if getattr(args, "steps", False) or getattr(args, "at", None):
+        from .explain import cli_steps
+        print(cli_steps(args, shapes, assume))
+        return 0
     d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None)
     report = None
     if not args.no_verify:
@@ -119,13 +132,118 @@ def run_derive(args) -> int:
     return 0
 
 
+def add_codegen_parsers(sub) -> None:
+    """``codegen`` and ``gradcheck`` subcommands (matcalc.codegen / matcalc.gradcheck)."""
+    for name, text in (("codegen", "NumPy forward/backward module"), ("gradcheck", "check generated code")):
+        c = sub.add_parser(name, help=text)
+        add_common(c)
+        c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+        if name == "codegen":
+            c.add_argument("-o", "--output", metavar="FILE", help="write the module here (default: stdout)")
+        else:
+            c.add_argument("--seed", type=int, default=0)
+
+
+def run_codegen(args) -> int:
+    from .codegen import codegen
+    shapes = dict(parse_shape(s) for s in args.shape)
+    assume = dict(parse_assume(a) for a in args.assume)
+    src = codegen(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(src)
+    else:
+        sys.stdout.write(src)
+    return 0
+
+
+def run_gradcheck(args) -> int:
+    from .gradcheck import gradcheck
+    shapes = dict(parse_shape(s) for s in args.shape)
+    assume = dict(parse_assume(a) for a in args.assume)
+    report = gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
+                       seed=args.seed)
+    print(report)
+    return 0 if report.ok else 1
+
+
 COMMANDS = {"derive": run_derive}
+COMMANDS.update(codegen=run_codegen, gradcheck=run_gradcheck)
+
+
+def run_check(args) -> int:
+    from .check_cli import run_check as _run_check
+    return _run_check(args)
+
+
+COMMANDS["check"] = run_check
+
+
+def run_graph(args) -> int:
+    from .picture import run_graph as run
+    return run(args)
+
+
+COMMANDS["graph"] = run_graph
+
+
+def add_hessian_parser(sub) -> None:
+    h = sub.add_parser("hessian", help="Hessian (second derivative) of a scalar expression",
+                       epilog='examples:\n  matcalc hessian "x\'*A*x" --wrt x\n  matcalc hessian "logsumexp(x)" --wrt x --text\n'
+                              '  matcalc hessian "x\'*A*y" --wrt x,y\n  matcalc hessian "logdet(X)" --wrt X --assume X=spd',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common(h)
+    out = h.add_mutually_exclusive_group()
+    out.add_argument("--text", action="store_true", help="ASCII matcalc syntax that parses back")
+    out.add_argument("--latex", action="store_true", help="LaTeX")
+    out.add_argument("--json", action="store_true", help="JSON with every form")
+    h.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
+
+
+def run_hessian(args) -> int:
+    from .hessian import hessian
+    shapes = dict(parse_shape(s) for s in args.shape)
+    assume = dict(parse_assume(a) for a in args.assume)
+    h = hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None)
+    report = None if args.no_verify else h.verify()
+    if report is not None and report.status == "mismatch":
+        raise VerificationError("internal error: the derived Hessian failed its finite-difference "
+                                f"check ({report.detail}); not printing it. Please report this expression.")
+    if args.json:
+        print(json.dumps({"expr": args.expr, "wrt": h.wrt, "kind": "hessian", "forms": h.forms, "notes": h.notes,
+                          "check": None if report is None else {"status": report.status, "errors": report.errors},
+                          "hessian": {s: h.render(s) for s in ("unicode", "text", "latex")}},
+                         ensure_ascii=False, indent=2))
+        return 0
+    style = "text" if args.text else "latex" if args.latex else "unicode"
+    print(h.render(style))
+    if style == "unicode":
+        for note in h.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if report is not None and report.status == "skipped":
+            print(f"note: numeric check skipped: {report.detail}", file=sys.stderr)
+    return 0
+
+
+COMMANDS["hessian"] = run_hessian
+
+
+def _protect_expressions(argv: list[str]) -> list[str]:
+    """An expression such as ``-y'*log(p)`` starts with a dash but is no option: a leading space
+    (which the grammar ignores) keeps argparse from reading it as one."""
+    out = []
+    for tok in argv:
+        if tok.startswith("-") and not tok.startswith("--") and len(tok) > 2 and any(
+                c in tok for c in "*'()+/^ .,@∘ᵀ−·×‖"):
+            tok = " " + tok
+        out.append(tok)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_protect_expressions(sys.argv[1:] if argv is None else list(argv)))
         if not args.command:
             parser.print_help()
             return 2

@@ -56,12 +56,12 @@ def sample_point(roots: list[Node], variables: dict[str, Node], rng: np.random.G
         cache: dict = {}
         try:
             with np.errstate(all="ignore"):
-                values = evaluate(roots, env, functions, cache)
+                values = evaluate(roots, env, functions, cache, leaves=leaves)
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError):
             continue
         if not all(np.all(np.isfinite(v)) for v in values):
             continue
-        if kink_list and not away_from_kinks(lambda n: evaluate([n], env, functions, cache)[0], kink_list):
+        if kink_list and not away_from_kinks(lambda n: evaluate([n], env, functions, cache, leaves)[0], kink_list):
             continue
         return env
     return None

@@ -61,10 +61,13 @@ def concrete(d: Dim, dims: dict) -> int:
 
 
 def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | None = None,
-             cache: dict | None = None) -> list[np.ndarray]:
-    """Values of ``roots`` given internal (2-D) values of every variable in ``env``."""
+             cache: dict | None = None, leaves: Iterable[Node] = ()) -> list[np.ndarray]:
+    """Values of ``roots`` given internal (2-D) values of every variable in ``env``.
+
+    ``leaves`` are further variables whose values fix symbolic dimensions (a zero gradient of
+    a variable the output does not use still needs its size)."""
     order = topo_order(roots)
-    dims = bind_dims([n for n in order if n.op == "var"], env)
+    dims = bind_dims([n for n in order if n.op == "var"] + [v for v in leaves if v.attrs[0] in env], env)
     val: dict[int, object] = {} if cache is None else cache
     for node in order:
         if id(node) in val:

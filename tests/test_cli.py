@@ -81,3 +81,8 @@ def test_internal_mismatch_is_exit_3_and_not_printed(capsys, monkeypatch):
     code, out, err = run(capsys, "derive", "a'*X*b", "--wrt", "X")
     assert code == 3 and out == "" and "finite-difference" in err
     assert fdcheck  # the check lives there
+
+
+def test_expression_starting_with_a_minus_is_not_an_option(capsys):
+    code, out, err = run(capsys, "derive", "-y'*log_softmax(W*x)", "--wrt", "W", "--assume", "y=onehot")
+    assert code == 0 and out.strip() == "∂f/∂W = (softmax(W x) − y) xᵀ"

@@ -1,0 +1,309 @@
+"""Second derivatives: the Hessian of a scalar by a vector, mixed and by-matrix Hessians.
+
+Forward over reverse: the gradient ``g = ∂s/∂x`` comes from reverse mode (``diff.gradients``),
+its directional derivative ``dg = jvp(g, {y: T})`` is linear in a tangent ``T``, and the
+Hessian is the coefficient read off that linear map:
+
+    H = ∂²s/∂x∂yᵀ  with  dg = H T                 (x, y vectors: ``linear_coefficient``)
+    vec(dg) = H vec(T)                               (matrices: Kronecker form, ``kronecker``)
+
+When neither closed form exists the JVP ``dg`` itself is kept (printed as a differential) and
+the numbers come exactly from applying it to each basis matrix.  ``.numpy()`` returns the
+``len(x) × len(y)`` matrix, or the 4-D array indexed ``x.shape + y.shape`` for matrices.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import algebra as A
+from .api import Derivation, Wrt, resolve_wrt, typed_program, wrt_names, _external_shape
+from .diff import gradients, jvp, linear_coefficient
+from .errors import MatcalcError, ShapeError, UnsupportedError
+from .fdcheck import CheckReport, directional_check, generic_functions, sample_point
+from .graph import Node, topo_order
+from .kronecker import try_vec_coefficient, vec_to_tensor
+from .numeric import _eval_node, bind_dims, evaluate, to_internal
+from .render import Printer, program
+from .simplify import simplify_all
+
+# Functions whose value is worth a name when a Hessian uses it twice (``p = softmax(x)``).
+_PREFERRED_NAMES = {"softmax": "p", ("ew", "sigmoid"): "s", ("ew", "exp"): "e", ("ew", "tanh"): "h"}
+
+
+class Hessian(Derivation):
+    """∂²s/∂x∂yᵀ: ``results[key]`` is the Hessian matrix (vector variables), its vec/Kronecker
+    form (matrix variables) or, failing both, the JVP of the gradient in a tangent."""
+
+    forms: dict[str, str]            # key -> "matrix" | "vec" | "jvp"
+    gradient_nodes: dict[str, Node]  # key -> ∂s/∂x (the gradient that was differentiated again)
+    pairs: dict[str, tuple[str, str]]
+
+    # ---------------------------------------------------------------- SymPy face
+    @property
+    def hessian(self):
+        """The Hessian (or its vec form) as a SymPy matrix expression; a dict for several."""
+        from .to_sympy import to_sympy
+        out = {k: to_sympy(r) for k, r in self.results.items() if self.forms[k] != "jvp"}
+        return out.get(self.key) if len(self.results) == 1 else out
+
+    @property
+    def gradient(self):
+        return None
+
+    @property
+    def jacobian(self):
+        return self.hessian
+
+    def jacobian_nodes(self) -> dict[str, Node]:
+        return dict(self.results)
+
+    @property
+    def key(self) -> str:
+        return next(iter(self.results))
+
+    # ---------------------------------------------------------------- numbers
+    def numpy(self, functions: dict | None = None) -> Callable:
+        """A callable taking the inputs by keyword and returning the Hessian array."""
+        def fn(**values):
+            env = {}
+            for name, v in self.typed.variables.items():
+                if name not in values:
+                    raise MatcalcError(f"missing input {name}")
+                env[name] = to_internal(values[name], v.attrs[1])
+            for name, v in self.variables.items():
+                if name not in env:
+                    if name not in values:
+                        raise MatcalcError(f"missing input {name}")
+                    env[name] = to_internal(values[name], v.attrs[1])
+            outs = {k: self._value(k, env, functions) for k in self.results}
+            return outs[self.key] if len(outs) == 1 else outs
+        return fn
+
+    def _value(self, key: str, env: dict, functions) -> np.ndarray:
+        evaluate = fast_evaluate
+        """The Hessian for one (x, y) pair at internal values ``env``, shaped x.shape + y.shape."""
+        xn, yn = self.pairs[key]
+        x, y = self.variables[xn], self.variables[yn]
+        xs, ys = env[xn].shape, env[yn].shape
+        shape = _external_shape(xs, x, x.attrs[1]) + _external_shape(ys, y, y.attrs[1])
+        node, form = self.results[key], self.forms[key]
+        leaves = list(self.variables.values())       # bind every dimension, even ones node lacks
+        if form == "matrix":
+            (val, *_) = evaluate([node] + leaves, env, functions)
+            return np.broadcast_to(np.asarray(val, dtype=float), (xs[0] * xs[1], ys[0] * ys[1])).reshape(shape)
+        if form == "vec":
+            (val, *_) = evaluate([node] + leaves, env, functions)
+            M = np.broadcast_to(np.asarray(val, dtype=float), (xs[0] * xs[1], ys[0] * ys[1]))
+            return vec_to_tensor(M, xs, ys).reshape(shape)
+        T = self.tangents[key]
+        result = np.zeros(xs + ys)
+        cache_env = dict(env)
+        for k in range(ys[0]):
+            for l_ in range(ys[1]):
+                E = np.zeros(ys)
+                E[k, l_] = 1.0
+                cache_env[T.attrs[0]] = E
+                (val, *_) = evaluate([node] + leaves, cache_env, functions)
+                result[:, :, k, l_] = np.broadcast_to(val, xs)
+        return result.reshape(shape)
+
+    def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2) -> CheckReport:
+        """Compare H·V with central finite differences of the gradient along V."""
+        rng = np.random.default_rng(seed)
+        roots = [self.typed.output] + list(self.gradient_nodes.values())
+        functions = generic_functions(roots + list(self.results.values()), functions)
+        variables = dict(self.typed.variables)
+        variables.update(self.variables)
+        errors: dict[str, float] = {}
+        checked = 0
+        for _ in range(points):
+            env = sample_point(roots, variables, rng, functions)
+            if env is None:
+                continue
+            checked += 1
+            for key, (xn, yn) in self.pairs.items():
+                g = self.gradient_nodes[key]
+                H = self._value(key, env, functions)
+                f = lambda e, g=g: evaluate([g], e, functions)[0]  # noqa: E731
+
+                y = self.variables[yn]
+                ny = len(_external_shape(env[yn].shape, y, y.attrs[1]))
+
+                def along(name, V, H=H, ny=ny):
+                    if ny == 0:
+                        return H * float(V.reshape(()))
+                    return np.tensordot(H, V.reshape(H.shape[H.ndim - ny:]), axes=ny)
+                for n, e in directional_check(f, along, env, [yn], rng).items():
+                    errors[key] = max(errors.get(key, 0.0), e)
+        if not checked:
+            return CheckReport("skipped", detail="no valid random point was found inside the domain")
+        bad = {n: e for n, e in errors.items() if not e <= 1e-5}
+        if bad:
+            return CheckReport("mismatch", errors, "Hessian disagrees with finite differences of the gradient for "
+                               + ", ".join(f"{n} (relative error {e:.2e})" for n, e in bad.items()))
+        return CheckReport("ok", errors)
+
+    # ---------------------------------------------------------------- printing
+    def _names(self, roots: list[Node], style_taken=None) -> dict[int, str]:
+        names = super()._names(roots)
+        taken = set(self.typed.variables) | set(self.typed.intermediates) | set(names.values())
+        uses: dict[int, int] = {}
+        for node in topo_order(roots):
+            for a in node.args:
+                uses[id(a)] = uses.get(id(a), 0) + 1
+        for node in topo_order(roots):
+            want = _PREFERRED_NAMES.get(node.op) or _PREFERRED_NAMES.get((node.op, node.attrs[0] if node.attrs else None))
+            fresh = id(node) not in names or names[id(node)] not in self.typed.intermediates and \
+                names[id(node)][:1] == "t" and names[id(node)][1:].isdigit()
+            if want and fresh and uses.get(id(node), 0) >= 2 and want not in taken:
+                names[id(node)] = want
+                taken.add(want)
+        return names
+
+    def render(self, style: str = "unicode", form: str = "hessian") -> str:
+        roots = list(self.results.values())
+        names = self._names(roots)
+        defs, texts = program(roots, style, names)
+        lines = [f"{n} = {t}" for n, t in defs]
+        if style == "text":
+            if len(texts) == 1:
+                lines.append(texts[0])
+                return "; ".join(lines)
+            lines += [f"d2{self.output_name}_d{k.replace(',', '_d')} = {t}" for k, t in zip(self.results, texts)]
+            return "\n".join(lines)
+        for k, t in zip(self.results, texts):
+            lines.append(f"{self.label(k, style)} = {t}")
+        return "\n".join(lines)
+
+    def label(self, key: str, style: str = "unicode") -> str:
+        o = self.output_name
+        xn, yn = self.pairs[key]
+        form = self.forms[key]
+        if style == "latex":
+            pl = Printer("latex")
+            x, y = pl.var_name(xn), pl.var_name(yn)
+            if form == "vec":
+                x, y = rf"\operatorname{{vec}}({x})", rf"\operatorname{{vec}}({y})"
+            if form == "jvp":
+                return rf"d\left(\frac{{\partial {o}}}{{\partial {x}}}\right)"
+            den = rf"\partial {x}^2" if xn == yn and form != "vec" and self.variables[xn].is_scalar else \
+                rf"\partial {x} \, \partial {y}^\top"
+            return rf"\frac{{\partial^2 {o}}}{{{den}}}"
+        if form == "jvp":
+            return f"d(∂{o}/∂{xn})"
+        if form == "vec":
+            return f"∂²{o}/∂vec({xn})∂vec({yn})ᵀ"
+        if self.variables[xn].is_scalar and self.variables[yn].is_scalar:
+            return f"∂²{o}/∂{xn}²" if xn == yn else f"∂²{o}/∂{xn}∂{yn}"
+        return f"∂²{o}/∂{xn}∂{yn}ᵀ"
+
+
+class _Diag:
+    """diag(v) not materialised: a matrix product with it is a row or column scaling."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = np.asarray(v).reshape(-1)
+
+    def dense(self):
+        return np.diag(self.v)
+
+
+def fast_evaluate(roots: list[Node], env: dict, functions=None) -> list:
+    """numeric.evaluate, except that diag(v) A and A diag(v) scale rows and columns (O(n²), not O(n³))."""
+    order = topo_order(roots)
+    dims = bind_dims([n for n in order if n.op == "var"], env)
+    val: dict[int, object] = {}
+    for node in order:
+        args = [val[id(a)] for a in node.args]
+        if node.op == "diag" and node.args[0].is_column:
+            val[id(node)] = _Diag(args[0])
+        elif node.op == "matmul" and any(isinstance(a, _Diag) for a in args):
+            a, b = args
+            if isinstance(a, _Diag) and isinstance(b, _Diag):
+                val[id(node)] = _Diag(a.v * b.v)
+            elif isinstance(a, _Diag):
+                val[id(node)] = a.v[:, None] * b
+            else:
+                val[id(node)] = a * b.v[None, :]
+        else:
+            args = [a.dense() if isinstance(a, _Diag) else a for a in args]
+            val[id(node)] = _eval_node(node, args, env, dims, functions)
+    return [val[id(r)].dense() if isinstance(val[id(r)], _Diag) else val[id(r)] for r in roots]
+
+
+def _pairs(names: list[str]) -> list[tuple[str, str]]:
+    if len(names) == 1:
+        return [(names[0], names[0])]
+    if len(names) == 2:
+        return [(names[0], names[1])]
+    raise MatcalcError("a Hessian is by one variable (--wrt x) or a mixed pair (--wrt x,y)")
+
+
+def merge_diagonals(root: Node) -> Node:
+    """c₁ diag(a) + c₂ diag(b) + … → diag(c₁ a + c₂ b + …), everywhere in ``root``."""
+    from .simplify import _REBUILD
+    new: dict[int, Node] = {}
+    for node in topo_order([root]):
+        if not node.args:
+            new[id(node)] = node
+            continue
+        args = [new[id(a)] for a in node.args]
+        out = _REBUILD[node.op](node, args)
+        if out.op == "add":
+            diags, rest = [], []
+            for t in out.args:
+                c, fs, body = A.split(t)
+                (diags if body is not None and body.op == "diag" else rest).append((t, c, fs, body))
+            if len(diags) >= 2:
+                inner = A.add(*(A.product(c, fs, body.args[0]) for _, c, fs, body in diags))
+                out = A.add(A.diag(inner), *(t for t, *_ in rest))
+        new[id(node)] = out
+    return simplify_all([new[id(root)]])[0]
+
+
+def _coefficient(dg: Node, T: Node) -> tuple[str, Node]:
+    """The best closed form of the linear map ``dg`` of ``T``: a matrix, a vec form, or itself."""
+    if (dg.is_column or dg.is_scalar) and (T.is_column or T.is_scalar):
+        try:
+            return "matrix", merge_diagonals(simplify_all([linear_coefficient(dg, T)])[0])
+        except UnsupportedError:
+            pass
+    M = try_vec_coefficient(dg, T)
+    if M is not None:
+        vector_like = (dg.is_column or dg.is_scalar) and (T.is_column or T.is_scalar)
+        return ("matrix" if vector_like else "vec"), M
+    return "jvp", dg
+
+
+def hessian(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None = None) -> Hessian:
+    """∂²s/∂x∂yᵀ of a scalar program: ``wrt="x"`` (the Hessian) or ``wrt="x,y"`` (mixed).
+
+    >>> print(hessian("x'*A*x", "x"))
+    ∂²f/∂x∂xᵀ = A + Aᵀ
+    """
+    names = wrt_names(wrt)
+    pairs = _pairs(names)
+    typed = typed_program(expr, shapes, assume)
+    nodes, notes = resolve_wrt(typed, names, shapes)
+    variables = dict(zip(names, nodes))
+    out = typed.output
+    if not out.is_scalar:
+        raise ShapeError("a Hessian needs a scalar output; use derive for a Jacobian or a 4-D derivative")
+    last = typed.statements[-1][0]
+    results, forms, grads, tangents, pair_of = {}, {}, {}, {}, {}
+    for xn, yn in pairs:
+        key = xn if xn == yn else f"{xn},{yn}"
+        x, y = variables[xn], variables[yn]
+        (g,) = simplify_all([gradients(out, [x])[x]])
+        T = A.var("∂" + yn, y.shape, y.attrs[1])
+        (dg,) = simplify_all([jvp(g, {y: T})])
+        form, node = _coefficient(dg, T)
+        results[key], forms[key], grads[key], tangents[key], pair_of[key] = node, form, g, T, (xn, yn)
+    h = Hessian(expr, typed, names, "hessian", results, variables, typed.notes + notes, [], tangents,
+                last or "f")
+    h.forms, h.gradient_nodes, h.pairs = forms, grads, pair_of
+    return h

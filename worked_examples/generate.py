@@ -1,0 +1,181 @@
+"""Regenerate the worked examples: every output shown on these pages comes from running matcalc.
+
+    python worked_examples/generate.py          # rewrite the pages and pictures
+    python worked_examples/generate.py --check  # exit 1 if a checked-in page is stale
+
+Each example is a title, the commands to run and one paragraph of explanation; the commands are
+run in-process through ``matcalc.cli.main`` and their output is pasted below them verbatim.
+Pictures use the built-in SVG writer (``--renderer builtin``) so they do not depend on Graphviz.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from matcalc.cli import main  # noqa: E402
+
+
+@dataclass
+class Example:
+    slug: str
+    title: str
+    commands: list[list[str]]
+    text: str
+    picture: list[str] | None = None      # a `graph` command (without -o) drawn next to the page
+
+
+EXAMPLES = [
+    Example(
+        "add_mul_gates", "Add and multiply gates: (x+y)*z",
+        [["derive", "(x+y)*z", "--wrt", "x,y,z", "--steps", "--at", "x=-2,y=5,z=-4"]],
+        "The smallest circuit of the lecture. The add gate `z₁ = x + y` distributes: both `x` and `y` "
+        "receive exactly the upstream gradient `z`. The multiply gate `f = z₁ z` switches: `z₁` receives "
+        "the other input `z`, and `z` receives `z₁ = x + y`. At x = -2, y = 5, z = -4 the output is -12 "
+        "and the gradients are -4, -4 and 3; the picture shows forward values in green above each edge "
+        "and gradients in red below it.",
+        ["graph", "(x+y)*z", "--at", "x=-2,y=5,z=-4"]),
+    Example(
+        "sigmoid_neuron", "A sigmoid neuron, staged: w = [2, -3, -3], x = [-1, -2]",
+        [["derive", "1/(1+exp(-(w0*x0+w1*x1+w2)))", "--wrt", "w0,x0,w1,x1,w2",
+          "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"],
+         ["derive", "sigmoid(w'*x + b)", "--wrt", "w,x,b", "--shape", "b=scalar", "--steps",
+          "--at", "w=[2,-3],x=[-1,-2],b=-3"]],
+        "The neuron computes `dot = w0 x0 + w1 x1 + w2` and then the sigmoid. The first command builds the "
+        "sigmoid out of small gates (negate, exp, add 1, reciprocal), so the picture shows every stage of "
+        "the backward pass; the second is the same neuron vectorized (`w` holds w0, w1 and `b` is w2) and "
+        "treats σ as one gate whose local gradient is σ(1 − σ), the `ddot = (1 - f) * f` of the lecture's "
+        "code. Both give the same numbers: f = 0.731, and "
+        "dw = [-0.197, -0.393, 0.197] (that is x0, x1 and 1 times ddot = 0.197), dx = [0.393, -0.590].",
+        ["graph", "1/(1+exp(-(w0*x0+w1*x1+w2)))", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"]),
+    Example(
+        "norm_Wx", "The vectorized example: ‖W x‖²",
+        [["derive", "norm(W*x)^2", "--wrt", "W", "--steps"]],
+        "Squaring a norm gives the local gradient `2‖z‖`, and the norm gate sends `z/‖z‖` down, so the "
+        "gradient arriving at `z₁ = W x` is simply `2 z₁`. The multiply gate then switches: the matrix "
+        "`W` receives the upstream gradient times `xᵀ` on the right (`δ xᵀ`, an outer product with the "
+        "shape of W), which simplifies to `2 W x xᵀ`."),
+    Example(
+        "neuron_layer", "s = uᵀ f(W x + b) in both conventions",
+        [["derive", "u'*f(W*x+b)", "--wrt", "W,b", "--steps"],
+         ["derive", "u'*f(W*x+b)", "--wrt", "W,b", "--form", "both"]],
+        "This is the lecture's derivation. In Jacobian form the chain rule is a product of Jacobians: "
+        "`∂s/∂h = uᵀ`, the elementwise `f` has the diagonal Jacobian `diag(f'(z))`, and the add gate the "
+        "identity, so the error signal is `δ = uᵀ diag(f'(z))`, a row vector. Code never builds that "
+        "diagonal matrix: it multiplies elementwise, `u ∘ f'(z)`. The gradient by W in the shape "
+        "convention (the shape of W, what SGD needs) is `δᵀ xᵀ`; its Jacobian form is the transpose."),
+    Example(
+        "two_layer_net", "A 2-layer sigmoid network in batch form",
+        [["derive", "h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "--wrt", "W1,W2", "--steps"]],
+        "One sample per row of X, as in the lecture's NumPy code. Reading the steps against it: the "
+        "gradient at the residual `z₂ = Yp − Y` is `2 z₂` (`grad_y_pred`), the multiply gate `Yp = h W2` "
+        "gives `∂L/∂W2 = hᵀ δ` (`grad_w2 = h.T.dot(grad_y_pred)`) and `∂L/∂h = 2 z₂ W2ᵀ` (`grad_h`), the "
+        "sigmoid multiplies elementwise by `h ∘ (1 − h)`, and `∂L/∂W1 = Xᵀ δ` is "
+        "`grad_w1 = x.T.dot(grad_h*h*(1-h))`. The test suite checks these numerically against that code."),
+    Example(
+        "multiclass_svm", "The multiclass SVM loss",
+        [["derive", "s = W*x; L = sum(max(0, s - y'*s + 1) .* (1 - y))", "--wrt", "W", "--assume", "y=onehot",
+          "--steps"]],
+        "The hinge loss `Σ_{j≠y} max(0, s_j − s_y + 1)` written in the language with a one-hot label `y`: "
+        "`y'*s` picks the correct class score, the scalar broadcasts over the classes, and multiplying by "
+        "`1 − y` drops the correct class from the sum. max routes: the gradient flows only through the "
+        "classes whose margin is positive (`𝟙[z₃ > 0]`); the correct class collects minus their count "
+        "through `yᵀ s`, a fork where the two contributions are added."),
+    Example(
+        "softmax_cross_entropy", "Softmax cross-entropy",
+        [["derive", "-y'*log_softmax(W*x)", "--wrt", "W", "--assume", "y=onehot", "--steps"],
+         ["derive", "-y'*log_softmax(W*x)", "--wrt", "W", "--assume", "y=onehot"]],
+        "The loss `−yᵀ log softmax(W x)` with a one-hot `y`. The log-softmax gate sends down "
+        "`G − softmax(z) 𝟏ᵀG`; with `G = −y` and `𝟏ᵀy = 1` (the one-hot assumption) this is the familiar "
+        "`softmax(W x) − y`, and the multiply gate gives `(softmax(W x) − y) xᵀ`."),
+    Example(
+        "matmul_gradient", "The matrix-multiply gradient: dW = dD Xᵀ, dX = Wᵀ dD",
+        [["derive", "sum(dD .* (W*X))", "--wrt", "W,X", "--shape", "W=5,10", "--shape", "X=10,3",
+          "--shape", "dD=5,3", "--steps"]],
+        "To see the gradient of `D = W X` on its own, give it an arbitrary upstream gradient `dD`: the "
+        "scalar `sum(dD ∘ (W X))` has exactly `dD` as its gradient at `D`. The multiply gate switches: "
+        "`∂/∂W = dD Xᵀ` and `∂/∂X = Wᵀ dD`, the lecture's `dW = dD.dot(X.T)` and `dX = W.T.dot(dD)`. "
+        "The shapes decide where the transposes go: `dW` must have the shape of W. (`dD` is declared a "
+        "5×3 matrix, the lecture's sizes: a lower-case name that could be a scalar is otherwise typed as one.)"),
+]
+
+
+def quote(argv: list[str]) -> str:
+    """A command line as a user would type it (double quotes around an argument with a ')."""
+    out = []
+    for a in argv:
+        if "'" in a and not any(c in a for c in '"$`\\!'):
+            out.append(f'"{a}"')
+        else:
+            out.append(shlex.quote(a))
+    return " ".join(out)
+
+
+def run(argv: list[str]) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    if code != 0:
+        raise RuntimeError(f"matcalc {shlex.join(argv)} failed ({code}): {err.getvalue()}")
+    return out.getvalue().rstrip("\n")
+
+
+def picture(ex: Example) -> str | None:
+    if ex.picture is None:
+        return None
+    from matcalc.explain import parse_at
+    from matcalc.picture import graph_model, to_svg
+    args = ex.picture
+    at = parse_at(args[args.index("--at") + 1]) if "--at" in args else None
+    return to_svg(graph_model(args[1], None, None, None, at))
+
+
+def page(ex: Example) -> str:
+    lines = [f"# {ex.title}", "", ex.text, ""]
+    for argv in ex.commands:
+        lines += ["```", "$ matcalc " + quote(argv), run(argv), "```", ""]
+    if ex.picture is not None:
+        cmd = quote(ex.picture + ["-o", f"{ex.slug}.svg"])
+        lines += [f"The computational graph (`matcalc {cmd}`):", "", f"![{ex.title}]({ex.slug}.svg)", ""]
+    lines.append("*Generated by `worked_examples/generate.py`; do not edit by hand.*")
+    return "\n".join(lines) + "\n"
+
+
+def outputs() -> dict[str, str]:
+    """File name → content for every page and picture."""
+    files = {}
+    index = ["# Worked examples", "", "Each page shows commands and their real output (regenerated by "
+             "`python worked_examples/generate.py`, checked by `tests/test_worked_examples.py`).", ""]
+    for ex in EXAMPLES:
+        files[f"{ex.slug}.md"] = page(ex)
+        svg = picture(ex)
+        if svg is not None:
+            files[f"{ex.slug}.svg"] = svg
+        index.append(f"- [{ex.title}]({ex.slug}.md)")
+    files["README.md"] = "\n".join(index) + "\n"
+    return files
+
+
+def main_(argv: list[str]) -> int:
+    stale = []
+    for name, content in outputs().items():
+        path = HERE / name
+        if "--check" in argv:
+            if not path.exists() or path.read_text(encoding="utf-8") != content:
+                stale.append(name)
+        else:
+            path.write_text(content, encoding="utf-8")
+    if stale:
+        print("stale: " + ", ".join(stale) + " (run python worked_examples/generate.py)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_(sys.argv[1:]))
