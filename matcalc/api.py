@@ -280,6 +280,11 @@ class Derivation:
     def __str__(self) -> str:
         return self.render("unicode")
 
+    def steps_text(self, style: str = "unicode") -> str:
+        """The chain-rule steps (derive with ``steps=True``): unicode, text, latex, markdown or json."""
+        from .explain import explain
+        return explain(self, style)
+
     def _repr_latex_(self) -> str:
         body = self.latex().replace("\n", r" \\ ")
         return rf"$\begin{{aligned}}{body.replace(' = ', ' &= ')}\end{{aligned}}$"

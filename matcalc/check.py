@@ -26,15 +26,14 @@ import numpy as np
 import sympy
 
 from . import algebra as A
-from .api import Derivation, derive, wrt_names
+from .api import derive, wrt_names
 from .errors import InternalError, MatcalcError, UnsupportedError
 from .graph import ONE, Node, topo_order
 from .numeric import evaluate, to_external
 from .parse import parse
 from .render import program as render_program
-from .rules import ELEMENTWISE
+from .rules import ELEMENTWISE, RESERVED
 from .sampling import STRATEGIES, away_from_kinks, dimension_sizes, draw, kinks
-from .rules import RESERVED
 from .shapes import _names_in, build
 from .simplify import simplify_all
 
@@ -119,7 +118,7 @@ def check(expr: str, wrt, answer: str, shapes: dict | None = None, assume: dict 
         raise MatcalcError("the answer is nested too deeply to check") from None
     except MemoryError:
         raise MatcalcError("the answer is too large to check") from None
-    except Exception as e:  # noqa: BLE001 - never let a crash escape as anything but ours
+    except Exception as e:
         raise InternalError(f"internal error while checking: {type(e).__name__}: {e}") from e
 
 

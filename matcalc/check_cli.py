@@ -121,9 +121,11 @@ def grade_row(row: dict, index: int) -> dict:
     try:
         if row.get("_error"):
             raise MatcalcError(row["_error"])
-        for k in ("expr", "wrt", "answer"):
+        for k in ("expr", "wrt"):
             if not isinstance(row.get(k), str) or not row.get(k):
                 raise MatcalcError(f"the row has no {k}")
+        if not isinstance(row.get("answer"), str):
+            raise MatcalcError("the row has no answer")
         shapes = _pairs(row.get("shapes"), parse_shape)
         assume = _pairs(row.get("assume"), parse_assume)
         form = row.get("form") or None

@@ -524,6 +524,8 @@ def _fmt(v) -> str:
 def values_at(d, point: dict, functions: dict | None = None) -> dict:
     """Forward value, value of every named node, and each gradient at ``point`` (external values)."""
     from .numeric import evaluate, to_external, to_internal
+    if d.kind != "gradient":
+        raise MatcalcError("--at evaluates a scalar output and its gradients; this derivation is a " + d.kind)
     env = {}
     for name, var in {**d.typed.variables, **d.variables}.items():
         if name not in point:

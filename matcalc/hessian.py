@@ -126,7 +126,8 @@ class Hessian(Derivation):
             for key, (xn, yn) in self.pairs.items():
                 g = self.gradient_nodes[key]
                 H = self._value(key, env, functions)
-                f = lambda e, g=g: evaluate([g], e, functions)[0]  # noqa: E731
+                leaves = list(variables.values())
+                f = lambda e, g=g: evaluate([g] + leaves, e, functions)[0]  # noqa: E731
 
                 y = self.variables[yn]
                 ny = len(_external_shape(env[yn].shape, y, y.attrs[1]))

@@ -49,6 +49,7 @@ class Model:
 
 def _label(n: Node) -> str:
     from fractions import Fraction
+
     from .explain import _fmt
     if n.op == "var":
         return n.attrs[0]
@@ -149,27 +150,38 @@ def layout(model: Model) -> tuple[dict[int | None, tuple[float, float]], float, 
             inputs[e.dst].append(e.src)
     for n in model.nodes:                                    # nodes come in topological order
         level[n.key] = 1 + max((level[s] for s in inputs[n.key]), default=-1)
+    for n in model.nodes:                                    # a leaf sits just before its first use
+        if n.leaf:
+            uses = [level[e.dst] for e in model.edges if e.src == n.key and e.dst is not None]
+            if uses:
+                level[n.key] = min(uses) - 1
     columns: dict[int, list[int]] = {}
     for n in model.nodes:
         columns.setdefault(level[n.key], []).append(n.key)
-    pos_y: dict[int, float] = {}
+    # rows, column by column: a gate sits at the mean height of its inputs, leaves below the gates,
+    # then pushed apart to one row at least
+    row: dict[int, float] = {}
     for lv in sorted(columns):
         col = columns[lv]
-        if lv > 0:
-            col.sort(key=lambda k: sum(pos_y[s] for s in inputs[k]) / max(len(inputs[k]), 1))
-        for i, k in enumerate(col):
-            pos_y[k] = i
+        gates = [k for k in col if inputs[k]]
+        wish = {k: sum(row[s] for s in inputs[k]) / len(inputs[k]) for k in gates}
+        below = max(wish.values(), default=-1.0)
+        for k in col:
+            if not inputs[k]:
+                below += 1.0
+                wish[k] = below
+        last_row = None
+        for k in sorted(col, key=lambda k: wish[k]):
+            r = wish[k] if last_row is None else max(wish[k], last_row + 1.0)
+            row[k] = last_row = r
     dx, dy, pad = 170.0, 95.0, 60.0
-    tallest = max(len(c) for c in columns.values())
     pos: dict[int | None, tuple[float, float]] = {}
-    for lv, col in columns.items():
-        off = (tallest - len(col)) * dy / 2
-        for i, k in enumerate(col):
-            pos[k] = (pad + lv * dx, pad + off + i * dy)
+    for k, r in row.items():
+        pos[k] = (pad + level[k] * dx, pad + r * dy)
     last = max(columns)
     out_key = next(e.src for e in model.edges if e.dst is None)
     pos[None] = (pad + (last + 1) * dx - 40, pos[out_key][1])
-    return pos, pad * 2 + (last + 1) * dx - 40, pad * 2 + (tallest - 1) * dy
+    return pos, pad * 2 + (last + 1) * dx - 40, pad * 2 + max(row.values()) * dy
 
 
 def to_svg(model: Model) -> str:
@@ -177,10 +189,10 @@ def to_svg(model: Model) -> str:
     pos, width, height = layout(model)
     r = 22
     leaf = {n.key for n in model.nodes if n.leaf}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="14">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-           'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#444"/></marker></defs>',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="14">'),
+           ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#444"/></marker></defs>'),
            '<rect width="100%" height="100%" fill="white"/>']
     for e in model.edges:
         x1, y1 = pos[e.src]

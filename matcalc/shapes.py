@@ -76,11 +76,14 @@ class _Inference:
         return d
 
     def find(self, d):
+        """The representative of ``d``: an unknown, or the constant it was unified with."""
         if isinstance(d, sympy.Dummy):
-            while self.parent[d] != d:
-                self.parent[d] = self.parent[self.parent[d]]
-                d = self.parent[d]
-            return d
+            root = d
+            while isinstance(root, sympy.Dummy) and self.parent[root] != root:
+                root = self.parent[root]
+            while isinstance(d, sympy.Dummy) and self.parent[d] != d:      # path compression
+                self.parent[d], d = root, self.parent[d]
+            return root
         if d.free_symbols & set(self.parent):
             return d.xreplace({s: self.find(s) for s in d.free_symbols if s in self.parent})
         return d

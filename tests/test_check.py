@@ -287,3 +287,19 @@ def test_fuzz_mutated_answers(seed, edits):
 @given(st.text(max_size=40))
 def test_fuzz_arbitrary_unicode_in_context(answer):
     _assert_verdict_or_error(MLP, "W", answer)
+
+
+# ---------------------------------------------------------------------------- worked example
+def test_worked_grading_example_is_fresh():
+    import importlib.util
+    import os
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "worked_examples", "grading")
+    spec = importlib.util.spec_from_file_location("grading_regenerate", os.path.join(here, "regenerate.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with open(os.path.join(here, "report.csv"), encoding="utf-8", newline="") as fh:
+        checked_in = fh.read()
+    assert mod.report_text() == checked_in, "report.csv is stale: run worked_examples/grading/regenerate.py"
+    rows = list(csv.DictReader(checked_in.splitlines()))
+    diagnoses = {r["diagnosis"] for r in rows}
+    assert {"correct", "layout", "factor", "unreadable", "missing_term"} <= diagnoses

@@ -150,3 +150,11 @@ def test_deep_chain_prints_linearly_with_names(layers):
     text = d.text()
     assert len(text) < 200 * layers + 100
     assert d.verify().status == "ok"
+
+
+def test_partly_declared_shapes_unify_with_inferred_ones():
+    d = matcalc.derive("norm(W*x)^2", "W", shapes={"W": ("n", "m")})
+    assert str(d) == "∂f/∂W = 2 W x xᵀ"
+    assert str(d.typed.variables["x"].shape[0]) == "m"
+    d = matcalc.derive("W*x + b", "x", shapes={"W": (3, 4)})
+    assert d.kind == "jacobian" and d.verify().status == "ok"
