@@ -244,33 +244,11 @@ def _pairs(names: list[str]) -> list[tuple[str, str]]:
     raise MatcalcError("a Hessian is by one variable (--wrt x) or a mixed pair (--wrt x,y)")
 
 
-def merge_diagonals(root: Node) -> Node:
-    """c₁ diag(a) + c₂ diag(b) + … → diag(c₁ a + c₂ b + …), everywhere in ``root``."""
-    from .simplify import _REBUILD
-    new: dict[int, Node] = {}
-    for node in topo_order([root]):
-        if not node.args:
-            new[id(node)] = node
-            continue
-        args = [new[id(a)] for a in node.args]
-        out = _REBUILD[node.op](node, args)
-        if out.op == "add":
-            diags, rest = [], []
-            for t in out.args:
-                c, fs, body = A.split(t)
-                (diags if body is not None and body.op == "diag" else rest).append((t, c, fs, body))
-            if len(diags) >= 2:
-                inner = A.add(*(A.product(c, fs, body.args[0]) for _, c, fs, body in diags))
-                out = A.add(A.diag(inner), *(t for t, *_ in rest))
-        new[id(node)] = out
-    return simplify_all([new[id(root)]])[0]
-
-
 def _coefficient(dg: Node, T: Node) -> tuple[str, Node]:
     """The best closed form of the linear map ``dg`` of ``T``: a matrix, a vec form, or itself."""
     if (dg.is_column or dg.is_scalar) and (T.is_column or T.is_scalar):
         try:
-            return "matrix", merge_diagonals(simplify_all([linear_coefficient(dg, T)])[0])
+            return "matrix", simplify_all([linear_coefficient(dg, T)])[0]
         except UnsupportedError:
             pass
     M = try_vec_coefficient(dg, T)

@@ -56,6 +56,8 @@ def simplify_all(roots: list[Node]) -> list[Node]:
         args = [new[id(a)] for a in node.args]
         out = _REBUILD[node.op](node, args)
         if out.op == "add":
+            out = _merge_diagonals(out)
+        if out.op == "add":
             out = _factor(out)
         new[id(node)] = out
     return [new[id(r)] for r in roots]
@@ -149,6 +151,18 @@ def _compress(chain: list[Node]) -> list[Node]:
 # ---------------------------------------------------------------------- sums
 def _transposes(node: Node) -> int:
     return sum(1 for n in topo_order([node]) if n.op == "transpose")
+
+
+def _merge_diagonals(total: Node) -> Node:
+    """c₁ diag(a) + c₂ diag(b) + … is diag(c₁ a + c₂ b + …)."""
+    diags, rest = [], []
+    for t in total.args:
+        c, fs, body = A.split(t)
+        (diags if body is not None and body.op == "diag" else rest).append((t, c, fs, body))
+    if len(diags) < 2:
+        return total
+    inner = A.add(*(A.product(c, fs, body.args[0]) for _, c, fs, body in diags))
+    return A.add(A.diag(inner), *(t for t, *_ in rest))
 
 
 def _factor(total: Node) -> Node:
