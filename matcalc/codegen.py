@@ -13,6 +13,7 @@ LANGUAGE.md's NumPy conventions at the boundary.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -22,10 +23,13 @@ from . import algebra as A
 from .api import resolve_wrt, typed_program, wrt_names
 from .errors import MatcalcError, UnsupportedError
 from .graph import ONE, Node, depends_on, topo_order
+from .inplace import in_place
 from .naming import Namer
+from .plan import plan
 from .rules import ELEMENTWISE, RULES
 
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
+_VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
 LEAVES = ("var", "ones", "zero", "eye")
 EW_CODE = {
     ("exp", 0): "np.exp({})", ("log", 0): "np.log({})", ("sqrt", 0): "np.sqrt({})",
@@ -88,6 +92,7 @@ class _Emitter:
         self.pending: dict[int, tuple[str, Node, Node]] = {}   # placeholder -> (name, node, adjoint expr)
         self.forward_of: dict[int, Node] = {}  # id -> forward node (for reuse of softmax etc.)
         self.line_names: dict[str, str | None] = {}
+        self.fresh: dict[str, tuple] = {}      # locals holding a new array of the node's full shape
 
     # ------------------------------------------------------------ naming and lines
     def dim(self, d) -> str:
@@ -104,6 +109,8 @@ class _Emitter:
 
     def assign(self, name: str, node: Node, c: Code, register: bool = True) -> Code:
         self.lines.append(f"    {name} = {c.text}")
+        if c.alias is None and c.full and not node.is_scalar and not _VIEW.match(c.text):
+            self.fresh[name] = node.shape
         info = Code(name, ATOM, c.full or node.is_scalar, c.alias)
         if register:
             self.named[id(node)] = info
@@ -225,6 +232,10 @@ class _Emitter:
 
     def op_matmul(self, n):
         a, b = n.args
+        t = A.transpose(n)                              # xᵀ Bᵀ is a cached (B x), transposed
+        if id(t) in self.named:
+            c = self.expr(t)
+            return Code(wrap(c, ATOM) + ".T", ATOM, c.full, c.alias)
         if a.op == "diag":                              # diag(v) B = v ∘ rows of B
             v, B = self.full(a.args[0]), self.expr(b)
             return Code(f"{wrap(v, MUL)} * {wrap(B, MUL + 1)}", MUL, B.full or b.cols == ONE)
@@ -233,12 +244,14 @@ class _Emitter:
             return Code(f"{wrap(Am, MUL)} * {wrap(v, ATOM)}.T", MUL, Am.full or a.rows == ONE)
         if a.op == "ones":
             if a.cols == ONE:                           # 𝟏 r: r broadcast down the rows
-                return self.expr(b) if True else None
+                c = self.expr(b)
+                return Code(c.text, c.prec, c.full and a.rows == ONE, c.alias)
             B = self.full(b)
             return Code(f"{wrap(B, ATOM)}.sum(axis=0, keepdims=True)", ATOM, a.rows == ONE)
         if b.op == "ones":
             if b.rows == ONE:                           # c 𝟏ᵀ: c broadcast across the columns
-                return self.expr(a)
+                c = self.expr(a)
+                return Code(c.text, c.prec, c.full and b.cols == ONE, c.alias)
             Am = self.full(a)
             return Code(f"{wrap(Am, ATOM)}.sum(axis=1, keepdims=True)", ATOM, b.cols == ONE)
         x, y = self.full(a), self.full(b)
@@ -288,6 +301,10 @@ class _Emitter:
 
     def op_sum(self, n):
         axis = n.attrs[0]
+        a = n.args[0]
+        if axis is None and a.op == "pow" and a.attrs[0] == 2 and id(a) not in self.named:
+            x = self.full(a.args[0])                   # Σ x² as a dot product: no temporary
+            return Code(f"np.vdot({x.text}, {x.text})")
         c = self.full(n.args[0])
         if axis is None:
             return Code(f"np.sum({c.text})")
@@ -374,6 +391,7 @@ def codegen(expr: str, wrt, shapes: dict | None = None, assume: dict | None = No
         raise MatcalcError("dtype is float64 or float32")
     typed = typed_program(expr, shapes, assume)
     wrt_nodes, _ = resolve_wrt(typed, names, shapes)
+    typed = plan(typed)
     return _Program(expr, typed, names, wrt_nodes, dtype).source()
 
 
@@ -401,6 +419,7 @@ class _Program:
     def forward(self) -> tuple[list[str], _Emitter]:
         em = _Emitter(self.namer, self.dim_names, self.helpers)
         self.fwd = em
+        self.own_locals: set[str] = set()
         for name, v in self.inputs.items():
             em.named[id(v)] = Code(self.local[name])
         named = {}
@@ -408,13 +427,20 @@ class _Program:
             named.setdefault(id(node), name)
         out = self.typed.output
         order = topo_order([out])
+        consumers: dict[int, list[Node]] = {}
+        for node in order:
+            for a in node.args:
+                consumers.setdefault(id(a), []).append(node)
         for node in order:
             if node.op in LEAVES or A.is_const(node) or id(node) in em.named or node.op in ("transpose", "diag"):
+                continue
+            if node is not out and id(node) not in named and _inlined(node, consumers.get(id(node), [])):
                 continue
             if node is out:
                 name = self.out_name
             elif id(node) in named:
                 name = self.namer.local(named[id(node)])
+                self.own_locals.add(name)
             else:
                 name = self.namer.fresh("z")
             em.forward_of[id(node)] = node
@@ -456,7 +482,7 @@ class _Program:
                 continue
             if A.is_zero(G):
                 continue
-            if not (G.op == "var" and G.attrs[0].startswith("\0")):
+            if not (G.op == "var" and G.attrs[0].startswith("\0")) and not _broadcast_constant(G):
                 P = A.var(f"\0adj{node.serial}", node.shape, _ndim(node))
                 base = adjoint_names.get(id(node))
                 if base is None:
@@ -543,7 +569,8 @@ class _Program:
             lines.append(f"    fn_{g} = functions[{g!r}]")
         for dname in fdims:
             lines.append(f"    {dname} = {self._dim_source(dname)}")
-        lines += _live(fwd.lines, set(needed) | {fwd.named[id(out)].text})
+        keep = set(needed) | {fwd.named[id(out)].text}
+        lines += in_place(_live(fwd.lines, keep), fwd.fresh, keep, frozenset(self.own_locals))
         items = [f"{t!r}: {t}" for t in needed + fn_needed + dims_needed]
         lines.append("    cache = {" + ", ".join(items) + "}")
         lines.append(f"    return {_external(_ndim(out), fwd.named[id(out)].text)}, cache")
@@ -560,7 +587,8 @@ class _Program:
                 shp = "(-1, 1)" if _ndim(out) == 1 and out.is_column else "np.shape(upstream)"
                 lines.append(f"    {self.seed_name} = np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape("
                              f"{shp}), {bwd.shape(out)})")
-        lines += bwd.lines
+        returned = {m for _, t in self.grads for m in re.findall(r"[A-Za-z_]\w*", t)}
+        lines += in_place(bwd.lines, bwd.fresh, returned)
         lines.append("    return {" + ", ".join(f"{n!r}: {t}" for n, t in self.grads) + "}")
         lines.append("")
         lines.append("")
@@ -594,7 +622,6 @@ class _Program:
 
 def _live(lines: list[str], keep: set[str]) -> list[str]:
     """Drop forward lines whose result nobody reads (a step the printer folded into another)."""
-    import re
     live = set(keep)
     out = []
     for line in reversed(lines):
@@ -603,6 +630,24 @@ def _live(lines: list[str], keep: set[str]) -> list[str]:
             out.append(line)
             live.update(re.findall(r"[A-Za-z_]\w*", code))
     return out[::-1]
+
+
+def _inlined(node: Node, consumers: list[Node]) -> bool:
+    """Forward steps not worth a line of their own: ``-Y`` read once (``z - Y`` instead), and
+    ``x²`` read only by ``sum`` (``np.vdot(x, x)``, no temporary)."""
+    if len(consumers) != 1:
+        return False
+    if node.op == "scale" and len(node.args) == 1 and node.args[0].op == "var" and not node.is_scalar:
+        return True
+    return node.op == "pow" and node.attrs[0] == 2 and not node.is_scalar and consumers[0].op == "sum" \
+        and consumers[0].attrs[0] is None
+
+
+def _broadcast_constant(G: Node) -> bool:
+    """A scalar times a ones matrix (the adjoint of ``sum``): kept structured, never given a
+    local, so that ``𝟏𝟏ᵀ Wᵀ`` prints as a column sum instead of a matmul by a broadcast array."""
+    _, _, body = A.split(G)
+    return body is not None and body.op == "ones"
 
 
 def _locals_in(em: _Emitter):
@@ -617,6 +662,8 @@ def _shared(roots: list[Node], named: dict, pending: dict) -> set[int]:
         n = stack.pop()
         if id(n) in named or id(n) in pending or n.op in LEAVES or A.is_const(n):
             continue
+        if n.op == "transpose" and (id(n.args[0]) in named or n.args[0].op in LEAVES):
+            continue                                    # a view: free to print twice
         count[id(n)] = count.get(id(n), 0) + 1
         if count[id(n)] == 1:
             stack.extend(n.args)

@@ -82,6 +82,10 @@ def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = 
         kw = {"functions": functions} if functions else {}
         _, cache = mod["forward"](**inputs, **kw)
         grads = mod["backward"](cache)
+        trouble = _reentrancy(mod, cache, grads)
+        if trouble:
+            report.detail = trouble
+            report.errors.update({n: float("inf") for n in names})
 
         def f(values):
             return float(np.sum(ref["forward"](**values, **kw)[0]))
@@ -107,3 +111,20 @@ def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = 
     if not checked:
         raise MatcalcError("gradcheck: no valid random point was found inside the function's domain")
     return report
+
+
+def _reentrancy(mod: dict, cache: dict, grads: dict) -> str | None:
+    """What breaks the contract of ``backward``: called again (upstream 2) it must leave the
+    cache and the arrays it returned before untouched, and scale its result by 2."""
+    cached = {k: np.array(v, copy=True) for k, v in cache.items() if isinstance(v, np.ndarray)}
+    first = {k: np.array(v, copy=True) for k, v in grads.items()}
+    again = mod["backward"](cache, 2.0)
+    for k, v in cached.items():
+        if not np.array_equal(np.asarray(cache[k]), v, equal_nan=True):
+            return f"backward wrote into the cache entry {k}"
+    for k, v in first.items():
+        if not np.array_equal(np.asarray(grads[k]), v, equal_nan=True):
+            return f"a second backward overwrote the first gradient of {k}"
+        if not np.allclose(np.asarray(again[k]), 2.0 * v, rtol=1e-5, atol=1e-12, equal_nan=True):
+            return f"backward(cache, 2) is not twice backward(cache) for {k}"
+    return None

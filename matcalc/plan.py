@@ -1,0 +1,112 @@
+"""Cheaper evaluation order for generated code: re-associated product chains, folded sums.
+
+The typed graph keeps the product order the user wrote (``A*B*x`` parses as ``(A B) x``), which
+is right for printing and wrong for computing: ``A @ (B @ x)`` costs two matrix-vector products
+where ``(A @ B) @ x`` costs a matrix-matrix one.  Before code generation, every chain of
+products whose inner links nobody else reads (not shared, not named by the program) is
+flattened and re-parenthesised by the classic matrix-chain dynamic programme, with symbolic
+dimensions priced as large (``_LARGE``) and declared ones at their value.  ``sum(A B)`` becomes
+``(𝟏ᵀ A)(B 𝟏)``: two reductions and a dot product instead of a matrix product, which also turns
+the adjoint of the sum into broadcasts rather than matrix products by a ones matrix.  ``‖x‖²``
+is ``Σ x∘x``, whose gradient ``2 x`` has no ``x/‖x‖`` to divide by zero.
+
+Values are unchanged (only the order of exact operations); the backward program is derived
+from the rewritten graph, so it inherits the cheaper order.
+"""
+from __future__ import annotations
+
+import sympy
+
+from . import algebra as A
+from .graph import ONE, Node, topo_order
+from .shapes import Typed
+from .simplify import _REBUILD
+
+_LARGE = 1000            # the price of a dimension nobody declared
+
+
+def plan(typed: Typed) -> Typed:
+    """``typed`` with its graph rewritten for evaluation; names follow their nodes."""
+    keep = {id(n) for n in typed.intermediates.values()} | {id(v) for v in typed.variables.values()}
+    roots = [typed.output] + list(typed.intermediates.values())
+    uses: dict[int, int] = {}
+    for node in topo_order(roots):
+        for a in node.args:
+            uses[id(a)] = uses.get(id(a), 0) + 1
+    new: dict[int, Node] = {}
+    for node in topo_order(roots):
+        if not node.args:
+            new[id(node)] = node
+            continue
+        args = [new[id(a)] for a in node.args]
+        if node.op == "matmul":
+            chain = _links(node, new, uses, keep)
+            out = _best(chain) if len(chain) > 2 else A.matmul(*args)
+        elif node.op == "sum" and node.attrs[0] is None and args[0].op == "matmul" \
+                and uses.get(id(node.args[0]), 0) == 1 and id(node.args[0]) not in keep:
+            a, b = args[0].args
+            out = A.matmul(A.matmul(A.ones((ONE, a.rows)), a), A.matmul(b, A.ones((b.cols, ONE))))
+        elif node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
+            x = args[0].args[0]                         # ‖x‖² = Σ x∘x: no square root, no 0/0 at x = 0
+            out = A.sum_(A.hadamard(x, x))
+        else:
+            out = _REBUILD[node.op](node, args)
+        new[id(node)] = out
+    return Typed(new[id(typed.output)], typed.variables,
+                 {k: new[id(v)] for k, v in typed.intermediates.items()},
+                 [(k, new[id(v)]) for k, v in typed.statements], typed.source, typed.notes)
+
+
+def _links(node: Node, new: dict, uses: dict, keep: set) -> list[Node]:
+    """The factors of the product chain rooted at ``node`` (rewritten), splitting at shared or
+    named links."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n is node or (n.op == "matmul" and uses.get(id(n), 0) == 1 and id(n) not in keep):
+            stack.extend(reversed(n.args))
+        else:
+            out.append(new[id(n)])
+    return out
+
+
+def _size(d) -> int:
+    """A dimension's price: its value when declared, ``_LARGE`` per unknown symbol."""
+    d = sympy.Integer(d) if isinstance(d, int) else d
+    return int(d.xreplace({s: sympy.Integer(_LARGE) for s in d.free_symbols}))
+
+
+def _best(chain: list[Node]) -> Node:
+    """The cheapest parenthesisation of ``chain`` (classic O(k³) dynamic programme)."""
+    k = len(chain)
+    dims = [_size(chain[0].rows)] + [_size(f.cols) for f in chain]
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(2, k + 1):
+        for i in range(k - length + 1):
+            j = i + length - 1
+            cost[i][j] = None
+            for s in range(i, j):
+                c = cost[i][s] + cost[s + 1][j] + _price(chain, i, s, j, dims)
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, s
+    memo: dict[tuple[int, int], Node] = {}
+
+    def build(i: int, j: int) -> Node:
+        if i == j:
+            return chain[i]
+        if (i, j) not in memo:
+            s = split[i][j]
+            memo[(i, j)] = A.matmul(build(i, s), build(s + 1, j))
+        return memo[(i, j)]
+    return build(0, k - 1)
+
+
+def _price(chain: list[Node], i: int, s: int, j: int, dims: list[int]) -> int:
+    """The cost of multiplying the (i..s) by the (s+1..j) partial products: a ones factor on
+    either side is a reduction or a broadcast, priced as its output."""
+    rows, inner, cols = dims[i], dims[s + 1], dims[j + 1]
+    if (i == s and chain[i].op == "ones") or (s + 1 == j and chain[j].op == "ones"):
+        return rows * inner + rows * cols
+    return rows * inner * cols

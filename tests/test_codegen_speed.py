@@ -1,0 +1,72 @@
+"""What makes generated code fast: product chains re-associated, ``sum(A B)`` folded into
+reductions, temporaries reused as output buffers — and none of it may change a value or let
+backward write into the cache or into an array it returned before."""
+from __future__ import annotations
+
+import re
+
+from matcalc.codegen import codegen
+from matcalc.gradcheck import gradcheck, load
+from matcalc.inplace import in_place
+
+
+def _body(src: str, fn: str) -> str:
+    return src.split(f"def {fn}(")[1].split("\ndef ")[0].split("\nclass ")[0]
+
+
+def test_gradcheck_catches_a_backward_that_writes_into_the_cache(monkeypatch):
+    import sys
+    gc = sys.modules["matcalc.gradcheck"]
+    real = gc.codegen
+
+    def corrupt(*args, **kw):
+        src = real(*args, **kw)
+        return src.replace("    G = DTYPE(upstream)\n", "    G = DTYPE(upstream)\n    z3 *= 1.0\n    z3 += 1e-3\n")
+    monkeypatch.setattr(gc, "codegen", corrupt)
+    report = gc.gradcheck("s = u'*tanh(W*x + b)", "W", {"u": (3,), "W": (3, 2), "x": (2,), "b": (3,)}, points=1)
+    assert not report.ok and "cache" in report.detail
+
+
+def test_matrix_vector_chain_is_reassociated():
+    src = codegen("y = A*B*C*x", "x", {"A": (50, 50), "B": (50, 50), "C": (50, 50), "x": (50,)})
+    fwd = _body(src, "forward")
+    assert "B @ A" not in fwd and not re.search(r"A @ B\b", fwd)           # no matrix-matrix product
+    assert re.search(r"C @ x", fwd)
+    assert gradcheck("y = A*B*C*x", "x", {"A": (4, 3), "B": (3, 5), "C": (5, 2), "x": (2,)}).ok
+
+
+def test_written_order_kept_when_it_is_cheaper():
+    # (x yᵀ) z costs n², x (yᵀ z) costs n: both orders are considered, the cheap one wins
+    src = codegen("x*y'*z", "z", {"x": (30,), "y": (30,), "z": (30,)})
+    assert "y.T @ z" in _body(src, "forward")
+
+
+def test_sum_of_a_product_is_two_reductions():
+    expr = "h = tanh(X*W1); L = sum(h*W2)"
+    src = codegen(expr, "W1,W2", {"X": (5, 4), "W1": (4, 3), "W2": (3, 2)})
+    fwd, bwd = _body(src, "forward"), _body(src, "backward")
+    assert "h @ W2" not in fwd and "sum(axis=0" in fwd and "sum(axis=1" in fwd
+    assert "broadcast_to" not in bwd and "np.ones" not in bwd              # no matmul by a ones matrix
+    assert gradcheck(expr, "W1,W2", {"X": (5, 4), "W1": (4, 3), "W2": (3, 2)}).ok
+
+
+def test_temporaries_become_output_buffers():
+    src = codegen("s = u'*tanh(W*x + b)", "W,b", {"u": (6,), "W": (6, 5), "x": (5,), "b": (6,)})
+    fwd, bwd = _body(src, "forward"), _body(src, "backward")
+    assert " += b" in fwd and "out=" in fwd                               # W x + b and tanh in one buffer
+    assert "*= 1.0 - " in bwd
+
+
+def test_in_place_pass_rules():
+    lines = ["    z = W @ x", "    h = z + b", "    y = h * (1.0 - q)"]
+    shapes = {"z": (3, 1), "h": (3, 1), "y": (3, 1)}
+    assert in_place(lines, dict(shapes), {"y"}) == ["    y = W @ x", "    y += b", "    y *= 1.0 - q"]
+    # z read twice, kept, or of another shape: z keeps its own array (h may still become y)
+    for out in (in_place(lines + ["    k = z"], dict(shapes), {"y", "k"}),
+                in_place(lines, dict(shapes), {"y", "z"}),
+                in_place(lines, {**shapes, "z": (3, 3)}, {"y"})):
+        assert out[0] == "    z = W @ x" and "+=" not in out[1]
+    # a top-level lower-precedence operator in the rest would change the meaning
+    assert in_place(["    z = W @ x", "    h = z * a + b"], {"z": (3, 1), "h": (3, 1)}, {"h"})[1] == "    h = z * a + b"
+    # not fresh (a view or an input): never written into
+    assert in_place(["    z = W.T", "    h = np.tanh(z)"], {"h": (3, 3)}, {"h"})[1] == "    h = np.tanh(z)"
