@@ -42,8 +42,8 @@ def public_cases(repeats):
     for c in cases:
         shapes = None if "infer" in c.tags else c.shapes
         matcalc.derive(c.expr, c.wrt, shapes=shapes, assume=c.assume or None)       # warm
-        times.append(timed(lambda: matcalc.derive(c.expr, c.wrt, shapes=shapes, assume=c.assume or None),
-                           repeats))
+        times.append(timed(lambda c=c, shapes=shapes: matcalc.derive(c.expr, c.wrt, shapes=shapes,
+                                                                      assume=c.assume or None), repeats))
     return statistics.median(times), max(times), len(times)
 
 
@@ -59,7 +59,7 @@ def deep(repeats):
     for L in (1, 2, 4, 8, 16, 32, 64):
         expr = chain(L)
 
-        def run():
+        def run(expr=expr):
             d = matcalc.derive(expr, "W_1")
             return d.text()
         run()

@@ -8,7 +8,6 @@ spelling of each construct.  Spans are character offsets ``[start, end)`` into t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class Call:
     """``func(args)``; ``deriv`` counts the primes of ``f'(z)`` / ``f''(z)``."""
 
     func: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     deriv: int
     start: int
     end: int
@@ -39,14 +38,14 @@ class Call:
 
 @dataclass(frozen=True)
 class Neg:
-    operand: "Expr"
+    operand: Expr
     start: int
     end: int
 
 
 @dataclass(frozen=True)
 class Transpose:
-    operand: "Expr"
+    operand: Expr
     start: int
     end: int
 
@@ -56,13 +55,13 @@ class BinOp:
     """``op`` is one of ``+ - * .* / ./ ^ .^``."""
 
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     start: int
     end: int
 
 
-Expr = Union[Num, Name, Call, Neg, Transpose, BinOp]
+Expr = Num | Name | Call | Neg | Transpose | BinOp
 
 
 @dataclass(frozen=True)

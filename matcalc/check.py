@@ -376,7 +376,8 @@ class _Checker:
                     if not all(np.all(np.isfinite(v)) for v in valid):
                         continue
                     if kink_list and not away_from_kinks(
-                            lambda n: _safe_eval(n, env, functions, cache), kink_list):
+                            lambda n, env=env, fns=functions, cache=cache: _safe_eval(n, env, fns, cache),
+                            kink_list):
                         continue
                     vals = [_safe_eval(r, env, functions, cache) for r in roots]
             except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
@@ -398,7 +399,7 @@ class _Checker:
                 got = self.sample(roots, valid_roots, variables, rng, small, round_to=1)
                 if got is None:
                     continue
-                env, functions, vals = got
+                env, _, vals = got
                 e, a = np.asarray(vals[len(valid_roots) - 1]), np.asarray(vals[len(valid_roots)])
                 if a.size in (1, e.size):
                     a = np.broadcast_to(a, e.shape)

@@ -87,10 +87,10 @@ def read_rows(path: str) -> list[dict]:
                 continue
             try:
                 row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError("not an object")
             except ValueError as e:
                 row = {"id": f"line {i}", "_error": f"line {i} is not a JSON object: {e}"}
+            if not isinstance(row, dict):
+                row = {"id": f"line {i}", "_error": f"line {i} is not a JSON object"}
             rows.append(row)
         return rows
     reader = csv.DictReader(io.StringIO(text))

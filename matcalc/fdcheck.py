@@ -61,7 +61,9 @@ def sample_point(roots: list[Node], variables: dict[str, Node], rng: np.random.G
             continue
         if not all(np.all(np.isfinite(v)) for v in values):
             continue
-        if kink_list and not away_from_kinks(lambda n: evaluate([n], env, functions, cache, leaves)[0], kink_list):
+        def value(n, env=env, cache=cache):
+            return evaluate([n], env, functions, cache, leaves)[0]
+        if kink_list and not away_from_kinks(value, kink_list):
             continue
         return env
     return None

@@ -57,8 +57,12 @@ def load(source: str) -> dict:
 
 def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
               dtype: str | None = None, functions: dict | None = None, seed: int = 0,
-              h: float = 1e-5, tol: float | None = None, points: int = 2) -> GradcheckReport:
-    """Check the generated backward() of ``expr`` by ``wrt`` against central differences."""
+              h: float = 1e-5, tol: float | None = None, points: int = 2, hessian: bool = False) -> GradcheckReport:
+    """Check the generated backward() of ``expr`` by ``wrt`` against central differences;
+    ``hessian=True``: the second-order module's backward(), hessian() and hvp() as well."""
+    if hessian:
+        from .gradcheck_hessian import gradcheck_hessian
+        return gradcheck_hessian(expr, wrt, shapes, assume, dtype, functions, seed, h, tol, points)
     names = wrt_names(wrt)
     typed = typed_program(expr, shapes, assume)
     nodes, _ = resolve_wrt(typed, names, shapes)
@@ -87,7 +91,7 @@ def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = 
             report.detail = trouble
             report.errors.update({n: float("inf") for n in names})
 
-        def f(values):
+        def f(values, kw=kw):
             return float(np.sum(ref["forward"](**values, **kw)[0]))
         for name in names:
             x = np.array(inputs[name], dtype=float)

@@ -6,7 +6,7 @@ Values are 2-D arrays throughout (a column vector is ``(n, 1)``, a scalar ``(1, 
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import sympy

@@ -25,7 +25,7 @@ from typing import NamedTuple, NoReturn
 from .ast import Assign, BinOp, Call, Expr, Name, Neg, Num, Program, Transpose
 from .errors import ParseError
 
-__all__ = ["parse", "MAX_LENGTH", "MAX_DEPTH"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "parse"]
 
 MAX_LENGTH = 20_000
 MAX_DEPTH = 200

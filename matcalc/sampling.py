@@ -8,7 +8,7 @@ When plain normal draws fail, positive entries and then SPD matrices are tried, 
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import sympy

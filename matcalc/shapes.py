@@ -10,9 +10,9 @@ is a scalar expression.  A clash that survives names both operands, their shapes
 from __future__ import annotations
 
 import difflib
-from fractions import Fraction
 import unicodedata
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import sympy
 

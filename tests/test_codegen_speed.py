@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from matcalc.codegen import codegen
-from matcalc.gradcheck import gradcheck, load
+from matcalc.gradcheck import gradcheck
 from matcalc.inplace import in_place
 
 

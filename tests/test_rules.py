@@ -77,7 +77,7 @@ def test_every_rule_has_a_spec():
 
 @pytest.mark.parametrize("op,expr,shapes,assume", list(cases()))
 def test_reverse_rule_matches_finite_differences(op, expr, shapes, assume):
-    typed, node, s, variables = _setup(expr, shapes, assume, op)
+    typed, _, s, variables = _setup(expr, shapes, assume, op)
     if op in REVERSE_UNSUPPORTED:                  # a clear error, never a silent 0
         with pytest.raises(UnsupportedError, match="not supported"):
             gradients(s, list(typed.variables.values()))
@@ -98,7 +98,7 @@ def test_reverse_rule_matches_finite_differences(op, expr, shapes, assume):
 
 @pytest.mark.parametrize("op,expr,shapes,assume", list(cases()))
 def test_forward_rule_matches_finite_differences(op, expr, shapes, assume):
-    typed, node, s, variables = _setup(expr, shapes, assume, op)
+    typed, node, _, _ = _setup(expr, shapes, assume, op)
     rng = np.random.default_rng(11)
     functions = generic_functions([node], None)
     env = sample_point([node], typed.variables, rng, functions)
@@ -110,7 +110,7 @@ def test_forward_rule_matches_finite_differences(op, expr, shapes, assume):
         def f(e):
             return evaluate([node], e, functions)[0]
 
-        def along(n, V):
+        def along(n, V, dY=dY):
             return evaluate([dY], {**env, "T_": V}, functions)[0]
         errors = directional_check(f, along, env, [name], rng)
         assert errors[name] < 1e-6, (name, errors)
@@ -122,7 +122,7 @@ def test_checker_catches_a_rule_off_by_a_tiny_factor(monkeypatch):
     wrong = type(rule)(rule.op, rule.doc, rule.numpy,
                        lambda n, G: tuple(A.scale(1.0005, g) for g in rule.vjp(n, G)), rule.jvp)
     monkeypatch.setitem(RULES, "matmul", wrong)
-    typed, node, s, variables = _setup("A*B", {"A": (3, 4), "B": (4, 2)}, {}, "matmul")
+    typed, _, s, variables = _setup("A*B", {"A": (3, 4), "B": (4, 2)}, {}, "matmul")
     grads = gradients(s, list(typed.variables.values()))
     rng = np.random.default_rng(3)
     env = sample_point([s], variables, rng, {})
