@@ -11,6 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from . import algebra as A
+from .elementwise import region_roots, simplify_region
 from .graph import Node, topo_order
 
 _REBUILD = {
@@ -53,13 +54,37 @@ def simplify_all(roots: list[Node]) -> list[Node]:
         if not node.args:
             new[id(node)] = node
             continue
+        new[id(node)] = _rebuild([new[id(a)] for a in node.args], node)
+    out = [new[id(r)] for r in roots]
+    for _ in range(3):                      # elementwise regions, until nothing changes
+        again = _elementwise_pass(out)
+        if all(a is b for a, b in zip(again, out)):
+            break
+        out = again
+    return out
+
+
+def _rebuild(args: list[Node], node: Node) -> Node:
+    out = _REBUILD[node.op](node, args)
+    if out.op == "add":
+        out = _merge_diagonals(out)
+    if out.op == "add":
+        out = _factor(out)
+    return out
+
+
+def _elementwise_pass(roots: list[Node]) -> list[Node]:
+    """Each maximal elementwise region simplified as a scalar function (``elementwise``)."""
+    order = topo_order(roots)
+    regions = region_roots(roots, order)
+    if all(simplify_region(n) is n for n in regions):     # the usual case: nothing to do
+        return roots
+    starts = {id(n) for n in regions}
+    new: dict[int, Node] = {}
+    for node in order:
         args = [new[id(a)] for a in node.args]
-        out = _REBUILD[node.op](node, args)
-        if out.op == "add":
-            out = _merge_diagonals(out)
-        if out.op == "add":
-            out = _factor(out)
-        new[id(node)] = out
+        out = node if all(a is b for a, b in zip(args, node.args)) else _rebuild(args, node)
+        new[id(node)] = simplify_region(out) if id(node) in starts else out
     return [new[id(r)] for r in roots]
 
 
@@ -115,6 +140,9 @@ def _chain(a: Node, b: Node) -> Node:
             continue
         if out and out[-1].op == "ones" and out[-1].rows == 1 and f.op == "diag":
             out[-1] = A.transpose(f.args[0])                     # 𝟏ᵀ diag(p) = pᵀ
+            continue
+        if out and out[-1].op == "diag" and f.op == "diag":
+            out[-1] = A.diag(A.hadamard(out[-1].args[0], f.args[0]))   # diag(a) diag(b) = diag(a ∘ b)
             continue
         if out and out[-1].op == "diag" and f.op == "ones" and f.cols == 1:
             out[-1] = out[-1].args[0]                            # diag(p) 𝟏 = p
