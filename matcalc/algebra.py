@@ -51,6 +51,14 @@ def eye(n: Dim) -> Node:
     return make("eye", (), (n, n))
 
 
+def commutation(m: Dim, n: Dim) -> Node:
+    """K₍ₘ,ₙ₎, the mn × mn permutation with K₍ₘ,ₙ₎ vec(X) = vec(Xᵀ) for X m×n (Cookbook 9.3);
+    K₍₁,ₙ₎ = K₍ₙ,₁₎ = I."""
+    if m == ONE or n == ONE:
+        return eye(m * n)
+    return make("commutation", (), (m * n, m * n), (m, n))
+
+
 def is_zero(a: Node) -> bool:
     return a.op == "zero" or (a.op == "scale" and a.attrs[0] == 0)
 
@@ -203,6 +211,8 @@ def transpose(a: Node) -> Node:
         return a.args[0]
     if op in ("ones", "zero"):
         return make(op, (), (a.cols, a.rows))
+    if op == "commutation":                                        # K₍ₘ,ₙ₎ᵀ = K₍ₙ,ₘ₎
+        return commutation(a.attrs[1], a.attrs[0])
     if op == "eye" or (op == "var" and a.attrs[2] in SYMMETRIC_KINDS) or op == "diag":
         return a
     if op == "scale":
@@ -223,6 +233,8 @@ def is_symmetric(a: Node) -> bool:
     """Known symmetric by construction or assumption."""
     if a.is_scalar or a.op in ("eye", "diag"):
         return True
+    if a.op == "commutation":
+        return a.attrs[0] == a.attrs[1]
     if a.op == "var":
         return a.attrs[2] in SYMMETRIC_KINDS
     if a.op == "inv":
@@ -250,6 +262,8 @@ def matmul(a: Node, b: Node) -> Node:
         return b
     if b.op == "eye":
         return a
+    if a.op == "commutation" and b.op == "commutation" and a.attrs == b.attrs[::-1]:
+        return eye(a.rows)                                         # K₍ₘ,ₙ₎ K₍ₙ,ₘ₎ = I
     ca, fa, ba = split(a)
     cb, fb, bb = split(b)
     if ba.op == "ones" and bb.op == "ones":
@@ -291,6 +305,8 @@ def inv(a: Node) -> Node:
         return a.args[0]
     if a.op == "eye":
         return a
+    if a.op == "commutation":                                      # K₍ₘ,ₙ₎⁻¹ = K₍ₙ,ₘ₎
+        return transpose(a)
     if a.op == "transpose":
         return transpose(inv(a.args[0]))
     if a.op == "matpow":

@@ -97,6 +97,8 @@ class Derivation:
     steps: list[Step] = field(default_factory=list)
     tangents: dict[str, Node] = field(default_factory=dict)
     output_name: str = "f"
+    forms: dict[str, str] = field(default_factory=dict)       # tensor kind: name -> vec | index | jvp
+    closed: dict[str, object] = field(default_factory=dict)   # name -> vec form (Node) or IndexForm
 
     # ---------------------------------------------------------------- SymPy face
     @property
@@ -108,8 +110,12 @@ class Derivation:
 
     @property
     def jacobian(self):
-        """The Jacobian form (numerator layout) as a SymPy matrix expression."""
-        return self._sympy(self.jacobian_nodes())
+        """The Jacobian form (numerator layout) as a SymPy matrix expression; for a matrix by a
+        matrix, ∂vec(F)/∂vec(X)ᵀ where it has a Kronecker form, else the differential."""
+        nodes = self.jacobian_nodes()
+        if self.kind == "tensor":
+            nodes = {n: self.closed[n] if self.forms.get(n) == "vec" else r for n, r in nodes.items()}
+        return self._sympy(nodes)
 
     def jacobian_nodes(self) -> dict[str, Node]:
         if self.kind == "gradient":
@@ -157,25 +163,22 @@ class Derivation:
         return self._tensor(name, node, env, functions)
 
     def _tensor(self, name, dY: Node, env: dict, functions):
-        """d out[i,j] / d X[k,l], exactly: the linear map dY applied to each basis matrix."""
-        T = self.tangents[name]
-        X = env[name]
-        (out,) = evaluate([self.typed.output], env, functions)
-        out_shape = out.shape
-        result = np.zeros(out_shape + X.shape)
-        cache: dict = {}
-        base = {k: v for k, v in env.items()}
-        for k in range(X.shape[0]):
-            for l_ in range(X.shape[1]):
-                E = np.zeros(X.shape)
-                E[k, l_] = 1.0
-                base[T.attrs[0]] = E
-                (val,) = evaluate([dY], base, functions)
-                result[:, :, k, l_] = np.broadcast_to(val, out_shape)
+        """d out[i,j] / d X[k,l] in LANGUAGE.md's shapes (vectors 1-D, scalars dropped)."""
+        result = self._tensor4(name, env, functions)
         out_nd = self.typed.output.attrs[1] if self.typed.output.op == "var" else None
         var_nd = self.variables[name].attrs[1]
-        shape = _external_shape(out_shape, self.typed.output, out_nd) + _external_shape(X.shape, self.variables[name], var_nd)
+        shape = (_external_shape(result.shape[:2], self.typed.output, out_nd)
+                 + _external_shape(result.shape[2:], self.variables[name], var_nd))
         return result.reshape(shape)
+
+    def _tensor4(self, name: str, env: dict, functions) -> np.ndarray:
+        """d out[i,j] / d X[k,l] as a 4-D array of the internal 2-D shapes, from the printed form:
+        the vec/Kronecker matrix, the index form, or the differential applied to each basis matrix."""
+        leaves = [v for v in list(self.typed.variables.values()) + list(self.variables.values())
+                  if env.get(v.attrs[0]) is not None]
+        form = self.forms.get(name, "jvp")
+        return tensor_of(form, self.closed.get(name), self.results[name], self.tangents[name],
+                         self.typed.output, self.variables[name], env, functions, leaves)
 
     def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2) -> CheckReport:
         """Compare with central finite differences at random points inside the domain."""
@@ -219,16 +222,7 @@ class Derivation:
             return np.broadcast_to(val, env[name].shape)
         if self.kind == "jacobian":
             return evaluate([node], env, functions, leaves=self.variables.values())[0]
-        T = self.tangents[name]
-        X = env[name]
-        (out,) = evaluate([self.typed.output], env, functions)
-        res = np.zeros(out.shape + X.shape)
-        for k in range(X.shape[0]):
-            for l_ in range(X.shape[1]):
-                E = np.zeros(X.shape)
-                E[k, l_] = 1.0
-                res[:, :, k, l_] = np.broadcast_to(evaluate([node], {**env, T.attrs[0]: E}, functions)[0], out.shape)
-        return res
+        return self._tensor4(name, env, functions)
 
     # ---------------------------------------------------------------- printing
     def _names(self, roots: list[Node], style_taken=None) -> dict[int, str]:
@@ -241,11 +235,9 @@ class Derivation:
 
     def render(self, style: str = "unicode", form: str = "gradient") -> str:
         """The derivation as text: definitions of intermediates it uses, then one line per variable."""
-        if self.kind == "tensor":                    # vec/Kronecker form where one exists
+        if self.kind == "tensor":                    # vec/Kronecker form, index form or differential
             from .kronecker import render_tensor
-            shown = render_tensor(self, style)
-            if shown is not None:
-                return shown
+            return render_tensor(self, style)
         nodes = self.results if form == "gradient" and self.kind == "gradient" else self.jacobian_nodes()
         roots = list(nodes.values())
         names = self._names(roots)
@@ -336,4 +328,40 @@ def derive(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None 
             tangents[v.attrs[0]] = T
             raw.append(jvp(out, {v: T}))
         results = dict(zip(names, simplify_all(raw)))
-    return Derivation(expr, typed, names, kind, results, variables, notes, recorded, tangents, output_name)
+    forms, closed = {}, {}
+    if kind == "tensor":
+        from .kronecker import closed_form
+        for name in names:
+            forms[name], closed[name] = closed_form(results[name], tangents[name])
+    return Derivation(expr, typed, names, kind, results, variables, notes, recorded, tangents, output_name,
+                      forms, closed)
+
+
+def tensor_of(form: str, closed, dY: Node, T: Node, out: Node, var: Node, env: dict, functions,
+              leaves: list[Node]) -> np.ndarray:
+    """The 4-D array d out[i,j] / d var[k,l] (internal 2-D shapes) at ``env`` from a closed form
+    (``vec``: a vec/Kronecker matrix; ``index``: an IndexForm) or, for ``jvp``, exactly from the
+    linear map ``dY`` of the tangent ``T`` applied to each basis matrix."""
+    from .kronecker import vec_to_tensor
+    from .numeric import bind_dims, concrete
+    dims = bind_dims(leaves, env)
+    out_shape = (concrete(out.rows, dims), concrete(out.cols, dims))
+    var_shape = (concrete(var.rows, dims), concrete(var.cols, dims))
+    if form == "vec":
+        (M,) = evaluate([closed], env, functions, leaves=leaves)
+        M = np.broadcast_to(np.asarray(M, dtype=float), (out_shape[0] * out_shape[1], var_shape[0] * var_shape[1]))
+        return vec_to_tensor(M, out_shape, var_shape)
+    if form == "index":
+        nodes = closed.nodes()
+        vals = evaluate(nodes, env, functions, leaves=leaves) if nodes else []
+        return closed.evaluate({id(n): v for n, v in zip(nodes, vals)}, lambda d: concrete(d, dims))
+    result = np.zeros(out_shape + var_shape)
+    base = dict(env)
+    for k in range(var_shape[0]):
+        for l_ in range(var_shape[1]):
+            E = np.zeros(var_shape)
+            E[k, l_] = 1.0
+            base[T.attrs[0]] = E
+            (val,) = evaluate([dY], base, functions, leaves=leaves)
+            result[:, :, k, l_] = np.broadcast_to(val, out_shape)
+    return result

@@ -52,6 +52,12 @@ HELPERS = {
     """softmax along axis, with the max subtracted first (no overflow)."""
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)''',
+    "_commutation": '''def _commutation(m, n):
+    """K with K @ vec(X) = vec(X.T) for an m×n X (vec column-major): a permutation matrix."""
+    K = np.zeros((m * n, m * n), dtype=DTYPE)
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
+    return K''',
     "_scalar": '''def _scalar(v):
     """A scalar result as a NumPy scalar of DTYPE."""
     return np.asarray(v, dtype=DTYPE).reshape(())[()]''',
@@ -171,6 +177,10 @@ class _Emitter:
 
     def op_zero(self, n):
         return Code("0.0", ATOM, n.is_scalar)
+
+    def op_commutation(self, n):
+        self.helpers.add("_commutation")
+        return Code(f"_commutation({self.dim(n.attrs[0])}, {self.dim(n.attrs[1])})")
 
     def op_eye(self, n):
         return Code(f"np.eye({self.dim(n.rows)}, dtype=DTYPE)")

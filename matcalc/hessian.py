@@ -7,7 +7,9 @@ Hessian is the coefficient read off that linear map:
     H = ∂²s/∂x∂yᵀ  with  dg = H T                 (x, y vectors: ``linear_coefficient``)
     vec(dg) = H vec(T)                               (matrices: Kronecker form, ``kronecker``)
 
-When neither closed form exists the JVP ``dg`` itself is kept (printed as a differential) and
+A transpose of the tangent brings in the commutation matrix (the Hessian of ``tr(X X)`` is
+``2 K₍ₙ,ₙ₎``).  Without a Kronecker form, the entries ``∂²s/∂xᵢⱼ∂yₖₗ`` are printed in index form
+(``indexform``); when neither exists the JVP ``dg`` itself is kept (printed as a differential) and
 the numbers come exactly from applying it to each basis matrix.  ``.numpy()`` returns the
 ``len(x) × len(y)`` matrix, or the 4-D array indexed ``x.shape + y.shape`` for matrices.
 """
@@ -18,12 +20,13 @@ from typing import Callable
 import numpy as np
 
 from . import algebra as A
-from .api import Derivation, Wrt, resolve_wrt, typed_program, wrt_names, _external_shape
+from .api import Derivation, Wrt, resolve_wrt, tensor_of, typed_program, wrt_names, _external_shape
 from .diff import gradients, jvp, linear_coefficient
 from .errors import MatcalcError, ShapeError, UnsupportedError
 from .fdcheck import CheckReport, directional_check, generic_functions, sample_point
 from .graph import Node, topo_order
-from .kronecker import try_vec_coefficient, vec_to_tensor
+from .indexform import index_form, index_label, render_index
+from .kronecker import commutation_legend, try_vec_coefficient, vec_to_tensor
 from .numeric import _eval_node, bind_dims, evaluate, to_internal
 from .render import Printer, program
 from .simplify import simplify_all
@@ -45,7 +48,7 @@ class Hessian(Derivation):
     def hessian(self):
         """The Hessian (or its vec form) as a SymPy matrix expression; a dict for several."""
         from .to_sympy import to_sympy
-        out = {k: to_sympy(r) for k, r in self.results.items() if self.forms[k] != "jvp"}
+        out = {k: to_sympy(r) for k, r in self.results.items() if self.forms[k] in ("matrix", "vec")}
         return out.get(self.key) if len(self.results) == 1 else out
 
     @property
@@ -98,6 +101,10 @@ class Hessian(Derivation):
             M = np.broadcast_to(np.asarray(val, dtype=float), (xs[0] * xs[1], ys[0] * ys[1]))
             return vec_to_tensor(M, xs, ys).reshape(shape)
         T = self.tangents[key]
+        if form == "index":
+            live = [v for v in list(self.typed.variables.values()) + leaves if env.get(v.attrs[0]) is not None]
+            return tensor_of("index", self.closed[key], node, T, self.gradient_nodes[key], y, env, functions,
+                             live).reshape(shape)
         result = np.zeros(xs + ys)
         cache_env = dict(env)
         for k in range(ys[0]):
@@ -164,11 +171,17 @@ class Hessian(Derivation):
         return names
 
     def render(self, style: str = "unicode", form: str = "hessian") -> str:
-        roots = list(self.results.values())
+        indexed = {k for k in self.results if self.forms[k] == "index"}
+        roots = []
+        for k, r in self.results.items():
+            roots += self.closed[k].nodes() if k in indexed else [r]
         names = self._names(roots)
-        defs, texts = program(roots, style, names)
+        defs, _ = program(roots, style, names)
+        printer = Printer(style, names)
+        texts = [render_index(self.closed[k], printer, style) if k in indexed else printer(r)
+                 for k, r in self.results.items()]
         lines = [f"{n} = {t}" for n, t in defs]
-        if style == "text":
+        if style == "text" and not indexed:
             if len(texts) == 1:
                 lines.append(texts[0])
                 return "; ".join(lines)
@@ -176,12 +189,18 @@ class Hessian(Derivation):
             return "\n".join(lines)
         for k, t in zip(self.results, texts):
             lines.append(f"{self.label(k, style)} = {t}")
+        if style != "text":
+            lines += commutation_legend([r for k, r in self.results.items() if self.forms[k] == "vec"],
+                                        self.variables, style)
         return "\n".join(lines)
 
     def label(self, key: str, style: str = "unicode") -> str:
         o = self.output_name
         xn, yn = self.pairs[key]
         form = self.forms[key]
+        if form == "index":
+            pl = Printer(style)
+            return index_label(o, f"{pl.var_name(xn)},{pl.var_name(yn)}", self.closed[key], style, second=True)
         if style == "latex":
             pl = Printer("latex")
             x, y = pl.var_name(xn), pl.var_name(yn)
@@ -273,7 +292,7 @@ def hessian(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None
     if not out.is_scalar:
         raise ShapeError("a Hessian needs a scalar output; use derive for a Jacobian or a 4-D derivative")
     last = typed.statements[-1][0]
-    results, forms, grads, tangents, pair_of = {}, {}, {}, {}, {}
+    results, forms, grads, tangents, pair_of, closed = {}, {}, {}, {}, {}, {}
     for xn, yn in pairs:
         key = xn if xn == yn else f"{xn},{yn}"
         x, y = variables[xn], variables[yn]
@@ -281,8 +300,13 @@ def hessian(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None
         T = A.var("∂" + yn, y.shape, y.attrs[1])
         (dg,) = simplify_all([jvp(g, {y: T})])
         form, node = _coefficient(dg, T)
+        if form == "jvp" and not (x.is_scalar and y.is_scalar):  # no closed form: entries ∂²s/∂xᵢⱼ∂yₖₗ
+            try:
+                closed[key], form = index_form(dg, T), "index"
+            except UnsupportedError:
+                pass
         results[key], forms[key], grads[key], tangents[key], pair_of[key] = node, form, g, T, (xn, yn)
     h = Hessian(expr, typed, names, "hessian", results, variables, typed.notes + notes, [], tangents,
                 last or "f")
-    h.forms, h.gradient_nodes, h.pairs = forms, grads, pair_of
+    h.forms, h.gradient_nodes, h.pairs, h.closed = forms, grads, pair_of, closed
     return h

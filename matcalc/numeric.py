@@ -13,7 +13,7 @@ import sympy
 
 from .errors import MatcalcError, ShapeError
 from .graph import Dim, Node, topo_order
-from .rules import RULES, ew_numpy
+from .rules import RULES, commutation_matrix, commutation_permutation, ew_numpy
 
 
 def to_internal(value, ndim: int) -> np.ndarray:
@@ -85,6 +85,14 @@ def _eval_node(node: Node, args: list, env, dims, functions):
         return np.ones(shape) if op == "ones" else np.zeros(shape)
     if op == "eye":
         return np.eye(concrete(node.rows, dims))
+    if op == "commutation":
+        return commutation_matrix(concrete(node.attrs[0], dims), concrete(node.attrs[1], dims))
+    if op == "matmul" and "commutation" in (node.args[0].op, node.args[1].op):   # a permutation, not a product
+        a, b = (np.asarray(x, dtype=float) for x in args)
+        if node.args[0].op == "commutation":
+            return b[commutation_permutation(*(concrete(d, dims) for d in node.args[0].attrs))]
+        m, n = (concrete(d, dims) for d in node.args[1].attrs)
+        return a[:, commutation_permutation(n, m)]
     if op == "unvec":
         shape = (concrete(node.rows, dims), concrete(node.cols, dims))
         return np.asarray(args[0]).reshape(shape, order="F")

@@ -42,6 +42,21 @@ def fmt_dim(d) -> str:
     return str(d)
 
 
+_SUB = dict(zip("0123456789aehijklmnoprstuvx+-=()", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₊₋₌₍₎"))
+
+
+def subscript(s: str) -> str | None:
+    """``s`` in Unicode subscript letters, or None when one of its characters has none."""
+    out = [_SUB.get(ch) for ch in s]
+    return None if None in out else "".join(out)
+
+
+def commutation_symbol(m: str, n: str) -> str:
+    """K₍ₘ,ₙ₎ (Cookbook 9.3), or K_(m,n) when a size has no subscript form."""
+    sm, sn = subscript(m), subscript(n)
+    return f"K₍{sm},{sn}₎" if sm is not None and sn is not None else f"K_({m},{n})"
+
+
 class Printer:
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
@@ -154,6 +169,14 @@ class Printer:
 
     def op_eye(self, n):
         return (f"eye({fmt_dim(n.rows)})" if self.t else "I"), ATOM
+
+    def op_commutation(self, n):
+        m, k = (fmt_dim(d) for d in n.attrs)
+        if self.t:
+            return f"commutation({m}, {k})", ATOM
+        if self.latex:
+            return f"K_{{({m},{k})}}", ATOM
+        return commutation_symbol(m, k), ATOM
 
     def op_add(self, n):
         terms = [self.signed_term(t, n) for t in n.args]
@@ -358,7 +381,7 @@ def auto_names(roots: list[Node], given: dict[int, str], taken: set[str], thresh
         if id(node) in given and node.op != "var":
             names[id(node)] = given[id(node)]
             continue
-        if node.op in ("var", "ones", "eye", "zero") or (node.op == "scale" and not node.args):
+        if node.op in ("var", "ones", "eye", "zero", "commutation") or (node.op == "scale" and not node.args):
             continue
         if parents.get(id(node), 0) >= 2 and sizes[id(node)] >= threshold:
             counter += 1

@@ -313,6 +313,22 @@ def _np_matpow(node, a):
     return np.linalg.matrix_power(a, node.attrs[0])
 
 
+def commutation_matrix(m: int, n: int) -> np.ndarray:
+    """K₍ₘ,ₙ₎ as a dense 0/1 array: K vec(X) = vec(Xᵀ) for X m×n, ``vec`` column-major."""
+    K = np.zeros((m * n, m * n))
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
+    return K
+
+
+def commutation_permutation(m: int, n: int) -> np.ndarray:
+    """p with K₍ₘ,ₙ₎ M = M[p] and M K₍ₙ,ₘ₎ = M[:, p]: K applied without a matrix product."""
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    p = np.empty(m * n, dtype=np.intp)
+    p[(j + i * n).ravel()] = (i + j * m).ravel()
+    return p
+
+
 def _no_vjp(what):
     def rule(node, G):
         raise UnsupportedError(f"differentiating through {what} is not supported yet")
@@ -331,6 +347,8 @@ RULES: dict[str, Rule] = {r.op: r for r in [
     Rule("ones", "𝟏, all entries 1", None, lambda n, G: (), lambda n, ts: None),
     Rule("zero", "0", None, lambda n, G: (), lambda n, ts: None),
     Rule("eye", "I", None, lambda n, G: (), lambda n, ts: None),
+    Rule("commutation", "K₍ₘ,ₙ₎ vec(X) = vec(Xᵀ): a constant permutation", None, lambda n, G: (),
+         lambda n, ts: None),
     Rule("scale", "c · Π fᵢ · B: the product rule over scalar factors", _np_scale, _scale_vjp, _scale_jvp),
     Rule("add", "d(A + B) = dA + dB: add distributes", lambda n, *v: sum(v[1:], v[0]),
          lambda n, G: tuple(_unbroadcast(a, G) for a in n.args),
@@ -443,5 +461,5 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
 ]}
 
 # Names that take dimensions rather than expressions, and reserved words that are not calls.
-DIMENSION_FUNCTIONS = ("eye", "ones")
+DIMENSION_FUNCTIONS = ("eye", "ones", "commutation")
 RESERVED = set(FUNCTIONS) | set(DIMENSION_FUNCTIONS) | {"transpose", "hadamard"}

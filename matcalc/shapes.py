@@ -211,8 +211,10 @@ class _Inference:
                 return (dims[0], dims[0])
             if f == "ones" and len(dims) in (1, 2):
                 return (dims[0], dims[1] if len(dims) == 2 else ONE)
-            raise ShapeError(f"{f} takes {'one dimension' if f == 'eye' else 'one or two dimensions'}",
-                             src, node.start, node.end)
+            if f == "commutation" and len(dims) == 2:
+                return (dims[0] * dims[1], dims[0] * dims[1])
+            takes = {"eye": "one dimension", "ones": "one or two dimensions", "commutation": "two dimensions"}
+            raise ShapeError(f"{f} takes {takes[f]}", src, node.start, node.end)
         args = [memo[id(a)] for a in node.args]
         spec = FUNCTIONS.get(f)
         if spec is None:
@@ -517,6 +519,8 @@ class _Builder:
             dims = [sympy.Integer(int(a.value)) if isinstance(a, ast.Num) else dim(a.id) for a in node.args]
             if f == "eye":
                 return A.eye(dims[0])
+            if f == "commutation":
+                return A.commutation(dims[0], dims[1])
             return A.ones((dims[0], dims[1] if len(dims) == 2 else ONE))
         args = [memo[id(a)] for a in node.args]
         if f not in FUNCTIONS:

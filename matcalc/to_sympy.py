@@ -20,7 +20,8 @@ class Applied(MatrixExpr):
     """f(arg) for a primitive SymPy has no matrix form of (elementwise functions, softmax, ...)."""
 
     def __new__(cls, name, rows, cols, *args):
-        return super().__new__(cls, sympy.Symbol(name), sympy.sympify(rows), sympy.sympify(cols), *args)
+        name = name if isinstance(name, sympy.Symbol) else sympy.Symbol(name)     # doit() rebuilds with a Symbol
+        return super().__new__(cls, name, sympy.sympify(rows), sympy.sympify(cols), *args)
 
     @property
     def shape(self):
@@ -55,6 +56,12 @@ def _convert(n: Node, a):
         return ZeroMatrix(r, c)
     if op == "eye":
         return Identity(r)
+    if op == "commutation":                 # SymPy has no K: the permutation itself, or a symbol
+        m, k = n.attrs
+        if m.is_Integer and k.is_Integer:
+            from .rules import commutation_matrix
+            return sympy.ImmutableMatrix(commutation_matrix(int(m), int(k)).astype(int))
+        return MatrixSymbol(f"K_({m},{k})", r, c)
     if op == "scale":
         coef, _, body = A.split(n)
         k = sympy.Rational(coef.numerator, coef.denominator)

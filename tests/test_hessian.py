@@ -172,7 +172,7 @@ MATRIX_HESSIANS = [
     ("tr(X'*A*X)", {"X": (3, 2), "A": (3, 3)}, None, "kron(eye(2), A + A')"),
     ("norm(A*X - B)^2", {"X": (3, 2), "A": (4, 3), "B": (4, 2)}, None, "2*kron(eye(2), A'*A)"),
     ("logdet(X)", {"X": (3, 3)}, {"X": "spd"}, "-kron(inv(X), inv(X))"),
-    ("logdet(X)", {"X": (3, 3)}, None, None),                 # needs a commutation matrix: JVP form
+    ("logdet(X)", {"X": (3, 3)}, None, "-kron(inv(X), inv(X)')*commutation(3, 3)"),   # Cookbook: −(X⁻¹ ⊗ X⁻ᵀ) K
     ("sum(exp(X))", {"X": (2, 3)}, None, "diag(vec(exp(X)))"),
 ]
 
@@ -203,7 +203,8 @@ TENSORS = [
     ("inv(X)", "X", {"X": (3, 3)}, "-kron(inv(X)', inv(X))", "∂vec(X⁻¹)/∂vec(X)ᵀ = −X⁻ᵀ ⊗ X⁻¹"),
     ("X.*X", "X", {"X": (3, 2)}, "2*diag(vec(X))", "∂vec(X^∘2)/∂vec(X)ᵀ = 2 diag(vec(X))"),
     ("X*X", "X", {"X": (3, 3)}, "kron(X', eye(3)) + kron(eye(3), X)", "∂vec(X X)/∂vec(X)ᵀ = Xᵀ ⊗ I + I ⊗ X"),
-    ("X'*X", "X", {"X": (4, 3)}, None, "∂f/∂X = ∂Xᵀ X + Xᵀ ∂X"),      # needs a commutation matrix
+    ("X'*X", "X", {"X": (4, 3)}, "kron(X', eye(3))*commutation(4, 3) + kron(eye(3), X')",
+     "∂vec(Xᵀ X)/∂vec(X)ᵀ = (Xᵀ ⊗ I) K₍₄,₃₎ + I ⊗ Xᵀ\nK₍₄,₃₎ vec(X) = vec(Xᵀ), the commutation matrix"),
 ]
 
 

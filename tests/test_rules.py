@@ -50,7 +50,7 @@ SPECS = {
     "vec": [("vec(X)", {"X": (3, 2)}, {})],
     "kron": [("kron(A, B)", {"A": (2, 2), "B": (2, 3)}, {})],
 }
-LEAVES = {"var", "ones", "zero", "eye", "unvec"}       # no derivative rule to check (unvec: via vec)
+LEAVES = {"var", "ones", "zero", "eye", "commutation", "unvec"}   # no derivative rule to check (unvec: via vec)
 REVERSE_UNSUPPORTED = {"kron"}                         # forward mode only, for now
 
 
