@@ -5,11 +5,13 @@
 ∂f/∂W = 2 W x xᵀ
 """
 from .api import Derivation, derive
-from .codegen import codegen
-from .gradcheck import gradcheck
 from .check import Verdict, check
+from .codegen import codegen
+from .codegen_hessian import codegen_hessian
 from .errors import MatcalcError
+from .gradcheck import gradcheck
 from .hessian import Hessian, hessian
 
-__all__ = ["codegen", "gradcheck", "Derivation", "MatcalcError", "Verdict", "check", "derive", "Hessian", "hessian"]
+__all__ = ["Derivation", "Hessian", "MatcalcError", "Verdict", "check", "codegen", "codegen_hessian", "derive",
+           "gradcheck", "hessian"]
 __version__ = "0.1.0"

@@ -10,8 +10,8 @@ user-facing shape errors come from ``shapes`` before any node is built.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import Iterable
 
 from .errors import InternalError, ShapeError
 from .graph import ONE, SCALAR, Dim, Node, Shape, as_fraction, make
@@ -28,7 +28,7 @@ def var(name: str, shape: Shape, ndim: int, assumption: str | None = None) -> No
     return make("var", (), shape, (name, ndim, assumption))
 
 
-def const(c: float | int | Fraction) -> Node:
+def const(c: float | Fraction) -> Node:
     """A number: a scale node with no factors."""
     return make("scale", (), SCALAR, (as_fraction(c),))
 
@@ -143,7 +143,7 @@ def product(coef: Coef, factors: Iterable[tuple[Node, Fraction]], body: Node | N
     return make("scale", args, shape, (coef,))
 
 
-def scale(s: Node | float | int | Fraction, a: Node) -> Node:
+def scale(s: Node | float | Fraction, a: Node) -> Node:
     """The scalar ``s`` times ``a``."""
     if not isinstance(s, Node):
         return product(as_fraction(s), (), a if not a.is_scalar else None) if not a.is_scalar \
@@ -266,9 +266,8 @@ def matmul(a: Node, b: Node) -> Node:
         return eye(a.rows)                                         # K₍ₘ,ₙ₎ K₍ₙ,ₘ₎ = I
     ca, fa, ba = split(a)
     cb, fb, bb = split(b)
-    if ba.op == "ones" and bb.op == "ones":
-        if shape != SCALAR:
-            return product(ca * cb, fa + fb, ones(shape))
+    if ba.op == "ones" and bb.op == "ones" and shape != SCALAR:
+        return product(ca * cb, fa + fb, ones(shape))
     if (ca, fa, cb, fb) != (1, (), 1, ()):
         return product(ca * cb, fa + fb, matmul(ba, bb))
     return make("matmul", (a, b), shape)
@@ -356,7 +355,7 @@ def hadamard(*xs: Node) -> Node:
     return product(coef, sfs, body)
 
 
-def pow_(a: Node, p: Fraction | int | float) -> Node:
+def pow_(a: Node, p: Fraction | float) -> Node:
     """Elementwise power ``a.^p`` (a scalar power for scalars)."""
     p = as_fraction(p)
     if p == 0:

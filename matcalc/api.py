@@ -6,14 +6,14 @@ output), ``jacobian`` (a vector output by a vector) or ``tensor`` (matrix by mat
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
 from . import algebra as A
 from .diff import Step, gradients, jvp, linear_coefficient
-from .errors import MatcalcError, NameError_, UnsupportedError
+from .errors import MatcalcError, NameError_
 from .fdcheck import CheckReport, directional_check, generic_functions, sample_point
 from .graph import Node
 from .numeric import evaluate, to_external, to_internal
@@ -133,7 +133,6 @@ class Derivation:
         (a dict by variable name when there are several)."""
         inputs = dict(self.typed.variables)
         results = dict(self.results)
-        kind = self.kind
 
         def fn(**values):
             env = {}
@@ -195,10 +194,10 @@ class Derivation:
             if env is None:
                 continue
             checked += 1
-            f = lambda e: evaluate([self.typed.output], e, functions, leaves=variables.values())[0]  # noqa: E731
+            f = lambda e: evaluate([self.typed.output], e, functions, leaves=variables.values())[0]
             values = {n: self._raw(n, env, functions) for n in self.wrt}
 
-            def along(name, V):
+            def along(name, V, values=values):
                 d = values[name]
                 if self.kind == "gradient":
                     return np.sum(d * V)

@@ -138,6 +138,8 @@ def add_codegen_parsers(sub) -> None:
         c = sub.add_parser(name, help=text)
         add_common(c)
         c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+        c.add_argument("--hessian", action="store_true",
+                       help="second order too: hessian(**inputs) and the Hessian-vector product hvp(cache, v)")
         if name == "codegen":
             c.add_argument("-o", "--output", metavar="FILE", help="write the module here (default: stdout)")
         else:
@@ -146,9 +148,11 @@ def add_codegen_parsers(sub) -> None:
 
 def run_codegen(args) -> int:
     from .codegen import codegen
+    from .codegen_hessian import codegen_hessian
     shapes = dict(parse_shape(s) for s in args.shape)
     assume = dict(parse_assume(a) for a in args.assume)
-    src = codegen(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype)
+    generate = codegen_hessian if args.hessian else codegen
+    src = generate(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(src)
@@ -162,7 +166,7 @@ def run_gradcheck(args) -> int:
     shapes = dict(parse_shape(s) for s in args.shape)
     assume = dict(parse_assume(a) for a in args.assume)
     report = gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
-                       seed=args.seed)
+                       seed=args.seed, hessian=args.hessian)
     print(report)
     return 0 if report.ok else 1
 

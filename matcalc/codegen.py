@@ -199,8 +199,8 @@ class _Emitter:
         if neg:
             if prec == ATOM or prec == POW or len(parts) > 1:
                 text, prec = "-" + (text if len(parts) > 1 else wrap(parts[0], UNARY)), MUL if len(parts) > 1 else UNARY
-            else:
-                text, prec = f"-({text})", UNARY
+            else:                                       # a single sum: -(a - b), not -((a - b))
+                text, prec = "-" + wrap(parts[0], UNARY + 1), UNARY
         return Code(text, prec)
 
     def op_scale(self, n):
@@ -518,6 +518,8 @@ class _Program:
                 self.grads.append((name, _external(ext, gname)))
                 continue
             info = em.define(gname, v, finals[id(v)], False) if finals[id(v)].op == "add" else None
+            if info is not None and not info.full and not v.is_scalar:     # a sum of broadcasts
+                em.lines.append(f"    {gname} = np.full({em.shape(v)}, {gname}, dtype=DTYPE)")
             if info is None:
                 c = em.expr(finals[id(v)])
                 if not c.full and not v.is_scalar:
@@ -564,6 +566,7 @@ class _Program:
         lines.append("")
         lines.append("def forward(functions=None, **inputs):")
         lines.append('    """The output and the cache backward needs."""')
+        first_input = len(lines)
         for name, v in self.inputs.items():
             loc = self.local[name]
             nd = v.attrs[1]
@@ -584,6 +587,10 @@ class _Program:
         items = [f"{t!r}: {t}" for t in needed + fn_needed + dims_needed]
         lines.append("    cache = {" + ", ".join(items) + "}")
         lines.append(f"    return {_external(_ndim(out), fwd.named[id(out)].text)}, cache")
+        # an input nothing reads (a variable the output does not depend on) gets no line
+        span = slice(first_input, first_input + len(self.inputs))
+        read = set(re.findall(r"[A-Za-z_]\w*", "\n".join(lines[span.stop:])))
+        lines[span] = [ln for ln, n in zip(lines[span], self.inputs) if self.local[n] in read]
         lines.append("")
         lines.append("")
         lines.append("def backward(cache, upstream=1.0):")

@@ -55,6 +55,21 @@ def load(source: str) -> dict:
     return ns
 
 
+def prepare(generate, expr: str, wrt, shapes, assume, dtype, functions):
+    """What a gradcheck needs: the variables, the module ``generate`` writes in ``dtype`` and a
+    float64 one for the finite differences, and the generic functions' stand-ins."""
+    names = wrt_names(wrt)
+    typed = typed_program(expr, shapes, assume)
+    nodes, _ = resolve_wrt(typed, names, shapes)
+    dtype = "float32" if str(dtype).endswith("float32") or dtype == "single" else "float64"
+    mod = load(generate(expr, names, shapes, assume, dtype))
+    ref = mod if dtype == "float64" else load(generate(expr, names, shapes, assume, "float64"))
+    variables = dict(typed.variables)
+    for n, v in zip(names, nodes):
+        variables.setdefault(n, v)
+    return names, typed, variables, mod, ref, generic_functions([typed.output], functions), dtype
+
+
 def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
               dtype: str | None = None, functions: dict | None = None, seed: int = 0,
               h: float = 1e-5, tol: float | None = None, points: int = 2, hessian: bool = False) -> GradcheckReport:
@@ -63,17 +78,9 @@ def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = 
     if hessian:
         from .gradcheck_hessian import gradcheck_hessian
         return gradcheck_hessian(expr, wrt, shapes, assume, dtype, functions, seed, h, tol, points)
-    names = wrt_names(wrt)
-    typed = typed_program(expr, shapes, assume)
-    nodes, _ = resolve_wrt(typed, names, shapes)
-    dtype = "float32" if str(dtype).endswith("float32") or dtype == "single" else "float64"
+    names, typed, variables, mod, ref, functions, dtype = prepare(codegen, expr, wrt, shapes, assume, dtype,
+                                                                  functions)
     tol = TOL[dtype] if tol is None else tol
-    mod = load(codegen(expr, names, shapes, assume, dtype))
-    ref = mod if dtype == "float64" else load(codegen(expr, names, shapes, assume, "float64"))
-    variables = dict(typed.variables)
-    for n, v in zip(names, nodes):
-        variables.setdefault(n, v)
-    functions = generic_functions([typed.output], functions)
     rng = np.random.default_rng(seed)
     report = GradcheckReport(expr, tol=tol, dtype=dtype)
     checked = 0

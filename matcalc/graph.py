@@ -8,8 +8,8 @@ a DAG shares its subtrees for free, and memo tables can key on nodes.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import Iterable
 
 import sympy
 
@@ -36,10 +36,10 @@ def dim(d: int | str | sympy.Expr) -> Dim:
 class Node:
     """One interned operation; build with ``make``, never directly."""
 
-    __slots__ = ("op", "args", "shape", "attrs", "serial", "memo", "__weakref__")
+    __slots__ = ("__weakref__", "args", "attrs", "memo", "op", "serial", "shape")
 
     op: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
     shape: Shape
     attrs: tuple
 
@@ -77,7 +77,7 @@ class Node:
         return f"{self.op}({inner}{extra})"
 
 
-_TABLE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+_TABLE: weakref.WeakValueDictionary[tuple, Node] = weakref.WeakValueDictionary()
 _SERIAL = [0]
 
 
@@ -134,7 +134,7 @@ def depends_on(root: Node, var: Node) -> bool:
     return root.memo[key]
 
 
-def as_fraction(x: float | int | Fraction | str) -> Fraction:
+def as_fraction(x: float | Fraction | str) -> Fraction:
     """An exact coefficient: ``0.2`` is 1/5, not the binary float nearest to it."""
     if isinstance(x, Fraction):
         return x

@@ -15,12 +15,12 @@ the numbers come exactly from applying it to each basis matrix.  ``.numpy()`` re
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from . import algebra as A
-from .api import Derivation, Wrt, resolve_wrt, tensor_of, typed_program, wrt_names, _external_shape
+from .api import Derivation, Wrt, _external_shape, resolve_wrt, tensor_of, typed_program, wrt_names
 from .diff import gradients, jvp, linear_coefficient
 from .errors import MatcalcError, ShapeError, UnsupportedError
 from .fdcheck import CheckReport, directional_check, generic_functions, sample_point
@@ -134,7 +134,7 @@ class Hessian(Derivation):
                 g = self.gradient_nodes[key]
                 H = self._value(key, env, functions)
                 leaves = list(variables.values())
-                f = lambda e, g=g: evaluate([g] + leaves, e, functions)[0]  # noqa: E731
+                f = lambda e, g=g, leaves=leaves: evaluate([g, *leaves], e, functions)[0]
 
                 y = self.variables[yn]
                 ny = len(_external_shape(env[yn].shape, y, y.attrs[1]))
@@ -143,7 +143,7 @@ class Hessian(Derivation):
                     if ny == 0:
                         return H * float(V.reshape(()))
                     return np.tensordot(H, V.reshape(H.shape[H.ndim - ny:]), axes=ny)
-                for n, e in directional_check(f, along, env, [yn], rng).items():
+                for e in directional_check(f, along, env, [yn], rng).values():
                     errors[key] = max(errors.get(key, 0.0), e)
         if not checked:
             return CheckReport("skipped", detail="no valid random point was found inside the domain")

@@ -13,7 +13,8 @@ import re
 # Names the generated module itself uses; user names are renamed around them.
 MODULE_NAMES = {"np", "DTYPE", "cache", "upstream", "inputs", "functions", "forward", "backward",
                 "Model", "self", "float", "dict", "ValueError", "_scalar", "_logsumexp", "_softmax",
-                "_log_softmax"}
+                "_log_softmax", "hessian", "hessian_from_cache", "hvp", "_kron4", "_eye_kron4", "_kron4_eye", "_kron4_t",
+                "_commutation4", "_commutation"}
 AMBIGUOUS = {"l", "I", "O"}
 
 

@@ -15,6 +15,8 @@ from the rewritten graph, so it inherits the cheaper order.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 
 from . import algebra as A
@@ -78,35 +80,50 @@ def _size(d) -> int:
 
 
 def _best(chain: list[Node]) -> Node:
-    """The cheapest parenthesisation of ``chain`` (classic O(k³) dynamic programme)."""
+    return cheapest(chain, A.matmul)
+
+
+def cheapest(chain: list[Node], mul: Callable[[Node, Node], Node]) -> Node:
+    """The cheapest parenthesisation of the product ``chain`` (the classic O(k³) dynamic
+    programme), built with ``mul``.  A ones factor on either side is a reduction or a broadcast
+    and a diagonal a row or column scaling, each priced as its output."""
     k = len(chain)
     dims = [_size(chain[0].rows)] + [_size(f.cols) for f in chain]
-    cost = [[0] * k for _ in range(k)]
-    split = [[0] * k for _ in range(k)]
+    diag = {(i, i): chain[i].op == "diag" for i in range(k)}
+    cost = {(i, i): 0 for i in range(k)}
+    split: dict[tuple[int, int], int] = {}
     for length in range(2, k + 1):
         for i in range(k - length + 1):
             j = i + length - 1
-            cost[i][j] = None
+            best = None
             for s in range(i, j):
-                c = cost[i][s] + cost[s + 1][j] + _price(chain, i, s, j, dims)
-                if cost[i][j] is None or c < cost[i][j]:
-                    cost[i][j], split[i][j] = c, s
+                c = cost[(i, s)] + cost[(s + 1, j)] + _price(chain, i, s, j, dims, diag)
+                if best is None or c < best[0]:
+                    best = (c, s)
+            cost[(i, j)], split[(i, j)] = best
+            diag[(i, j)] = diag[(i, i)] and diag[(i + 1, j)]
     memo: dict[tuple[int, int], Node] = {}
 
     def build(i: int, j: int) -> Node:
         if i == j:
             return chain[i]
         if (i, j) not in memo:
-            s = split[i][j]
-            memo[(i, j)] = A.matmul(build(i, s), build(s + 1, j))
+            s = split[(i, j)]
+            memo[(i, j)] = mul(build(i, s), build(s + 1, j))
         return memo[(i, j)]
     return build(0, k - 1)
 
 
-def _price(chain: list[Node], i: int, s: int, j: int, dims: list[int]) -> int:
-    """The cost of multiplying the (i..s) by the (s+1..j) partial products: a ones factor on
-    either side is a reduction or a broadcast, priced as its output."""
+def _price(chain: list[Node], i: int, s: int, j: int, dims: list[int], diag: dict) -> int:
+    """The cost of multiplying the (i..s) by the (s+1..j) partial products."""
     rows, inner, cols = dims[i], dims[s + 1], dims[j + 1]
+    left, right = diag[(i, s)], diag[(s + 1, j)]
+    if left and right:
+        return inner
+    if left:
+        return inner * cols
+    if right:
+        return rows * inner
     if (i == s and chain[i].op == "ones") or (s + 1 == j and chain[j].op == "ones"):
         return rows * inner + rows * cols
     return rows * inner * cols

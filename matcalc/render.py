@@ -8,7 +8,6 @@ node: what is printed is exactly what was derived and checked.
 """
 from __future__ import annotations
 
-import unicodedata
 from fractions import Fraction
 
 from . import algebra as A

@@ -11,9 +11,10 @@ finite differences.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Optional
+from functools import partial
 
 import numpy as np
 
@@ -21,8 +22,8 @@ from . import algebra as A
 from .errors import UnsupportedError
 from .graph import ONE, Node
 
-Vjp = Callable[[Node, Node], tuple[Optional[Node], ...]]
-Jvp = Callable[[Node, tuple[Optional[Node], ...]], Optional[Node]]
+Vjp = Callable[[Node, Node], tuple[Node | None, ...]]
+Jvp = Callable[[Node, tuple[Node | None, ...]], Node | None]
 
 
 # ------------------------------------------------------------------ elementwise functions
@@ -437,7 +438,7 @@ def _minmax(name):
 
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
-    *(Function(n, (1, 1), (lambda n: lambda a: A.ew(n, a))(n), e.doc) for n, e in ELEMENTWISE.items()),
+    *(Function(n, (1, 1), partial(A.ew, n), e.doc) for n, e in ELEMENTWISE.items()),
     Function("leaky_relu", (2, 2), lambda z, a: A.ew2("leaky_relu", z, a), "z for z > 0, a z below"),
     Function("max", (2, 2), _minmax("max"), "elementwise maximum"),
     Function("min", (2, 2), _minmax("min"), "elementwise minimum"),

@@ -8,9 +8,21 @@ small ``Applied`` matrix expression that prints as ``f(arg)``.
 from __future__ import annotations
 
 import sympy
-from sympy.matrices.expressions import (Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul,
-                                        MatPow, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose,
-                                        ZeroMatrix)
+from sympy.matrices.expressions import (
+    Determinant,
+    HadamardProduct,
+    Identity,
+    Inverse,
+    MatAdd,
+    MatMul,
+    MatPow,
+    MatrixExpr,
+    MatrixSymbol,
+    OneMatrix,
+    Trace,
+    Transpose,
+    ZeroMatrix,
+)
 
 from . import algebra as A
 from .graph import Node, topo_order

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from matcalc.codegen import codegen
-from matcalc.gradcheck import gradcheck
+from matcalc.gradcheck import gradcheck, load
 from matcalc.inplace import in_place
 
 
@@ -70,3 +70,18 @@ def test_in_place_pass_rules():
     assert in_place(["    z = W @ x", "    h = z * a + b"], {"z": (3, 1), "h": (3, 1)}, {"h"})[1] == "    h = z * a + b"
     # not fresh (a view or an input): never written into
     assert in_place(["    z = W.T", "    h = np.tanh(z)"], {"h": (3, 3)}, {"h"})[1] == "    h = np.tanh(z)"
+
+
+def test_sums_of_broadcast_adjoints_have_the_variable_shape():
+    # both terms of ∂/∂X are broadcasts ((2,1) and (1,4) before broadcasting): the sum is filled out
+    for expr in ("sum(X'*X)", "sum(X'*X) + sum(X*X')", "sum(X) + sum(X')"):
+        report = gradcheck(expr, "X", {"X": (2, 4)}, points=1)
+        assert report.ok, (expr, str(report))
+
+
+def test_an_input_the_output_ignores_gets_no_line():
+    src = codegen("x'*x", "x,y", {"x": (3,), "y": (3,)})
+    assert "inputs['y']" not in _body(src, "forward")
+    ns = load(src)
+    _, cache = ns["forward"](x=[1.0, 2.0, 3.0], y=[0.0, 0.0, 0.0])
+    assert ns["backward"](cache)["y"].shape == (3,)

@@ -16,6 +16,10 @@ from matcalc.cli import main
 from matcalc.numeric import evaluate, to_internal
 
 RNG = np.random.default_rng(7)
+
+
+def _softmax_hessian(p):
+    return np.diag(p) - np.outer(p, p)
 H_STEP = 1e-6
 
 
@@ -89,7 +93,7 @@ TEXTBOOK = [
      "2*W'*W", lambda v: 2 * v["W"].T @ v["W"]),
     ("logsumexp(x)", "x", lambda: {"x": RNG.standard_normal(5)}, None,
      "p = softmax(x); diag(p) - p*p'",
-     lambda v: (lambda p: np.diag(p) - np.outer(p, p))(np.exp(v["x"]) / np.exp(v["x"]).sum())),
+     lambda v: _softmax_hessian(np.exp(v["x"]) / np.exp(v["x"]).sum())),
     ("(a'*x)^3", "x", lambda: {"a": RNG.standard_normal(4), "x": RNG.standard_normal(4)}, None,
      "6*(a'*x)*a*a'", lambda v: 6 * (v["a"] @ v["x"]) * np.outer(v["a"], v["a"])),
     ("sum(log(x))", "x", lambda: {"x": RNG.uniform(0.5, 2, 5)}, {"x": "positive"},
