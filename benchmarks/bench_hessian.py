@@ -1,12 +1,17 @@
-"""Evaluate symbolic Hessians (matcalc.hessian(...).numpy()) against autodiff Hessians.
+"""Evaluate matcalc's Hessians and Hessian-vector products against autodiff ones.
 
-usage: python benchmarks/bench_hessian.py [--sizes 100,1000,3000] [--repeats 5]
+usage: python benchmarks/bench_hessian.py [--sizes 100,1000,3000] [--repeats 5] [--torch-max 3000]
 
 Functions: ``x'*A*x + sum(exp(A*x))`` (A n×n, by x) and the logistic-regression loss
-``sum(log(1 + exp(X*w))) - y'*X*w`` (X 2n×n, by w).  Timings are the median of interleaved runs of
-evaluating an already derived Hessian; jax.hessian is jit-compiled (compile excluded) and
-torch.autograd.functional.hessian uses vectorize=True.  Frameworks that are not installed are
-skipped.  Ratios > 1 mean matcalc is faster.
+``sum(log(1 + exp(X*w))) - y'*X*w`` (X 2n×n, by w).  Timings are the median of interleaved runs.
+
+Hessian table: ``gen`` is the generated module's ``hessian(**inputs)`` (``matcalc codegen
+--hessian``: forward pass included), ``sym`` the symbolic ``matcalc.hessian(...).numpy()``;
+jax.hessian is jit-compiled (compile excluded) and torch.autograd.functional.hessian uses
+vectorize=True.  HVP table: the generated ``hvp(cache, v)`` timed with its forward pass
+(``fwd+hvp``, the fair comparison) and alone from a cache, against the jit-compiled JAX
+forward-over-reverse ``jvp(grad(f), (x,), (v,))``.  Frameworks that are not installed are
+skipped.  Ratios > 1 mean matcalc (generated code) is faster.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import matcalc  # noqa: E402
+import matcalc
+from matcalc.gradcheck import load
 
 CASES = {
     "quad_exp": ("x'*A*x + sum(exp(A*x))", "x",
@@ -46,6 +52,26 @@ def _jax_fns():
     fns = {"quad_exp": lambda v: hq(v["x"], v["A"]).block_until_ready(),
            "logreg": lambda v: hl(v["w"], v["X"], v["y"]).block_until_ready()}
     return fns
+
+
+def _jax_hvps():
+    """Forward over reverse, jit-compiled: jvp(grad(f), (x,), (v,)); None without JAX."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def quad(x, A):
+        return x @ A @ x + jnp.sum(jnp.exp(A @ x))
+
+    def logreg(w, X, y):
+        return jnp.sum(jnp.log1p(jnp.exp(X @ w))) - y @ (X @ w)
+    hq = jax.jit(lambda x, A, t: jax.jvp(lambda x: jax.grad(quad)(x, A), (x,), (t,))[1])
+    hl = jax.jit(lambda w, X, y, t: jax.jvp(lambda w: jax.grad(logreg)(w, X, y), (w,), (t,))[1])
+    return {"quad_exp": lambda v, t: hq(v["x"], v["A"], t).block_until_ready(),
+            "logreg": lambda v, t: hl(v["w"], v["X"], v["y"], t).block_until_ready()}
 
 
 def _torch_fns():
@@ -77,36 +103,66 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,3000")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--torch-max", type=int, default=3000, help="largest n torch.hessian is run at")
     args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     rng = np.random.default_rng(0)
-    jax_fns, torch_fns = _jax_fns(), _torch_fns()
+    jax_fns, torch_fns, jax_hvps = _jax_fns(), _torch_fns(), _jax_hvps()
     print(f"jax: {'yes' if jax_fns else 'not installed'}; torch: {'yes' if torch_fns else 'not installed'}")
-    print(f"{'case':9} {'n':>5} {'matcalc ms':>11} {'jax ms':>9} {'ratio':>6} {'torch ms':>9} {'ratio':>6}  max|diff|")
+    print("Hessian (ratio = their time / generated hessian(**inputs) time)")
+    print(f"{'case':9} {'n':>5} {'gen ms':>9} {'sym ms':>9} {'jax ms':>9} {'ratio':>6} {'torch ms':>9} {'ratio':>6}"
+          "  max|diff|")
+    modules = {name: load(matcalc.codegen_hessian(expr, wrt)) for name, (expr, wrt, _) in CASES.items()}
+    points = {}
     for name, (expr, wrt, make) in CASES.items():
-        h = matcalc.hessian(expr, wrt)
-        ours = h.numpy()
-        for n in [int(s) for s in args.sizes.split(",")]:
-            v = make(n, rng)
-            runners = {"matcalc": lambda v: ours(**v)}
+        ours = matcalc.hessian(expr, wrt).numpy()
+        gen = modules[name]["hessian"]
+        for n in sizes:
+            v = points[name, n] = make(n, rng)
+            runners = {"gen": lambda v, gen=gen: gen(**v), "sym": lambda v, ours=ours: ours(**v)}
             if jax_fns:
                 runners["jax"] = jax_fns[name]
-            if torch_fns and n <= 1000 or torch_fns and args.repeats <= 2:
+            if torch_fns and n <= args.torch_max:
                 runners["torch"] = torch_fns[name]
             results = {k: np.asarray(f(v)) for k, f in runners.items()}        # warm-up / jit compile
-            diff = max((float(np.max(np.abs(results[k] - results["matcalc"]))) for k in results if k != "matcalc"),
+            diff = max((float(np.max(np.abs(results[k] - results["gen"]))) for k in results if k != "gen"),
                        default=0.0)
             times: dict[str, list[float]] = {k: [] for k in runners}
             for _ in range(args.repeats):                                       # interleaved
                 for k, f in runners.items():
                     times[k].append(timed(f, v))
             med = {k: statistics.median(t) * 1e3 for k, t in times.items()}
-            cells = [f"{name:9} {n:>5} {med['matcalc']:>11.2f}"]
+            cells = [f"{name:9} {n:>5} {med['gen']:>9.2f} {med['sym']:>9.2f}"]
             for k in ("jax", "torch"):
                 if k in med:
-                    cells.append(f"{med[k]:>9.2f} {med[k] / med['matcalc']:>6.1f}")
+                    cells.append(f"{med[k]:>9.2f} {med[k] / med['gen']:>6.1f}")
                 else:
                     cells.append(f"{'-':>9} {'-':>6}")
-            print(" ".join(cells) + f"  {diff:.1e}")
+            print(" ".join(cells) + f"  {diff:.1e}", flush=True)
+    if not jax_hvps:
+        return
+    print()
+    print("Hessian-vector product (ratio = JAX jit jvp-of-grad time / generated forward + hvp time)")
+    print(f"{'case':9} {'n':>5} {'fwd+hvp ms':>11} {'hvp ms':>9} {'jax ms':>9} {'ratio':>6}  max|diff|")
+    for name, (expr, wrt, make) in CASES.items():
+        mod = modules[name]
+        fwd, hvp = mod["forward"], mod["hvp"]
+        for n in sizes:
+            v = points[name, n]
+            t = rng.standard_normal(np.shape(v[wrt]))
+            cache = fwd(**v)[1]
+            runners = {"gen": lambda v, t=t, hvp=hvp, fwd=fwd: hvp(fwd(**v)[1], t),
+                       "cached": lambda v, t=t, hvp=hvp, cache=cache: hvp(cache, t),
+                       "jax": lambda v, t=t, name=name: jax_hvps[name](v, t)}
+            results = {k: np.asarray(f(v)) for k, f in runners.items()}
+            diff = float(np.max(np.abs(results["jax"] - results["gen"])))
+            times = {k: [] for k in runners}
+            for _ in range(max(args.repeats, 20 if n <= 1000 else 5)):
+                for k, f in runners.items():
+                    times[k].append(timed(f, v))
+            med = {k: statistics.median(t) * 1e3 for k, t in times.items()}
+            print(f"{name:9} {n:>5} {med['gen']:>11.3f} {med['cached']:>9.3f} {med['jax']:>9.3f} "
+                  f"{med['jax'] / med['gen']:>6.1f}  {diff:.1e}", flush=True)
 
 
 if __name__ == "__main__":
