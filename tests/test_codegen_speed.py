@@ -85,3 +85,35 @@ def test_an_input_the_output_ignores_gets_no_line():
     ns = load(src)
     _, cache = ns["forward"](x=[1.0, 2.0, 3.0], y=[0.0, 0.0, 0.0])
     assert ns["backward"](cache)["y"].shape == (3,)
+
+
+def test_a_scalar_lands_on_the_fresh_product_in_place():
+    src = codegen("norm(W*X)^2", "W", {"W": (5, 4), "X": (4, 3)})
+    bwd = _body(src, "backward")
+    assert "dL_dW = z1 @ X.T" in bwd and "dL_dW *= 2.0 * G" in bwd     # no full-size 2 G z1 temporary
+
+
+def test_declared_sizes_pick_the_faster_product_forms():
+    src = codegen("L = sum(-Y .* log_softmax(X*W, 2))", "W", {"X": (256, 300), "W": (300, 10), "Y": (256, 10)},
+                  {"Y": "onehot_rows"})
+    assert "(dL_dz1.T @ X).T" in _body(src, "backward")                  # Xᵀ G with 10 columns
+    small = codegen("s = u'*tanh(W*x)", "W", {"u": (64,), "W": (64, 64), "x": (64,)})
+    big = codegen("s = u'*tanh(W*x)", "W", {"u": (4096,), "W": (4096, 4096), "x": (4096,)})
+    assert "np.einsum" in _body(small, "backward") and "np.einsum" not in _body(big, "backward")
+    for expr, shapes in (("L = sum(-Y .* log_softmax(X*W, 2))", {"X": (6, 20), "W": (20, 3), "Y": (6, 3)}),
+                         ("s = u'*tanh(W*x)", {"u": (5,), "W": (5, 4), "x": (4,)})):
+        assert gradcheck(expr, "W", shapes, points=1).ok
+
+
+def test_source_does_not_depend_on_hash_seeds():
+    import os
+    import subprocess
+    import sys
+    prog = ("from matcalc.codegen import codegen; print(codegen('h1 = tanh(X*W1); L = norm(h1*W2 - Y)^2', "
+            "'W1,W2'))")
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=env, check=True)
+        outs.add(proc.stdout)
+    assert len(outs) == 1
