@@ -280,6 +280,9 @@ class _Emitter:
             Am = self.full(a)
             return Code(f"{wrap(Am, ATOM)}.sum(axis=1, keepdims=True)", ATOM, b.cols == ONE)
         x, y = self.full(a), self.full(b)
+        if n.is_scalar:                                 # uᵀv: a dot product, a NumPy scalar
+            u = self.full(a.args[0]) if a.op == "transpose" else x
+            return Code(f"np.vdot({u.text}, {y.text})")
         if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
             if _known(a.rows) * _known(b.cols) <= _EINSUM_OUTER:
                 return Code(f'np.einsum("ik,kj->ij", {x.text}, {y.text})')
