@@ -86,3 +86,15 @@ def test_internal_mismatch_is_exit_3_and_not_printed(capsys, monkeypatch):
 def test_expression_starting_with_a_minus_is_not_an_option(capsys):
     code, out, _ = run(capsys, "derive", "-y'*log_softmax(W*x)", "--wrt", "W", "--assume", "y=onehot")
     assert code == 0 and out.strip() == "∂f/∂W = (softmax(W x) − y) xᵀ"
+
+
+def test_package_names_are_the_functions_even_after_their_modules_load():
+    import importlib
+
+    import matcalc
+    for name in matcalc.__all__:
+        module = matcalc._WHERE[name]
+        importlib.import_module(f"matcalc.{module}")
+        assert not isinstance(getattr(matcalc, name), type(importlib)), name
+    assert sorted(matcalc.__all__) == sorted(matcalc._WHERE)
+    assert str(matcalc.derive("x'*x", "x")) == "∂f/∂x = 2 x"
