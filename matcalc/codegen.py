@@ -321,7 +321,8 @@ class _Emitter:
             raise UnsupportedError(f"no NumPy code for derivative {order} of {name}")
         fn = "fn_" + name
         self.used.add(fn)
-        return Code(f"{fn}[{order}]({self.full(n.args[0]).text})", ATOM, True)
+        # a user's function may hand back its argument: its result is never written into
+        return Code(f"{fn}[{order}]({self.full(n.args[0]).text})", ATOM, True, "call")
 
     def op_ew2(self, n):
         name, order = n.attrs
@@ -551,7 +552,7 @@ class _Program:
                     c = Code(f"np.full({em.shape(v)}, {c.text}, dtype=DTYPE)", ATOM, True, None)
                 elif c.alias is not None and not v.is_scalar:
                     root = c.alias
-                    if root in forward_locals or root in returned_roots or root in ("broadcast", "view") \
+                    if root in forward_locals or root in returned_roots or root in ("broadcast", "view", "call") \
                             or c.alias == c.text and c.text in forward_locals:
                         c = Code(f"{wrap(c, ATOM)}.copy()", ATOM, True, None)
                     returned_roots.add(root)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from matcalc.codegen import codegen
 from matcalc.gradcheck import gradcheck, load
 from matcalc.inplace import in_place
@@ -117,3 +119,16 @@ def test_source_does_not_depend_on_hash_seeds():
         proc = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, env=env, check=True)
         outs.add(proc.stdout)
     assert len(outs) == 1
+
+
+def test_a_user_function_that_returns_its_argument_is_never_written_into():
+    identity = (lambda z: z, lambda z: 2.0 * z)       # f' reads z: a clobbered z shows in dW
+    ns = load(codegen("s = sum(f(W*x) + b)", "W,b", {"W": (3, 2), "x": (2,), "b": (3,)}))
+    W, x, b = np.arange(6.0).reshape(3, 2), np.array([1.0, -1.0]), np.array([0.5, 0.5, 0.5])
+    out, cache = ns["forward"](W=W, x=x, b=b, functions={"f": identity})
+    assert np.isclose(out, np.sum(W @ x + b))
+    snapshot = {k: np.array(v, copy=True) for k, v in cache.items() if isinstance(v, np.ndarray)}
+    g = ns["backward"](cache)
+    assert np.allclose(g["W"], np.outer(2.0 * (W @ x), x)) and np.allclose(g["b"], 1.0)
+    for k, v in snapshot.items():
+        assert np.array_equal(cache[k], v)
