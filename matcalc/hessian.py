@@ -85,8 +85,8 @@ class Hessian(Derivation):
         return fn
 
     def _value(self, key: str, env: dict, functions) -> np.ndarray:
-        evaluate = fast_evaluate
         """The Hessian for one (x, y) pair at internal values ``env``, shaped x.shape + y.shape."""
+        evaluate = fast_evaluate
         xn, yn = self.pairs[key]
         x, y = self.variables[xn], self.variables[yn]
         xs, ys = env[xn].shape, env[yn].shape
