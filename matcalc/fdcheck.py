@@ -89,3 +89,25 @@ def directional_check(f, derivative_along, env: dict, names: list[str], rng, dir
             worst = max(worst, err)
         errors[name] = worst
     return errors
+
+
+def check_at_points(roots: list[Node], variables: dict[str, Node], rng, functions: dict, points: int,
+                    errors_at, what: str, tol: float = 1e-5) -> CheckReport:
+    """Draw ``points`` points inside the domain of ``roots``, collect ``errors_at(env)`` (name →
+    relative error) at each, and report the worst per name; ``what`` opens the mismatch message."""
+    errors: dict[str, float] = {}
+    checked = 0
+    for _ in range(points):
+        env = sample_point(roots, variables, rng, functions)
+        if env is None:
+            continue
+        checked += 1
+        for n, e in errors_at(env).items():
+            errors[n] = max(errors.get(n, 0.0), e)
+    if not checked:
+        return CheckReport("skipped", detail="no valid random point was found inside the domain")
+    bad = {n: e for n, e in errors.items() if not e <= tol}
+    if bad:
+        return CheckReport("mismatch", errors, f"{what} for "
+                           + ", ".join(f"{n} (relative error {e:.2e})" for n, e in bad.items()))
+    return CheckReport("ok", errors)

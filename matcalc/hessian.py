@@ -23,10 +23,10 @@ from . import algebra as A
 from .api import Derivation, Wrt, _external_shape, resolve_wrt, tensor_of, typed_program, wrt_names
 from .diff import gradients, jvp, linear_coefficient
 from .errors import MatcalcError, ShapeError, UnsupportedError
-from .fdcheck import CheckReport, directional_check, generic_functions, sample_point
+from .fdcheck import CheckReport, check_at_points, directional_check, generic_functions
 from .graph import Node, topo_order
 from .indexform import index_form, index_label, render_index
-from .kronecker import commutation_legend, try_vec_coefficient, vec_to_tensor
+from .kronecker import commutation_legend, try_vec_coefficient
 from .numeric import _eval_node, bind_dims, evaluate, to_internal
 from .render import Printer, program
 from .simplify import simplify_all
@@ -86,7 +86,6 @@ class Hessian(Derivation):
 
     def _value(self, key: str, env: dict, functions) -> np.ndarray:
         """The Hessian for one (x, y) pair at internal values ``env``, shaped x.shape + y.shape."""
-        evaluate = fast_evaluate
         xn, yn = self.pairs[key]
         x, y = self.variables[xn], self.variables[yn]
         xs, ys = env[xn].shape, env[yn].shape
@@ -94,27 +93,12 @@ class Hessian(Derivation):
         node, form = self.results[key], self.forms[key]
         leaves = list(self.variables.values())       # bind every dimension, even ones node lacks
         if form == "matrix":
-            (val, *_) = evaluate([node] + leaves, env, functions)
+            (val,) = _fast([node], env, functions, leaves)
             return np.broadcast_to(np.asarray(val, dtype=float), (xs[0] * xs[1], ys[0] * ys[1])).reshape(shape)
-        if form == "vec":
-            (val, *_) = evaluate([node] + leaves, env, functions)
-            M = np.broadcast_to(np.asarray(val, dtype=float), (xs[0] * xs[1], ys[0] * ys[1]))
-            return vec_to_tensor(M, xs, ys).reshape(shape)
-        T = self.tangents[key]
-        if form == "index":
-            live = [v for v in list(self.typed.variables.values()) + leaves if env.get(v.attrs[0]) is not None]
-            return tensor_of("index", self.closed[key], node, T, self.gradient_nodes[key], y, env, functions,
-                             live).reshape(shape)
-        result = np.zeros(xs + ys)
-        cache_env = dict(env)
-        for k in range(ys[0]):
-            for l_ in range(ys[1]):
-                E = np.zeros(ys)
-                E[k, l_] = 1.0
-                cache_env[T.attrs[0]] = E
-                (val, *_) = evaluate([node] + leaves, cache_env, functions)
-                result[:, :, k, l_] = np.broadcast_to(val, xs)
-        return result.reshape(shape)
+        live = [v for v in list(self.typed.variables.values()) + leaves if env.get(v.attrs[0]) is not None]
+        closed = node if form == "vec" else self.closed.get(key)
+        return tensor_of(form, closed, node, self.tangents.get(key), self.gradient_nodes[key], y, env, functions,
+                         live, _fast).reshape(shape)
 
     def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2) -> CheckReport:
         """Compare H·V with central finite differences of the gradient along V."""
@@ -123,35 +107,27 @@ class Hessian(Derivation):
         functions = generic_functions(roots + list(self.results.values()), functions)
         variables = dict(self.typed.variables)
         variables.update(self.variables)
-        errors: dict[str, float] = {}
-        checked = 0
-        for _ in range(points):
-            env = sample_point(roots, variables, rng, functions)
-            if env is None:
-                continue
-            checked += 1
-            for key, (xn, yn) in self.pairs.items():
+        leaves = list(variables.values())
+
+        def errors_at(env):
+            errors: dict[str, float] = {}
+            for key, (_, yn) in self.pairs.items():
                 g = self.gradient_nodes[key]
                 H = self._value(key, env, functions)
-                leaves = list(variables.values())
-                f = lambda e, g=g, leaves=leaves: evaluate([g, *leaves], e, functions)[0]
-
                 y = self.variables[yn]
                 ny = len(_external_shape(env[yn].shape, y, y.attrs[1]))
+
+                def f(e, g=g):
+                    return evaluate([g, *leaves], e, functions)[0]
 
                 def along(name, V, H=H, ny=ny):
                     if ny == 0:
                         return H * float(V.reshape(()))
                     return np.tensordot(H, V.reshape(H.shape[H.ndim - ny:]), axes=ny)
-                for e in directional_check(f, along, env, [yn], rng).values():
-                    errors[key] = max(errors.get(key, 0.0), e)
-        if not checked:
-            return CheckReport("skipped", detail="no valid random point was found inside the domain")
-        bad = {n: e for n, e in errors.items() if not e <= 1e-5}
-        if bad:
-            return CheckReport("mismatch", errors, "Hessian disagrees with finite differences of the gradient for "
-                               + ", ".join(f"{n} (relative error {e:.2e})" for n, e in bad.items()))
-        return CheckReport("ok", errors)
+                errors[key] = max(directional_check(f, along, env, [yn], rng).values())
+            return errors
+        return check_at_points(roots, variables, rng, functions, points, errors_at,
+                               "Hessian disagrees with finite differences of the gradient")
 
     # ---------------------------------------------------------------- printing
     def _names(self, roots: list[Node], style_taken=None) -> dict[int, str]:
@@ -230,6 +206,11 @@ class _Diag:
 
     def dense(self):
         return np.diag(self.v)
+
+
+def _fast(roots: list[Node], env: dict, functions=None, leaves=()) -> list:
+    """fast_evaluate with numeric.evaluate's signature (``leaves`` bind dimensions)."""
+    return fast_evaluate(list(roots) + list(leaves), env, functions)[:len(roots)]
 
 
 def fast_evaluate(roots: list[Node], env: dict, functions=None) -> list:
