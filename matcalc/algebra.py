@@ -266,8 +266,9 @@ def matmul(a: Node, b: Node) -> Node:
         return eye(a.rows)                                         # K₍ₘ,ₙ₎ K₍ₙ,ₘ₎ = I
     ca, fa, ba = split(a)
     cb, fb, bb = split(b)
-    if ba.op == "ones" and bb.op == "ones" and shape != SCALAR:
-        return product(ca * cb, fa + fb, ones(shape))
+    if ba.op == "ones" and bb.op == "ones" and shape != SCALAR and ba.cols.is_Integer:
+        # 𝟏ₘₖ 𝟏ₖₙ = k 𝟏ₘₙ: the inner size is a factor (a symbolic k stays a product, never dropped)
+        return product(ca * cb * int(ba.cols), fa + fb, ones(shape))
     if (ca, fa, cb, fb) != (1, (), 1, ()):
         return product(ca * cb, fa + fb, matmul(ba, bb))
     return make("matmul", (a, b), shape)

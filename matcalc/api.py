@@ -149,15 +149,19 @@ class Derivation:
             return outs[self.wrt[0]] if len(self.wrt) == 1 else outs
         return fn
 
+    def _leaves(self) -> list[Node]:
+        """Every input leaf: a derivative may hold a size only another input fixes (𝟏ₙ in ∂/∂b)."""
+        return list({id(v): v for v in [*self.typed.variables.values(), *self.variables.values()]}.values())
+
     def _evaluate(self, name: str, node: Node, env: dict, functions):
         var = self.variables[name]
         if self.kind == "gradient":
-            (val,) = evaluate([node], env, functions, leaves=self.variables.values())
+            (val,) = evaluate([node], env, functions, leaves=self._leaves())
             if val.shape != env[name].shape:
                 val = np.broadcast_to(val, env[name].shape)
             return to_external(val, var.attrs[1])
         if self.kind == "jacobian":
-            (val,) = evaluate([node], env, functions, leaves=self.variables.values())
+            (val,) = evaluate([node], env, functions, leaves=self._leaves())
             return np.asarray(val, dtype=float)
         return self._tensor(name, node, env, functions)
 
@@ -208,10 +212,10 @@ class Derivation:
     def _raw(self, name, env, functions):
         node = self.results[name]
         if self.kind == "gradient":
-            (val,) = evaluate([node], env, functions, leaves=self.variables.values())
+            (val,) = evaluate([node], env, functions, leaves=self._leaves())
             return np.broadcast_to(val, env[name].shape)
         if self.kind == "jacobian":
-            return evaluate([node], env, functions, leaves=self.variables.values())[0]
+            return evaluate([node], env, functions, leaves=self._leaves())[0]
         return self._tensor4(name, env, functions)
 
     # ---------------------------------------------------------------- printing
