@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fractions import Fraction
 
-from .errors import InternalError, ShapeError
+from .errors import InternalError, ShapeError, UndefinedError
 from .graph import ONE, SCALAR, Dim, Node, Shape, as_fraction, make
 
 Coef = Fraction
@@ -313,7 +313,7 @@ def inv(a: Node) -> Node:
         return matpow(inv(a.args[0]), a.attrs[0])
     c, fs, body = split(a)
     if c == 0:
-        raise ShapeError("the inverse of a zero matrix")
+        raise UndefinedError("the inverse of a matrix that is exactly zero for every input")
     if (c, fs) != (1, ()):
         return product(1 / c, tuple((b, -e) for b, e in fs), inv(body))
     return make("inv", (a,), a.shape)
@@ -359,6 +359,10 @@ def hadamard(*xs: Node) -> Node:
 def pow_(a: Node, p: Fraction | float) -> Node:
     """Elementwise power ``a.^p`` (a scalar power for scalars)."""
     p = as_fraction(p)
+    if is_zero(a):                                               # 0.^p: 0, or undefined for p < 0
+        if p < 0:
+            raise UndefinedError("division by zero: this denominator is exactly zero for every input")
+        return ones(a.shape) if p == 0 else a
     if p == 0:
         return ones(a.shape)
     if p == 1:
@@ -370,7 +374,7 @@ def pow_(a: Node, p: Fraction | float) -> Node:
     if a.is_scalar:
         c, fs, _ = split(a)
         if c == 0 and p < 0:
-            raise ShapeError("division by zero")
+            raise UndefinedError("division by zero: this denominator is exactly zero for every input")
         if p.denominator == 1:
             return product(c ** int(p), tuple((b, e * p) for b, e in fs), None)
         if not fs:

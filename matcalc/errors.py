@@ -65,6 +65,10 @@ class UnsupportedError(MatcalcError):
     """A construct matcalc cannot differentiate (never answered with a silent 0)."""
 
 
+class UndefinedError(MatcalcError):
+    """An expression undefined for every input: a denominator or an inverse that is exactly zero."""
+
+
 class InternalError(MatcalcError):
     """A bug in matcalc: exit code 3."""
 
