@@ -87,12 +87,12 @@ def linear_coefficient(expr: Node, T: Node) -> Node:
     if not (expr.is_column or expr.is_scalar):
         raise UnsupportedError("a Jacobian of a matrix-valued expression by a vector")
     n = T.rows
-    memo: dict[int, Node] = {}
+    memo: dict[Node, Node] = {}                 # keyed by the node: temporaries made below stay alive
 
     def coef(e: Node) -> Node:
-        if id(e) in memo:
-            return memo[id(e)]
-        memo[id(e)] = r = _coef(e)
+        if e in memo:
+            return memo[e]
+        memo[e] = r = _coef(e)
         if r.shape != (e.rows * e.cols, n):
             raise InternalError(f"coefficient of {e.op} has shape {r.shape}")
         return r
@@ -124,13 +124,15 @@ def linear_coefficient(expr: Node, T: Node) -> Node:
         if op == "matmul":
             p, q = e.args
             if not depends_on(p, T):
-                return A.matmul(p, coef(q)) if q.is_column or q.is_scalar else _unsupported(e)
+                if q.is_column or q.is_scalar:
+                    return A.matmul(p, coef(q))
+                return chain(e)
             if not depends_on(q, T):
                 if e.is_scalar and p.is_row:                         # (row · q) = qᵀ rowᵀ
                     return A.matmul(A.transpose(q), coef(A.transpose(p)))
                 if p.op == "diag":                                   # diag(L) q = q ∘ L
                     return A.matmul(A.diag(q), coef(p.args[0]))
-                return _unsupported(e)
+                return chain(e)
             raise UnsupportedError("not linear in the tangent")
         if op == "hadamard":
             hit = [i for i, f in enumerate(e.args) if depends_on(f, T)]
@@ -148,7 +150,50 @@ def linear_coefficient(expr: Node, T: Node) -> Node:
             return coef(e.args[0])
         return _unsupported(e)
 
+    def chain(e: Node) -> Node:
+        """vec(L G R) = (Rᵀ ⊗ L) vec(G) (Cookbook 520), G the one factor of the flattened product
+        that holds the tangent, whatever the association (``(a xᵀ) x``, ``(x xᵀ) x``)."""
+        factors = _flatten_matmul(e)
+        hit = [i for i, f in enumerate(factors) if depends_on(f, T)]
+        if len(hit) != 1:
+            raise UnsupportedError("not linear in the tangent")
+        i = hit[0]
+        left, G, right = factors[:i], factors[i], factors[i + 1:]
+        if G.op == "add":                                            # L (A + B) R = L A R + L B R
+            return A.add(*(coef(_product(left + [t] + right)) for t in G.args))
+        L = _product(left) if left else None
+        R = _product(right) if right else None
+        g = coef(A.transpose(G)) if G.is_row else coef(G)           # vec of a row is its transpose
+        if R is None and L is not None and G.is_column:
+            return A.matmul(L, g)
+        if R is not None and R.is_scalar:
+            return A.scale(R, g if L is None else A.matmul(L, g))
+        if G.is_row and R is not None and R.is_column:              # L gᵀ R = L Rᵀ g, L a column
+            return A.matmul(A.transpose(R), g) if L is None else A.matmul(A.matmul(L, A.transpose(R)), g)
+        Rt = A.eye(G.cols) if R is None else A.transpose(R)
+        Lm = A.eye(G.rows) if L is None else L
+        return A.matmul(A.kron(Rt, Lm), g)
+
     return coef(expr)
+
+
+def _flatten_matmul(e: Node) -> list[Node]:
+    """The factors of a product chain, left to right (1×1 products stay whole: they are scalars)."""
+    out, stack = [], [e]
+    while stack:
+        node = stack.pop()
+        if node.op == "matmul" and not (node is not e and node.is_scalar):
+            stack.extend(reversed(node.args))
+        else:
+            out.append(node)
+    return out
+
+
+def _product(factors: list[Node]) -> Node:
+    out = factors[0]
+    for f in factors[1:]:
+        out = A.matmul(out, f)
+    return out
 
 
 def _as_column(body: Node) -> Node:
