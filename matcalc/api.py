@@ -16,7 +16,7 @@ from .diff import Step, gradients, jvp, linear_coefficient
 from .errors import MatcalcError, NameError_
 from .fdcheck import CheckReport, check_at_points, directional_check, generic_functions
 from .graph import Node
-from .numeric import evaluate, to_external, to_internal
+from .numeric import evaluate, to_external, to_internal, user_callable
 from .parse import parse
 from .render import Printer, auto_names, program
 from .shapes import Typed, build
@@ -147,7 +147,7 @@ class Derivation:
                     env[var.attrs[0]] = to_internal(values[name], var.attrs[1]) if name in values else None
                 outs[name] = self._evaluate(name, node, env, functions)
             return outs[self.wrt[0]] if len(self.wrt) == 1 else outs
-        return fn
+        return user_callable(fn)
 
     def _leaves(self) -> list[Node]:
         """Every input leaf: a derivative may hold a size only another input fixes (𝟏ₙ in ∂/∂b)."""

@@ -27,7 +27,7 @@ from .fdcheck import CheckReport, check_at_points, directional_check, generic_fu
 from .graph import Node, topo_order
 from .indexform import index_form, index_label, render_index
 from .kronecker import commutation_legend, try_vec_coefficient
-from .numeric import _eval_node, bind_dims, evaluate, to_internal
+from .numeric import _eval_node, bind_dims, evaluate, to_internal, user_callable
 from .render import Printer, program
 from .simplify import simplify_all
 
@@ -82,7 +82,7 @@ class Hessian(Derivation):
                     env[name] = to_internal(values[name], v.attrs[1])
             outs = {k: self._value(k, env, functions) for k in self.results}
             return outs[self.key] if len(outs) == 1 else outs
-        return fn
+        return user_callable(fn)
 
     def _value(self, key: str, env: dict, functions) -> np.ndarray:
         """The Hessian for one (x, y) pair at internal values ``env``, shaped x.shape + y.shape."""

@@ -6,6 +6,7 @@ Values are 2-D arrays throughout (a column vector is ``(n, 1)``, a scalar ``(1, 
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -72,8 +73,35 @@ def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | No
     for node in order:
         if id(node) in val:
             continue
-        val[id(node)] = _eval_node(node, [val[id(a)] for a in node.args], env, dims, functions)
+        stable = _stable_log(node, val)
+        val[id(node)] = stable if stable is not None else _eval_node(node, [val[id(a)] for a in node.args], env,
+                                                                     dims, functions)
     return [val[id(r)] for r in roots]
+
+
+def _stable_log(node: Node, val: dict):
+    """log σ(z) = −softplus(−z), log(1 − σ(z)) = −softplus(z), log softmax(z) = log_softmax(z):
+    σ(z) rounds to 0 or 1 for |z| ≳ 37 (a softmax entry to 0 far sooner), where the plain log
+    would be −∞ while the true value is about −|z|."""
+    if node.op != "ew" or node.attrs != ("log", 0):
+        return None
+    a = node.args[0]
+    if a.op == "softmax":                                        # log softmax(z) = z − logsumexp(z)
+        return RULES["log_softmax"].numpy(a, np.asarray(val[id(a.args[0])], dtype=float))
+    if a.op == "ew" and a.attrs == ("sigmoid", 0):
+        return -np.logaddexp(0.0, -np.asarray(val[id(a.args[0])], dtype=float))
+    if a.op == "add" and len(a.args) == 2:
+        one, rest = (a.args if a.args[0].op in ("ones", "scale") and _is_one(a.args[0]) else a.args[::-1])
+        if _is_one(one) and rest.op == "scale" and rest.attrs == (-1,) and len(rest.args) == 1:
+            s = rest.args[0]
+            if s.op == "ew" and s.attrs == ("sigmoid", 0):
+                z = np.asarray(val[id(s.args[0])], dtype=float)
+                return np.broadcast_to(-np.logaddexp(0.0, z), (np.shape(val[id(a)])))
+    return None
+
+
+def _is_one(n: Node) -> bool:
+    return n.op == "ones" or (n.op == "scale" and not n.args and n.attrs[0] == 1)
 
 
 def _eval_node(node: Node, args: list, env, dims, functions):
@@ -115,6 +143,19 @@ def _eval_node(node: Node, args: list, env, dims, functions):
     return out
 
 
+def user_callable(fn: Callable) -> Callable:
+    """``fn`` as the API hands it out: a singular matrix at the user's point is a clear error
+    (exit 2), not NumPy's raw ``LinAlgError`` (inside, checks catch that to draw another point)."""
+    @functools.wraps(fn)
+    def call(**inputs):
+        try:
+            return fn(**inputs)
+        except np.linalg.LinAlgError as e:
+            raise MatcalcError(f"a matrix is singular at the given point ({e}): inv, det and logdet need "
+                               "an invertible matrix there") from None
+    return call
+
+
 def compile_numpy(root: Node, ndim_out: int | None, leaves: list[Node],
                   functions: dict | None = None) -> Callable:
     """A callable taking NumPy arrays by keyword (LANGUAGE.md conventions) and returning root."""
@@ -127,4 +168,4 @@ def compile_numpy(root: Node, ndim_out: int | None, leaves: list[Node],
         env = {n: to_internal(inputs[n], d) for n, d in ndims.items()}
         (value,) = evaluate([root], env, functions)
         return value if ndim_out is None else to_external(value, ndim_out)
-    return fn
+    return user_callable(fn)

@@ -28,7 +28,9 @@ Jvp = Callable[[Node, tuple[Node | None, ...]], Node | None]
 
 # ------------------------------------------------------------------ elementwise functions
 def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """1 / (1 + e⁻ᶻ) without underflow: 0.5 (1 + tanh(z/2)) is exactly 0 below z ≈ −37."""
+    e = np.exp(-np.abs(z))
+    return np.where(np.asarray(z) >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _softplus(z):
