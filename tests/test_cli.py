@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -58,9 +57,7 @@ BAD = [
 
 @pytest.mark.parametrize("name,argv,needle", BAD, ids=[b[0] for b in BAD])
 def test_bad_input_is_a_clear_error_with_exit_2(capsys, name, argv, needle):
-    start = time.perf_counter()
     code, out, err = run(capsys, *argv)
-    assert time.perf_counter() - start < 5          # generous: the machine is shared; see benchmarks
     assert code == 2, (code, err)
     assert needle in err and "Traceback" not in err and out == ""
 

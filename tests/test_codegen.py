@@ -119,7 +119,7 @@ def test_backward_twice_gives_identical_fresh_arrays():
     assert np.array_equal(g1["X"], A + 1)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
 @given(st.floats(min_value=-10, max_value=10, allow_nan=False))
 def test_upstream_scales_gradients(u):
     ns = load(codegen("z = W*x + b; h = sigmoid(z); s = c'*h", "W,b", {"W": (3, 2), "x": (2,), "b": (3,), "c": (3,)}))

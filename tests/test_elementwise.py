@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -199,18 +198,17 @@ def test_diag_products_and_sums_merge():
 def test_memoised_and_idempotent():
     typed = typed_program("exp(z)./(1 + exp(z)) - exp(z).^2./(1 + exp(z)).^2", N, None)
     (once,) = simplify_all([typed.output])
-    t0 = time.perf_counter()
     (twice,) = simplify_all([typed.output])
     assert twice is once and simplify_all([once])[0] is once
-    assert time.perf_counter() - t0 < 0.05
 
 
-def test_large_regions_are_left_to_the_constructors():
+def test_large_regions_are_left_to_the_constructors(monkeypatch):
     terms = " + ".join(f"x.^{k}./(1 + exp(z))" for k in range(1, 30))
     typed = typed_program(terms, N, None)
-    t0 = time.perf_counter()
+    calls = []
+    monkeypatch.setattr(elementwise._Region, "best", lambda self: calls.append(self) or None)
     (after,) = simplify_all([typed.output])
-    assert time.perf_counter() - t0 < 1.0
+    assert calls == []                              # bounded by counts: never handed to SymPy
     assert elementwise.measure(after) <= elementwise.measure(typed.output)
 
 
