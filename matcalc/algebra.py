@@ -284,7 +284,7 @@ def matpow(a: Node, k: int) -> Node:
         return eye(a.rows)
     if k < 0:
         return matpow(inv(a), -k)
-    if k == 1:
+    if k == 1 or a.op == "zero":
         return a
     if a.op in ("eye", "ones") and a.op == "eye":
         return a
@@ -494,6 +494,10 @@ def diag(a: Node) -> Node:
     """diag(v): vector to diagonal matrix; diag(A): diagonal of a square matrix as a vector."""
     if a.is_scalar:
         return a
+    if a.op == "zero" and (a.is_column or a.is_row):               # diag(0) = 0, not split forever
+        return zero((a.rows * a.cols, a.rows * a.cols))
+    if a.op == "zero" and a.is_square:
+        return zero((a.rows, ONE))
     if a.is_column:
         if a.op == "ones":
             return eye(a.rows)

@@ -13,11 +13,12 @@ generic functions and the Unicode symbols; it may not redefine anything), then d
 A mismatch is explained where that can be determined: the other layout, a constant factor
 (``sign flipped``, ``missing the factor 2``), a missing or extra term of a top-level sum;
 otherwise plainly wrong, with a small concrete counterexample.  Answers are untrusted text: no
-``eval``; bounded length, nesting (the parser), graph size, array sizes and time.
+``eval``; bounded length, nesting (the parser), graph size, array sizes and counts of points (never
+wall-clock time, so a verdict does not depend on the machine's load).
 """
 from __future__ import annotations
 
-import time
+import re
 import types
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,6 +27,7 @@ import numpy as np
 import sympy
 
 from . import algebra as A
+from . import ast
 from .api import derive, wrt_names
 from .errors import InternalError, MatcalcError, UnsupportedError
 from .graph import ONE, Node, topo_order
@@ -38,11 +40,15 @@ from .shapes import _names_in, build
 from .simplify import simplify_all
 
 MAX_ANSWER_CHARS = 10_000
+_SIZE_NAME = re.compile(r"N|M|K|n|m|batch(_size)?|(n|num)_\w+")   # scalars that count: drawn as integers
 MAX_ANSWER_NODES = 5_000
 MAX_ENTRIES = 1_000_000       # per intermediate array at the sampled sizes
-TIME_LIMIT = 10.0             # seconds of numeric testing per answer
 POINTS = 4
-RTOL = 1e-7
+MAGNITUDES = (10.0, 100.0, 1000.0)   # further points with the inputs scaled: terms that wake up far out
+RTOL = 1e-10                  # for diagnoses (factor, missing term) of an answer already found wrong
+ROUNDING_RUNS = 3             # perturbed re-evaluations that estimate the rounding error
+ROUNDING_SAFETY = 16.0        # tolerance = SAFETY × the spread they show + FLOOR_ULPS ulps
+FLOOR_ULPS = 64.0
 FORMS = ("gradient", "jacobian", "hessian")
 DIAGNOSES = ("correct", "layout", "wrong_shape", "factor", "missing_term", "extra_term", "wrong",
              "unreadable", "invalid")
@@ -111,7 +117,11 @@ def check(expr: str, wrt, answer: str, shapes: dict | None = None, assume: dict 
     if len(names) != 1:
         raise MatcalcError("check one variable at a time: give a single wrt")
     try:
-        return _Checker(expr, names[0], answer, shapes, assume, form, seed).run()
+        checker = _Checker(expr, names[0], answer, shapes, assume, form, seed)
+        verdict = checker.run()
+        if not verdict.correct and verdict.diagnosis in ("wrong", "factor", "missing_term", "extra_term"):
+            _hint_assumption(verdict, checker, expr, names[0], answer, shapes, assume, form, seed)
+        return verdict
     except MatcalcError:
         raise
     except RecursionError:
@@ -126,7 +136,6 @@ class _Checker:
     def __init__(self, expr, wrt, answer, shapes, assume, form, seed):
         self.expr, self.wrt, self.answer = expr, wrt, answer
         self.shapes, self.assume, self.seed = shapes, assume, seed
-        self.deadline = time.monotonic() + TIME_LIMIT
         key = _cache_key(expr, wrt, shapes, assume, form)
         cached = _CACHE.get(key) if key is not None else None
         if cached is None:
@@ -187,8 +196,13 @@ class _Checker:
                 return self.verdict(False, "invalid", f"Your answer assigns {st.name}, which is an "
                                     "input of the expression; an answer may not redefine it.",
                                     method="parse")
-            if st.name in inter:
-                renames.append((st.start, st.name, f"_answer{i}_{st.name}"))
+            if st.name in inter:                # the answer's own definition shadows the program's
+                new = f"_answer{i}_{st.name}"
+                renames.append((st.start, st.name, new))
+                for later in prog.statements[i + 1:]:
+                    renames += [(pos, st.name, new) for pos in _name_positions(later.value, st.name)]
+                    if later.name == st.name:
+                        break
         known = set(inputs) | set(inter)
         for st in prog.statements:
             unknown = [n for n in dict.fromkeys(_names_in(st.value)) if n not in known and n not in RESERVED]
@@ -224,12 +238,6 @@ class _Checker:
             known = ", ".join(list(self.typed.variables) + list(inter))
             return self.verdict(False, "invalid", f"Your answer uses {', '.join(extra)}, which the "
                                 f"expression does not define (its names: {known}).", method="parse")
-        for _, old, new in renames:
-            mine, theirs = typed.intermediates[new], inter[old]
-            if mine is not theirs and simplify_all([mine])[0] is not simplify_all([theirs])[0]:
-                return self.verdict(False, "invalid", f"Your answer redefines {old} differently from "
-                                    "the expression; use a new name for your own definitions.",
-                                    method="parse")
         node = typed.output
         if len(topo_order([node])) > MAX_ANSWER_NODES:
             return self.verdict(False, "invalid", "Your answer is too large to check.", method="parse")
@@ -304,12 +312,14 @@ class _Checker:
         valid_roots = [out] + ([exp] if exp is not None else [])
         roots = valid_roots + [ans] + e_terms + a_terms
         rng = np.random.default_rng(self.seed)
+        rounding_rng = np.random.default_rng([self.seed, 1])
         pts, mismatch = [], None
-        for i in range(POINTS + 2):
-            if time.monotonic() > self.deadline:
-                break
+        plan = [1.0] * (POINTS + 2) + list(MAGNITUDES)
+        for i, magnitude in enumerate(plan):
+            if magnitude == 1.0 and len(pts) >= POINTS:
+                continue
             sizes = dimension_sizes(list(variables.values()), rng)
-            got = self.sample(roots, valid_roots, variables, rng, sizes)
+            got = self.sample(roots, valid_roots, variables, rng, sizes, magnitude=magnitude)
             if got is None:
                 continue
             env, functions, vals = got
@@ -323,11 +333,12 @@ class _Checker:
             k = len(valid_roots) + 1
             et = [np.broadcast_to(v, e.shape) for v in vals[k:k + len(e_terms)]]
             at = [np.broadcast_to(v, e.shape) for v in vals[k + len(e_terms):]]
-            pts.append((env, functions, e, a, et, at))
-            if mismatch is None and not _close(a, e):
+            if magnitude != 1.0 and np.all(np.isfinite(e)) and not np.all(np.isfinite(a)):
+                continue                  # an equal answer may overflow far out: inconclusive there
+            tol = self.rounding(exp, ans, env, functions, e, a, transposed, rounding_rng)
+            pts.append((env, functions, e, a, et, at, magnitude))
+            if mismatch is None and not _equal_within(a, e, tol):
                 mismatch = len(pts) - 1
-            if len(pts) >= POINTS:
-                break
         if not pts:
             raise UnsupportedError("could not find a point inside the domain to compare the answers "
                                    "numerically")
@@ -336,6 +347,8 @@ class _Checker:
         if transposed:
             return {"equal": False}
         res: dict = {"equal": False}
+        where = pts[mismatch]
+        pts = [p for p in pts if p[6] == 1.0] or pts   # diagnoses read ordinary points (no far-out cancelling)
         E = [p[2] for p in pts]
         Aa = [p[3] for p in pts]
         if E[0].ndim == 2 and E[0].shape[0] == E[0].shape[1] and all(_close(a, e.T) for a, e in zip(Aa, E)):
@@ -351,11 +364,35 @@ class _Checker:
                     if "missing" not in res and all(_close(p[3] - p[5][j], p[2]) for p in pts):
                         res["extra"] = self.render(t)
                         break
-        res["counterexample"] = self.counterexample(ans, roots, valid_roots, variables, rng, pts[mismatch])
+        res["counterexample"] = self.counterexample(ans, roots, valid_roots, variables, rng, where)
         return res
 
-    def sample(self, roots, valid_roots, variables, rng, sizes, round_to=None):
-        """(env, functions, values) at a random valid point, or None."""
+    def rounding(self, exp, ans, env, functions, e, a, transposed, rng) -> float:
+        """The absolute tolerance at this point: how far float64 evaluation of the expected and the
+        given answer may be from exact, estimated by re-evaluating both with every computed entry
+        perturbed by one rounding (``ROUNDING_RUNS`` times), with a floor of a few ulps."""
+        scale = max(float(np.max(np.abs(e), initial=0.0)), float(np.max(np.abs(np.where(np.isfinite(a), a, 0)),
+                                                                           initial=0.0)), 1e-300)
+        spread = 0.0
+        if exp is not None:
+            for _ in range(ROUNDING_RUNS):
+                try:
+                    with np.errstate(all="ignore"):
+                        pe, pa = evaluate([exp, ans], env, functions, rounding=rng)
+                except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
+                    return np.inf
+                pe = np.asarray(pe, dtype=float).T if transposed else np.asarray(pe, dtype=float)
+                for got, base in ((pe, e), (np.asarray(pa, dtype=float), a)):
+                    if np.size(got) in (1, np.size(base)):
+                        got = np.broadcast_to(got, np.shape(base)) if np.shape(got) != np.shape(base) else got
+                        with np.errstate(all="ignore"):
+                            diff = np.abs(got - base)
+                        spread = max(spread, float(np.max(np.where(np.isfinite(diff), diff, 0.0), initial=0.0)))
+        return ROUNDING_SAFETY * spread + FLOOR_ULPS * 2.0 ** -52 * scale
+
+    def sample(self, roots, valid_roots, variables, rng, sizes, round_to=None, magnitude=1.0):
+        """(env, functions, values) at a random valid point, or None; ``magnitude`` scales the
+        unconstrained inputs, so that a term like relu(x − 100) is seen."""
         kink_list = kinks(roots)
         if not _sizes_ok(roots, sizes):
             raise UnsupportedError("the answer builds arrays too large to check")
@@ -364,7 +401,12 @@ class _Checker:
             env = {}
             for name, v in variables.items():
                 shape = tuple(int(sympy.sympify(d).subs(sizes)) for d in v.shape)
+                if v.is_scalar and name != self.wrt and _SIZE_NAME.fullmatch(name):
+                    env[name] = np.full((1, 1), float(rng.integers(2, 9)))    # a count, as in a counterexample
+                    continue
                 val = draw(rng, shape, v.attrs[2], strategy)
+                if magnitude != 1.0 and v.attrs[2] in (None, "positive", "symmetric", "spd", "diagonal"):
+                    val = val * magnitude
                 if round_to is not None and v.attrs[2] != "probability":
                     val = np.round(val, round_to)
                 env[name] = val
@@ -422,6 +464,37 @@ class _Checker:
             return "(a term)"
 
 
+# ---------------------------------------------------------------------------- assumptions
+_KIND_WORDS = {"onehot": "one-hot", "onehot_rows": "a matrix with one-hot rows",
+               "probability": "a probability vector (nonnegative, summing to one)"}
+MAX_HINTS = 6                 # assumption candidates tried for one wrong answer
+
+
+def _hint_assumption(verdict, checker, expr, wrt, answer, shapes, assume, form, seed) -> None:
+    """When a wrong answer is right under an assumption the grader was not given (the textbook
+    ``softmax(W x) − y`` needs a one-hot ``y``), say so in the verdict; it stays wrong."""
+    tried = 0
+    for name, v in checker.typed.variables.items():
+        if name == wrt or (assume or {}).get(name) or v.attrs[2] is not None or v.is_scalar:
+            continue
+        kinds = ("onehot", "probability") if v.is_column else ("onehot_rows", "onehot")
+        for kind in kinds:
+            if tried >= MAX_HINTS:
+                return
+            tried += 1
+            try:
+                other = _Checker(expr, wrt, answer, shapes, {**(assume or {}), name: kind}, form, seed).run()
+            except MatcalcError:
+                continue
+            if other.correct:
+                words = _KIND_WORDS.get(kind, kind) if kind != "onehot" or v.is_column else "a matrix with one-hot columns"
+                hint = (f"It would be right if {name} were {words}: declare that with --assume {name}={kind} "
+                        f"(Python: assume={{'{name}': '{kind}'}}).")
+                verdict.reason = f"{verdict.reason} {hint}"
+                verdict.notes.append(hint)
+                return
+
+
 # ---------------------------------------------------------------------------- helpers
 _CACHE: dict = {}          # (expr, wrt, shapes, assume, form) -> derivation and expected result
 
@@ -436,6 +509,23 @@ def _cache_key(expr, wrt, shapes, assume, form):
         return key
     except TypeError:
         return None
+
+
+def _name_positions(node, name: str) -> list[int]:
+    """Start offsets of every use of ``name`` in an expression's syntax tree."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Name):
+            if n.id == name:
+                out.append(n.start)
+        elif isinstance(n, (ast.Neg, ast.Transpose)):
+            stack.append(n.operand)
+        elif isinstance(n, ast.BinOp):
+            stack += [n.left, n.right]
+        elif isinstance(n, ast.Call):
+            stack += list(n.args)
+    return out
 
 
 def _one_line(e: MatcalcError) -> str:
@@ -479,6 +569,18 @@ def _symbolically_equal(a: Node, b: Node) -> bool:
         return False
 
 
+def _equal_within(a, b, tol: float) -> bool:
+    """Whether the answer ``a`` equals the expected ``b`` within the absolute ``tol``."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        if a.size != b.size:
+            return False
+        a = a.reshape(b.shape)
+    if not np.all(np.isfinite(a)):
+        return False
+    return float(np.max(np.abs(a - b), initial=0.0)) <= tol
+
+
 def _close(a, b) -> bool:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
@@ -511,13 +613,14 @@ def _common_factor(As, Es):
     if abs(c) < 1e-9 or abs(c - 1) < 1e-9:
         return None
     f = Fraction(c).limit_denominator(1000)
-    return float(f) if abs(float(f) - c) <= 1e-7 * max(1.0, abs(c)) else c
+    return float(f) if abs(float(f) - c) <= 1e-10 * max(1.0, abs(c)) else c
 
 
 def _num(x: float) -> str:
     f = Fraction(x).limit_denominator(1000)
-    if abs(float(f) - x) > 1e-7 * max(1.0, abs(x)):
-        return f"{x:.6g}"
+    if abs(float(f) - x) > 1e-12 * max(1.0, abs(x)):
+        short = f"{x:.6g}"
+        return short if abs(float(short) - x) <= 1e-12 * max(1.0, abs(x)) else f"{x:.12g}"
     return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
