@@ -336,7 +336,11 @@ def _printed_value(node: Node, functions, leaves, transpose: bool):
         live = [v for v in leaves if env.get(v.attrs[0]) is not None]
         (val,) = evaluate([node], env, functions, leaves=live)
         val = np.asarray(val, dtype=float)
-        return np.broadcast_to(val.T if transpose else val, np.shape(graph_value))
+        val = val.T if transpose else val
+        try:
+            return np.broadcast_to(val, np.shape(graph_value))
+        except ValueError:                  # a printed result of the wrong shape is a mismatch
+            return np.full(np.shape(graph_value), np.nan)
     return value_of
 
 

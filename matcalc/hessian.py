@@ -136,7 +136,10 @@ class Hessian(Derivation):
                     return np.tensordot(Hm, V.reshape(Hm.shape[Hm.ndim - ny:]), axes=ny)
                 candidates = {key: (yn, lambda V, H=H: along(H, V))}
                 if key in shown:
-                    P = self._value(key, env, functions, shown[key])
+                    try:
+                        P = self._value(key, env, functions, shown[key])
+                    except ValueError:       # a printed Hessian of the wrong shape is a mismatch
+                        P = np.full(np.shape(H), np.nan)
                     candidates[f"{key} (printed text)"] = (yn, lambda V, P=P: along(P, V))
                 errors.update(compare_directional(f, candidates, env, rng))
             return errors

@@ -488,6 +488,6 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
     definitions = []
     for n in used:
         inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
-        definitions.append((lookup.name_of(n), inner(n)))
+        definitions.append((lookup.var_name(lookup.name_of(n)), inner(n)))   # named as its uses print
     printer = Printer(style, names)
     return definitions, [printer(r) for r in roots]
