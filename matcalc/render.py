@@ -142,6 +142,7 @@ class Printer:
         # id-keyed memo printed one subexpression in place of another.  Holding the node here
         # keeps it alive for the printer's lifetime.
         self.memo: dict[tuple[Node, int], str] = {}
+        self.referenced: list[Node] = []         # named nodes this printer's text mentions, in order
 
     # ---------------------------------------------------------------- entry points
     def __call__(self, node: Node) -> str:
@@ -168,6 +169,7 @@ class Printer:
     def name_or_body(self, node: Node) -> tuple[str, int]:
         name = self.name_of(node)
         if name is not None:
+            self.referenced.append(node)
             return self.var_name(name), ATOM
         return self.body(node)
 
@@ -482,12 +484,44 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
 
 
 def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
-    """(definitions, root texts): each named node that the roots use, defined before its uses."""
+    """(definitions, root texts): each named node that the roots use, defined before its uses.
+
+    "Uses" are what the printed text refers to, not only graph edges: a denominator prints
+    through a temporary (``1 ./ t7`` for ``t3.^(-0.5)`` when ``t7 = t3.^(0.5)``), so each
+    definition is placed after every name its own text mentions."""
     lookup = Printer(style, names)
-    used = [n for n in topo_order(roots) if lookup.named(n)]
-    definitions = []
-    for n in used:
-        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
-        definitions.append((lookup.var_name(lookup.name_of(n)), inner(n)))   # named as its uses print
+    texts: dict[Node, str] = {}
+    refs: dict[Node, list[Node]] = {}
+    pending = [n for n in topo_order(roots) if lookup.named(n)]
     printer = Printer(style, names)
-    return definitions, [printer(r) for r in roots]
+    root_texts = [printer(r) for r in roots]
+    pending += printer.referenced
+    while pending:
+        n = pending.pop(0)
+        if n in texts:
+            continue
+        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
+        texts[n] = inner(n)
+        refs[n] = inner.referenced
+        pending += [r for r in inner.referenced if r not in texts]
+    ordered: list[Node] = []
+    state: dict[Node, int] = {}                      # 1 visiting, 2 done
+
+    def visit(n: Node) -> None:
+        stack = [(n, iter(refs.get(n, ())))]
+        state[n] = 1
+        while stack:
+            node, it = stack[-1]
+            child = next((c for c in it if state.get(c) is None), None)
+            if child is not None:
+                state[child] = 1
+                stack.append((child, iter(refs.get(child, ()))))
+            else:
+                stack.pop()
+                state[node] = 2
+                ordered.append(node)
+    for n in texts:
+        if state.get(n) is None:
+            visit(n)
+    definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
+    return definitions, root_texts

@@ -167,3 +167,17 @@ def test_latex_names_keep_their_meaning():
     assert latex_name("α") == r"\alpha" and latex_name("δ_1") == r"\delta_{1}"
     assert latex_name("x_") != latex_name("x") and latex_name("a__b") != latex_name("a_b")
     assert "ｘ" in latex_name("ｘ") and latex_name("ｘ") != latex_name("x")
+
+
+# ---------------------------------------------------------------------- definitions before uses
+@pytest.mark.parametrize("expr,wrt", [
+    ("sum(((x + 3).^(0.5)) .* (log(1 + exp(x))) .* (x - y) .* (abs(x) + 1))", "x"),
+    ("h = (x) + ((x + 3).^(0.5)); z = sum(h .* h); α = norm((relu(x - 0.3)) ./ (1 + (abs(x) + 1).^2))^2; z*α + z", "x"),
+])
+def test_a_definition_comes_after_every_name_its_text_uses(expr, wrt):
+    """A denominator prints through a temporary (``1 ./ t7`` with ``t7 = t3.^(0.5)``): the text
+    used t7 before defining it, so it did not parse back."""
+    h = hessian(expr, wrt, verify=False)
+    typed = parse_printed(h.text(), h.variables_all())        # raised "used before ... defines it"
+    assert typed.output is not None
+    assert hessian(expr, wrt).check.status == "ok"

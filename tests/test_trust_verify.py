@@ -159,3 +159,22 @@ def test_hessian_large_sizes_checked_small(monkeypatch):
     h = hessian("x'*A*x", "x", shapes={"x": (5000,), "A": (5000, 5000)})
     assert h.check.status == "ok" and max(max(s) for s in drawn) <= sampling.LARGEST_CHECKED
     np.testing.assert_equal(str(h), "∂²f/∂x∂xᵀ = A + Aᵀ")
+
+
+def test_random_programs_verify_their_printed_text():
+    """Seeded random programs (reused intermediates, a Unicode name, kinks): derive and hessian
+    each verify the printed text without a parse-back failure or a mismatch."""
+    import random
+    rnd = random.Random(5)
+    pieces = ["x", "x + y", "x - y", "2*x + 1", "W*x", "sigmoid(x)", "tanh(W*x)", "exp(x)", "x .* y",
+              "softmax(x)", "relu(x - 0.3)", "sqrt(x.^2 + 1)", "1./(x + 2)", "(x + 3).^(0.5)", "abs(x) + 1"]
+    checked = 0
+    for _ in range(40):
+        a, b = rnd.choice(pieces), rnd.choice(pieces)
+        expr = f"h = ({a}) .* ({b}); z = sum(h .* h); α = sum(({a}) ./ (1 + ({b}).^2)); z*α + z"
+        for kind in (derive, hessian):
+            d = kind(expr, "x", shapes={"W": (7, 7)} if "W" in expr else None)
+            assert d.check.status == "ok", (expr, d.check)
+            assert not any("no parseable" in n or "could not be rebuilt" in n for n in d.notes), (expr, d.notes)
+            checked += 1
+    assert checked == 80
