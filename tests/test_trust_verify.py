@@ -169,7 +169,7 @@ def test_random_programs_verify_their_printed_text():
     pieces = ["x", "x + y", "x - y", "2*x + 1", "W*x", "sigmoid(x)", "tanh(W*x)", "exp(x)", "x .* y",
               "softmax(x)", "relu(x - 0.3)", "sqrt(x.^2 + 1)", "1./(x + 2)", "(x + 3).^(0.5)", "abs(x) + 1"]
     checked = 0
-    for _ in range(40):
+    for _ in range(12):                # derivation (its simplifier) dominates the time, not the check
         a, b = rnd.choice(pieces), rnd.choice(pieces)
         expr = f"h = ({a}) .* ({b}); z = sum(h .* h); α = sum(({a}) ./ (1 + ({b}).^2)); z*α + z"
         for kind in (derive, hessian):
@@ -177,4 +177,4 @@ def test_random_programs_verify_their_printed_text():
             assert d.check.status == "ok", (expr, d.check)
             assert not any("no parseable" in n or "could not be rebuilt" in n for n in d.notes), (expr, d.notes)
             checked += 1
-    assert checked == 80
+    assert checked == 24
