@@ -307,7 +307,7 @@ class Derivation:
     def label(self, w: str, style: str = "unicode") -> str:
         o = self.output_name
         if style == "latex":
-            return rf"\frac{{\partial {o}}}{{\partial {Printer('latex').var_name(w)}}}"
+            return rf"\frac{{\partial {Printer('latex').var_name(o)}}}{{\partial {Printer('latex').var_name(w)}}}"
         return f"∂{o}/∂{w}"
 
     def text(self) -> str:

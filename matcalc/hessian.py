@@ -209,7 +209,7 @@ class Hessian(Derivation):
             return index_label(o, f"{pl.var_name(xn)},{pl.var_name(yn)}", self.closed[key], style, second=True)
         if style == "latex":
             pl = Printer("latex")
-            x, y = pl.var_name(xn), pl.var_name(yn)
+            x, y, o = pl.var_name(xn), pl.var_name(yn), pl.var_name(o)
             if form == "vec":
                 x, y = rf"\operatorname{{vec}}({x})", rf"\operatorname{{vec}}({y})"
             if form == "jvp":

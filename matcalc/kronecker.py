@@ -256,6 +256,8 @@ def render_tensor(d, style: str) -> str:
         shown = Printer(style)(d.typed.output)
         if len(shown) <= 24:
             out = shown
+    if style == "latex" and out == d.output_name:
+        out = Printer("latex").var_name(out)
     lines = [f"{n} = {t}" for n, t in defs]
     texts, labels = [], []
     for name, dY in d.results.items():

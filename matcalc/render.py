@@ -219,7 +219,7 @@ class Printer:
 
     def call(self, name: str, *args: str) -> str:
         if self.latex:
-            fn = name if name.startswith("\\") else rf"\operatorname{{{name}}}"
+            fn = name if name.startswith("\\") else rf"\operatorname{{{_latex_chars(name)}}}"
             return rf"{fn}\left({', '.join(args)}\right)"
         return f"{name}({', '.join(args)})"
 
@@ -390,7 +390,8 @@ class Printer:
             name = "σ" if self.u else r"\sigma"
         elif self.latex:
             spec = ELEMENTWISE.get(name)
-            name = spec.latex if spec and spec.latex else rf"\operatorname{{{name}}}" if len(name) > 1 else name
+            name = spec.latex if spec and spec.latex else (rf"\operatorname{{{_latex_chars(name)}}}" if len(name) > 1
+                                                            else _latex_chars(name))
         if self.latex:
             mark = "" if not order else r"^{\prime}" if order == 1 else rf"^{{({order})}}"
             return rf"{name}{mark}\left({z}\right)", ATOM

@@ -181,3 +181,16 @@ def test_a_definition_comes_after_every_name_its_text_uses(expr, wrt):
     typed = parse_printed(h.text(), h.variables_all())        # raised "used before ... defines it"
     assert typed.output is not None
     assert hessian(expr, wrt).check.status == "ok"
+
+
+@pytest.mark.parametrize("name", ["L_", "a__b", "δ_1", "loss_2_"])
+def test_latex_is_valid_for_output_and_function_names(name):
+    """Output names label ∂L/∂W, Hessians and vec forms; generic function names print in
+    \\operatorname: all of them escaped like variable names."""
+    texts = [derive(f"{name} = sum(tanh(W*x))", "W").latex(),
+             hessian(f"{name} = sum(exp(x))", "x").latex(),
+             derive(f"{name} = W*X", "W").latex(),
+             derive(f"sum(my_{name}(W*x))", "W").latex()]
+    for tex in texts:
+        for line in tex.splitlines():
+            _check_math(line)
