@@ -248,6 +248,10 @@ class Derivation:
                 out[w + suffix] = (w, _printed_value(nodes[w], functions, leaves, transpose))
         return out, []
 
+    def parse_back(self) -> None:
+        """Parse the printed text forms back (no numbers): raises MatcalcError if one does not."""
+        self._printed_forms(None)
+
     def variables_all(self) -> dict[str, Node]:
         """The program's variables and the ones differentiated by (declared, unused ones too)."""
         out = dict(self.typed.variables)
@@ -392,6 +396,14 @@ def verified(d: Derivation, rebuild: Callable, shapes: dict | None, seed: int = 
                               f"for one variable at the declared sizes{'; ' + why if why else ''}")
         d.notes.append(d.check.detail)
         return d
+    if target is not d:                              # the shown text must parse at the declared sizes too
+        try:
+            d.parse_back()
+        except MatcalcError as e:
+            raise VerificationError(f"internal error: the printed text does not parse back ({e}); "
+                                    "not returning it. Please report this expression.") from None
+        except RecursionError:
+            d.notes.append("the printed text could not be rebuilt at the declared sizes to check it")
     report = target.verify(seed=seed)
     if mapping and target is not d:
         shown = ", ".join(f"{k} → {v}" for k, v in mapping.items())

@@ -148,6 +148,9 @@ class Hessian(Derivation):
         report.unverified = unverified
         return report
 
+    def parse_back(self) -> None:
+        self._printed_hessians()
+
     def _printed_hessians(self) -> tuple[dict[str, Node], list[str]]:
         """key -> the printed text's node for each matrix/vec block, parsed back; and a note for
         the forms with no parseable text (index form, differential)."""

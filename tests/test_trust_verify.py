@@ -178,3 +178,16 @@ def test_random_programs_verify_their_printed_text():
             assert not any("no parseable" in n or "could not be rebuilt" in n for n in d.notes), (expr, d.notes)
             checked += 1
     assert checked == 24
+
+
+def test_the_shown_text_at_declared_sizes_must_parse_too(monkeypatch):
+    """Checked at small sizes, the text shown at the declared ones is still parsed back."""
+    original = api.Derivation.render
+
+    def render(self, style="unicode", form="gradient"):
+        text = original(self, style, form)
+        return text + " +" if style == "text" and "150" in str(self.typed.variables["W"].shape) else text
+    monkeypatch.setattr(api.Derivation, "render", render)
+    with pytest.raises(VerificationError, match="does not parse back"):
+        derive("sum(W*x)", "W", shapes={"W": (150, 150), "x": (150,)})
+    assert derive("sum(W*x)", "W", shapes={"W": (3, 3), "x": (3,)}).check.status == "ok"
