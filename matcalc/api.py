@@ -19,6 +19,8 @@ from .graph import Node
 from .numeric import evaluate, to_external, to_internal
 from .parse import parse
 from .render import Printer, auto_names, program
+from .verification import printed_value as _printed_value
+from .verification import verified
 from .shapes import Typed, build
 from .simplify import simplify_all
 
@@ -334,20 +336,6 @@ class Derivation:
         return rf"$\begin{{aligned}}{body.replace(' = ', ' &= ')}\end{{aligned}}$"
 
 
-def _printed_value(node: Node, functions, leaves, transpose: bool):
-    """value_of(env, graph value): a printed result's value, shaped like the graph's."""
-    def value_of(env, graph_value):
-        live = [v for v in leaves if env.get(v.attrs[0]) is not None]
-        (val,) = evaluate([node], env, functions, leaves=live)
-        val = np.asarray(val, dtype=float)
-        val = val.T if transpose else val
-        try:
-            return np.broadcast_to(val, np.shape(graph_value))
-        except ValueError:                  # a printed result of the wrong shape is a mismatch
-            return np.full(np.shape(graph_value), np.nan)
-    return value_of
-
-
 def _external_shape(shape, node: Node, ndim) -> tuple:
     nd = ndim if ndim is not None else (0 if node.is_scalar else 1 if node.is_column else 2)
     if nd == 0:
@@ -371,50 +359,6 @@ def derive(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None 
     d = _derive(expr, wrt, shapes, assume, steps)
     if verify:
         verified(d, lambda small: _derive(expr, wrt, small, assume, False), shapes)
-    return d
-
-
-def verified(d: Derivation, rebuild: Callable, shapes: dict | None, seed: int = 0) -> Derivation:
-    """Run ``d.verify`` (graph and printed text) at small concrete sizes, store the report in
-    ``d.check``, note what was skipped or not verified, and raise ``VerificationError`` on a
-    mismatch.  Declared sizes above ``sampling.LARGEST_CHECKED`` are replaced by small ones and
-    the derivation is rebuilt there (``rebuild(small_shapes)``) when the expression allows; the
-    declared sizes are never allocated beyond ``sampling.MAX_CHECK_ENTRIES`` entries."""
-    from .errors import VerificationError
-    from .sampling import MAX_CHECK_ENTRIES, largest_entries, small_shapes
-    small, mapping = small_shapes(_norm_shapes(shapes) if shapes else shapes)
-    target, why = d, ""
-    if mapping:
-        try:
-            target = rebuild(small)
-        except MatcalcError as e:                    # a literal pins a size (eye(150), ones(150))
-            target, why = d, f"the expression fixes a declared size ({e})"
-    leaves = list(target.typed.variables.values()) + list(target.variables.values())
-    entries = largest_entries(leaves)
-    if entries > MAX_CHECK_ENTRIES:
-        d.check = CheckReport("skipped", detail=f"verification skipped: it would need {entries} entries "
-                              f"for one variable at the declared sizes{'; ' + why if why else ''}")
-        d.notes.append(d.check.detail)
-        return d
-    if target is not d:                              # the shown text must parse at the declared sizes too
-        try:
-            d.parse_back()
-        except MatcalcError as e:
-            raise VerificationError(f"internal error: the printed text does not parse back ({e}); "
-                                    "not returning it. Please report this expression.") from None
-        except RecursionError:
-            d.notes.append("the printed text could not be rebuilt at the declared sizes to check it")
-    report = target.verify(seed=seed)
-    if mapping and target is not d:
-        shown = ", ".join(f"{k} → {v}" for k, v in mapping.items())
-        report.detail = (report.detail + "; " if report.detail else "") + f"checked at sizes {shown}"
-    d.check = report
-    if report.status == "mismatch":
-        raise VerificationError("internal error: the derived result failed its finite-difference check "
-                                f"({report.detail}); not returning it. Please report this expression.")
-    if report.status == "skipped":
-        d.notes.append(f"numeric check skipped: {report.detail}")
-    d.notes.extend(report.unverified)
     return d
 
 

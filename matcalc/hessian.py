@@ -20,7 +20,8 @@ from collections.abc import Callable
 import numpy as np
 
 from . import algebra as A
-from .api import Derivation, Wrt, _external_shape, resolve_wrt, tensor_of, typed_program, verified, wrt_names
+from .api import Derivation, Wrt, _external_shape, resolve_wrt, tensor_of, typed_program, wrt_names
+from .verification import verified
 from .diff import gradients, jvp, linear_coefficient
 from .errors import MatcalcError, ShapeError, UnsupportedError
 from .fdcheck import CheckReport, check_at_points, compare_directional, generic_functions, printed_nodes

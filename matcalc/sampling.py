@@ -95,7 +95,7 @@ def away_from_kinks(value: Callable[[Node], np.ndarray], kink_list, margin: floa
 
 # ---------------------------------------------------------------------- sizes for a check
 LARGEST_CHECKED = 6           # a declared concrete size above this is replaced for the check
-MAX_CHECK_ENTRIES = 20_000    # never allocate more entries than this for one checked variable
+MAX_CHECK_ENTRIES = 40_000    # never allocate more entries than this for one value in a check
 
 
 def small_shapes(shapes: dict | None) -> tuple[dict | None, dict[int, int]]:
@@ -124,7 +124,8 @@ def small_shapes(shapes: dict | None) -> tuple[dict | None, dict[int, int]]:
     return {n: small(s) for n, s in shapes.items()}, mapping
 
 
-def largest_entries(leaves: Iterable[Node]) -> int:
-    """The most entries any of ``leaves`` has at its concrete sizes (symbolic sizes count small)."""
-    sizes = dimension_sizes(leaves)
-    return max((int(np.prod(concrete_shape(v, sizes))) for v in leaves), default=0)
+def largest_entries(nodes: Iterable[Node]) -> int:
+    """The most entries any of ``nodes`` has at its concrete sizes (symbolic sizes count small)."""
+    nodes = list(nodes)
+    sizes = dimension_sizes([n for n in nodes if n.op == "var"])
+    return max((int(np.prod(concrete_shape(v, sizes), dtype=object)) for v in nodes), default=0)
