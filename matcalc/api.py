@@ -19,10 +19,10 @@ from .graph import Node
 from .numeric import evaluate, to_external, to_internal
 from .parse import parse
 from .render import Printer, auto_names, program
-from .verification import printed_value as _printed_value
-from .verification import verified
 from .shapes import Typed, build
 from .simplify import simplify_all
+from .verification import printed_value as _printed_value
+from .verification import verified
 
 Wrt = str | Iterable[str]
 
@@ -198,8 +198,8 @@ class Derivation:
         except MatcalcError as e:
             return CheckReport("mismatch", detail=f"the printed text does not parse back ({e})")
         except RecursionError:                      # a bug in building it, not in what is shown
-            shown, unverified = {}, ["the printed text could not be rebuilt to check it (recursion in "
-                                     "the builder): only the graph behind it was verified"]
+            shown, unverified = {}, [("the printed text could not be rebuilt to check it (recursion in "
+                                     "the builder): only the graph behind it was verified")]
 
         def f(e):
             return evaluate([self.typed.output], e, functions, leaves=variables.values())[0]
@@ -234,8 +234,8 @@ class Derivation:
         if self.kind == "tensor":
             if any(self.forms.get(w) != "vec" for w in self.wrt):
                 others = [f"{w} ({self.forms.get(w, 'jvp')} form)" for w in self.wrt if self.forms.get(w) != "vec"]
-                return {}, [f"the printed form of {', '.join(others)} has no parseable text form: "
-                            "only the graph behind it was verified"]
+                return {}, [(f"the printed form of {', '.join(others)} has no parseable text form: "
+                            "only the graph behind it was verified")]
             nodes = printed_nodes(self.render("text"), self.variables_all(), {w: f"d{o}_d{w}" for w in self.wrt})
             return {f"{w} (printed text)": (w, self._tensor_value(w, nodes[w], functions, leaves))
                     for w in self.wrt}, []

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from .errors import InternalError, MatcalcError, VerificationError
+from .errors import InternalError, MatcalcError
 
 EXAMPLES = """examples:
   matcalc derive "norm(W*x)^2" --wrt W

@@ -21,7 +21,6 @@ import numpy as np
 
 from . import algebra as A
 from .api import Derivation, Wrt, _external_shape, resolve_wrt, tensor_of, typed_program, wrt_names
-from .verification import verified
 from .diff import gradients, jvp, linear_coefficient
 from .errors import MatcalcError, ShapeError, UnsupportedError
 from .fdcheck import CheckReport, check_at_points, compare_directional, generic_functions, printed_nodes
@@ -31,6 +30,7 @@ from .kronecker import commutation_legend, try_vec_coefficient
 from .numeric import _eval_node, bind_dims, evaluate, to_internal
 from .render import Printer, program
 from .simplify import simplify_all
+from .verification import verified
 
 # Functions whose value is worth a name when a Hessian uses it twice (``p = softmax(x)``).
 _PREFERRED_NAMES = {"softmax": "p", ("ew", "sigmoid"): "s", ("ew", "exp"): "e", ("ew", "tanh"): "h"}
@@ -117,8 +117,8 @@ class Hessian(Derivation):
         except MatcalcError as e:
             return CheckReport("mismatch", detail=f"the printed text does not parse back ({e})")
         except RecursionError:                      # a bug in building it, not in what is shown
-            shown, unverified = {}, ["the printed text could not be rebuilt to check it (recursion in "
-                                     "the builder): only the graph behind it was verified"]
+            shown, unverified = {}, [("the printed text could not be rebuilt to check it (recursion in "
+                                     "the builder): only the graph behind it was verified")]
 
         def errors_at(env):
             errors: dict[str, float] = {}
@@ -157,8 +157,8 @@ class Hessian(Derivation):
         the forms with no parseable text (index form, differential)."""
         other = [k for k in self.results if self.forms[k] not in ("matrix", "vec")]
         if other:
-            return {}, [f"the printed Hessian of {', '.join(other)} ({', '.join(self.forms[k] for k in other)} form) "
-                        "has no parseable text form: only the graph behind it was verified"]
+            return {}, [(f"the printed Hessian of {', '.join(other)} ({', '.join(self.forms[k] for k in other)} form) "
+                        "has no parseable text form: only the graph behind it was verified")]
         o = self.output_name
         labels = {k: f"d2{o}_d{k.replace(',', '_d')}" for k in self.results}
         return printed_nodes(self.render("text"), self.variables_all(), labels), []

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from . import algebra as A
 from .graph import ONE, Node, topo_order
-from .latexname import _latex_chars, latex_name  # noqa: F401  (latex_name is re-exported)
+from .latexname import _latex_chars, latex_name
 from .rules import ELEMENTWISE
 
 SUM, PROD, NEG, POW, ATOM = 0, 1, 2, 3, 4

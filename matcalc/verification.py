@@ -14,12 +14,12 @@ import numpy as np
 
 from .errors import MatcalcError, VerificationError
 from .fdcheck import CheckReport
-from .graph import topo_order
+from .graph import Node, topo_order
 from .numeric import evaluate
 from .sampling import MAX_CHECK_ENTRIES, largest_entries, small_shapes
 
 
-def verified(d, rebuild: Callable, shapes: dict | None, seed: int = 0) -> Derivation:
+def verified(d, rebuild: Callable, shapes: dict | None, seed: int = 0):
     """Run ``d.verify`` (graph and printed text) at small concrete sizes, store the report in
     ``d.check``, note what was skipped or not verified, and raise ``VerificationError`` on a
     mismatch.  Declared sizes above ``sampling.LARGEST_CHECKED`` are replaced by small ones and

@@ -8,9 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import matcalc.api as api
-import matcalc.sampling as sampling
-from matcalc import derive, hessian
+from matcalc import api, derive, hessian, sampling
 from matcalc.cli import main
 from matcalc.errors import VerificationError
 
@@ -150,7 +148,7 @@ def test_a_check_that_cannot_run_small_says_so(capsys):
     d = derive("sum(x .* ones(100000))", "x", shapes={"x": (100000,)})
     assert d.check.status == "skipped"
     assert any("verification skipped" in n and "100000" in n for n in d.notes)
-    code, out, err = run(capsys, "derive", "sum(x .* ones(100000))", "--shape", "x=100000", "--wrt", "x", "--text")
+    code, _, err = run(capsys, "derive", "sum(x .* ones(100000))", "--shape", "x=100000", "--wrt", "x", "--text")
     assert code == 0 and "note: verification skipped" in err
 
 
@@ -191,3 +189,9 @@ def test_the_shown_text_at_declared_sizes_must_parse_too(monkeypatch):
     with pytest.raises(VerificationError, match="does not parse back"):
         derive("sum(W*x)", "W", shapes={"W": (150, 150), "x": (150,)})
     assert derive("sum(W*x)", "W", shapes={"W": (3, 3), "x": (3,)}).check.status == "ok"
+
+
+def test_the_budget_counts_intermediate_values_too():
+    """x has 1000 entries but x*x' has a million: pinned by ones(1000), the check is skipped."""
+    d = derive("sum(x*x') + sum(x .* ones(1000))", "x", shapes={"x": (1000,)})
+    assert d.check.status == "skipped" and any("1000000 entries" in n for n in d.notes)
