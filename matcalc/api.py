@@ -14,13 +14,15 @@ import numpy as np
 from . import algebra as A
 from .diff import Step, gradients, jvp, linear_coefficient
 from .errors import MatcalcError, NameError_
-from .fdcheck import CheckReport, check_at_points, directional_check, generic_functions
+from .fdcheck import CheckReport, check_at_points, compare_directional, generic_functions, printed_nodes
 from .graph import Node
 from .numeric import evaluate, to_external, to_internal, user_callable
 from .parse import parse
 from .render import Printer, auto_names, program
 from .shapes import Typed, build
 from .simplify import simplify_all
+from .verification import printed_value as _printed_value
+from .verification import verified
 
 Wrt = str | Iterable[str]
 
@@ -99,6 +101,7 @@ class Derivation:
     output_name: str = "f"
     forms: dict[str, str] = field(default_factory=dict)       # tensor kind: name -> vec | index | jvp
     closed: dict[str, object] = field(default_factory=dict)   # name -> vec form (Node) or IndexForm
+    check: CheckReport | None = None                          # the verification report (verify=True)
 
     # ---------------------------------------------------------------- SymPy face
     @property
@@ -183,31 +186,90 @@ class Derivation:
         return tensor_of(form, self.closed.get(name), self.results[name], self.tangents[name],
                          self.typed.output, self.variables[name], env, functions, leaves)
 
-    def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2) -> CheckReport:
-        """Compare with central finite differences at random points inside the domain."""
+    def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2,
+               printed: bool = True) -> CheckReport:
+        """Compare with central finite differences at random points inside the domain: the
+        graph behind the result and (``printed``) the printed ``.text()`` parsed back and
+        evaluated, so what is shown is what was checked.  Seeded: the same answer every run."""
         rng = np.random.default_rng(seed)
         roots = [self.typed.output] + (list(self.results.values()) if self.kind != "tensor" else [])
         functions = generic_functions([self.typed.output] + list(self.results.values()), functions)
         variables = dict(self.typed.variables)
         for name in self.wrt:
             variables.setdefault(name, self.variables[name])
+        try:
+            shown, unverified = self._printed_forms(functions) if printed else ({}, [])
+        except MatcalcError as e:
+            return CheckReport("mismatch", detail=f"the printed text does not parse back ({e})")
+        except RecursionError:                      # a bug in building it, not in what is shown
+            shown, unverified = {}, [("the printed text could not be rebuilt to check it (recursion in "
+                                     "the builder): only the graph behind it was verified")]
 
         def f(e):
             return evaluate([self.typed.output], e, functions, leaves=variables.values())[0]
 
-        def errors_at(env):
-            values = {n: self._raw(n, env, functions) for n in self.wrt}
+        def along_value(d, V):
+            if self.kind == "gradient":
+                return np.sum(d * V)
+            if self.kind == "jacobian":
+                return d @ V.reshape(-1, 1)
+            return np.tensordot(d, V, axes=2)
 
-            def along(name, V):
-                d = values[name]
-                if self.kind == "gradient":
-                    return np.sum(d * V)
-                if self.kind == "jacobian":
-                    return d @ V.reshape(-1, 1)
-                return np.tensordot(d, V, axes=2)
-            return directional_check(f, along, env, self.wrt, rng)
-        return check_at_points(roots, variables, rng, functions, points, errors_at,
-                               "derivative disagrees with finite differences")
+        def errors_at(env):
+            candidates = {}
+            for name in self.wrt:
+                d = self._raw(name, env, functions)
+                candidates[name] = (name, lambda V, d=d: along_value(d, V))
+                for label, (var, value_of) in shown.items():
+                    if var == name:
+                        p = value_of(env, d)
+                        candidates[label] = (name, lambda V, p=p: along_value(p, V))
+            return compare_directional(f, candidates, env, rng)
+        report = check_at_points(roots, variables, rng, functions, points, errors_at,
+                                 "derivative disagrees with finite differences")
+        report.unverified = unverified
+        return report
+
+    def _printed_forms(self, functions) -> tuple[dict, list[str]]:
+        """label -> (variable, value_of(env, graph value)) for each printed text form, parsed back
+        by matcalc's own parser; and what has no parseable text form (said in a note)."""
+        leaves = list(self.typed.variables.values()) + list(self.variables.values())
+        o = self.output_name
+        if self.kind == "tensor":
+            if any(self.forms.get(w) != "vec" for w in self.wrt):
+                others = [f"{w} ({self.forms.get(w, 'jvp')} form)" for w in self.wrt if self.forms.get(w) != "vec"]
+                return {}, [(f"the printed form of {', '.join(others)} has no parseable text form: "
+                            "only the graph behind it was verified")]
+            nodes = printed_nodes(self.render("text"), self.variables_all(), {w: f"d{o}_d{w}" for w in self.wrt})
+            return {f"{w} (printed text)": (w, self._tensor_value(w, nodes[w], functions, leaves))
+                    for w in self.wrt}, []
+        forms = ["gradient", "jacobian"] if self.kind == "gradient" else ["jacobian"]
+        out = {}
+        for form in forms:
+            nodes = printed_nodes(self.render("text", form), self.variables_all(),
+                                  {w: f"d{o}_d{w}" for w in self.wrt})
+            transpose = self.kind == "gradient" and form == "jacobian"
+            suffix = " (printed text, Jacobian form)" if transpose else " (printed text)"
+            for w in self.wrt:
+                out[w + suffix] = (w, _printed_value(nodes[w], functions, leaves, transpose))
+        return out, []
+
+    def parse_back(self) -> None:
+        """Parse the printed text forms back (no numbers): raises MatcalcError if one does not."""
+        self._printed_forms(None)
+
+    def variables_all(self) -> dict[str, Node]:
+        """The program's variables and the ones differentiated by (declared, unused ones too)."""
+        out = dict(self.typed.variables)
+        for name, v in self.variables.items():
+            out.setdefault(name, v)
+        return out
+
+    def _tensor_value(self, name, node, functions, leaves):
+        def value_of(env, graph_value):
+            live = [v for v in leaves if env.get(v.attrs[0]) is not None]
+            return tensor_of("vec", node, None, None, self.typed.output, self.variables[name], env, functions, live)
+        return value_of
 
     def _raw(self, name, env, functions):
         node = self.results[name]
@@ -219,11 +281,13 @@ class Derivation:
         return self._tensor4(name, env, functions)
 
     # ---------------------------------------------------------------- printing
-    def _names(self, roots: list[Node], style_taken=None) -> dict[int, str]:
+    def _names(self, roots: list[Node], style_taken=None) -> dict[Node, str]:
+        """Names for the printed program, keyed by node (the simplified intermediates are
+        temporaries: keyed by id, a dead one's id could name an unrelated node)."""
         inter = self.typed.intermediates
         simplified = simplify_all(list(inter.values())) if inter else []
-        given = {id(node): name for name, node in zip(inter, simplified)}
-        given.update({id(node): name for name, node in inter.items()})
+        given = {node: name for name, node in zip(inter, simplified)}
+        given.update({node: name for name, node in inter.items()})
         taken = set(self.typed.variables) | set(inter)
         return auto_names(roots, given, taken)
 
@@ -253,7 +317,7 @@ class Derivation:
     def label(self, w: str, style: str = "unicode") -> str:
         o = self.output_name
         if style == "latex":
-            return rf"\frac{{\partial {o}}}{{\partial {Printer('latex').var_name(w)}}}"
+            return rf"\frac{{\partial {Printer('latex').var_name(o)}}}{{\partial {Printer('latex').var_name(w)}}}"
         return f"∂{o}/∂{w}"
 
     def text(self) -> str:
@@ -286,12 +350,24 @@ def _external_shape(shape, node: Node, ndim) -> tuple:
 
 
 def derive(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None = None,
-           steps: bool = False) -> Derivation:
+           steps: bool = False, verify: bool = True) -> Derivation:
     """Differentiate ``expr`` by ``wrt``: a gradient for a scalar output, else a Jacobian/4-D tensor.
+
+    ``verify`` (the default) checks the result before returning it: the graph and the printed
+    ``.text()`` parsed back, against central finite differences at small concrete sizes
+    (``verified``); a mismatch raises ``VerificationError``.  ``.check`` is the report.
 
     >>> print(derive("norm(W*x)^2", "W"))
     ∂f/∂W = 2 W x xᵀ
     """
+    d = _derive(expr, wrt, shapes, assume, steps)
+    if verify:
+        verified(d, lambda small: _derive(expr, wrt, small, assume, False), shapes)
+    return d
+
+
+def _derive(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None, steps: bool) -> Derivation:
+    """derive without the verification."""
     names = wrt_names(wrt)
     typed = typed_program(expr, shapes, assume)
     nodes, notes = resolve_wrt(typed, names, shapes)

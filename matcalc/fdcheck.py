@@ -28,6 +28,7 @@ class CheckReport:
     errors: dict[str, float] = field(default_factory=dict)   # variable -> max relative error
     detail: str = ""
     point: dict | None = None
+    unverified: list[str] = field(default_factory=list)      # what had no form to verify, and why
 
     @property
     def ok(self) -> bool:
@@ -72,10 +73,22 @@ def sample_point(roots: list[Node], variables: dict[str, Node], rng: np.random.G
 def directional_check(f, derivative_along, env: dict, names: list[str], rng, directions: int = 4,
                       h: float = 1e-6) -> dict[str, float]:
     """max relative error of derivative_along(name, V) against central differences of f, per name."""
+    return compare_directional(f, {n: (n, lambda V, n=n: derivative_along(n, V)) for n in names},
+                               env, rng, directions, h)
+
+
+def compare_directional(f, candidates: dict, env: dict, rng, directions: int = 4,
+                        h: float = 1e-6) -> dict[str, float]:
+    """max relative error per label of ``candidates`` (label -> (variable, along(V))) against
+    central differences of f along random V; candidates for one variable (the graph and its
+    printed text) share the directions and the differences."""
     errors = {}
     base_scale = max(1.0, float(np.max(np.abs(f(env)))))
-    for name in names:
-        worst = 0.0
+    by_name: dict[str, list] = {}
+    for label, (name, along) in candidates.items():
+        by_name.setdefault(name, []).append((label, along))
+        errors[label] = 0.0
+    for name, group in by_name.items():
         for _ in range(directions):
             V = rng.standard_normal(env[name].shape)
             plus = dict(env)
@@ -83,11 +96,11 @@ def directional_check(f, derivative_along, env: dict, names: list[str], rng, dir
             plus[name] = env[name] + h * V
             minus[name] = env[name] - h * V
             fd = (np.asarray(f(plus)) - np.asarray(f(minus))) / (2 * h)
-            got = np.asarray(derivative_along(name, V), dtype=float)
             scale = max(base_scale, float(np.max(np.abs(fd), initial=0.0)), 1e-8)
-            err = float(np.max(np.abs(got.reshape(fd.shape) - fd), initial=0.0)) / scale
-            worst = max(worst, err)
-        errors[name] = worst
+            for label, along in group:
+                got = np.asarray(along(V), dtype=float)
+                err = float(np.max(np.abs(got.reshape(fd.shape) - fd), initial=0.0)) / scale
+                errors[label] = max(errors[label], err if np.isfinite(err) else np.inf)
     return errors
 
 
@@ -111,3 +124,43 @@ def check_at_points(roots: list[Node], variables: dict[str, Node], rng, function
         return CheckReport("mismatch", errors, f"{what} for "
                            + ", ".join(f"{n} (relative error {e:.2e})" for n, e in bad.items()))
     return CheckReport("ok", errors)
+
+
+# ---------------------------------------------------------------------- the printed text
+def _dim_arg(d):
+    """A declared dimension for ``shapes.build``: an int or a dimension's name."""
+    return int(d) if d.is_Integer else str(d)
+
+
+def parse_printed(text: str, variables: dict[str, Node]):
+    """``text`` (a printed ``.text()``) parsed back by matcalc's own parser and typed with the
+    program's variable shapes and assumptions; a program ``t1 = ...; ...`` defines its own names.
+
+    The variable nodes are hash-consed, so the parsed graph's leaves are the program's own."""
+    from .parse import parse
+    from .shapes import _names_in, build
+    program = parse(text)
+    mentioned = set()
+    for st in program.statements:
+        mentioned.update(_names_in(st.value))
+    shapes, assume = {}, {}
+    for name, v in variables.items():
+        nd = v.attrs[1]
+        r, c = v.shape
+        shapes[name] = () if nd == 0 else (_dim_arg(r),) if nd == 1 else (_dim_arg(r), _dim_arg(c))
+        if v.attrs[2] and name in mentioned:
+            assume[name] = v.attrs[2]
+    return build(program, shapes, assume or None)
+
+
+def printed_nodes(text: str, variables: dict[str, Node], labels: dict[str, str]) -> dict[str, Node]:
+    """The node of each result in a printed program: ``labels`` maps a result key to the name
+    the text defines it under (``df_dx``); a single result is the program's output."""
+    typed = parse_printed(text, variables)
+    if len(labels) == 1:
+        return {k: typed.output for k in labels}
+    missing = [lab for lab in labels.values() if lab not in typed.intermediates]
+    if missing:
+        from .errors import MatcalcError
+        raise MatcalcError(f"the printed text does not define {', '.join(missing)}")
+    return {k: typed.intermediates[lab] for k, lab in labels.items()}

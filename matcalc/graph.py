@@ -125,8 +125,11 @@ def variables(root: Node) -> list[Node]:
 
 
 def depends_on(root: Node, var: Node) -> bool:
-    """Whether ``var`` occurs in ``root`` (memoised per node)."""
-    key = ("dep", id(var))
+    """Whether ``var`` occurs in ``root`` (memoised per node).
+
+    The memo key is the variable's ``serial``, unique for the process: an ``id`` is reused once
+    its node dies, and a node that outlives it would answer for a different variable."""
+    key = ("dep", var.serial)
     for node in topo_order([root]):
         if key in node.memo:
             continue

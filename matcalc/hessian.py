@@ -23,13 +23,14 @@ from . import algebra as A
 from .api import Derivation, Wrt, _external_shape, resolve_wrt, tensor_of, typed_program, wrt_names
 from .diff import gradients, jvp, linear_coefficient
 from .errors import MatcalcError, ShapeError, UnsupportedError
-from .fdcheck import CheckReport, check_at_points, directional_check, generic_functions
+from .fdcheck import CheckReport, check_at_points, compare_directional, generic_functions, printed_nodes
 from .graph import Node, topo_order
 from .indexform import index_form, index_label, render_index
 from .kronecker import commutation_legend, try_vec_coefficient
 from .numeric import _eval_node, bind_dims, evaluate, to_internal, user_callable
 from .render import Printer, program
 from .simplify import simplify_all
+from .verification import verified
 
 # Functions whose value is worth a name when a Hessian uses it twice (``p = softmax(x)``).
 _PREFERRED_NAMES = {"softmax": "p", ("ew", "sigmoid"): "s", ("ew", "exp"): "e", ("ew", "tanh"): "h"}
@@ -84,13 +85,14 @@ class Hessian(Derivation):
             return outs[self.key] if len(outs) == 1 else outs
         return user_callable(fn)
 
-    def _value(self, key: str, env: dict, functions) -> np.ndarray:
-        """The Hessian for one (x, y) pair at internal values ``env``, shaped x.shape + y.shape."""
+    def _value(self, key: str, env: dict, functions, node: Node | None = None) -> np.ndarray:
+        """The Hessian for one (x, y) pair at internal values ``env``, shaped x.shape + y.shape
+        (``node``: another node of the same form, e.g. the printed text parsed back)."""
         xn, yn = self.pairs[key]
         x, y = self.variables[xn], self.variables[yn]
         xs, ys = env[xn].shape, env[yn].shape
         shape = _external_shape(xs, x, x.attrs[1]) + _external_shape(ys, y, y.attrs[1])
-        node, form = self.results[key], self.forms[key]
+        node, form = node if node is not None else self.results[key], self.forms[key]
         leaves = list(self.variables.values())       # bind every dimension, even ones node lacks
         if form == "matrix":
             (val,) = _fast([node], env, functions, leaves)
@@ -100,14 +102,23 @@ class Hessian(Derivation):
         return tensor_of(form, closed, node, self.tangents.get(key), self.gradient_nodes[key], y, env, functions,
                          live, _fast).reshape(shape)
 
-    def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2) -> CheckReport:
-        """Compare H·V with central finite differences of the gradient along V."""
+    def verify(self, seed: int = 0, functions: dict | None = None, points: int = 2,
+               printed: bool = True) -> CheckReport:
+        """Compare H·V with central finite differences of the gradient along V: the graph and
+        (``printed``) the printed ``.text()`` parsed back and evaluated."""
         rng = np.random.default_rng(seed)
         roots = [self.typed.output] + list(self.gradient_nodes.values())
         functions = generic_functions(roots + list(self.results.values()), functions)
         variables = dict(self.typed.variables)
         variables.update(self.variables)
         leaves = list(variables.values())
+        try:
+            shown, unverified = self._printed_hessians() if printed else ({}, [])
+        except MatcalcError as e:
+            return CheckReport("mismatch", detail=f"the printed text does not parse back ({e})")
+        except RecursionError:                      # a bug in building it, not in what is shown
+            shown, unverified = {}, [("the printed text could not be rebuilt to check it (recursion in "
+                                     "the builder): only the graph behind it was verified")]
 
         def errors_at(env):
             errors: dict[str, float] = {}
@@ -120,29 +131,52 @@ class Hessian(Derivation):
                 def f(e, g=g):
                     return evaluate([g, *leaves], e, functions)[0]
 
-                def along(name, V, H=H, ny=ny):
+                def along(Hm, V, ny=ny):
                     if ny == 0:
-                        return H * float(V.reshape(()))
-                    return np.tensordot(H, V.reshape(H.shape[H.ndim - ny:]), axes=ny)
-                errors[key] = max(directional_check(f, along, env, [yn], rng).values())
+                        return Hm * float(V.reshape(()))
+                    return np.tensordot(Hm, V.reshape(Hm.shape[Hm.ndim - ny:]), axes=ny)
+                candidates = {key: (yn, lambda V, H=H: along(H, V))}
+                if key in shown:
+                    try:
+                        P = self._value(key, env, functions, shown[key])
+                    except ValueError:       # a printed Hessian of the wrong shape is a mismatch
+                        P = np.full(np.shape(H), np.nan)
+                    candidates[f"{key} (printed text)"] = (yn, lambda V, P=P: along(P, V))
+                errors.update(compare_directional(f, candidates, env, rng))
             return errors
-        return check_at_points(roots, variables, rng, functions, points, errors_at,
-                               "Hessian disagrees with finite differences of the gradient")
+        report = check_at_points(roots, variables, rng, functions, points, errors_at,
+                                 "Hessian disagrees with finite differences of the gradient")
+        report.unverified = unverified
+        return report
+
+    def parse_back(self) -> None:
+        self._printed_hessians()
+
+    def _printed_hessians(self) -> tuple[dict[str, Node], list[str]]:
+        """key -> the printed text's node for each matrix/vec block, parsed back; and a note for
+        the forms with no parseable text (index form, differential)."""
+        other = [k for k in self.results if self.forms[k] not in ("matrix", "vec")]
+        if other:
+            return {}, [(f"the printed Hessian of {', '.join(other)} ({', '.join(self.forms[k] for k in other)} form) "
+                        "has no parseable text form: only the graph behind it was verified")]
+        o = self.output_name
+        labels = {k: f"d2{o}_d{k.replace(',', '_d')}" for k in self.results}
+        return printed_nodes(self.render("text"), self.variables_all(), labels), []
 
     # ---------------------------------------------------------------- printing
-    def _names(self, roots: list[Node], style_taken=None) -> dict[int, str]:
+    def _names(self, roots: list[Node], style_taken=None) -> dict[Node, str]:
         names = super()._names(roots)
         taken = set(self.typed.variables) | set(self.typed.intermediates) | set(names.values())
-        uses: dict[int, int] = {}
+        uses: dict[Node, int] = {}
         for node in topo_order(roots):
             for a in node.args:
-                uses[id(a)] = uses.get(id(a), 0) + 1
+                uses[a] = uses.get(a, 0) + 1
         for node in topo_order(roots):
             want = _PREFERRED_NAMES.get(node.op) or _PREFERRED_NAMES.get((node.op, node.attrs[0] if node.attrs else None))
-            fresh = id(node) not in names or names[id(node)] not in self.typed.intermediates and \
-                names[id(node)][:1] == "t" and names[id(node)][1:].isdigit()
-            if want and fresh and uses.get(id(node), 0) >= 2 and want not in taken:
-                names[id(node)] = want
+            fresh = node not in names or names[node] not in self.typed.intermediates and \
+                names[node][:1] == "t" and names[node][1:].isdigit()
+            if want and fresh and uses.get(node, 0) >= 2 and want not in taken:
+                names[node] = want
                 taken.add(want)
         return names
 
@@ -179,7 +213,7 @@ class Hessian(Derivation):
             return index_label(o, f"{pl.var_name(xn)},{pl.var_name(yn)}", self.closed[key], style, second=True)
         if style == "latex":
             pl = Printer("latex")
-            x, y = pl.var_name(xn), pl.var_name(yn)
+            x, y, o = pl.var_name(xn), pl.var_name(yn), pl.var_name(o)
             if form == "vec":
                 x, y = rf"\operatorname{{vec}}({x})", rf"\operatorname{{vec}}({y})"
             if form == "jvp":
@@ -258,12 +292,24 @@ def _coefficient(dg: Node, T: Node) -> tuple[str, Node]:
     return "jvp", dg
 
 
-def hessian(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None = None) -> Hessian:
+def hessian(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None = None,
+            verify: bool = True) -> Hessian:
     """∂²s/∂x∂yᵀ of a scalar program: ``wrt="x"`` (the Hessian) or ``wrt="x,y"`` (mixed).
+
+    ``verify`` (the default): the graph and the printed text are checked against central
+    differences of the gradient at small sizes before returning (``api.verified``).
 
     >>> print(hessian("x'*A*x", "x"))
     ∂²f/∂x∂xᵀ = A + Aᵀ
     """
+    h = _hessian(expr, wrt, shapes, assume)
+    if verify:
+        verified(h, lambda small: _hessian(expr, wrt, small, assume), shapes)
+    return h
+
+
+def _hessian(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None) -> Hessian:
+    """hessian without the verification."""
     names = wrt_names(wrt)
     pairs = _pairs(names)
     typed = typed_program(expr, shapes, assume)

@@ -114,15 +114,15 @@ def _chain(factors: list[Node], n: Node | None = None) -> Node:
 def vec_coefficient(expr: Node, T: Node) -> Node:
     """M with vec(expr) = M vec(T), for ``expr`` linear in ``T``."""
     N = T.rows * T.cols
-    memo: dict[int, Node] = {}
+    memo: dict[Node, Node] = {}                     # keyed by node: a temporary's id may be reused
 
     def coef(e: Node) -> Node:
-        if id(e) not in memo:
+        if e not in memo:
             r = _coef(e)
             if r.shape != (e.rows * e.cols, N):
                 raise InternalError(f"vec coefficient of {e.op} has shape {r.shape}")
-            memo[id(e)] = r
-        return memo[id(e)]
+            memo[e] = r
+        return memo[e]
 
     def _coef(e: Node) -> Node:
         if e is T:
@@ -256,6 +256,8 @@ def render_tensor(d, style: str) -> str:
         shown = Printer(style)(d.typed.output)
         if len(shown) <= 24:
             out = shown
+    if style == "latex" and out == d.output_name:
+        out = Printer("latex").var_name(out)
     lines = [f"{n} = {t}" for n, t in defs]
     texts, labels = [], []
     for name, dY in d.results.items():

@@ -12,13 +12,11 @@ from fractions import Fraction
 
 from . import algebra as A
 from .graph import ONE, Node, topo_order
+from .latexname import _latex_chars, latex_name
 from .rules import ELEMENTWISE
 
 SUM, PROD, NEG, POW, ATOM = 0, 1, 2, 3, 4
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_GREEK_LATEX = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "kappa", "lambda", "mu",
-                "nu", "xi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "zeta"}
-_LATEX_ALIAS = {"lam": "lambda", "eps": "epsilon"}
 
 
 def fmt_number(c: Fraction, style: str) -> str:
@@ -56,28 +54,71 @@ def commutation_symbol(m: str, n: str) -> str:
     return f"K₍{sm},{sn}₎" if sm is not None and sn is not None else f"K_({m},{n})"
 
 
+def _is_product(d) -> bool:
+    """A dimension such as m*n: the language's size arguments are a name or an integer only."""
+    return bool(getattr(d, "is_Mul", False) or getattr(d, "is_Pow", False))
+
+
+def _dim_factors(d) -> list:
+    """m*n*2 as [2, m, n] (powers repeated): sizes whose Kronecker product has size d."""
+    out = []
+    for f in (d.args if d.is_Mul else (d,)):
+        base, e = f.as_base_exp()
+        out += [base] * int(e) if e.is_Integer and e > 0 else [f]
+    return out
+
+
+def _kron_text(parts: list[str]) -> str:
+    out = parts[0]
+    for p in parts[1:]:
+        out = f"kron({out}, {p})"
+    return out
+
+
+def _has_int_keys(names: dict) -> bool:
+    return any(isinstance(k, int) for k in names)
+
+
 class Printer:
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
-    def __init__(self, style: str = "unicode", names: dict[int, str] | None = None):
+    def __init__(self, style: str = "unicode", names: dict | None = None):
         self.style = style
         self.names = dict(names or {})
-        self.memo: dict[tuple[int, int], str] = {}
+        # Keyed by the node itself (identity hash), never by id(): the printer makes temporary
+        # nodes (op_pow, op_hadamard), and a dead node's id is reused by the next one, so an
+        # id-keyed memo printed one subexpression in place of another.  Holding the node here
+        # keeps it alive for the printer's lifetime.
+        self.memo: dict[tuple[Node, int], str] = {}
+        self.referenced: list[Node] = []         # named nodes this printer's text mentions, in order
 
     # ---------------------------------------------------------------- entry points
     def __call__(self, node: Node) -> str:
         return self.p(node, SUM)
 
     def p(self, node: Node, ctx: int) -> str:
-        key = (id(node), ctx)
+        key = (node, ctx)
         if key not in self.memo:
             s, prec = self.name_or_body(node)
             self.memo[key] = self.paren(s) if prec < ctx else s
         return self.memo[key]
 
+    def name_of(self, node: Node) -> str | None:
+        """The name given to ``node``: names are keyed by node; int keys (``id(node)``, from
+        callers that keep their nodes alive while printing) are still accepted."""
+        name = self.names.get(node)
+        if name is None and self.names and _has_int_keys(self.names):
+            name = self.names.get(id(node))
+        return name
+
+    def named(self, node: Node) -> bool:
+        return self.name_of(node) is not None
+
     def name_or_body(self, node: Node) -> tuple[str, int]:
-        if id(node) in self.names:
-            return self.var_name(self.names[id(node)]), ATOM
+        name = self.name_of(node)
+        if name is not None:
+            self.referenced.append(node)
+            return self.var_name(name), ATOM
         return self.body(node)
 
     def paren(self, s: str) -> str:
@@ -98,18 +139,7 @@ class Printer:
     def var_name(self, name: str) -> str:
         if not self.latex:
             return name
-        base, _, sub = name.partition("_")
-        if not sub:
-            i = len(name)
-            while i > 1 and name[i - 1].isdigit():
-                i -= 1
-            base, sub = name[:i], name[i:]
-        base = _LATEX_ALIAS.get(base, base)
-        if base in _GREEK_LATEX:
-            base = "\\" + base
-        elif len(base) > 1 and not any(ord(ch) > 127 for ch in base):
-            base = rf"\mathrm{{{base}}}"
-        return f"{base}_{{{sub}}}" if sub else base
+        return latex_name(name)
 
     # ---------------------------------------------------------------- pieces
     def juxt(self, parts: list[str]) -> str:
@@ -137,7 +167,7 @@ class Printer:
 
     def call(self, name: str, *args: str) -> str:
         if self.latex:
-            fn = name if name.startswith("\\") else rf"\operatorname{{{name}}}"
+            fn = name if name.startswith("\\") else rf"\operatorname{{{_latex_chars(name)}}}"
             return rf"{fn}\left({', '.join(args)}\right)"
         return f"{name}({', '.join(args)})"
 
@@ -157,6 +187,12 @@ class Printer:
             return "𝟏", ATOM
         if self.latex:
             return r"\mathbf{1}", ATOM
+        if _is_product(n.rows) or _is_product(n.cols):       # ones(m*n) does not parse: a kron does
+            rows, cols = _dim_factors(n.rows), _dim_factors(n.cols)
+            k = max(len(rows), len(cols))
+            rows, cols = rows + [ONE] * (k - len(rows)), cols + [ONE] * (k - len(cols))
+            return _kron_text([f"ones({fmt_dim(r)})" if c == ONE else f"ones({fmt_dim(r)}, {fmt_dim(c)})"
+                               for r, c in zip(rows, cols)]), ATOM
         if n.cols == ONE:
             return f"ones({fmt_dim(n.rows)})", ATOM
         return f"ones({fmt_dim(n.rows)}, {fmt_dim(n.cols)})", ATOM
@@ -167,6 +203,8 @@ class Printer:
         return "0", ATOM
 
     def op_eye(self, n):
+        if self.t and _is_product(n.rows):                   # eye(m*n) = kron(eye(m), eye(n))
+            return _kron_text([f"eye({fmt_dim(d)})" for d in _dim_factors(n.rows)]), ATOM
         return (f"eye({fmt_dim(n.rows)})" if self.t else "I"), ATOM
 
     def op_commutation(self, n):
@@ -214,7 +252,7 @@ class Printer:
                          else fmt_number(c, "latex"))
         parts += [self.factor(b, e) for b, e in num]
         if body is not None:
-            flat = not parts or body.op == "matmul" and id(body) not in self.names
+            flat = not parts or body.op == "matmul" and not self.named(body)
             parts.append(self.p(body, PROD if flat else PROD + 1))
         if not parts:
             parts = ["1"]
@@ -240,7 +278,7 @@ class Printer:
         stack = [n]
         while stack:
             x = stack.pop()
-            if x.op == "matmul" and id(x) not in self.names:
+            if x.op == "matmul" and not self.named(x):
                 stack += [x.args[1], x.args[0]]
             else:
                 chain.append(x)
@@ -251,7 +289,7 @@ class Printer:
 
     def op_transpose(self, n):
         a = n.args[0]
-        if a.op == "inv" and id(a) not in self.names:
+        if a.op == "inv" and not self.named(a):
             inner = self.p(a.args[0], ATOM)
             if self.t:
                 return f"inv({self.p(a.args[0], SUM)})'", POW
@@ -300,7 +338,8 @@ class Printer:
             name = "σ" if self.u else r"\sigma"
         elif self.latex:
             spec = ELEMENTWISE.get(name)
-            name = spec.latex if spec and spec.latex else rf"\operatorname{{{name}}}" if len(name) > 1 else name
+            name = spec.latex if spec and spec.latex else (rf"\operatorname{{{_latex_chars(name)}}}" if len(name) > 1
+                                                            else _latex_chars(name))
         if self.latex:
             mark = "" if not order else r"^{\prime}" if order == 1 else rf"^{{({order})}}"
             return rf"{name}{mark}\left({z}\right)", ATOM
@@ -364,38 +403,74 @@ class Printer:
 
 
 # ---------------------------------------------------------------------- programs
-def auto_names(roots: list[Node], given: dict[int, str], taken: set[str], threshold: int = 4) -> dict[int, str]:
-    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``."""
-    parents: dict[int, int] = {}
+def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int = 4) -> dict[Node, str]:
+    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``.
+
+    ``given`` and the result are keyed by node (not ``id``), so a name can never attach to a
+    later node that reuses a dead node's id."""
+    parents: dict[Node, int] = {}
     order = topo_order(roots)
     for node in order:
         for a in node.args:
-            parents[id(a)] = parents.get(id(a), 0) + 1
-    sizes: dict[int, int] = {}
+            parents[a] = parents.get(a, 0) + 1
+    sizes: dict[Node, int] = {}
     for node in order:
-        sizes[id(node)] = 1 + sum(sizes[id(a)] for a in node.args)
+        sizes[node] = 1 + sum(sizes[a] for a in node.args)
     names = {}
     counter = 0
     for node in order:
-        if id(node) in given and node.op != "var":
-            names[id(node)] = given[id(node)]
+        if node in given and node.op != "var":
+            names[node] = given[node]
             continue
         if node.op in ("var", "ones", "eye", "zero", "commutation") or (node.op == "scale" and not node.args):
             continue
-        if parents.get(id(node), 0) >= 2 and sizes[id(node)] >= threshold:
+        if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
             counter += 1
             while f"t{counter}" in taken:
                 counter += 1
-            names[id(node)] = f"t{counter}"
+            names[node] = f"t{counter}"
     return names
 
 
-def program(roots: list[Node], style: str, names: dict[int, str]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(definitions, root texts): each named node that the roots use, defined before its uses."""
-    used = [n for n in topo_order(roots) if id(n) in names]
-    definitions = []
-    for n in used:
-        inner = Printer(style, {k: v for k, v in names.items() if k != id(n)})
-        definitions.append((names[id(n)], inner(n)))
+def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
+    """(definitions, root texts): each named node that the roots use, defined before its uses.
+
+    "Uses" are what the printed text refers to, not only graph edges: a denominator prints
+    through a temporary (``1 ./ t7`` for ``t3.^(-0.5)`` when ``t7 = t3.^(0.5)``), so each
+    definition is placed after every name its own text mentions."""
+    lookup = Printer(style, names)
+    texts: dict[Node, str] = {}
+    refs: dict[Node, list[Node]] = {}
+    pending = [n for n in topo_order(roots) if lookup.named(n)]
     printer = Printer(style, names)
-    return definitions, [printer(r) for r in roots]
+    root_texts = [printer(r) for r in roots]
+    pending += printer.referenced
+    while pending:
+        n = pending.pop(0)
+        if n in texts:
+            continue
+        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
+        texts[n] = inner(n)
+        refs[n] = inner.referenced
+        pending += [r for r in inner.referenced if r not in texts]
+    ordered: list[Node] = []
+    state: dict[Node, int] = {}                      # 1 visiting, 2 done
+
+    def visit(n: Node) -> None:
+        stack = [(n, iter(refs.get(n, ())))]
+        state[n] = 1
+        while stack:
+            node, it = stack[-1]
+            child = next((c for c in it if state.get(c) is None), None)
+            if child is not None:
+                state[child] = 1
+                stack.append((child, iter(refs.get(child, ()))))
+            else:
+                stack.pop()
+                state[node] = 2
+                ordered.append(node)
+    for n in texts:
+        if state.get(n) is None:
+            visit(n)
+    definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
+    return definitions, root_texts

@@ -91,3 +91,41 @@ def away_from_kinks(value: Callable[[Node], np.ndarray], kink_list, margin: floa
             if gap.size and np.min(np.abs(gap - p)) < margin:
                 return False
     return True
+
+
+# ---------------------------------------------------------------------- sizes for a check
+LARGEST_CHECKED = 6           # a declared concrete size above this is replaced for the check
+MAX_CHECK_ENTRIES = 40_000    # never allocate more entries than this for one value in a check
+
+
+def small_shapes(shapes: dict | None) -> tuple[dict | None, dict[int, int]]:
+    """``shapes`` with every declared concrete size above LARGEST_CHECKED replaced by a small one
+    (equal sizes stay equal, different ones stay different, none collides with a size that is
+    kept), and the replacement map {declared: small}.  Symbolic sizes are left to
+    ``dimension_sizes``.  Verification then runs at sizes it can afford, whatever was declared."""
+    if not shapes:
+        return shapes, {}
+    sizes = set()
+    for shp in shapes.values():
+        for d in (shp if isinstance(shp, (tuple, list)) else (shp,)):
+            if isinstance(d, int) and not isinstance(d, bool):
+                sizes.add(d)
+    large = sorted(d for d in sizes if d > LARGEST_CHECKED)
+    if not large:
+        return shapes, {}
+    kept = sizes - set(large)
+    pool = [k for k in (3, 4, 5, 2, *range(6, 64)) if k not in kept]
+    mapping = dict(zip(large, pool))
+
+    def small(shp):
+        if isinstance(shp, (tuple, list)):
+            return tuple(mapping.get(d, d) if isinstance(d, int) else d for d in shp)
+        return mapping.get(shp, shp) if isinstance(shp, int) else shp
+    return {n: small(s) for n, s in shapes.items()}, mapping
+
+
+def largest_entries(nodes: Iterable[Node]) -> int:
+    """The most entries any of ``nodes`` has at its concrete sizes (symbolic sizes count small)."""
+    nodes = list(nodes)
+    sizes = dimension_sizes([n for n in nodes if n.op == "var"])
+    return max((int(np.prod(concrete_shape(v, sizes), dtype=object)) for v in nodes), default=0)

@@ -261,7 +261,7 @@ HESSIANS = [
     ("trace(A*X')^2", {"X": ("m", "n"), "A": ("m", "n")}, {"X": (3, 2), "A": (3, 2)},
      "∂²f/∂vec(X)∂vec(X)ᵀ = 2 vec(A) vec(A)ᵀ", "2*vec(A)*vec(A)'"),
     ("trace(A*X')", {"X": ("m", "n"), "A": ("m", "n")}, {"X": (3, 2), "A": (3, 2)},
-     "∂²f/∂vec(X)∂vec(X)ᵀ = 0", "0*ones(m*n, m*n)"),
+     "∂²f/∂vec(X)∂vec(X)ᵀ = 0", "0*kron(ones(m, m), ones(n, n))"),
     ("trace(X'*A*X)", {"X": ("m", "n"), "A": ("m", "m")}, {"X": (3, 2), "A": (3, 3)},
      "∂²f/∂vec(X)∂vec(X)ᵀ = I ⊗ (A + Aᵀ)", "kron(eye(n), A + A')"),
     ("norm(X'*A)^2", {"X": ("m", "n"), "A": ("m", "p")}, {"X": (3, 2), "A": (3, 4)},
