@@ -33,6 +33,7 @@ from .diff import gradients, jvp
 from .errors import MatcalcError, ShapeError
 from .graph import Node, depends_on, topo_order
 from .hessian import _coefficient
+from .naming import identifiers
 from .plan import plan
 from .simplify import simplify_all
 
@@ -108,7 +109,7 @@ class _HessianProgram(_Program):
         self.hvp_em, self.hvp_results = self._emit_hvp(fwd, hv)
         self.hess_em, self.hess_results = self._emit_hessian(fwd, blocks)
         for em in (self.hvp_em, self.hess_em):
-            bwd.used |= {t for t in em.used if t in self.forward_locals or t.startswith("fn_")}
+            bwd.used |= {t for t in em.used if t in self.forward_locals or t in self.namer.function_slots.values()}
             bwd.dims_used |= em.dims_used
         return bwd
 
@@ -330,8 +331,8 @@ class _Splice:
     def reads(self, em: _Emitter) -> list[str]:
         """The cached values the function's lines use."""
         p = self.prog
-        words = set(re.findall(r"[A-Za-z_]\w*", "\n".join(em.lines)))
-        names = sorted(t for t in em.used if t in p.forward_locals or t.startswith("fn_"))
+        words = set().union(*(identifiers(line) for line in em.lines))
+        names = sorted(t for t in em.used if t in p.forward_locals or t in p.namer.function_slots.values())
         names += sorted({p.dim_names[s] for s in em.dims_used})
         return [t for t in names if t in words]
 
