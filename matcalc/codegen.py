@@ -438,9 +438,13 @@ def _ndim(node: Node) -> int:
 
 
 def codegen(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
-            dtype: str | None = None) -> str:
+            dtype: str | None = None, verify: bool = True) -> str:
     """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
-    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``."""
+    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``.
+
+    ``verify`` (the default): the module is gradchecked at small concrete sizes before it is
+    returned (``gradcheck.verify_generated``): a mismatch raises ``VerificationError``, and the
+    module's docstring says how it was checked or why the check was skipped."""
     names = wrt_names(wrt)
     dtype = {None: "float64", "float64": "float64", "float32": "float32", "double": "float64",
              "single": "float32"}.get(dtype if dtype is None else str(dtype).replace("np.", "").replace("numpy.", ""))
@@ -449,7 +453,11 @@ def codegen(expr: str, wrt, shapes: dict | None = None, assume: dict | None = No
     typed = typed_program(expr, shapes, assume)
     wrt_nodes, _ = resolve_wrt(typed, names, shapes)
     typed = plan(typed)
-    return _Program(expr, typed, names, wrt_nodes, dtype).source()
+    source = _Program(expr, typed, names, wrt_nodes, dtype).source()
+    if not verify:
+        return source
+    from .gradcheck import verify_generated
+    return verify_generated(source, codegen, expr, names, shapes, assume, dtype)
 
 
 class _Program:

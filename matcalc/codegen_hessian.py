@@ -67,9 +67,10 @@ HELPERS = {
 
 
 def codegen_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
-                    dtype: str | None = None) -> str:
+                    dtype: str | None = None, verify: bool = True) -> str:
     """Python source of the first-order module of ``expr`` by ``wrt`` plus ``hessian(**inputs)``
-    (the Hessian array; a dict of blocks for several variables) and ``hvp(cache, v)`` (H v)."""
+    (the Hessian array; a dict of blocks for several variables) and ``hvp(cache, v)`` (H v).
+    ``verify`` as for ``codegen``: gradients, Hessians and H v checked before it is returned."""
     names = wrt_names(wrt)
     key = dtype if dtype is None else str(dtype).replace("np.", "").replace("numpy.", "")
     if key not in DTYPES:
@@ -79,7 +80,11 @@ def codegen_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict | N
         raise ShapeError("a Hessian needs a scalar output; use codegen for the first-order module")
     wrt_nodes, _ = resolve_wrt(typed, names, shapes)
     typed = plan(typed)                      # as codegen() does: the same first-order module
-    return _HessianProgram(expr, typed, names, wrt_nodes, DTYPES[key]).source()
+    source = _HessianProgram(expr, typed, names, wrt_nodes, DTYPES[key]).source()
+    if not verify:
+        return source
+    from .gradcheck import verify_generated
+    return verify_generated(source, codegen_hessian, expr, names, shapes, assume, DTYPES[key], hessian=True)
 
 
 def block_keys(names: list[str]) -> list[tuple[str, str, str]]:

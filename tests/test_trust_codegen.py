@@ -62,3 +62,60 @@ def test_hessian_module_with_unicode_names():
     mod = load(codegen_hessian("β*sum(x.^2) + x'*ｘ", ["x"]))
     H = mod["hessian"](**{"β": 3.0, "x": X, "ｘ": X})
     assert np.allclose(H, 6 * np.eye(3))
+
+
+# ---------------------------------------------------------------- verification by default
+import re  # noqa: E402
+
+from matcalc.errors import VerificationError  # noqa: E402
+from matcalc.gradcheck import _with_note, verify_generated  # noqa: E402
+
+
+def test_codegen_says_it_verified():
+    src = matcalc.codegen("sum(tanh(W*x))", ["W"])
+    assert "Verified by matcalc" in src
+    assert "Verified by matcalc" not in matcalc.codegen("sum(tanh(W*x))", ["W"], verify=False)
+
+
+def test_large_declared_sizes_are_checked_small():
+    src = matcalc.codegen("sum(tanh(W*x))", ["W"], shapes={"W": (100000, 100000), "x": (100000,)})
+    assert "replaced by small ones" in src and "100000" in src
+
+
+def test_a_wrong_module_is_refused():
+    good = matcalc.codegen("sum(x.^3)", ["x"], verify=False)
+    wrong = good.replace("3.0 *", "3.1 *")
+    assert wrong != good
+    with pytest.raises(VerificationError, match="x: relative error"):
+        verify_generated(wrong, matcalc.codegen, "sum(x.^3)", ["x"], None, None, "float64")
+
+
+def test_a_module_that_crashes_is_refused():
+    good = matcalc.codegen("sum(x.^3)", ["x"], verify=False)
+    broken = re.sub(r"(def backward\(cache, upstream=1.0\):\n.*?\n)", r"\1    undefined_name\n", good, flags=re.S)
+    with pytest.raises(VerificationError) as exc:
+        verify_generated(broken, matcalc.codegen, "sum(x.^3)", ["x"], None, None, "float64")
+    assert exc.value.exit_code == 3
+
+
+def test_hessian_module_verified():
+    src = codegen_hessian("sum(sigmoid(x))", ["x"])
+    assert "Verified by matcalc: gradients and Hessians" in src
+
+
+def test_ones_product_never_silently_wrong():
+    """sum(X W + 𝟏 bᵀ) by b is n·𝟏: codegen returns a module that computes it, or refuses."""
+    shapes = {"X": ("n", "d"), "W": ("d", "h"), "b": ("h",)}
+    try:
+        src = matcalc.codegen("sum(X*W + ones(n)*b')", ["b"], shapes=shapes)
+    except VerificationError:
+        return
+    mod = load(src)
+    _, cache = mod["forward"](X=np.ones((5, 2)), W=np.ones((2, 3)), b=np.zeros(3))
+    assert np.allclose(mod["backward"](cache)["b"], 5.0)
+
+
+def test_note_goes_into_the_docstring():
+    src = matcalc.codegen("sum(x)", ["x"], verify=False)
+    noted = _with_note(src, "Verification skipped: because.")
+    assert load(noted)["__doc__"].rstrip().endswith("Verification skipped: because.")
