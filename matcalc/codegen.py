@@ -37,7 +37,7 @@ LEAVES = ("var", "ones", "zero", "eye")
 EW_CODE = {
     ("exp", 0): "np.exp({})", ("log", 0): "np.log({})", ("sqrt", 0): "np.sqrt({})",
     ("sin", 0): "np.sin({})", ("cos", 0): "np.cos({})", ("tanh", 0): "np.tanh({})",
-    ("sigmoid", 0): "0.5 * (1.0 + np.tanh(0.5 * {}))",          # no overflow for large |z|
+    ("sigmoid", 0): "_sigmoid({})",                             # no overflow, no underflow to 0
     ("relu", 0): "np.maximum({}, 0.0)", ("relu", 1): "({} > 0).astype(DTYPE)",
     ("abs", 0): "np.abs({})", ("abs", 1): "np.sign({})",
     ("hardtanh", 0): "np.clip({}, -1.0, 1.0)", ("hardtanh", 1): "(np.abs({}) < 1).astype(DTYPE)",
@@ -47,6 +47,15 @@ EW_CODE = {
     ("softplus", 0): "np.logaddexp(0.0, {})",
 }
 HELPERS = {
+    "_sigmoid": '''def _sigmoid(z):
+    """σ(z) = exp(-softplus(-z)): no overflow, and not 0 before exp(z) itself underflows
+    (0.5 (1 + tanh(z / 2)) is exactly 0 below z ≈ -37)."""
+    if np.ndim(z) == 0:
+        return np.exp(-np.logaddexp(0.0, -z))
+    out = np.negative(z)
+    np.logaddexp(0.0, out, out=out)
+    np.negative(out, out=out)
+    return np.exp(out, out=out)''',
     "_logsumexp": '''def _logsumexp(z, axis):
     """log Σ exp along axis, with the max subtracted first (no overflow)."""
     m = z.max(axis=axis, keepdims=True)
@@ -334,9 +343,10 @@ class _Emitter:
     def op_ew(self, n):
         name, order = n.attrs
         z = self.expr(n.args[0])
-        if (name, order) == ("sigmoid", 0) or (name, order) in EW_CODE:
-            t = EW_CODE[(name, order)].format(z.text if (name, order) != ("sigmoid", 0) else wrap(z, MUL + 1))
-            return Code(t, MUL if name == "sigmoid" else ATOM, z.full)
+        if (name, order) in EW_CODE:
+            if (name, order) == ("sigmoid", 0):
+                self.helpers.add("_sigmoid")
+            return Code(EW_CODE[(name, order)].format(z.text), ATOM, z.full)
         if name in ELEMENTWISE:
             if order >= len(ELEMENTWISE[name].numpy):
                 return Code("0.0", ATOM, False)

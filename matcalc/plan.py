@@ -8,7 +8,8 @@ flattened and re-parenthesised by the classic matrix-chain dynamic programme, wi
 dimensions priced as large (``_LARGE``) and declared ones at their value.  ``sum(A B)`` becomes
 ``(𝟏ᵀ A)(B 𝟏)``: two reductions and a dot product instead of a matrix product, which also turns
 the adjoint of the sum into broadcasts rather than matrix products by a ones matrix.  ``‖x‖²``
-is ``Σ x∘x``, whose gradient ``2 x`` has no ``x/‖x‖`` to divide by zero.
+is ``Σ x∘x``, whose gradient ``2 x`` has no ``x/‖x‖`` to divide by zero.  ``log σ(z)`` is
+``-softplus(-z)`` and ``log(1 - σ(z))`` is ``-softplus(z)``: finite where σ rounds to 0 or 1.
 
 Values are unchanged (only the order of exact operations); the backward program is derived
 from the rewritten graph, so it inherits the cheaper order.
@@ -48,6 +49,8 @@ def plan(typed: Typed) -> Typed:
                 and uses.get(id(node.args[0]), 0) == 1 and id(node.args[0]) not in keep:
             a, b = args[0].args
             out = A.matmul(A.matmul(A.ones((ONE, a.rows)), a), A.matmul(b, A.ones((b.cols, ONE))))
+        elif node.op == "ew" and node.attrs == ("log", 0) and _stable_log(args[0]) is not None:
+            out = _stable_log(args[0])                  # log σ(z) = -softplus(-z): finite for every z
         elif node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
             x = args[0].args[0]                         # ‖x‖² = Σ x∘x: no square root, no 0/0 at x = 0
             out = A.sum_(A.hadamard(x, x))
@@ -57,6 +60,23 @@ def plan(typed: Typed) -> Typed:
     return Typed(new[id(typed.output)], typed.variables,
                  {k: new[id(v)] for k, v in typed.intermediates.items()},
                  [(k, new[id(v)]) for k, v in typed.statements], typed.source, typed.notes)
+
+
+def _stable_log(arg: Node) -> Node | None:
+    """``log σ(z)`` as ``-softplus(-z)`` and ``log(1 - σ(z))`` as ``-softplus(z)`` (softplus is
+    ``logaddexp(0, ·)``, finite everywhere), where ``log`` of a rounded σ would be ``-inf`` once
+    σ(z) underflows (z < -745) or rounds to 1 (z > 37); None for any other argument."""
+    if arg.op == "ew" and arg.attrs == ("sigmoid", 0):
+        return A.neg(A.ew("softplus", A.neg(arg.args[0])))
+    if arg.op == "add" and len(arg.args) == 2:
+        for one, other in (arg.args, arg.args[::-1]):
+            if not ((one.op == "ones" and one.shape == arg.shape) or (arg.is_scalar and A.is_const(one, 1))):
+                continue
+            coef, factors, body = A.split(other)
+            if coef == -1 and not factors and body is not None and body.op == "ew" and body.attrs == ("sigmoid", 0) \
+                    and body.shape == arg.shape:
+                return A.neg(A.ew("softplus", body.args[0]))
+    return None
 
 
 def _links(node: Node, new: dict, uses: dict, keep: set) -> list[Node]:

@@ -119,3 +119,51 @@ def test_note_goes_into_the_docstring():
     src = matcalc.codegen("sum(x)", ["x"], verify=False)
     noted = _with_note(src, "Verification skipped: because.")
     assert load(noted)["__doc__"].rstrip().endswith("Verification skipped: because.")
+
+
+# ---------------------------------------------------------------- stable numbers
+LOGISTIC = "-y'*log(sigmoid(X*w)) - (1-y)'*log(1-sigmoid(X*w))"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_logistic_loss_with_large_margins(dtype):
+    mod = load(matcalc.codegen(LOGISTIC, ["w"], dtype=dtype))
+    X, w, y = np.array([[1.0], [-1.0]]), np.array([40.0]), np.array([0.0, 1.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out, cache = mod["forward"](X=X, w=w, y=y)
+        g = mod["backward"](cache)["w"]
+    assert out == pytest.approx(80.0, rel=1e-6)           # softplus(40) + softplus(40)
+    assert np.allclose(g, 2.0, rtol=1e-6)                 # Xᵀ(σ(Xw) − y) = 1 + 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sigmoid_does_not_underflow_early(dtype):
+    mod = load(matcalc.codegen("sum(sigmoid(x))", ["x"], dtype=dtype))
+    x = np.array([-40.0, -80.0, 0.0, 40.0])
+    out, cache = mod["forward"](x=x)
+    g = mod["backward"](cache)["x"]
+    want = 1 / (1 + np.exp(-x.astype(np.float64)))
+    tiny = np.finfo(dtype).tiny
+    assert np.all(g[:2] > 0) == (np.exp(-80.0) > tiny)     # σ'(-80) ≈ 1.8e-35 is representable in both
+    assert out == pytest.approx(np.sum(want), rel=1e-6)
+    assert np.allclose(g[:2], want[:2], rtol=1e-4)         # σ'(z) ≈ σ(z) for z ≪ 0, relatively right
+
+
+def test_log_sigmoid_is_softplus():
+    mod = load(matcalc.codegen("sum(log(sigmoid(x)))", ["x"]))
+    x = np.array([-800.0, -40.0, 0.0, 40.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out, cache = mod["forward"](x=x)
+        g = mod["backward"](cache)["x"]
+    assert out == pytest.approx(-np.sum(np.logaddexp(0.0, -x)))
+    assert np.allclose(g, np.exp(-np.logaddexp(0.0, x)))    # 1 − σ(x) = σ(−x)
+
+
+def test_log_softmax_large_inputs():
+    mod = load(matcalc.codegen("sum(log_softmax(x) .* y)", ["x"]))
+    x, y = np.array([1000.0, 0.0, -1000.0]), np.array([0.0, 1.0, 0.0])
+    with np.errstate(over="raise", invalid="raise"):
+        out, cache = mod["forward"](x=x, y=y)
+        g = mod["backward"](cache)["x"]
+    assert out == pytest.approx(-1000.0)
+    assert np.allclose(g, [-1.0, 1.0, 0.0])
