@@ -44,11 +44,11 @@ def plan(typed: Typed) -> Typed:
         args = [new[id(a)] for a in node.args]
         if node.op == "matmul":
             chain = _links(node, new, uses, keep)
-            out = _best(chain) if len(chain) > 2 else A.matmul(*args)
+            out = _best(chain) if len(chain) > 2 else matmul(*args)
         elif node.op == "sum" and node.attrs[0] is None and args[0].op == "matmul" \
                 and uses.get(id(node.args[0]), 0) == 1 and id(node.args[0]) not in keep:
             a, b = args[0].args
-            out = A.matmul(A.matmul(A.ones((ONE, a.rows)), a), A.matmul(b, A.ones((b.cols, ONE))))
+            out = matmul(matmul(A.ones((ONE, a.rows)), a), matmul(b, A.ones((b.cols, ONE))))
         elif node.op == "ew" and node.attrs == ("log", 0) and _stable_log(args[0]) is not None:
             out = _stable_log(args[0])                  # log σ(z) = -softplus(-z): finite for every z
         elif node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
@@ -100,7 +100,22 @@ def _size(d) -> int:
 
 
 def _best(chain: list[Node]) -> Node:
-    return cheapest(chain, A.matmul)
+    return cheapest(chain, matmul)
+
+
+def matmul(a: Node, b: Node) -> Node:
+    """``a b``, where a product of two (scaled) ones matrices keeps its inner size:
+    ``𝟏ₘₖ 𝟏ₖₙ = k 𝟏ₘₙ`` (k as the scalar ``𝟏ᵀ𝟏``, symbolic or not), never ``𝟏ₘₙ``.  Every product
+    the rewriting of generated code builds goes through here, so re-association can never drop
+    an inner dimension of ones products."""
+    if a.is_scalar or b.is_scalar or a.cols == ONE:
+        return A.matmul(a, b)
+    ca, fa, ba = A.split(a)
+    cb, fb, bb = A.split(b)
+    if ba is None or bb is None or ba.op != "ones" or bb.op != "ones" or (a.rows == ONE and b.cols == ONE):
+        return A.matmul(a, b)
+    inner = A.matmul(A.ones((ONE, a.cols)), A.ones((a.cols, ONE)))      # the scalar k = 𝟏ᵀ𝟏
+    return A.scale(inner, A.product(ca * cb, tuple(fa) + tuple(fb), A.ones((a.rows, b.cols))))
 
 
 def cheapest(chain: list[Node], mul: Callable[[Node, Node], Node]) -> Node:

@@ -167,3 +167,50 @@ def test_log_softmax_large_inputs():
         g = mod["backward"](cache)["x"]
     assert out == pytest.approx(-1000.0)
     assert np.allclose(g, [-1.0, 1.0, 0.0])
+
+
+# ---------------------------------------------------------------- ones products in the rewriting
+import sympy  # noqa: E402
+
+from matcalc import algebra as A  # noqa: E402
+from matcalc.graph import ONE  # noqa: E402
+from matcalc.numeric import evaluate  # noqa: E402
+from matcalc.plan import matmul as plan_matmul  # noqa: E402
+
+
+@pytest.mark.parametrize("coef", [1, -2])
+def test_plan_matmul_keeps_the_inner_size_of_ones(coef):
+    four, three, two = sympy.Integer(4), sympy.Integer(3), sympy.Integer(2)
+    a = A.product(coef, (), A.ones((four, three)))
+    for b, want in ((A.ones((three, ONE)), np.full((4, 1), 3.0 * coef)),
+                    (A.ones((three, two)), np.full((4, 2), 3.0 * coef))):
+        (got,) = evaluate([plan_matmul(a, b)], {})
+        assert np.allclose(got, want)
+
+
+# ---------------------------------------------------------------- the CLI
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "matcalc.cli", *args], capture_output=True, text=True,
+                          encoding="utf-8")
+
+
+def test_cli_codegen_verifies_and_opts_out():
+    ok = cli("codegen", "sum(tanh(W*x))", "--wrt", "W", "--shape", "W=50000,50000", "--shape", "x=50000")
+    assert ok.returncode == 0 and "Verified by matcalc" in ok.stdout
+    raw = cli("codegen", "sum(tanh(W*x))", "--wrt", "W", "--no-verify")
+    assert raw.returncode == 0 and "Verified by matcalc" not in raw.stdout and "def backward" in raw.stdout
+
+
+def test_cli_codegen_wrong_module_exits_3_or_is_right():
+    r = cli("codegen", "sum(X*W + ones(n)*b')", "--wrt", "b", "--shape", "X=n,d", "--shape", "W=d,h",
+            "--shape", "b=h")
+    if r.returncode == 0:                       # once the algebra is right the module must be right
+        mod = load(r.stdout)
+        _, cache = mod["forward"](X=np.ones((5, 2)), W=np.ones((2, 3)), b=np.zeros(3))
+        assert np.allclose(mod["backward"](cache)["b"], 5.0)
+    else:
+        assert r.returncode == 3 and "b: relative error" in r.stderr
