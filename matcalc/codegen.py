@@ -48,14 +48,19 @@ EW_CODE = {
 }
 HELPERS = {
     "_sigmoid": '''def _sigmoid(z):
-    """σ(z) = exp(-softplus(-z)): no overflow, and not 0 before exp(z) itself underflows
-    (0.5 (1 + tanh(z / 2)) is exactly 0 below z ≈ -37)."""
+    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
+    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
+    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
     if np.ndim(z) == 0:
         return np.exp(-np.logaddexp(0.0, -z))
-    out = np.negative(z)
-    np.logaddexp(0.0, out, out=out)
-    np.negative(out, out=out)
-    return np.exp(out, out=out)''',
+    s = np.tanh(0.5 * z)
+    s += 1.0
+    s *= 0.5
+    if z.size and z.min() < -8.0:
+        low = z < -8.0
+        e = np.exp(z[low])
+        s[low] = e / (1.0 + e)
+    return s''',
     "_logsumexp": '''def _logsumexp(z, axis):
     """log Σ exp along axis, with the max subtracted first (no overflow)."""
     m = z.max(axis=axis, keepdims=True)
