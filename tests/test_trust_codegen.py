@@ -214,3 +214,21 @@ def test_cli_codegen_wrong_module_exits_3_or_is_right():
         assert np.allclose(mod["backward"](cache)["b"], 5.0)
     else:
         assert r.returncode == 3 and "b: relative error" in r.stderr
+
+
+def test_module_names_and_their_lookalikes_are_renamed():
+    """Variables named like the module's own names (or NFKC-equal to them) are locals of their own."""
+    c, i, u = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0]), np.array([100.0, 200.0, 300.0])
+    expr = "sum(cache.*x) + sum(ｉｎｐｕｔｓ.*x) + sum(upstream.*x)"
+    out, g = run(expr, ["x"], {"cache": c, "ｉｎｐｕｔｓ": i, "upstream": u, "x": X})
+    assert out == pytest.approx((c + i + u) @ X)
+    assert np.allclose(g["x"], c + i + u)
+
+
+def test_namer_nfkc():
+    from matcalc.naming import Namer, identifiers
+    namer = Namer()
+    names = [namer.local(n) for n in ("x", "ｘ", "x_2", "ｎｐ", "ﬁ", "fi")]
+    assert len(set(names)) == len(names)
+    assert "np" not in names and all(n.isidentifier() for n in names)
+    assert identifiers("y = np.sum(δ * x, axis=1)") == {"y", "np", "δ", "x"}
