@@ -14,6 +14,7 @@ LANGUAGE.md's NumPy conventions at the boundary.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -631,6 +632,10 @@ class _Program:
         lines.append(f"\nforward(**inputs) -> (output, cache); backward(cache, upstream=1.0) returns the "
                      f"gradients of {', '.join(_doc_escape(w) for w in self.wrt)} (dict keyed by name).")
         lines.append(f"dtype: {self.dtype}.")
+        lookalikes = [n for n in self.inputs if unicodedata.normalize("NFKC", n) != n]
+        if lookalikes:
+            lines.append("Python reads a keyword NFKC-normalised, so pass " + ", ".join(repr(n) for n in lookalikes)
+                         + " as forward(**{name: value}), not as name=value.")
         if generic:
             lines.append("Generic functions: pass functions={" + ", ".join(f'"{g}": (f, f_prime)' for g in generic)
                          + "} to forward().")
