@@ -65,9 +65,12 @@ def plan(typed: Typed) -> Typed:
 def _stable_log(arg: Node) -> Node | None:
     """``log σ(z)`` as ``-softplus(-z)`` and ``log(1 - σ(z))`` as ``-softplus(z)`` (softplus is
     ``logaddexp(0, ·)``, finite everywhere), where ``log`` of a rounded σ would be ``-inf`` once
-    σ(z) underflows (z < -745) or rounds to 1 (z > 37); None for any other argument."""
+    σ(z) underflows (z < -745) or rounds to 1 (z > 37); ``log softmax(z)`` as ``log_softmax(z)``
+    (an underflowed softmax entry is ``-inf``, its gradient NaN); None for any other argument."""
     if arg.op == "ew" and arg.attrs == ("sigmoid", 0):
         return A.neg(A.ew("softplus", A.neg(arg.args[0])))
+    if arg.op == "softmax":                             # log softmax(z) = z - logsumexp(z), max subtracted
+        return A.softmax_family("log_softmax", arg.args[0], arg.attrs[0])
     if arg.op == "add" and len(arg.args) == 2:
         for one, other in (arg.args, arg.args[::-1]):
             if not ((one.op == "ones" and one.shape == arg.shape) or (arg.is_scalar and A.is_const(one, 1))):

@@ -232,3 +232,22 @@ def test_namer_nfkc():
     assert len(set(names)) == len(names)
     assert "np" not in names and all(n.isidentifier() for n in names)
     assert identifiers("y = np.sum(δ * x, axis=1)") == {"y", "np", "δ", "x"}
+
+
+def test_log_of_softmax_is_log_softmax():
+    mod = load(matcalc.codegen("sum(log(softmax(x)).*y)", ["x"]))
+    x, y = np.array([1000.0, 0.0, -1000.0]), np.array([0.0, 1.0, 0.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out, cache = mod["forward"](x=x, y=y)
+        g = mod["backward"](cache)["x"]
+    assert out == pytest.approx(-1000.0)
+    assert np.allclose(g, [-1.0, 1.0, 0.0])
+
+
+def test_named_sigmoid_logs_are_stable():
+    mod = load(matcalc.codegen("p = sigmoid(z); L = sum(log(p)) + sum(log(1-p))", ["z"]))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out, cache = mod["forward"](z=np.array([-50.0, 50.0]))
+        g = mod["backward"](cache)["z"]
+    assert out == pytest.approx(-100.0)
+    assert np.allclose(g, [1.0, -1.0])
