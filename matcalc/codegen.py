@@ -14,6 +14,7 @@ LANGUAGE.md's NumPy conventions at the boundary.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -24,7 +25,7 @@ from .api import resolve_wrt, typed_program, wrt_names
 from .errors import MatcalcError, UnsupportedError
 from .graph import ONE, Node, depends_on, topo_order
 from .inplace import in_place
-from .naming import Namer
+from .naming import Namer, identifiers
 from .plan import plan
 from .rules import ELEMENTWISE, RULES
 
@@ -37,7 +38,7 @@ LEAVES = ("var", "ones", "zero", "eye")
 EW_CODE = {
     ("exp", 0): "np.exp({})", ("log", 0): "np.log({})", ("sqrt", 0): "np.sqrt({})",
     ("sin", 0): "np.sin({})", ("cos", 0): "np.cos({})", ("tanh", 0): "np.tanh({})",
-    ("sigmoid", 0): "0.5 * (1.0 + np.tanh(0.5 * {}))",          # no overflow for large |z|
+    ("sigmoid", 0): "_sigmoid({})",                             # no overflow, no underflow to 0
     ("relu", 0): "np.maximum({}, 0.0)", ("relu", 1): "({} > 0).astype(DTYPE)",
     ("abs", 0): "np.abs({})", ("abs", 1): "np.sign({})",
     ("hardtanh", 0): "np.clip({}, -1.0, 1.0)", ("hardtanh", 1): "(np.abs({}) < 1).astype(DTYPE)",
@@ -47,6 +48,20 @@ EW_CODE = {
     ("softplus", 0): "np.logaddexp(0.0, {})",
 }
 HELPERS = {
+    "_sigmoid": '''def _sigmoid(z):
+    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
+    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
+    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
+    if np.ndim(z) == 0:
+        return np.exp(-np.logaddexp(0.0, -z))
+    s = np.tanh(0.5 * z)
+    s += 1.0
+    s *= 0.5
+    if z.size and z.min() < -8.0:
+        low = z < -8.0
+        e = np.exp(z[low])
+        s[low] = e / (1.0 + e)
+    return s''',
     "_logsumexp": '''def _logsumexp(z, axis):
     """log Σ exp along axis, with the max subtracted first (no overflow)."""
     m = z.max(axis=axis, keepdims=True)
@@ -107,6 +122,20 @@ class _Emitter:
         self.forward_of: dict[int, Node] = {}  # id -> forward node (for reuse of softmax etc.)
         self.line_names: dict[str, str | None] = {}
         self.fresh: dict[str, tuple] = {}      # locals holding a new array of the node's full shape
+        # the locals each line reads, tracked as the graph is printed (never read off the text):
+        # reads[-1] collects the line being printed, a hoisted subexpression pushes its own set
+        self.reads: list[set[str]] = [set()]
+        self.line_reads: dict[int, set[str]] = {}
+
+    def read(self, name: str) -> None:
+        """Record that the line being printed reads the local ``name``."""
+        self.used.add(name)
+        self.reads[-1].add(name)
+
+    def emit(self, line: str, reads: set[str]) -> None:
+        """Append ``line``, which reads the locals ``reads``."""
+        self.line_reads[len(self.lines)] = set(reads)
+        self.lines.append(line)
 
     # ------------------------------------------------------------ naming and lines
     def dim(self, d) -> str:
@@ -115,6 +144,7 @@ class _Emitter:
         mapping = {}
         for s in d.free_symbols:
             self.dims_used.add(s)
+            self.reads[-1].add(self.dim_names[s])
             mapping[s] = sympy.Symbol(self.dim_names[s])
         return str(d.xreplace(mapping))
 
@@ -122,11 +152,12 @@ class _Emitter:
         return f"({self.dim(node.rows)}, {self.dim(node.cols)})"
 
     def assign(self, name: str, node: Node, c: Code, register: bool = True) -> Code:
+        reads, self.reads[-1] = self.reads[-1], set()
         if c.scaled:                                    # P = A @ B; P *= s: no full-size temporary
-            self.lines.append(f"    {name} = {c.scaled[0]}")
-            self.lines.append(f"    {name} *= {c.scaled[1]}")
+            self.emit(f"    {name} = {c.scaled[0]}", reads)
+            self.emit(f"    {name} *= {c.scaled[1]}", reads | {name})
         else:
-            self.lines.append(f"    {name} = {c.text}")
+            self.emit(f"    {name} = {c.text}", reads)
         if c.alias is None and c.full and not node.is_scalar and not _VIEW.match(c.text):
             self.fresh[name] = node.shape
         info = Code(name, ATOM, c.full or node.is_scalar, c.alias)
@@ -140,12 +171,16 @@ class _Emitter:
             name, _, adjoint = self.pending.pop(id(node))
             info = self.define(name, node, adjoint)
         if info is not None:
-            self.used.add(info.text)
+            self.read(info.text)
             return Code(info.text, ATOM, info.full, info.alias or info.text)
+        hoisted = id(node) in self.hoist
+        if hoisted:
+            self.reads.append(set())
         c = self.op(node)
-        if id(node) in self.hoist:
+        if hoisted:
             info = self.assign(self.namer.fresh("t"), node, c)
-            self.used.add(info.text)
+            self.reads.pop()
+            self.read(info.text)
             return Code(info.text, ATOM, info.full, info.alias or info.text)
         return c
 
@@ -154,13 +189,15 @@ class _Emitter:
         if value.op == "add" and not value.is_scalar:
             first = self.expr(value.args[0])
             if first.full and first.alias is None:
-                self.lines.append(f"    {name} = {first.text}")
+                reads, self.reads[-1] = self.reads[-1], set()
+                self.emit(f"    {name} = {first.text}", reads)
                 for t in value.args[1:]:
                     c = self.expr(t)
+                    reads, self.reads[-1] = self.reads[-1] | {name}, set()
                     if c.text.startswith("-") and c.prec in (MUL, UNARY):
-                        self.lines.append(f"    {name} -= {c.text[1:]}")
+                        self.emit(f"    {name} -= {c.text[1:]}", reads)
                     else:
-                        self.lines.append(f"    {name} += {c.text}")
+                        self.emit(f"    {name} += {c.text}", reads)
                 info = Code(name, ATOM, True, None)
                 if register:
                     self.named[id(node)] = info
@@ -312,15 +349,16 @@ class _Emitter:
     def op_ew(self, n):
         name, order = n.attrs
         z = self.expr(n.args[0])
-        if (name, order) == ("sigmoid", 0) or (name, order) in EW_CODE:
-            t = EW_CODE[(name, order)].format(z.text if (name, order) != ("sigmoid", 0) else wrap(z, MUL + 1))
-            return Code(t, MUL if name == "sigmoid" else ATOM, z.full)
+        if (name, order) in EW_CODE:
+            if (name, order) == ("sigmoid", 0):
+                self.helpers.add("_sigmoid")
+            return Code(EW_CODE[(name, order)].format(z.text), ATOM, z.full)
         if name in ELEMENTWISE:
             if order >= len(ELEMENTWISE[name].numpy):
                 return Code("0.0", ATOM, False)
             raise UnsupportedError(f"no NumPy code for derivative {order} of {name}")
-        fn = "fn_" + name
-        self.used.add(fn)
+        fn = self.namer.function(name)
+        self.read(fn)
         # a user's function may hand back its argument: its result is never written into
         return Code(f"{fn}[{order}]({self.full(n.args[0]).text})", ATOM, True, "call")
 
@@ -416,9 +454,13 @@ def _ndim(node: Node) -> int:
 
 
 def codegen(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
-            dtype: str | None = None) -> str:
+            dtype: str | None = None, verify: bool = True) -> str:
     """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
-    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``."""
+    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``.
+
+    ``verify`` (the default): the module is gradchecked at small concrete sizes before it is
+    returned (``gradcheck.verify_generated``): a mismatch raises ``VerificationError``, and the
+    module's docstring says how it was checked or why the check was skipped."""
     names = wrt_names(wrt)
     dtype = {None: "float64", "float64": "float64", "float32": "float32", "double": "float64",
              "single": "float32"}.get(dtype if dtype is None else str(dtype).replace("np.", "").replace("numpy.", ""))
@@ -427,7 +469,11 @@ def codegen(expr: str, wrt, shapes: dict | None = None, assume: dict | None = No
     typed = typed_program(expr, shapes, assume)
     wrt_nodes, _ = resolve_wrt(typed, names, shapes)
     typed = plan(typed)
-    return _Program(expr, typed, names, wrt_nodes, dtype).source()
+    source = _Program(expr, typed, names, wrt_nodes, dtype).source()
+    if not verify:
+        return source
+    from .gradcheck import verify_generated
+    return verify_generated(source, codegen, expr, names, shapes, assume, dtype)
 
 
 class _Program:
@@ -484,7 +530,9 @@ class _Program:
             em.assign(self.out_name, out, em.op(out) if out.op != "var" else Code(self.local[out.attrs[0]]))
         info = em.named[id(out)]
         if not info.full and not out.is_scalar:
-            em.lines.append(f"    {info.text} = np.broadcast_to({info.text}, {em.shape(out)}).copy()")
+            shape = em.shape(out)
+            em.emit(f"    {info.text} = np.broadcast_to({info.text}, {shape}).copy()", em.reads[-1] | {info.text})
+            em.reads[-1] = set()
         return order, em
 
     # ------------------------------------------------------------ backward
@@ -534,9 +582,11 @@ class _Program:
         roots = [finals[id(v)] for v in wrt if id(v) in finals] + [p[2] for p in em.pending.values()]
         em.hoist = _shared(roots, em.named, em.pending)
         self.grads = []
+        self.grad_locals: list[str] = []
         returned_roots: set[str] = set()
         for name, v in zip(self.wrt, wrt):
             gname = self.namer.grad(self.local[name], pre)
+            self.grad_locals.append(gname)
             ext = _ndim(v)
             if id(v) not in finals:
                 text = "0.0" if ext == 0 else f"np.zeros({em.shape(v)}, dtype=DTYPE)"
@@ -570,8 +620,9 @@ class _Program:
         rank = {t: i for i, t in reversed(list(enumerate(made)))}
         needed = sorted((t for t in _locals_in(bwd) if t in self.forward_locals), key=lambda t: rank.get(t, len(rank)))
         generic = sorted({n.attrs[0] for n in order if n.op == "ew" and n.attrs[0] not in ELEMENTWISE})
-        fn_needed = [f"fn_{g}" for g in generic if f"fn_{g}" in bwd.used]
-        dims_needed = sorted({self.dim_names[s] for s in bwd.dims_used})
+        fn_needed = [self.namer.function(g) for g in generic if self.namer.function(g) in bwd.used]
+        seed_shape = bwd.shape(out) if self.seed_name in bwd.used and not out.is_scalar else None
+        dims_needed = sorted({self.dim_names[s] for s in bwd.dims_used})   # after the seed's shape
         fdims = sorted({self.dim_names[s] for s in fwd.dims_used | bwd.dims_used})
         lines = []
         lines.append(f'"""Generated by matcalc: forward and backward for\n\n    {_doc_escape(self.expr)}\n')
@@ -581,6 +632,10 @@ class _Program:
         lines.append(f"\nforward(**inputs) -> (output, cache); backward(cache, upstream=1.0) returns the "
                      f"gradients of {', '.join(_doc_escape(w) for w in self.wrt)} (dict keyed by name).")
         lines.append(f"dtype: {self.dtype}.")
+        lookalikes = [n for n in self.inputs if unicodedata.normalize("NFKC", n) != n]
+        if lookalikes:
+            lines.append("Python reads a keyword NFKC-normalised, so pass " + ", ".join(repr(n) for n in lookalikes)
+                         + " as forward(**{name: value}), not as name=value.")
         if generic:
             lines.append("Generic functions: pass functions={" + ", ".join(f'"{g}": (f, f_prime)' for g in generic)
                          + "} to forward().")
@@ -607,17 +662,18 @@ class _Program:
         for g in generic:
             lines.append(f"    if functions is None or {g!r} not in functions:")
             lines.append(f"        raise ValueError(\"pass functions={{{g!r}: (f, f_prime)}} to forward()\")")
-            lines.append(f"    fn_{g} = functions[{g!r}]")
+            lines.append(f"    {self.namer.function(g)} = functions[{g!r}]")
         for dname in fdims:
             lines.append(f"    {dname} = {self._dim_source(dname)}")
         keep = set(needed) | {fwd.named[id(out)].text}
-        lines += in_place(_live(fwd.lines, keep), fwd.fresh, keep, frozenset(self.own_locals))
+        live, read = _live(fwd.lines, fwd.line_reads, keep)
+        lines += in_place(live, fwd.fresh, keep, frozenset(self.own_locals))
         items = [f"{t!r}: {t}" for t in needed + fn_needed + dims_needed]
         lines.append("    cache = {" + ", ".join(items) + "}")
         lines.append(f"    return {_external(_ndim(out), fwd.named[id(out)].text)}, cache")
         # an input nothing reads (a variable the output does not depend on) gets no line
         span = slice(first_input, first_input + len(self.inputs))
-        read = set(re.findall(r"[A-Za-z_]\w*", "\n".join(lines[span.stop:])))
+        read |= set(keep) | {self._dim_source(d).partition(".shape")[0] for d in fdims}
         lines[span] = [ln for ln, n in zip(lines[span], self.inputs) if self.local[n] in read]
         lines.append("")
         lines.append("")
@@ -631,8 +687,8 @@ class _Program:
             else:
                 shp = "(-1, 1)" if _ndim(out) == 1 and out.is_column else "np.shape(upstream)"
                 lines.append(f"    {self.seed_name} = np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape("
-                             f"{shp}), {bwd.shape(out)})")
-        returned = {m for _, t in self.grads for m in re.findall(r"[A-Za-z_]\w*", t)}
+                             f"{shp}), {seed_shape})")
+        returned = set(self.grad_locals)
         lines += in_place(bwd.lines, bwd.fresh, returned)
         lines.append("    return {" + ", ".join(f"{n!r}: {t}" for n, t in self.grads) + "}")
         lines.append("")
@@ -665,16 +721,18 @@ class _Program:
         raise UnsupportedError(f"cannot read the dimension {dname} off the inputs")
 
 
-def _live(lines: list[str], keep: set[str]) -> list[str]:
-    """Drop forward lines whose result nobody reads (a step the printer folded into another)."""
+def _live(lines: list[str], line_reads: dict[int, set[str]], keep: set[str]) -> tuple[list[str], set[str]]:
+    """Drop forward lines whose result nobody reads (a step the printer folded into another);
+    also the locals the kept lines read (as the emitter recorded them from the graph)."""
     live = set(keep)
     out = []
-    for line in reversed(lines):
-        name, _, code = line.strip().partition(" = ")
+    for k in range(len(lines) - 1, -1, -1):
+        line = lines[k]
+        name = line.strip().split(" ", 1)[0]
         if name in live:
             out.append(line)
-            live.update(re.findall(r"[A-Za-z_]\w*", code))
-    return out[::-1]
+            live.update(line_reads[k] if k in line_reads else identifiers(line))
+    return out[::-1], live
 
 
 def _inlined(node: Node, consumers: list[Node]) -> bool:

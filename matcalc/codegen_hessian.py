@@ -33,6 +33,7 @@ from .diff import gradients, jvp
 from .errors import MatcalcError, ShapeError
 from .graph import Node, depends_on, topo_order
 from .hessian import _coefficient
+from .naming import identifiers
 from .plan import plan
 from .simplify import simplify_all
 
@@ -66,9 +67,10 @@ HELPERS = {
 
 
 def codegen_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
-                    dtype: str | None = None) -> str:
+                    dtype: str | None = None, verify: bool = True) -> str:
     """Python source of the first-order module of ``expr`` by ``wrt`` plus ``hessian(**inputs)``
-    (the Hessian array; a dict of blocks for several variables) and ``hvp(cache, v)`` (H v)."""
+    (the Hessian array; a dict of blocks for several variables) and ``hvp(cache, v)`` (H v).
+    ``verify`` as for ``codegen``: gradients, Hessians and H v checked before it is returned."""
     names = wrt_names(wrt)
     key = dtype if dtype is None else str(dtype).replace("np.", "").replace("numpy.", "")
     if key not in DTYPES:
@@ -78,7 +80,11 @@ def codegen_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict | N
         raise ShapeError("a Hessian needs a scalar output; use codegen for the first-order module")
     wrt_nodes, _ = resolve_wrt(typed, names, shapes)
     typed = plan(typed)                      # as codegen() does: the same first-order module
-    return _HessianProgram(expr, typed, names, wrt_nodes, DTYPES[key]).source()
+    source = _HessianProgram(expr, typed, names, wrt_nodes, DTYPES[key]).source()
+    if not verify:
+        return source
+    from .gradcheck import verify_generated
+    return verify_generated(source, codegen_hessian, expr, names, shapes, assume, DTYPES[key], hessian=True)
 
 
 def block_keys(names: list[str]) -> list[tuple[str, str, str]]:
@@ -108,7 +114,7 @@ class _HessianProgram(_Program):
         self.hvp_em, self.hvp_results = self._emit_hvp(fwd, hv)
         self.hess_em, self.hess_results = self._emit_hessian(fwd, blocks)
         for em in (self.hvp_em, self.hess_em):
-            bwd.used |= {t for t in em.used if t in self.forward_locals or t.startswith("fn_")}
+            bwd.used |= {t for t in em.used if t in self.forward_locals or t in self.namer.function_slots.values()}
             bwd.dims_used |= em.dims_used
         return bwd
 
@@ -330,8 +336,8 @@ class _Splice:
     def reads(self, em: _Emitter) -> list[str]:
         """The cached values the function's lines use."""
         p = self.prog
-        words = set(re.findall(r"[A-Za-z_]\w*", "\n".join(em.lines)))
-        names = sorted(t for t in em.used if t in p.forward_locals or t.startswith("fn_"))
+        words = set().union(*(identifiers(line) for line in em.lines))
+        names = sorted(t for t in em.used if t in p.forward_locals or t in p.namer.function_slots.values())
         names += sorted({p.dim_names[s] for s in em.dims_used})
         return [t for t in names if t in words]
 

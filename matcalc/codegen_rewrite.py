@@ -19,7 +19,7 @@ from __future__ import annotations
 from . import algebra as A
 from .graph import ONE, Node, topo_order
 from .kronecker import kron
-from .plan import cheapest
+from .plan import cheapest, matmul
 from .simplify import _REBUILD, _merge_diagonals
 
 
@@ -72,7 +72,7 @@ class Rewriter:
         """a b with (P ⊗ Q)(R ⊗ S) = PR ⊗ QS, (p ⊗ Q) M = p ⊗ QM for a column p, M (pᵀ ⊗ Q) = pᵀ ⊗ MQ,
         distributing over sums next to a Kronecker product, so that none is ever formed."""
         if a.is_scalar or b.is_scalar:
-            return A.matmul(a, b)
+            return matmul(a, b)
         ca, fa, ba = (1, (), a) if id(a) in self.keep else A.split(a)
         cb, fb, bb = (1, (), b) if id(b) in self.keep else A.split(b)
         out = None
@@ -111,12 +111,12 @@ class Rewriter:
                 rest = A.add(*dense) if len(dense) > 1 else dense[0]
                 terms = [rest] + light
                 return _scaled(c, fs, A.add(*(self._mul(other, t) if left else self._mul(t, other) for t in terms)))
-        return A.matmul(a, b)
+        return matmul(a, b)
 
     def _mv(self, P: Node, u: Node) -> Node:
         """P u with P distributed: (B + C) u = B u + C u, diag(d) u = d ∘ u, chains right to left."""
         if id(P) in self.keep:
-            return A.matmul(P, u)
+            return matmul(P, u)
         if P.op == "add":
             return A.add(*(self._mv(t, u) for t in P.args))
         if P.op == "scale":
@@ -129,7 +129,7 @@ class Rewriter:
             for f in reversed(self._flatten(P)):
                 u = self._mv(f, u)
             return u
-        return A.matmul(P, u)
+        return matmul(P, u)
 
 
 def _scaled(c, fs, body: Node | None) -> Node:

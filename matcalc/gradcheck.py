@@ -14,9 +14,9 @@ import numpy as np
 
 from .api import resolve_wrt, typed_program, wrt_names
 from .codegen import codegen
-from .errors import MatcalcError
+from .errors import MatcalcError, VerificationError
 from .fdcheck import generic_functions, sample_point
-from .numeric import to_external
+from .numeric import evaluate, to_external
 
 TOL = {"float64": 1e-7, "float32": 1e-3}
 
@@ -55,15 +55,16 @@ def load(source: str) -> dict:
     return ns
 
 
-def prepare(generate, expr: str, wrt, shapes, assume, dtype, functions):
-    """What a gradcheck needs: the variables, the module ``generate`` writes in ``dtype`` and a
-    float64 one for the finite differences, and the generic functions' stand-ins."""
+def prepare(generate, expr: str, wrt, shapes, assume, dtype, functions, source: str | None = None):
+    """What a gradcheck needs: the variables, the module ``generate`` writes in ``dtype`` (or
+    ``source``, the module already written) and a float64 one for the finite differences, and
+    the generic functions' stand-ins."""
     names = wrt_names(wrt)
     typed = typed_program(expr, shapes, assume)
     nodes, _ = resolve_wrt(typed, names, shapes)
     dtype = "float32" if str(dtype).endswith("float32") or dtype == "single" else "float64"
-    mod = load(generate(expr, names, shapes, assume, dtype))
-    ref = mod if dtype == "float64" else load(generate(expr, names, shapes, assume, "float64"))
+    mod = load(source if source is not None else generate(expr, names, shapes, assume, dtype, verify=False))
+    ref = mod if dtype == "float64" else load(generate(expr, names, shapes, assume, "float64", verify=False))
     variables = dict(typed.variables)
     for n, v in zip(names, nodes):
         variables.setdefault(n, v)
@@ -72,14 +73,15 @@ def prepare(generate, expr: str, wrt, shapes, assume, dtype, functions):
 
 def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
               dtype: str | None = None, functions: dict | None = None, seed: int = 0,
-              h: float = 1e-5, tol: float | None = None, points: int = 2, hessian: bool = False) -> GradcheckReport:
+              h: float = 1e-5, tol: float | None = None, points: int = 2, hessian: bool = False,
+              source: str | None = None) -> GradcheckReport:
     """Check the generated backward() of ``expr`` by ``wrt`` against central differences;
     ``hessian=True``: the second-order module's backward(), hessian() and hvp() as well."""
     if hessian:
         from .gradcheck_hessian import gradcheck_hessian
-        return gradcheck_hessian(expr, wrt, shapes, assume, dtype, functions, seed, h, tol, points)
+        return gradcheck_hessian(expr, wrt, shapes, assume, dtype, functions, seed, h, tol, points, source)
     names, typed, variables, mod, ref, functions, dtype = prepare(codegen, expr, wrt, shapes, assume, dtype,
-                                                                  functions)
+                                                                  functions, source)
     tol = TOL[dtype] if tol is None else tol
     rng = np.random.default_rng(seed)
     report = GradcheckReport(expr, tol=tol, dtype=dtype)
@@ -91,9 +93,9 @@ def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = 
         checked += 1
         inputs = {n: to_external(env[n], v.attrs[1]) for n, v in variables.items()}
         kw = {"functions": functions} if functions else {}
-        _, cache = mod["forward"](**inputs, **kw)
+        value, cache = mod["forward"](**inputs, **kw)
         grads = mod["backward"](cache)
-        trouble = _reentrancy(mod, cache, grads)
+        trouble = _reentrancy(mod, cache, grads) or _forward_mismatch(typed, variables, env, functions, value, tol)
         if trouble:
             report.detail = trouble
             report.errors.update({n: float("inf") for n in names})
@@ -124,6 +126,22 @@ def gradcheck(expr: str, wrt, shapes: dict | None = None, assume: dict | None = 
     return report
 
 
+def _forward_mismatch(typed, variables, env, functions, value, tol) -> str | None:
+    """forward() against matcalc's own evaluator of the program (a forward pass that is wrong
+    everywhere would pass a gradient check of itself)."""
+    with np.errstate(all="ignore"):
+        want = np.asarray(evaluate([typed.output], env, functions, {}, leaves=list(variables.values()))[0], dtype=float)
+    got = np.asarray(value, dtype=float)
+    if got.size != want.size:
+        return f"forward() has {got.size} entries, the program's value {want.size}"
+    got, want = got.reshape(-1), want.reshape(-1)
+    scale = max(float(np.max(np.abs(want), initial=0.0)), 1.0)
+    err = float(np.max(np.abs(got - want), initial=0.0)) / scale
+    if not np.isfinite(err) or err > max(tol, 1e-9) * 10:
+        return f"forward() differs from the program's value (relative error {err:.2e})"
+    return None
+
+
 def _reentrancy(mod: dict, cache: dict, grads: dict) -> str | None:
     """What breaks the contract of ``backward``: called again (upstream 2) it must leave the
     cache and the arrays it returned before untouched, and scale its result by 2."""
@@ -139,3 +157,78 @@ def _reentrancy(mod: dict, cache: dict, grads: dict) -> str | None:
         if not np.allclose(np.asarray(again[k]), 2.0 * v, rtol=1e-5, atol=1e-12, equal_nan=True):
             return f"backward(cache, 2) is not twice backward(cache) for {k}"
     return None
+
+
+VERIFY_MAX_DIM = 8        # declared sizes above this are replaced by small ones for the check
+VERIFY_SEEDS = (0, 1)     # a mismatch must show at both seeds' points (a kink met by chance is not a bug)
+
+
+def verify_generated(source: str, generate, expr: str, wrt, shapes, assume, dtype, hessian: bool = False) -> str:
+    """``source`` (a module ``generate`` wrote) once its gradients (and Hessians) agree with
+    central differences at small concrete sizes, with a line in its docstring saying how it was
+    checked; a ``VerificationError`` naming the variable and the error when they disagree.
+
+    Declared sizes above ``VERIFY_MAX_DIM`` are replaced by distinct small ones and the module
+    for those sizes (same program, same code paths) is checked instead: a user's huge declared
+    size is never allocated.  When no check can run, the docstring says it was skipped."""
+    small = _small_shapes(shapes)
+    checked_source = source
+    where = "at random points"
+    if small is not None:
+        try:
+            checked_source = generate(expr, wrt, small, assume, dtype, verify=False)
+        except MatcalcError as exc:
+            return _with_note(source, f"Verification skipped: the declared sizes could not be replaced by small "
+                                      f"ones ({exc.message.splitlines()[0]}).")
+        where = "at random points, with the declared sizes replaced by small ones (" + ", ".join(
+            f"{k}: {tuple(v) if isinstance(v, (tuple, list)) else v}" for k, v in small.items()) + ")"
+    reports = []
+    for seed in VERIFY_SEEDS:
+        try:
+            report = gradcheck(expr, wrt, small if small is not None else shapes, assume, dtype, seed=seed,
+                               points=1, hessian=hessian, source=checked_source)
+        except MatcalcError as exc:
+            if isinstance(exc, VerificationError):
+                raise
+            return _with_note(source, f"Verification skipped: {exc.message.splitlines()[0]}.")
+        except Exception as exc:  # noqa: BLE001 - the generated module itself failed: never returned
+            raise VerificationError(f"generated code for {expr!r} fails when run: {type(exc).__name__}: {exc}") \
+                from exc
+        if report.ok:
+            worst = max(report.errors.values(), default=0.0)
+            if generic_functions([typed_program(expr, small if small is not None else shapes, assume).output], None):
+                where += ", generic functions replaced by sin/cos stand-ins"
+            return _with_note(source, f"Verified by matcalc: gradients{' and Hessians' if hessian else ''} agree "
+                                      f"with central differences {where} (max relative error {worst:.1e}).")
+        reports.append(report)
+    bad = reports[-1]
+    failing = {k: e for k, e in bad.errors.items() if not e < bad.tol}
+    what = "; ".join(f"{k}: relative error {e:.2e}" for k, e in failing.items()) or bad.detail
+    detail = f" ({bad.detail})" if bad.detail and failing else ""
+    raise VerificationError(f"generated code for {expr!r} disagrees with central differences — {what}{detail} "
+                            f"(tolerance {bad.tol:.0e}); the module is not returned")
+
+
+def _small_shapes(shapes: dict | None) -> dict | None:
+    """``shapes`` with every declared size above ``VERIFY_MAX_DIM`` replaced by a distinct small
+    one not declared elsewhere (equal sizes stay equal); None when nothing needs replacing."""
+    if not shapes:
+        return None
+    sizes = {int(d) for v in shapes.values() if isinstance(v, (tuple, list)) for d in v
+             if isinstance(d, int) or (isinstance(d, str) and d.isdigit())}
+    large = sorted(d for d in sizes if d > VERIFY_MAX_DIM)
+    if not large:
+        return None
+    free = [k for k in range(2, 64) if k not in sizes]
+    swap = dict(zip(large, free))
+    return {name: (tuple(swap.get(int(d), int(d)) if isinstance(d, int) or (isinstance(d, str) and d.isdigit())
+                         else d for d in v) if isinstance(v, (tuple, list)) else v)
+            for name, v in shapes.items()}
+
+
+def _with_note(source: str, note: str) -> str:
+    """``source`` with ``note`` as the last paragraph of its module docstring."""
+    end = source.find('\n"""\n')
+    if end < 0:
+        return source
+    return source[:end] + "\n\n" + note + source[end:]

@@ -26,10 +26,11 @@ from .numeric import to_external
 
 def gradcheck_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
                       dtype: str | None = None, functions: dict | None = None, seed: int = 0,
-                      h: float = 1e-5, tol: float | None = None, points: int = 2) -> GradcheckReport:
+                      h: float = 1e-5, tol: float | None = None, points: int = 2,
+                      source: str | None = None) -> GradcheckReport:
     """Check backward(), hessian() and hvp() of the generated module against central differences."""
     names, typed, variables, mod, ref, functions, dtype = prepare(codegen_hessian, expr, wrt, shapes, assume,
-                                                                  dtype, functions)
+                                                                  dtype, functions, source)
     tol = TOL[dtype] if tol is None else tol
     kw = {"functions": functions} if functions else {}
     rng = np.random.default_rng(seed)

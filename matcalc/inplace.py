@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 
-_NAME = re.compile(r"[A-Za-z_]\w*")
-_LINE = re.compile(r"^(\s*)([A-Za-z_]\w*) (=|\+=|-=|\*=|/=) (.*)$")
-_UFUNC = re.compile(r"^np\.(tanh|exp|log|sqrt|sin|cos|abs|expm1|log1p)\(([A-Za-z_]\w*)\)$")
-_BINARY = re.compile(r"^([A-Za-z_]\w*) ([-+*/]) (.+)$")
+from .naming import identifier_counts
+
+# a local is any Python identifier (Unicode too: ``δ``), never only ASCII
+_LINE = re.compile(r"^(\s*)([^\W\d]\w*) (=|\+=|-=|\*=|/=) (.*)$")
+_UFUNC = re.compile(r"^np\.(tanh|exp|log|sqrt|sin|cos|abs|expm1|log1p)\(([^\W\d]\w*)\)$")
+_BINARY = re.compile(r"^([^\W\d]\w*) ([-+*/]) (.+)$")
 _BARRED = {"+": "+-", "-": "+-", "*": "+-/@", "/": "+-*/@"}   # top-level operators the rest may not have
 
 
@@ -48,8 +50,8 @@ def in_place(lines: list[str], fresh: dict[str, object], keep: set[str], named: 
     for ln in parsed:
         if ln.target is not None:
             defs[ln.target] = defs.get(ln.target, 0) + (1 if ln.kind == "=" else 99)
-        for name in _NAME.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "''", ln.rest)):
-            reads[name] = reads.get(name, 0) + 1
+        for name, count in identifier_counts(ln.rest if ln.target is not None else ln.rest.strip()).items():
+            reads[name] = reads.get(name, 0) + count
     owner = {ln.target: k for k, ln in enumerate(parsed) if ln.target is not None and ln.kind == "="}
     for j, ln in enumerate(parsed):
         b = ln.target

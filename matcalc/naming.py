@@ -4,23 +4,37 @@ A ``Namer`` hands out names that are valid Python, unique within one generated m
 keyword (``lambda`` becomes ``lambda_``), never one of the module's own names (``np``, ``cache``,
 ``upstream``...) and never one that ruff flags as ambiguous (``l``, ``I``, ``O``).  Gradients are
 ``dL_dW``; temporaries without a name in the program are ``z1``, ``z2``...
+
+Python reads identifiers NFKC-normalised (PEP 3131): ``ｘ`` *is* ``x`` and ``ｎｐ`` *is* ``np`` to
+the interpreter.  So every name is made here in its NFKC form (what Python will see), and two
+names are the same exactly when their NFKC forms are: the matcalc variables ``x`` and ``ｘ``
+become the locals ``x`` and ``x_2``, ``ｎｐ`` becomes ``np_``.  Only locals are renamed; the
+keys of ``forward(**inputs)`` and of the gradients stay the program's own names.  Every other
+name the module uses (generic functions' slots ``fn_f``, dimensions ``dim_n``) is handed out
+here too, after the program's variables, so a variable called ``fn_f`` keeps its name and the
+slot moves aside.
 """
 from __future__ import annotations
 
+import io
 import keyword
+import tokenize
 import re
+import unicodedata
 
 # Names the generated module itself uses; user names are renamed around them.
 MODULE_NAMES = {"np", "DTYPE", "cache", "upstream", "inputs", "functions", "forward", "backward",
                 "Model", "self", "float", "dict", "ValueError", "_scalar", "_logsumexp", "_softmax",
                 "_log_softmax", "hessian", "hessian_from_cache", "hvp", "_kron4", "_eye_kron4", "_kron4_eye", "_kron4_t",
-                "_commutation4", "_commutation"}
+                "_commutation4", "_commutation", "_sigmoid", "type", "None", "True", "False"}
 AMBIGUOUS = {"l", "I", "O"}
 
 
 def sanitize(name: str) -> str:
-    """A Python identifier spelled as close to ``name`` as possible."""
-    out = re.sub(r"\W", "_", name)
+    """A Python identifier spelled as close to ``name`` as possible, in the NFKC form Python
+    gives it (so the text shows the name the interpreter binds)."""
+    out = re.sub(r"\W", "_", unicodedata.normalize("NFKC", name))
+    out = unicodedata.normalize("NFKC", out)
     if not out or not out.isidentifier():
         out = "v_" + out
     if keyword.iskeyword(out) or keyword.issoftkeyword(out) or out in AMBIGUOUS or out in MODULE_NAMES:
@@ -34,6 +48,13 @@ class Namer:
     def __init__(self, reserved: set[str] | None = None):
         self.taken: set[str] = set(MODULE_NAMES) | set(reserved or ())
         self.counter = 0
+        self.function_slots: dict[str, str] = {}   # generic function name -> its local
+
+    def function(self, name: str) -> str:
+        """The local holding the generic function ``name``'s (f, f') pair (one per function)."""
+        if name not in self.function_slots:
+            self.function_slots[name] = self.local(f"fn_{name}")
+        return self.function_slots[name]
 
     def local(self, name: str) -> str:
         """A local for the program's own name ``name`` (renamed if a keyword or taken)."""
@@ -59,3 +80,28 @@ class Namer:
 
     def dim(self, symbol: str) -> str:
         return self.local(f"dim_{symbol}")
+
+
+def identifier_counts(code: str) -> dict[str, int]:
+    """How many times each name is read in ``code``, as Python's own tokenizer sees the names
+    (any Unicode identifier, NFKC-normalised; attribute names after a dot, keyword-argument
+    names and string contents excluded)."""
+    counts: dict[str, int] = {}
+    prev = None
+    toks = list(tokenize.generate_tokens(io.StringIO(code.strip() + "\n").readline))
+    for k, tok in enumerate(toks):
+        if tok.type == tokenize.NAME and not keyword.iskeyword(tok.string) and (prev is None or prev.string != "."):
+            nxt = toks[k + 1] if k + 1 < len(toks) else None
+            if not (nxt is not None and nxt.string == "=" and prev is not None and prev.string in ("(", ",")):
+                name = unicodedata.normalize("NFKC", tok.string)
+                counts[name] = counts.get(name, 0) + 1
+        if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            prev = tok
+    return counts
+
+
+def identifiers(code: str) -> set[str]:
+    """The names a piece of generated Python reads, as Python's own tokenizer sees them (any
+    Unicode identifier, NFKC-normalised; attribute names after a dot, keyword-argument names and
+    string contents excluded)."""
+    return set(identifier_counts(code))

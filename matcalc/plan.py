@@ -8,7 +8,8 @@ flattened and re-parenthesised by the classic matrix-chain dynamic programme, wi
 dimensions priced as large (``_LARGE``) and declared ones at their value.  ``sum(A B)`` becomes
 ``(𝟏ᵀ A)(B 𝟏)``: two reductions and a dot product instead of a matrix product, which also turns
 the adjoint of the sum into broadcasts rather than matrix products by a ones matrix.  ``‖x‖²``
-is ``Σ x∘x``, whose gradient ``2 x`` has no ``x/‖x‖`` to divide by zero.
+is ``Σ x∘x``, whose gradient ``2 x`` has no ``x/‖x‖`` to divide by zero.  ``log σ(z)`` is
+``-softplus(-z)`` and ``log(1 - σ(z))`` is ``-softplus(z)``: finite where σ rounds to 0 or 1.
 
 Values are unchanged (only the order of exact operations); the backward program is derived
 from the rewritten graph, so it inherits the cheaper order.
@@ -43,11 +44,13 @@ def plan(typed: Typed) -> Typed:
         args = [new[id(a)] for a in node.args]
         if node.op == "matmul":
             chain = _links(node, new, uses, keep)
-            out = _best(chain) if len(chain) > 2 else A.matmul(*args)
+            out = _best(chain) if len(chain) > 2 else matmul(*args)
         elif node.op == "sum" and node.attrs[0] is None and args[0].op == "matmul" \
                 and uses.get(id(node.args[0]), 0) == 1 and id(node.args[0]) not in keep:
             a, b = args[0].args
-            out = A.matmul(A.matmul(A.ones((ONE, a.rows)), a), A.matmul(b, A.ones((b.cols, ONE))))
+            out = matmul(matmul(A.ones((ONE, a.rows)), a), matmul(b, A.ones((b.cols, ONE))))
+        elif node.op == "ew" and node.attrs == ("log", 0) and _stable_log(args[0]) is not None:
+            out = _stable_log(args[0])                  # log σ(z) = -softplus(-z): finite for every z
         elif node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
             x = args[0].args[0]                         # ‖x‖² = Σ x∘x: no square root, no 0/0 at x = 0
             out = A.sum_(A.hadamard(x, x))
@@ -57,6 +60,26 @@ def plan(typed: Typed) -> Typed:
     return Typed(new[id(typed.output)], typed.variables,
                  {k: new[id(v)] for k, v in typed.intermediates.items()},
                  [(k, new[id(v)]) for k, v in typed.statements], typed.source, typed.notes)
+
+
+def _stable_log(arg: Node) -> Node | None:
+    """``log σ(z)`` as ``-softplus(-z)`` and ``log(1 - σ(z))`` as ``-softplus(z)`` (softplus is
+    ``logaddexp(0, ·)``, finite everywhere), where ``log`` of a rounded σ would be ``-inf`` once
+    σ(z) underflows (z < -745) or rounds to 1 (z > 37); ``log softmax(z)`` as ``log_softmax(z)``
+    (an underflowed softmax entry is ``-inf``, its gradient NaN); None for any other argument."""
+    if arg.op == "ew" and arg.attrs == ("sigmoid", 0):
+        return A.neg(A.ew("softplus", A.neg(arg.args[0])))
+    if arg.op == "softmax":                             # log softmax(z) = z - logsumexp(z), max subtracted
+        return A.softmax_family("log_softmax", arg.args[0], arg.attrs[0])
+    if arg.op == "add" and len(arg.args) == 2:
+        for one, other in (arg.args, arg.args[::-1]):
+            if not ((one.op == "ones" and one.shape == arg.shape) or (arg.is_scalar and A.is_const(one, 1))):
+                continue
+            coef, factors, body = A.split(other)
+            if coef == -1 and not factors and body is not None and body.op == "ew" and body.attrs == ("sigmoid", 0) \
+                    and body.shape == arg.shape:
+                return A.neg(A.ew("softplus", body.args[0]))
+    return None
 
 
 def _links(node: Node, new: dict, uses: dict, keep: set) -> list[Node]:
@@ -80,7 +103,22 @@ def _size(d) -> int:
 
 
 def _best(chain: list[Node]) -> Node:
-    return cheapest(chain, A.matmul)
+    return cheapest(chain, matmul)
+
+
+def matmul(a: Node, b: Node) -> Node:
+    """``a b``, where a product of two (scaled) ones matrices keeps its inner size:
+    ``𝟏ₘₖ 𝟏ₖₙ = k 𝟏ₘₙ`` (k as the scalar ``𝟏ᵀ𝟏``, symbolic or not), never ``𝟏ₘₙ``.  Every product
+    the rewriting of generated code builds goes through here, so re-association can never drop
+    an inner dimension of ones products."""
+    if a.is_scalar or b.is_scalar or a.cols == ONE:
+        return A.matmul(a, b)
+    ca, fa, ba = A.split(a)
+    cb, fb, bb = A.split(b)
+    if ba is None or bb is None or ba.op != "ones" or bb.op != "ones" or (a.rows == ONE and b.cols == ONE):
+        return A.matmul(a, b)
+    inner = A.matmul(A.ones((ONE, a.cols)), A.ones((a.cols, ONE)))      # the scalar k = 𝟏ᵀ𝟏
+    return A.scale(inner, A.product(ca * cb, tuple(fa) + tuple(fb), A.ones((a.rows, b.cols))))
 
 
 def cheapest(chain: list[Node], mul: Callable[[Node, Node], Node]) -> Node:
