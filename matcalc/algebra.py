@@ -224,8 +224,12 @@ def transpose(a: Node) -> Node:
         return matmul(transpose(a.args[1]), transpose(a.args[0]))
     if op == "inv" and is_symmetric(a.args[0]):
         return a
-    if op == "pow" and a.args[0].op in ("ones",):
-        return transpose(a.args[0])
+    if op == "pow":                                                # (A.^p)ᵀ = (Aᵀ).^p, down to the leaves
+        return pow_(transpose(a.args[0]), a.attrs[0])
+    if op == "ew" and a.args[0].op == "transpose":                 # f(Aᵀ)ᵀ = f(A)
+        return ew(a.attrs[0], a.args[0].args[0], a.attrs[1])
+    if op == "kron":                                               # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
+        return kron(transpose(a.args[0]), transpose(a.args[1]))
     return make("transpose", (a,), (a.cols, a.rows))
 
 
@@ -557,6 +561,15 @@ def unvec(a: Node, shape: Shape) -> Node:
         return a.args[0]
     if shape[1] == ONE:
         return a
+    c, fs, body = split(a)
+    if (c, fs) != (1, ()) and body is not None and body.op != "zero":
+        return product(c, fs, unvec(body, shape))
+    if a.op == "zero":
+        return zero(shape)
+    if a.op == "transpose" and a.args[0].op == "kron":             # (p ⊗ q)ᵀ = pᵀ ⊗ qᵀ
+        a = kron(transpose(a.args[0].args[0]), transpose(a.args[0].args[1]))
+    if a.op == "kron" and a.args[0].is_column and a.args[1].is_column and shape == (a.args[1].rows, a.args[0].rows):
+        return matmul(a.args[1], transpose(a.args[0]))              # vec(b aᵀ) = a ⊗ b (Cookbook 520)
     return make("unvec", (a,), shape)
 
 

@@ -127,5 +127,5 @@ def small_shapes(shapes: dict | None) -> tuple[dict | None, dict[int, int]]:
 def largest_entries(nodes: Iterable[Node]) -> int:
     """The most entries any of ``nodes`` has at its concrete sizes (symbolic sizes count small)."""
     nodes = list(nodes)
-    sizes = dimension_sizes([n for n in nodes if n.op == "var"])
+    sizes = dimension_sizes(nodes)                    # every size any node has, inputs first
     return max((int(np.prod(concrete_shape(v, sizes), dtype=object)) for v in nodes), default=0)

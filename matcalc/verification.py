@@ -33,7 +33,8 @@ def verified(d, rebuild: Callable, shapes: dict | None, seed: int = 0):
             target = rebuild(small)
         except MatcalcError as e:                    # a literal pins a size (eye(150), ones(150))
             target, why = d, f"the expression fixes a declared size ({e})"
-    nodes = topo_order([target.typed.output, *target.results.values(), *target.variables.values()])
+    nodes = topo_order([target.typed.output, *target.results.values(), *target.variables.values(),
+                        *target.typed.variables.values()])   # an input may fix a size its value cancels
     entries = largest_entries(nodes)                 # any value the check computes, not only inputs
     if entries > MAX_CHECK_ENTRIES:
         d.check = CheckReport("skipped", detail=f"verification skipped: it would need {entries} entries "
