@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import io
 import keyword
-import tokenize
 import re
+import tokenize
 import unicodedata
 
 # Names the generated module itself uses; user names are renamed around them.

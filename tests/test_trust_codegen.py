@@ -60,15 +60,15 @@ def test_inferred_dimension_in_backward():
 
 def test_hessian_module_with_unicode_names():
     mod = load(codegen_hessian("β*sum(x.^2) + x'*ｘ", ["x"]))
-    H = mod["hessian"](**{"β": 3.0, "x": X, "ｘ": X})
+    H = mod["hessian"](β=3.0, x=X, ｘ=X)
     assert np.allclose(H, 6 * np.eye(3))
 
 
 # ---------------------------------------------------------------- verification by default
-import re  # noqa: E402
+import re
 
-from matcalc.errors import VerificationError  # noqa: E402
-from matcalc.gradcheck import _with_note, verify_generated  # noqa: E402
+from matcalc.errors import VerificationError
+from matcalc.gradcheck import _with_note, verify_generated
 
 
 def test_codegen_says_it_verified():
@@ -92,7 +92,7 @@ def test_a_wrong_module_is_refused():
 
 def test_a_module_that_crashes_is_refused():
     good = matcalc.codegen("sum(x.^3)", ["x"], verify=False)
-    broken = re.sub(r"(def backward\(cache, upstream=1.0\):\n.*?\n)", r"\1    undefined_name\n", good, flags=re.S)
+    broken = re.sub(r"(def backward\(cache, upstream=1.0\):\n.*?\n)", r"\1    undefined_name\n", good, flags=re.DOTALL)
     with pytest.raises(VerificationError) as exc:
         verify_generated(broken, matcalc.codegen, "sum(x.^3)", ["x"], None, None, "float64")
     assert exc.value.exit_code == 3
@@ -170,12 +170,12 @@ def test_log_softmax_large_inputs():
 
 
 # ---------------------------------------------------------------- ones products in the rewriting
-import sympy  # noqa: E402
+import sympy
 
-from matcalc import algebra as A  # noqa: E402
-from matcalc.graph import ONE  # noqa: E402
-from matcalc.numeric import evaluate  # noqa: E402
-from matcalc.plan import matmul as plan_matmul  # noqa: E402
+from matcalc import algebra as A
+from matcalc.graph import ONE
+from matcalc.numeric import evaluate
+from matcalc.plan import matmul as plan_matmul
 
 
 @pytest.mark.parametrize("coef", [1, -2])
@@ -189,8 +189,8 @@ def test_plan_matmul_keeps_the_inner_size_of_ones(coef):
 
 
 # ---------------------------------------------------------------- the CLI
-import subprocess  # noqa: E402
-import sys  # noqa: E402
+import subprocess
+import sys
 
 
 def cli(*args):
