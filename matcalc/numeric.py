@@ -73,12 +73,18 @@ def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | No
     for node in order:
         if id(node) in val:
             continue
-        stable = _stable_log(node, val)
-        if stable is None:
-            stable = _stable_complement(node, val)
+        stable = stable_value(node, val)
         val[id(node)] = stable if stable is not None else _eval_node(node, [val[id(a)] for a in node.args], env,
                                                                      dims, functions)
     return [val[id(r)] for r in roots]
+
+
+def stable_value(node: Node, val: dict):
+    """The value of ``node`` by a stable formula read off its arguments' nodes (log σ(z), 1 − σ(z),
+    log softmax(z), log exp(z)), or None where the plain evaluation is stable.  ``val`` holds the
+    values of the nodes already evaluated, keyed by id; every evaluator loop asks this first."""
+    stable = _stable_log(node, val)
+    return stable if stable is not None else _stable_complement(node, val)
 
 
 def _stable_log(node: Node, val: dict):
@@ -89,15 +95,15 @@ def _stable_log(node: Node, val: dict):
         return None
     a = node.args[0]
     if a.op == "softmax":                                        # log softmax(z) = z − logsumexp(z)
-        return RULES["log_softmax"].numpy(a, np.asarray(val[id(a.args[0])], dtype=float))
+        return RULES["log_softmax"].numpy(a, _num(val[id(a.args[0])]))
     if a.op == "ew" and a.attrs == ("sigmoid", 0):
-        return -np.logaddexp(0.0, -np.asarray(val[id(a.args[0])], dtype=float))
+        return -np.logaddexp(0.0, -_num(val[id(a.args[0])]))
     if a.op == "ew" and a.attrs == ("exp", 0):                   # log exp(z) = z (exp(z) may overflow)
-        return np.asarray(val[id(a.args[0])], dtype=float)
+        return _num(val[id(a.args[0])])
     s = _one_minus_sigmoid(a)
     if s is not None:
-        z = np.asarray(val[id(s.args[0])], dtype=float)
-        return np.broadcast_to(-np.logaddexp(0.0, z), (np.shape(val[id(a)])))
+        z = _num(val[id(s.args[0])])
+        return np.broadcast_to(-np.logaddexp(0.0, z), (np.shape(_num(val[id(a)]))))
     return None
 
 
@@ -119,8 +125,13 @@ def _stable_complement(node: Node, val: dict):
     s = _one_minus_sigmoid(node)
     if s is None:
         return None
-    z = np.asarray(val[id(s.args[0])], dtype=float)
-    return np.broadcast_to(ew_numpy("sigmoid", 0, None)(-z), np.shape(val[id(s)])).copy()
+    z = _num(val[id(s.args[0])])
+    return np.broadcast_to(ew_numpy("sigmoid", 0, None)(-z), np.shape(_num(val[id(s)]))).copy()
+
+
+def _num(v) -> np.ndarray:
+    """A value as a float array (the Hessian's evaluator keeps some diagonal matrices lazily)."""
+    return np.asarray(v.dense() if hasattr(v, "dense") else v, dtype=float)
 
 
 def _is_one(n: Node) -> bool:

@@ -94,3 +94,11 @@ def test_ones_product_times_a_matrix_keeps_the_inner_size(expr, shapes):
     got = deriv.numpy()(X=X, W=W, B=B)
     np.testing.assert_allclose(got.ravel(), _fd(f, B.ravel()), rtol=1e-7, atol=1e-7)
     assert deriv.verify().status == "ok"
+
+
+def test_hessian_of_log_sigmoid_keeps_its_digits():
+    """The Hessian's own evaluator (diagonals kept lazily) uses the same stable forms."""
+    x = np.array([-40.0, 0.3, 40.0])
+    got = matcalc.hessian("sum(log(sigmoid(x)) + log(1 - sigmoid(x)))", "x").numpy()(x=x)
+    want = np.diag([float(-2 * _sig(z) * _sig(-z)) for z in x])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
