@@ -396,6 +396,8 @@ def pow_(a: Node, p: Fraction | float) -> Node:
 
 def ew(name: str, a: Node, order: int = 0) -> Node:
     """An elementwise function (``order`` > 0: its order-th derivative) applied to ``a``."""
+    if name == "log" and is_zero(a):                            # log 0 = −∞ for every input: no derivative
+        raise UndefinedError("log of zero: this argument is exactly zero for every input")
     if name == "abs" and assumption(a) == "positive":          # |x| = x, sign(x) = 1 for x > 0
         return a if order == 0 else ones(a.shape) if order == 1 else zero(a.shape)
     return make("ew", (a,), a.shape, (name, order))
@@ -487,6 +489,8 @@ def det(a: Node) -> Node:
 
 
 def logdet(a: Node) -> Node:
+    if is_zero(a):                                               # log |det 0| = −∞ for every input
+        raise UndefinedError("logdet of a matrix that is exactly zero for every input")
     return ew("log", ew("abs", a)) if a.is_scalar else unary_scalar("logdet", a, square=True)
 
 

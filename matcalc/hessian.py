@@ -27,7 +27,7 @@ from .fdcheck import CheckReport, check_at_points, compare_directional, generic_
 from .graph import Node, topo_order
 from .indexform import index_form, index_label, render_index
 from .kronecker import commutation_legend, try_vec_coefficient
-from .numeric import _eval_node, bind_dims, evaluate, to_internal, user_callable
+from .numeric import _eval_node, bind_dims, evaluate, stable_value, to_internal, user_callable
 from .render import Printer, program
 from .simplify import simplify_all
 from .verification import verified
@@ -264,6 +264,8 @@ def fast_evaluate(roots: list[Node], env: dict, functions=None) -> list:
                 val[id(node)] = a.v[:, None] * b
             else:
                 val[id(node)] = a * b.v[None, :]
+        elif (stable := stable_value(node, val)) is not None:       # log σ(z), 1 − σ(z), ... (numeric.py)
+            val[id(node)] = stable
         else:
             args = [a.dense() if isinstance(a, _Diag) else a for a in args]
             val[id(node)] = _eval_node(node, args, env, dims, functions)

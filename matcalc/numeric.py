@@ -80,7 +80,7 @@ def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | No
     for node in order:
         if id(node) in val:
             continue
-        stable = _stable_log(node, val)
+        stable = stable_value(node, val)
         value = stable if stable is not None else _eval_node(node, [val[id(a)] for a in node.args], env,
                                                              dims, functions)
         if rounding is not None and node.args:
@@ -88,6 +88,14 @@ def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | No
             value = value * (1.0 + ROUNDING_EPS * rounding.uniform(-1.0, 1.0, value.shape))
         val[id(node)] = value
     return [val[id(r)] for r in roots]
+
+
+def stable_value(node: Node, val: dict):
+    """The value of ``node`` by a stable formula read off its arguments' nodes (log σ(z), 1 − σ(z),
+    log softmax(z), log exp(z)), or None where the plain evaluation is stable.  ``val`` holds the
+    values of the nodes already evaluated, keyed by id; every evaluator loop asks this first."""
+    stable = _stable_log(node, val)
+    return stable if stable is not None else _stable_complement(node, val)
 
 
 def _stable_log(node: Node, val: dict):
@@ -98,17 +106,43 @@ def _stable_log(node: Node, val: dict):
         return None
     a = node.args[0]
     if a.op == "softmax":                                        # log softmax(z) = z − logsumexp(z)
-        return RULES["log_softmax"].numpy(a, np.asarray(val[id(a.args[0])], dtype=float))
+        return RULES["log_softmax"].numpy(a, _num(val[id(a.args[0])]))
     if a.op == "ew" and a.attrs == ("sigmoid", 0):
-        return -np.logaddexp(0.0, -np.asarray(val[id(a.args[0])], dtype=float))
-    if a.op == "add" and len(a.args) == 2:
-        one, rest = (a.args if a.args[0].op in ("ones", "scale") and _is_one(a.args[0]) else a.args[::-1])
-        if _is_one(one) and rest.op == "scale" and rest.attrs == (-1,) and len(rest.args) == 1:
-            s = rest.args[0]
-            if s.op == "ew" and s.attrs == ("sigmoid", 0):
-                z = np.asarray(val[id(s.args[0])], dtype=float)
-                return np.broadcast_to(-np.logaddexp(0.0, z), (np.shape(val[id(a)])))
+        return -np.logaddexp(0.0, -_num(val[id(a.args[0])]))
+    if a.op == "ew" and a.attrs == ("exp", 0):                   # log exp(z) = z (exp(z) may overflow)
+        return _num(val[id(a.args[0])])
+    s = _one_minus_sigmoid(a)
+    if s is not None:
+        z = _num(val[id(s.args[0])])
+        return np.broadcast_to(-np.logaddexp(0.0, z), (np.shape(_num(val[id(a)]))))
     return None
+
+
+def _one_minus_sigmoid(node: Node) -> Node | None:
+    """The σ(z) node of ``1 − σ(z)``, else None."""
+    if node.op != "add" or len(node.args) != 2:
+        return None
+    one, rest = (node.args if _is_one(node.args[0]) else node.args[::-1])
+    if _is_one(one) and rest.op == "scale" and rest.attrs == (-1,) and len(rest.args) == 1:
+        s = rest.args[0]
+        if s.op == "ew" and s.attrs == ("sigmoid", 0):
+            return s
+    return None
+
+
+def _stable_complement(node: Node, val: dict):
+    """1 − σ(z) = σ(−z): the subtraction rounds to 0 for z ≳ 37 while σ(−z) ≈ e⁻ᶻ keeps its digits
+    (σ' = σ (1 − σ) and the gradient of log σ meet it)."""
+    s = _one_minus_sigmoid(node)
+    if s is None:
+        return None
+    z = _num(val[id(s.args[0])])
+    return np.broadcast_to(ew_numpy("sigmoid", 0, None)(-z), np.shape(_num(val[id(s)]))).copy()
+
+
+def _num(v) -> np.ndarray:
+    """A value as a float array (the Hessian's evaluator keeps some diagonal matrices lazily)."""
+    return np.asarray(v.dense() if hasattr(v, "dense") else v, dtype=float)
 
 
 def _is_one(n: Node) -> bool:
