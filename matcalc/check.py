@@ -378,7 +378,8 @@ class _Checker:
             for _ in range(ROUNDING_RUNS):
                 try:
                     with np.errstate(all="ignore"):
-                        pe, pa = evaluate([exp, ans], env, functions, rounding=rng)
+                        pe, pa = evaluate([exp, ans], env, functions, rounding=rng,
+                                          leaves=self.leaves)
                 except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
                     return np.inf
                 pe = np.asarray(pe, dtype=float).T if transposed else np.asarray(pe, dtype=float)
@@ -394,6 +395,8 @@ class _Checker:
         """(env, functions, values) at a random valid point, or None; ``magnitude`` scales the
         unconstrained inputs, so that a term like relu(x − 100) is seen."""
         kink_list = kinks(roots)
+        size_of = {str(k): int(v) for k, v in sizes.items()}
+        leaves = self.leaves = list(variables.values())     # they fix every symbolic size
         if not _sizes_ok(roots, sizes):
             raise UnsupportedError("the answer builds arrays too large to check")
         for attempt in range(30):
@@ -401,6 +404,9 @@ class _Checker:
             env = {}
             for name, v in variables.items():
                 shape = tuple(int(sympy.sympify(d).subs(sizes)) for d in v.shape)
+                if v.is_scalar and name != self.wrt and name in size_of:    # the scalar N of X: N×d is N
+                    env[name] = np.full((1, 1), float(size_of[name]))
+                    continue
                 if v.is_scalar and name != self.wrt and _SIZE_NAME.fullmatch(name):
                     env[name] = np.full((1, 1), float(rng.integers(2, 9)))    # a count, as in a counterexample
                     continue
@@ -414,14 +420,15 @@ class _Checker:
             cache: dict = {}
             try:
                 with np.errstate(all="ignore"):
-                    valid = evaluate(valid_roots, env, functions, cache)
+                    valid = evaluate(valid_roots, env, functions, cache, leaves)
                     if not all(np.all(np.isfinite(v)) for v in valid):
                         continue
                     if kink_list and not away_from_kinks(
-                            lambda n, env=env, fns=functions, cache=cache: _safe_eval(n, env, fns, cache),
+                            lambda n, env=env, fns=functions, cache=cache: _safe_eval(n, env, fns, cache,
+                                                                                     leaves),
                             kink_list):
                         continue
-                    vals = [_safe_eval(r, env, functions, cache) for r in roots]
+                    vals = [_safe_eval(r, env, functions, cache, leaves) for r in roots]
             except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
                 continue
             return env, functions, vals
@@ -642,10 +649,10 @@ def _external(v, ndim):
     return np.round(to_external(a, ndim), 6).tolist() if ndim else round(float(to_external(a, 0)), 6)
 
 
-def _safe_eval(node, env, functions, cache):
+def _safe_eval(node, env, functions, cache, leaves=()):
     try:
         with np.errstate(all="ignore"):
-            return evaluate([node], env, functions, cache)[0]
+            return evaluate([node], env, functions, cache, leaves)[0]
     except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError, FloatingPointError):
         return np.full((1, 1), np.nan)
 
