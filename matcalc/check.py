@@ -40,6 +40,7 @@ from .shapes import _names_in, build
 from .simplify import simplify_all
 
 MAX_ANSWER_CHARS = 10_000
+_LABEL_NAMES = frozenset({"y", "Y", "t", "T", "label", "labels", "target", "targets"})  # one-hot in counterexamples
 _SIZE_NAME = re.compile(r"N|M|K|n|m|batch(_size)?|(n|num)_\w+")   # scalars that count: drawn as integers
 MAX_ANSWER_NODES = 5_000
 MAX_ENTRIES = 1_000_000       # per intermediate array at the sampled sizes
@@ -391,7 +392,8 @@ class _Checker:
                         spread = max(spread, float(np.max(np.where(np.isfinite(diff), diff, 0.0), initial=0.0)))
         return ROUNDING_SAFETY * spread + FLOOR_ULPS * 2.0 ** -52 * scale
 
-    def sample(self, roots, valid_roots, variables, rng, sizes, round_to=None, magnitude=1.0):
+    def sample(self, roots, valid_roots, variables, rng, sizes, round_to=None, magnitude=1.0,
+               labels_onehot=False):
         """(env, functions, values) at a random valid point, or None; ``magnitude`` scales the
         unconstrained inputs, so that a term like relu(x − 100) is seen."""
         kink_list = kinks(roots)
@@ -411,6 +413,8 @@ class _Checker:
                     env[name] = np.full((1, 1), float(rng.integers(2, 9)))    # a count, as in a counterexample
                     continue
                 val = draw(rng, shape, v.attrs[2], strategy)
+                if labels_onehot and v.attrs[2] is None and v.attrs[1] in (1, 2) and name in _LABEL_NAMES:
+                    val = draw(rng, shape, "onehot" if v.attrs[1] == 1 else "onehot_rows", strategy)
                 if magnitude != 1.0 and v.attrs[2] in (None, "positive", "symmetric", "spd", "diagonal"):
                     val = val * magnitude
                 if round_to is not None and v.attrs[2] != "probability":
@@ -444,8 +448,9 @@ class _Checker:
                     small.setdefault(s, 2 + len(small))
         point = None
         if self.expected_node is not None:
-            for _ in range(5):
-                got = self.sample(roots, valid_roots, variables, rng, small, round_to=1)
+            for attempt in range(6):     # label-like names one-hot first, if the answers differ there
+                got = self.sample(roots, valid_roots, variables, rng, small, round_to=1,
+                                  labels_onehot=attempt < 3)
                 if got is None:
                     continue
                 env, _, vals = got

@@ -99,3 +99,10 @@ def test_scalar_named_like_a_dimension_takes_that_size_in_counterexamples():
     v = check("sum(X*w)/N", "w", "X'*ones(N)", shapes={"X": ("N", "d"), "N": ()})
     ins = v.counterexample["inputs"]
     assert not v.correct and ins["N"] == len(ins["X"]) and float(ins["N"]).is_integer()
+
+
+def test_label_names_are_one_hot_in_counterexamples_when_that_still_shows_the_error():
+    v = check("-sum(Y.*log_softmax(X*W,2))", "W", "X'*(softmax(X*W,2) + Y)")
+    Y = v.counterexample["inputs"]["Y"]
+    assert not v.correct
+    assert all(sorted(row) == [0.0] * (len(row) - 1) + [1.0] for row in Y)
