@@ -40,6 +40,7 @@ from .shapes import _names_in, build
 from .simplify import simplify_all
 
 MAX_ANSWER_CHARS = 10_000
+_LABEL_NAMES = frozenset({"y", "Y", "t", "T", "label", "labels", "target", "targets"})  # one-hot in counterexamples
 _SIZE_NAME = re.compile(r"N|M|K|n|m|batch(_size)?|(n|num)_\w+")   # scalars that count: drawn as integers
 MAX_ANSWER_NODES = 5_000
 MAX_ENTRIES = 1_000_000       # per intermediate array at the sampled sizes
@@ -378,7 +379,8 @@ class _Checker:
             for _ in range(ROUNDING_RUNS):
                 try:
                     with np.errstate(all="ignore"):
-                        pe, pa = evaluate([exp, ans], env, functions, rounding=rng)
+                        pe, pa = evaluate([exp, ans], env, functions, rounding=rng,
+                                          leaves=self.leaves)
                 except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
                     return np.inf
                 pe = np.asarray(pe, dtype=float).T if transposed else np.asarray(pe, dtype=float)
@@ -390,10 +392,13 @@ class _Checker:
                         spread = max(spread, float(np.max(np.where(np.isfinite(diff), diff, 0.0), initial=0.0)))
         return ROUNDING_SAFETY * spread + FLOOR_ULPS * 2.0 ** -52 * scale
 
-    def sample(self, roots, valid_roots, variables, rng, sizes, round_to=None, magnitude=1.0):
+    def sample(self, roots, valid_roots, variables, rng, sizes, round_to=None, magnitude=1.0,
+               labels_onehot=False):
         """(env, functions, values) at a random valid point, or None; ``magnitude`` scales the
         unconstrained inputs, so that a term like relu(x − 100) is seen."""
         kink_list = kinks(roots)
+        size_of = {str(k): int(v) for k, v in sizes.items()}
+        leaves = self.leaves = list(variables.values())     # they fix every symbolic size
         if not _sizes_ok(roots, sizes):
             raise UnsupportedError("the answer builds arrays too large to check")
         for attempt in range(30):
@@ -401,10 +406,15 @@ class _Checker:
             env = {}
             for name, v in variables.items():
                 shape = tuple(int(sympy.sympify(d).subs(sizes)) for d in v.shape)
+                if v.is_scalar and name != self.wrt and name in size_of:    # the scalar N of X: N×d is N
+                    env[name] = np.full((1, 1), float(size_of[name]))
+                    continue
                 if v.is_scalar and name != self.wrt and _SIZE_NAME.fullmatch(name):
                     env[name] = np.full((1, 1), float(rng.integers(2, 9)))    # a count, as in a counterexample
                     continue
                 val = draw(rng, shape, v.attrs[2], strategy)
+                if labels_onehot and v.attrs[2] is None and v.attrs[1] in (1, 2) and name in _LABEL_NAMES:
+                    val = draw(rng, shape, "onehot" if v.attrs[1] == 1 else "onehot_rows", strategy)
                 if magnitude != 1.0 and v.attrs[2] in (None, "positive", "symmetric", "spd", "diagonal"):
                     val = val * magnitude
                 if round_to is not None and v.attrs[2] != "probability":
@@ -414,14 +424,15 @@ class _Checker:
             cache: dict = {}
             try:
                 with np.errstate(all="ignore"):
-                    valid = evaluate(valid_roots, env, functions, cache)
+                    valid = evaluate(valid_roots, env, functions, cache, leaves)
                     if not all(np.all(np.isfinite(v)) for v in valid):
                         continue
                     if kink_list and not away_from_kinks(
-                            lambda n, env=env, fns=functions, cache=cache: _safe_eval(n, env, fns, cache),
+                            lambda n, env=env, fns=functions, cache=cache: _safe_eval(n, env, fns, cache,
+                                                                                     leaves),
                             kink_list):
                         continue
-                    vals = [_safe_eval(r, env, functions, cache) for r in roots]
+                    vals = [_safe_eval(r, env, functions, cache, leaves) for r in roots]
             except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
                 continue
             return env, functions, vals
@@ -437,8 +448,9 @@ class _Checker:
                     small.setdefault(s, 2 + len(small))
         point = None
         if self.expected_node is not None:
-            for _ in range(5):
-                got = self.sample(roots, valid_roots, variables, rng, small, round_to=1)
+            for attempt in range(6):     # label-like names one-hot first, if the answers differ there
+                got = self.sample(roots, valid_roots, variables, rng, small, round_to=1,
+                                  labels_onehot=attempt < 3)
                 if got is None:
                     continue
                 env, _, vals = got
@@ -642,10 +654,10 @@ def _external(v, ndim):
     return np.round(to_external(a, ndim), 6).tolist() if ndim else round(float(to_external(a, 0)), 6)
 
 
-def _safe_eval(node, env, functions, cache):
+def _safe_eval(node, env, functions, cache, leaves=()):
     try:
         with np.errstate(all="ignore"):
-            return evaluate([node], env, functions, cache)[0]
+            return evaluate([node], env, functions, cache, leaves)[0]
     except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError, FloatingPointError):
         return np.full((1, 1), np.nan)
 

@@ -85,3 +85,24 @@ def test_tolerance_follows_rounding():
     shapes = {"x": ("n",), "A": ("n", "n")}
     assert check("x'*A*x", "x", "(A + 1e8*eye(n))*x - 1e8*x + A'*x", shapes=shapes).correct
     assert not check("x'*A*x", "x", "(A + 1e8*eye(n))*x - 1e8*x + 1.0000001*A'*x", shapes=shapes).correct
+
+
+def test_constant_expected_gradient_with_symbolic_sizes_is_graded_not_an_error():
+    # the expected n·1 has no variable of its own to fix h: sizes come from all the inputs
+    # (it raised "the dimension h is not known from the inputs", exit 2, for a valid question)
+    shapes = {"X": ("n", "d"), "W": ("d", "h"), "b": ("h",)}
+    assert check("sum(X*W + ones(n)*b')", "b", "sum(ones(n))*ones(h)", shapes=shapes).correct
+    assert not check("sum(X*W + ones(n)*b')", "b", "ones(h)", shapes=shapes).correct
+
+
+def test_scalar_named_like_a_dimension_takes_that_size_in_counterexamples():
+    v = check("sum(X*w)/N", "w", "X'*ones(N)", shapes={"X": ("N", "d"), "N": ()})
+    ins = v.counterexample["inputs"]
+    assert not v.correct and ins["N"] == len(ins["X"]) and float(ins["N"]).is_integer()
+
+
+def test_label_names_are_one_hot_in_counterexamples_when_that_still_shows_the_error():
+    v = check("-sum(Y.*log_softmax(X*W,2))", "W", "X'*(softmax(X*W,2) + Y)")
+    Y = v.counterexample["inputs"]["Y"]
+    assert not v.correct
+    assert all(sorted(row) == [0.0] * (len(row) - 1) + [1.0] for row in Y)
