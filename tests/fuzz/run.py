@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import sys
 from collections import Counter
@@ -46,9 +47,17 @@ def reproduction(program, values, wrt, part, outcome, detail, seed=None, index=N
             "assume": program.assume(), "point": {k: v.tolist() for k, v in values.items()}}
 
 
+def signature(part: str, outcome: str, detail: str) -> str:
+    """A bug class: part, outcome and the message with names, numbers and quoted text removed."""
+    msg = re.sub(r"'[^']*'|\"[^\"]*\"", "_", detail)
+    msg = re.sub(r"[-+]?\d[\d.e+-]*", "#", msg)
+    return f"{part}/{outcome}: {msg[:120]}"
+
+
 def run(seed: int, count: int, shrink: bool = False, out=None, progress: bool = False):
     table = {p: Counter() for p in PARTS}
     failures = []
+    seen: set[str] = set()
     for n, (index, program, values, wrts) in enumerate(examples(seed, count)):
         for wrt in wrts:
             res = run_oracle(program, values, wrt)
@@ -56,7 +65,9 @@ def run(seed: int, count: int, shrink: bool = False, out=None, progress: bool = 
                 table[part][outcome] += 1
                 if outcome != "ok":
                     rec = reproduction(program, values, wrt, part, outcome, detail, seed, index)
-                    if shrink and outcome in ("silent", "internal"):
+                    rec["class"] = signature(part, outcome, detail)
+                    if shrink and outcome in ("silent", "internal") and rec["class"] not in seen:
+                        seen.add(rec["class"])
                         from .shrink import shrink as do_shrink
                         small, svals = do_shrink(program, wrt, part, outcome)
                         rec["shrunk"] = {"expr": small.text(), "shapes": {k: list(v) for k, v in small.shapes().items()},
