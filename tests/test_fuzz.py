@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from tests.fuzz.oracle import PARTS
-from tests.fuzz.run import format_table, run, signature
-from tests.fuzz.shrink import shrink
-from tests.fuzz.generator import generate
+from fuzz.oracle import PARTS
+from fuzz.run import format_table, run, signature
+from fuzz.shrink import shrink
+from fuzz.generator import generate
 
 SEED = 0
 COUNT = 300

@@ -1,11 +1,10 @@
 """The fuzz harness itself: reproducible, well-typed, and an oracle that can fail."""
 import numpy as np
 
-import matcalc
-from tests.fuzz.evaluator import evaluate, sample_point
-from tests.fuzz.generator import generate
-from tests.fuzz.oracle import Reference, run_oracle
-from tests.fuzz.run import examples
+from fuzz.evaluator import evaluate, sample_point
+from fuzz.generator import generate
+from fuzz.oracle import Reference, run_oracle
+from fuzz.run import examples
 
 
 def test_same_seed_same_program():
@@ -28,7 +27,7 @@ def test_generated_programs_type_check():
 def test_independent_evaluator_agrees_with_matcalc_forward():
     from matcalc.api import typed_program
     from matcalc.numeric import evaluate as mc_evaluate, to_internal
-    from tests.fuzz.evaluator import GENERIC_FUNCTIONS
+    from fuzz.evaluator import GENERIC_FUNCTIONS
     compared = 0
     for _, p, values, _ in examples(5, 60):
         try:                                                  # matcalc's crashes are test_fuzz's
@@ -54,7 +53,7 @@ def test_reference_rejects_a_wrong_gradient():
 
 
 def test_oracle_ok_on_a_simple_program():
-    from tests.fuzz.generator import Expr, Program, Variable
+    from fuzz.generator import Expr, Program, Variable
     x = Expr("var", (), (3, 1), "x")
     out = Expr("sum", (Expr("fn", (x,), (3, 1), "tanh"),), (1, 1))
     p = Program([(None, out)], {"x": Variable("x", (3,))})
