@@ -9,11 +9,10 @@ shapes, assumptions, point); ``python tests/fuzz/run.py --count 5000`` is the la
 import json
 
 import pytest
-
+from fuzz.generator import generate
 from fuzz.oracle import PARTS
 from fuzz.run import format_table, run, signature
 from fuzz.shrink import shrink
-from fuzz.generator import generate
 
 SEED = 0
 COUNT = 300

@@ -1,6 +1,5 @@
 """The fuzz harness itself: reproducible, well-typed, and an oracle that can fail."""
 import numpy as np
-
 from fuzz.evaluator import evaluate, sample_point
 from fuzz.generator import generate
 from fuzz.oracle import Reference, run_oracle
@@ -20,21 +19,23 @@ def test_generated_programs_type_check():
             typed_program(p.text(), p.shapes(), p.assume())
         except (ParseError, ShapeError, NameError_) as e:     # ill-typed: the generator's fault
             raise AssertionError(f"{p.text()} {p.shapes()}: {e}") from e
-        except Exception:                                     # noqa: BLE001 - matcalc's own bug,
+        except Exception:                                     # noqa: BLE001, S110 - matcalc's own bug,
             pass                                              # counted by test_fuzz
 
 
 def test_independent_evaluator_agrees_with_matcalc_forward():
-    from matcalc.api import typed_program
-    from matcalc.numeric import evaluate as mc_evaluate, to_internal
     from fuzz.evaluator import GENERIC_FUNCTIONS
+
+    from matcalc.api import typed_program
+    from matcalc.numeric import evaluate as mc_evaluate
+    from matcalc.numeric import to_internal
     compared = 0
     for _, p, values, _ in examples(5, 60):
         try:                                                  # matcalc's crashes are test_fuzz's
             typed = typed_program(p.text(), p.shapes(), p.assume())
             env = {n: to_internal(values[n], len(v.shape)) for n, v in p.variables.items()}
             (theirs,) = mc_evaluate([typed.output], env, GENERIC_FUNCTIONS)
-        except Exception:                                     # noqa: BLE001
+        except Exception:                                     # noqa: BLE001, S112
             continue
         mine, _ = evaluate(p, values)
         assert np.allclose(mine, theirs, rtol=1e-9, atol=1e-9), p.text()

@@ -171,7 +171,7 @@ class Generator:
         refs = [(n, e) for n, e in self.intermediates if e.shape == shape]
         roll = self.rng.random()
         if refs and roll < 0.6:
-            n, e = self.rng.choice(refs)
+            n, _ = self.rng.choice(refs)
             return Expr("ref", (), shape, n)
         if shape == SCALAR and roll < 0.25:
             return Expr("num", (), shape, self.rng.choice([2.0, 0.5, 3.0, -1.5, 1.0]))
@@ -194,7 +194,6 @@ class Generator:
         sq = lambda s: s[0] == s[1] and s != SCALAR
         col = lambda s: s[1] == 1 and s[0] > 1
         row = lambda s: s[0] == 1 and s[1] > 1
-        mat = lambda s: s[0] > 1 and s[1] > 1
         sca = lambda s: s == SCALAR
         # kron and vec make products of sizes, which symbolic dimensions cannot match
         kronable = lambda s: not self.symbolic and any(_kron_split(s, self.dims))

@@ -115,7 +115,8 @@ def _last_statement(text: str) -> tuple[str, str]:
 def _eval_text(text: str, program: Program, values: dict) -> np.ndarray:
     """The printed text parsed by matcalc's own parser and evaluated by its evaluator."""
     from matcalc.api import typed_program
-    from matcalc.numeric import evaluate as mc_evaluate, to_internal
+    from matcalc.numeric import evaluate as mc_evaluate
+    from matcalc.numeric import to_internal
     used = {n for n in program.variables if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text)}
     shapes = program.shapes()
     typed = typed_program(text, {n: s for n, s in shapes.items() if n in used},
@@ -169,7 +170,7 @@ def run_oracle(program: Program, values: dict, wrt: str, parts=PARTS) -> dict:
         try:
             src = matcalc.codegen(expr, wrt, shapes=shapes, assume=assume, **_kw(matcalc.codegen))
             ns: dict = {}
-            exec(compile(src, "<matcalc codegen>", "exec"), ns)   # our own generated module
+            exec(compile(src, "<matcalc codegen>", "exec"), ns)   # noqa: S102 - matcalc's own generated module
             out, cache = ns["forward"](functions=GENERIC_FUNCTIONS, **values)
             grads = ns["backward"](cache)
             want_out, _ = evaluate(program, values)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import os
+import re
 import sys
 from collections import Counter
 
@@ -17,9 +17,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     __package__ = "tests.fuzz"
 
-from .generator import generate                      # noqa: E402
-from .evaluator import sample_point                   # noqa: E402
-from .oracle import OUTCOMES, PARTS, run_oracle      # noqa: E402
+from .evaluator import sample_point
+from .generator import generate
+from .oracle import OUTCOMES, PARTS, run_oracle
 
 
 def examples(seed: int, count: int, max_wrt: int = 2):
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     ap.add_argument("--failures", default="fuzz_failures.jsonl")
     args = ap.parse_args(argv)
     with open(args.failures, "w", encoding="utf-8") as out:
-        table, failures = run(args.seed, args.count, args.shrink, out, progress=True)
+        table, _ = run(args.seed, args.count, args.shrink, out, progress=True)
     print(f"{args.count} programs, seed {args.seed}")
     print(format_table(table))
     bad = sum(table[p]["silent"] + table[p]["internal"] for p in PARTS)
