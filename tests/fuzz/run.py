@@ -18,16 +18,18 @@ if __package__ in (None, ""):
     __package__ = "tests.fuzz"
 
 from .evaluator import sample_point
-from .generator import generate
+from .generator import generate, plain_names
 from .oracle import OUTCOMES, PARTS, run_oracle
 
 
-def examples(seed: int, count: int, max_wrt: int = 2):
+def examples(seed: int, count: int, max_wrt: int = 2, plain: bool = False):
     """(index, program, point, wrt) for the first ``count`` examples of ``seed`` that have a
     variable to differentiate by and a valid point (others are regenerated deterministically)."""
     index = produced = 0
     while produced < count:
         program = generate(seed, index)
+        if plain:
+            program = plain_names(program)
         index += 1
         shape_out = program.output.shape
         wrts = [w for w in program.wrt_candidates()
@@ -54,11 +56,11 @@ def signature(part: str, outcome: str, detail: str) -> str:
     return f"{part}/{outcome}: {msg[:120]}"
 
 
-def run(seed: int, count: int, shrink: bool = False, out=None, progress: bool = False):
+def run(seed: int, count: int, shrink: bool = False, out=None, progress: bool = False, plain: bool = False):
     table = {p: Counter() for p in PARTS}
     failures = []
     seen: set[str] = set()
-    for n, (index, program, values, wrts) in enumerate(examples(seed, count)):
+    for n, (index, program, values, wrts) in enumerate(examples(seed, count, plain=plain)):
         for wrt in wrts:
             res = run_oracle(program, values, wrt)
             for part, (outcome, detail) in res.items():
@@ -95,11 +97,19 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="accepted for compatibility; runs serially")
     ap.add_argument("--shrink", action="store_true", help="shrink silent and internal failures")
     ap.add_argument("--failures", default="fuzz_failures.jsonl")
+    ap.add_argument("--plain-names", action="store_true",
+                    help="rename Unicode/colliding names to ASCII, to see past naming bugs")
     args = ap.parse_args(argv)
     with open(args.failures, "w", encoding="utf-8") as out:
-        table, _ = run(args.seed, args.count, args.shrink, out, progress=True)
+        table, failures = run(args.seed, args.count, args.shrink, out, progress=True,
+                               plain=args.plain_names)
     print(f"{args.count} programs, seed {args.seed}")
     print(format_table(table))
+    classes = Counter(f["class"] for f in failures if f["outcome"] in ("silent", "internal"))
+    if classes:
+        print(f"{len(classes)} classes of silent/internal outcomes:")
+        for cls, n in classes.most_common():
+            print(f"{n:>7}  {cls.splitlines()[0][:110]}")
     bad = sum(table[p]["silent"] + table[p]["internal"] for p in PARTS)
     print(f"{bad} silent-or-internal outcomes; failures in {args.failures}")
     return 1 if bad else 0
