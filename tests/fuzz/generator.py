@@ -67,7 +67,8 @@ class Program:
     dim_names: dict = field(default_factory=dict)   # symbolic dim name -> int (shapes use names)
 
     def text(self) -> str:
-        dims = {v: k for k, v in self.dim_names.items()}
+        carried = {d for v in self.variables.values() for d in v.shape}
+        dims = {v: k for k, v in self.dim_names.items() if v in carried}   # eye(k) needs an input with k
         return "; ".join(render(e, dims) if n is None else f"{n} = {render(e, dims)}" for n, e in self.statements)
 
     def shapes(self) -> dict:

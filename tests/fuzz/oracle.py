@@ -119,8 +119,8 @@ def _eval_text(text: str, program: Program, values: dict) -> np.ndarray:
     from matcalc.numeric import to_internal
     used = {n for n in program.variables if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text)}
     shapes = program.shapes()
-    typed = typed_program(text, {n: s for n, s in shapes.items() if n in used},
-                          {n: a for n, a in program.assume().items() if n in used})
+    # every declared shape (they fix sizes like ones(n)); assumptions only for names the text uses
+    typed = typed_program(text, shapes, {n: a for n, a in program.assume().items() if n in used})
     leaves = list(typed_program(program.text(), shapes, program.assume()).variables.values())
     env = {n: to_internal(values[n], len(v.shape)) for n, v in program.variables.items()}
     (val,) = mc_evaluate([typed.output], env, GENERIC_FUNCTIONS, leaves=leaves)
