@@ -18,7 +18,8 @@ if __package__ in (None, ""):
     __package__ = "tests.fuzz"
 
 from .evaluator import sample_point
-from .generator import generate, plain_names
+from .generator import generate
+from .names import plain_names
 from .oracle import OUTCOMES, PARTS, run_oracle
 
 
