@@ -60,3 +60,19 @@ def test_oracle_ok_on_a_simple_program():
     p = Program([(None, out)], {"x": Variable("x", (3,))})
     res = run_oracle(p, sample_point(p, 0), "x")
     assert all(o == "ok" for o, _ in res.values()), res
+
+
+def test_shrinker_keeps_the_failure_and_drops_the_rest(monkeypatch):
+    import fuzz.shrink as shrink_module
+    from fuzz.generator import Expr, Program, Variable
+
+    def fake_oracle(p, values, wrt, parts):           # "fails" while a tanh is left in the program
+        has = any(e.op == "fn" and e.attr == "tanh" for _, s in p.statements for e in s.walk())
+        return {parts[0]: ("silent" if has else "ok", "")}
+    monkeypatch.setattr(shrink_module, "run_oracle", fake_oracle)
+    x = Expr("var", (), (3, 1), "x")
+    big = Expr("add", (Expr("fn", (Expr("had", (x, x), (3, 1)),), (3, 1), "tanh"),
+                       Expr("fn", (x,), (3, 1), "exp")), (3, 1))
+    p = Program([(None, Expr("sum", (big,), (1, 1)))], {"x": Variable("x", (3,))})
+    small, _ = shrink_module.shrink(p, "x", "numpy", "silent")
+    assert "tanh" in small.text() and "exp" not in small.text() and ".*" not in small.text(), small.text()
