@@ -81,6 +81,8 @@ def run(seed: int, count: int, shrink: bool = False, out=None, progress: bool = 
                         out.flush()
         if progress and (n + 1) % 100 == 0:
             print(f"  {n + 1} programs", file=sys.stderr, flush=True)
+        if progress and (n + 1) % 500 == 0:                     # partial figures of a long run
+            print(format_table(table), file=sys.stderr, flush=True)
     return table, failures
 
 
