@@ -295,7 +295,8 @@ _ASCII_WORDS = {"ᵀ": "'", "∘": ".*", "⊙": ".*", "⊘": "./", "∂": "d", "
 ASCII_HELP = ("--ascii (or a terminal whose encoding cannot show Unicode, e.g. PYTHONIOENCODING=ascii): "
               "derive and hessian print the --text form (matcalc syntax that parses back); any other "
               "output is transliterated (ᵀ→'  ∘→.*  ⊘→./  ∂→d  −→-  z₁→z_1  x²→x^2  x⁻¹→x^(-1)  𝟏→ones) "
-              "and a character with no ASCII spelling is written as a \\uXXXX escape, never dropped.")
+              "and a character with no ASCII spelling is written as a \\uXXXX escape, never dropped; "
+              "error messages (which quote the input) and --json use \\uXXXX escapes only.")
 
 
 def to_ascii(text: str) -> str:
@@ -332,6 +333,24 @@ class AsciiStream:
 
     def __getattr__(self, name):               # flush, isatty, fileno, buffer, encoding ...
         return getattr(self.inner, name)
+
+
+class EscapeStream(AsciiStream):
+    """For stderr: messages quote the user's input (with a caret under it), so no character is
+    respelled there; a non-ASCII character is written as a ``\\uXXXX`` escape."""
+
+    def write(self, text: str) -> int:
+        self.inner.write(text.encode("ascii", "backslashreplace").decode("ascii"))
+        return len(text)
+
+
+class JsonAsciiStream(AsciiStream):
+    """For JSON output: every non-ASCII character as a JSON ``\\uXXXX`` escape (inside JSON
+    strings, where alone they occur), so the parsed JSON is exactly the Unicode one."""
+
+    def write(self, text: str) -> int:
+        self.inner.write("".join(c if ord(c) < 128 else json.dumps(c)[1:-1] for c in text))
+        return len(text)
 
 
 def _cannot_show_unicode(stream) -> bool:
@@ -382,6 +401,15 @@ def check_writable(path: str) -> None:
         raise MatcalcError(f"cannot write {path}: permission denied")
 
 
+def _utf8_stream(stream):
+    """``stream`` writing UTF-8 (Python source's own encoding), whatever the terminal's encoding."""
+    try:
+        stream.reconfigure(encoding="utf-8")
+    except (AttributeError, ValueError):
+        pass
+    return stream
+
+
 def _quiet_broken_pipe() -> int:
     """The reader went away (``| head``): stop quietly; point stdout at /dev/null so that the
     interpreter's final flush cannot print a BrokenPipeError either."""
@@ -398,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     raw, ascii_out = _use_ascii(raw)
     saved = sys.stdout, sys.stderr
     if ascii_out:
-        sys.stdout, sys.stderr = AsciiStream(sys.stdout), AsciiStream(sys.stderr)
+        sys.stdout, sys.stderr = AsciiStream(sys.stdout), EscapeStream(sys.stderr)
     try:
         return _run(raw, ascii_out)
     finally:
@@ -425,6 +453,10 @@ def _run(raw: list[str], ascii_out: bool) -> int:
             parser.print_help()
             return 2
         validate_args(args)
+        if ascii_out and args.command == "codegen" and isinstance(sys.stdout, AsciiStream):
+            sys.stdout = _utf8_stream(sys.stdout.inner)  # generated code: exact UTF-8 source, not transliterated
+        if ascii_out and getattr(args, "json", False) and isinstance(sys.stdout, AsciiStream):
+            sys.stdout = JsonAsciiStream(sys.stdout.inner)    # JSON: \\uXXXX escapes decode to the same text
         if ascii_out and args.command in ("derive", "hessian") and not any(
                 getattr(args, f, False) for f in ("text", "latex", "json", "markdown")):
             args.text = True

@@ -3,6 +3,7 @@ non-finite flags, terminals without Unicode and odd argv never end in a tracebac
 exits 2 with a message."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -169,3 +170,22 @@ def test_non_utf8_argv_is_bad_input():
                        env=dict(os.environ, PYTHONPATH=str(ROOT), LC_ALL="C.UTF-8"), timeout=120)
     assert r.returncode == 2, r.stderr
     assert b"not valid UTF-8" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_ascii_terminal_keeps_generated_code_and_json_exact():
+    r = run_cli("codegen", "α*sum(x)", "--wrt", "x", env_extra={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 0, r.stderr
+    source = r.stdout.decode("utf-8")
+    compile(source, "generated.py", "exec")
+    assert "α" in source and "\\u03b1" not in source
+    r = run_cli("derive", "x'*A*x", "--wrt", "x", "--json", env_extra={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 0, r.stderr
+    payload = json.loads(r.stdout.decode("ascii"))
+    assert payload["gradient"]["unicode"] == "∂f/∂x = (A + Aᵀ) x"
+
+
+def test_ascii_errors_quote_the_input_exactly():
+    r = run_cli("derive", "sum(𝟏)", "--wrt", "x", env_extra={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 2
+    err = r.stderr.decode("ascii")
+    assert "\\U0001d7cf" in err and "ones" not in err
