@@ -2,7 +2,9 @@
 
 Single: ``matcalc check EXPR --wrt W --answer "..."`` prints the verdict; exit 0 correct,
 1 wrong, 2 bad input, 3 internal error.  Batch: ``matcalc check --batch answers.csv
-[-o report.csv|report.json]`` grades every row (columns ``id, expr, wrt, answer`` and optional
+[-o report.csv|report.jsonl|report.json]`` grades every row, streamed: each row is read
+(matcalc.batch_read), graded and written on its own, so memory does not grow with the file and
+an interrupted run leaves the rows graded so far (columns ``id, expr, wrt, answer`` and optional
 ``shapes`` like ``W=n,m x=m lam=scalar``, ``assume`` like ``y=onehot``, ``form``); a bad row gets
 verdict ``error`` with its message and never stops the batch.  The summary always goes to
 stderr (and into a JSON report); exit 0 once the batch has run, 2 if the file cannot be read.
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 from collections import Counter
@@ -33,7 +34,7 @@ EXAMPLES = """examples:
 
 def add_check_parser(sub) -> None:
     c = sub.add_parser("check", help="grade a hand-derived gradient / Jacobian / Hessian",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES + "\n" + REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("expr", nargs="?", help="expression or program in the matcalc language")
     c.add_argument("--wrt", help="the variable the answer differentiates by")
     c.add_argument("--answer", help="the answer to grade, in the matcalc language")
@@ -44,8 +45,8 @@ def add_check_parser(sub) -> None:
     c.add_argument("--form", choices=FORMS, default=None,
                    help="gradient (default for a scalar output), jacobian (vector output), hessian")
     c.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    c.add_argument("--batch", metavar="FILE", help="grade every row of a CSV or JSON Lines file")
-    c.add_argument("-o", "--output", metavar="REPORT", help="batch report: .csv (default) or .json")
+    c.add_argument("--batch", metavar="FILE", help="grade every row of a CSV, JSON Lines or JSON array file (see below)")
+    c.add_argument("-o", "--output", metavar="REPORT", help="batch report: .csv (default), .jsonl or .json")
 
 
 def run_check(args) -> int:
@@ -71,33 +72,20 @@ def run_check(args) -> int:
 
 
 # ---------------------------------------------------------------------------- batch
-def read_rows(path: str) -> list[dict]:
-    """Rows of a CSV or JSON Lines file as dicts; an unreadable JSON line becomes an error row."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except OSError as e:
-        raise MatcalcError(f"cannot read {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise MatcalcError(f"cannot read {path}: not UTF-8 text") from None
-    if path.endswith((".jsonl", ".json", ".ndjson")):
-        rows = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                row = {"id": f"line {i}", "_error": f"line {i} is not a JSON object: {e}"}
-            if not isinstance(row, dict):
-                row = {"id": f"line {i}", "_error": f"line {i} is not a JSON object"}
-            rows.append(row)
-        return rows
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"expr", "wrt", "answer"} <= {f.strip() for f in reader.fieldnames}:
-        raise MatcalcError(f"{path}: a batch CSV needs the columns id, expr, wrt, answer "
-                           "(optional: shapes, assume, form)")
-    return [{(k or "").strip(): v for k, v in row.items()} for row in reader]
+MAX_REPORT_CELL = 2000                     # longer cells are cut in the CSV report (not in JSON)
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+REPORT_HELP = """batch files:
+  CSV (RFC 4180: quoted cells may span lines), JSON Lines (one object a line) or a JSON array;
+  columns id, expr, wrt, answer and optional shapes (W=n,m x=m), assume (y=onehot), form.
+  Each row is read and graded on its own: a malformed row (an unclosed quote, bytes that are not
+  UTF-8, a line that is not a JSON object) is one error row, and every other row is graded.
+  The report grows row by row (flushed each time), so an interrupted run leaves a valid partial
+  report: -o report.csv (default), report.jsonl (one JSON object a row, then a summary line) or
+  report.json (rows then summary; completed on Ctrl-C).
+  CSV report cells are escaped against spreadsheet formula injection (OWASP): a cell that starts
+  with = + - @ tab or CR gets a leading ' (so the answer -2*x is shown as '-2*x); a cell longer
+  than 2000 characters is cut, ending in ...[truncated, N characters].  JSON reports keep the
+  raw text."""
 
 
 def _pairs(value, parse_one) -> dict | None:
@@ -114,7 +102,8 @@ def grade_row(row: dict, index: int) -> dict:
     """One report row: the verdict, or ``error`` with the message."""
     from .cli import parse_assume, parse_shape
     rec = {k: "" for k in REPORT_FIELDS}
-    rec["id"] = str(row.get("id") or index)
+    rid = row.get("id")
+    rec["id"] = str(index if rid is None or rid == "" else rid)     # an id of 0 is an id
     for k in ("expr", "wrt", "answer", "form"):
         v = row.get(k)
         rec[k] = "" if v is None else str(v)
@@ -142,51 +131,138 @@ def grade_row(row: dict, index: int) -> dict:
     return rec
 
 
-def summarize(records: list[dict]) -> dict:
-    counts = Counter(r["verdict"] for r in records)
-    return {"rows": len(records), "correct": counts.get("correct", 0), "wrong": counts.get("wrong", 0),
-            "error": counts.get("error", 0),
-            "diagnoses": dict(sorted(Counter(r["diagnosis"] for r in records).items()))}
+class Tally:
+    """The summary, counted as rows go by (no row is kept)."""
+
+    def __init__(self):
+        self.verdicts, self.diagnoses = Counter(), Counter()
+
+    def add(self, rec: dict) -> None:
+        self.verdicts[rec["verdict"]] += 1
+        self.diagnoses[rec["diagnosis"]] += 1
+
+    def summary(self) -> dict:
+        c = self.verdicts
+        return {"rows": sum(c.values()), "correct": c.get("correct", 0), "wrong": c.get("wrong", 0),
+                "error": c.get("error", 0), "diagnoses": dict(sorted(self.diagnoses.items()))}
 
 
-def _progress(i: int, n: int) -> None:
+def summarize(records) -> dict:
+    tally = Tally()
+    for r in records:
+        tally.add(r)
+    return tally.summary()
+
+
+def _progress(i: int, n: int | None) -> None:
     width = 30
-    done = width * i // n
-    sys.stderr.write(f"\rchecking [{'#' * done}{' ' * (width - done)}] {i}/{n}")
-    if i == n:
-        sys.stderr.write("\n")
+    if n:
+        done = width * i // n
+        sys.stderr.write(f"\rchecking [{'#' * done}{' ' * (width - done)}] {i}/{n}")
+        if i == n:
+            sys.stderr.write("\n")
+    else:
+        sys.stderr.write(f"\rchecked {i} rows")
     sys.stderr.flush()
 
 
+def _count_rows(path: str) -> int | None:
+    """Rows in the file (a second streaming pass, only to draw a progress bar on a terminal)."""
+    from .batch_read import open_rows
+    try:
+        fh, rows = open_rows(path)
+    except MatcalcError:
+        return None
+    with fh:
+        return sum(1 for _ in rows)
+
+
 def run_batch(path: str, output: str | None) -> int:
-    rows = read_rows(path)
-    show = len(rows) > PROGRESS_MIN_ROWS and sys.stderr.isatty()
-    records = []
-    for i, row in enumerate(rows, 1):
-        records.append(grade_row(row, i))
-        if show:
-            _progress(i, len(rows))
-    summary = summarize(records)
-    write_report(records, summary, output)
-    print(f"checked {summary['rows']} answers: {summary['correct']} correct, {summary['wrong']} wrong, "
-          f"{summary['error']} errors", file=sys.stderr)
+    from .batch_read import open_rows
+    fh, rows = open_rows(path)
+    with fh:
+        total = _count_rows(path) if sys.stderr.isatty() else None
+        show = total is not None and total > PROGRESS_MIN_ROWS
+        tally = Tally()
+        with ReportWriter(output) as report:
+            try:
+                for i, (line, row) in enumerate(rows, 1):
+                    rec = grade_row(row, i if "_error" not in row else f"line {line}")
+                    report.write(rec)
+                    tally.add(rec)
+                    if show:
+                        _progress(i, total)
+            except KeyboardInterrupt:
+                report.finish(tally.summary(), interrupted=True)
+                _print_summary(tally.summary(), interrupted=True)
+                raise
+            report.finish(tally.summary())
+    _print_summary(tally.summary())
     return 0
 
 
-def write_report(records: list[dict], summary: dict, output: str | None) -> None:
-    if output and output.endswith(".json"):
-        text = json.dumps({"summary": summary, "rows": records}, ensure_ascii=False, indent=2) + "\n"
-    else:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(REPORT_FIELDS), lineterminator="\n")
-        w.writeheader()
-        w.writerows(records)
-        text = buf.getvalue()
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-        except OSError as e:
-            raise MatcalcError(f"cannot write {output}: {e.strerror or e}") from None
-    else:
-        sys.stdout.write(text)
+def _print_summary(summary: dict, interrupted: bool = False) -> None:
+    print(f"{'interrupted after' if interrupted else 'checked'} {summary['rows']} answers: "
+          f"{summary['correct']} correct, {summary['wrong']} wrong, {summary['error']} errors",
+          file=sys.stderr)
+
+
+def csv_cell(value: str) -> str:
+    """A report cell that a spreadsheet shows as text: cut when very long, and a leading ``'``
+    when it starts like a formula (OWASP CSV injection advice)."""
+    if len(value) > MAX_REPORT_CELL:
+        value = value[:MAX_REPORT_CELL] + f"...[truncated, {len(value)} characters]"
+    return "'" + value if value.startswith(FORMULA_LEADS) else value
+
+
+class ReportWriter:
+    """Writes report rows as they come (flushed each row): CSV, JSON Lines, or one JSON object."""
+
+    def __init__(self, output: str | None):
+        self.output = output
+        self.kind = ("jsonl" if output and output.endswith((".jsonl", ".ndjson"))
+                     else "json" if output and output.endswith(".json") else "csv")
+        self.rows = 0
+        self.done = False
+
+    def __enter__(self):
+        if self.output:
+            try:
+                self.fh = open(self.output, "w", encoding="utf-8", newline="")
+            except OSError as e:
+                raise MatcalcError(f"cannot write {self.output}: {e.strerror or e}") from None
+        else:
+            self.fh = sys.stdout
+        if self.kind == "csv":
+            self.csv = csv.writer(self.fh, lineterminator="\n")
+            self.csv.writerow(REPORT_FIELDS)
+        elif self.kind == "json":
+            self.fh.write('{"rows": [')
+        self.fh.flush()
+        return self
+
+    def write(self, rec: dict) -> None:
+        if self.kind == "csv":
+            self.csv.writerow([csv_cell(rec[k]) for k in REPORT_FIELDS])
+        elif self.kind == "jsonl":
+            self.fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        else:
+            self.fh.write(("," if self.rows else "") + "\n  " + json.dumps(rec, ensure_ascii=False))
+        self.rows += 1
+        self.fh.flush()
+
+    def finish(self, summary: dict, interrupted: bool = False) -> None:
+        if self.done:
+            return
+        self.done = True
+        summary = dict(summary, interrupted=True) if interrupted else summary
+        if self.kind == "json":
+            self.fh.write("\n], \"summary\": " + json.dumps(summary, ensure_ascii=False) + "}\n")
+        elif self.kind == "jsonl":
+            self.fh.write(json.dumps({"summary": summary}, ensure_ascii=False) + "\n")
+        self.fh.flush()
+
+    def __exit__(self, *exc):
+        if self.output:
+            self.fh.close()
+        return False

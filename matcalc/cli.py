@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 
 from .errors import InternalError, MatcalcError
@@ -56,6 +58,44 @@ def parse_assume(text: str) -> tuple[str, str]:
     return name.strip(), kind.strip()
 
 
+def parse_pairs(items, parse_one, flag: str) -> dict:
+    """Repeated ``--shape``/``--assume`` values as one dict.  The same declaration twice is fine;
+    two different ones for one name are contradictory input (exit 2), never "the last one wins"."""
+    out: dict = {}
+    for text in items or ():
+        name, value = parse_one(text)
+        if name in out and out[name] != value:
+            raise MatcalcError(f"{flag}: {name} is declared twice, differently "
+                               f"({_show(out[name])} and {_show(value)}); give one {flag} per name")
+        out[name] = value
+    return out
+
+
+def _show(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "scalar"
+    return str(value)
+
+
+def parse_point(text: str) -> dict:
+    """``--at`` values (see explain.parse_at), refused when a name repeats or a value is not finite:
+    a NaN or infinite point makes every value and gradient printed there meaningless."""
+    import re
+
+    from .explain import parse_at
+    names = re.findall(r"(?:^|,)\s*([^\W\d]\w*)\s*=", re.sub(r"\[[^\]]*\]", "[]", text))
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise MatcalcError(f"--at: {', '.join(repeated)} is given more than once")
+    point = parse_at(text)
+    for name, value in point.items():
+        flat = value if isinstance(value, list) else [value]
+        flat = [v for row in flat for v in (row if isinstance(row, list) else [row])]
+        if not all(math.isfinite(v) for v in flat):
+            raise MatcalcError(f"--at: {name} has a value that is not a finite number (nan or inf)")
+    return point
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("expr", help="expression or program in the matcalc language (see LANGUAGE.md)")
     p.add_argument("--wrt", required=True, help="variable(s) to differentiate by: W or W,b")
@@ -67,9 +107,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="matcalc", description="Symbolic matrix calculus with textbook output.",
-                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                epilog=EXAMPLES + "\n" + ASCII_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ascii", action="store_true", help="ASCII output only (accepted after any subcommand "
+                   "too; automatic when the terminal cannot encode Unicode): see below")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
-    d = sub.add_parser("derive", help="gradient / Jacobian of an expression", epilog=EXAMPLES,
+    d = sub.add_parser("derive", help="gradient / Jacobian of an expression", epilog=EXAMPLES + "\n" + ASCII_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(d)
     d.add_argument("--form", choices=["gradient", "jacobian", "both"], default="gradient",
@@ -238,16 +280,188 @@ def _protect_expressions(argv: list[str]) -> list[str]:
     return out
 
 
+# ---------------------------------------------------------------------------- ASCII output
+_SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺ⁱᵏᶻ", "0123456789-+ikz"))
+_SUBSCRIPT = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₕₖₗₘₙₚₛₜᵢⱼᵣᵤᵥ", "0123456789+-=()aeoxhklmnpstijruv"))
+_ASCII_WORDS = {"ᵀ": "'", "∘": ".*", "⊙": ".*", "⊘": "./", "∂": "d", "−": "-", "·": "*", "×": "x",
+                "⊗": " kron ", "‖": "||", "𝟏": "ones", "𝟙": "ones", "∞": "inf", "≈": "~=", "≠": "!=",
+                "≳": ">~", "→": "->", "↦": "|->", "⟨": "<", "⟩": ">", "—": "--", "…": "...", "½": "1/2",
+                "Σ": "sum", "Π": "prod", "δ": "delta", "σ": "sigma"}
+ASCII_HELP = ("--ascii (or a terminal whose encoding cannot show Unicode, e.g. PYTHONIOENCODING=ascii): "
+              "derive and hessian print the --text form (matcalc syntax that parses back); any other "
+              "output is transliterated (ᵀ→'  ∘→.*  ⊘→./  ∂→d  −→-  z₁→z_1  x²→x^2  x⁻¹→x^(-1)  𝟏→ones) "
+              "and a character with no ASCII spelling is written as a \\uXXXX escape, never dropped; "
+              "error messages (which quote the input) and --json use \\uXXXX escapes only.")
+
+
+def to_ascii(text: str) -> str:
+    """A faithful ASCII spelling of printed output: runs of superscripts become ``^c`` or ``^(...)``,
+    runs of subscripts ``_...``, known symbols their matcalc spelling; anything else a ``\\uXXXX``
+    escape (so nothing is silently dropped or replaced by a look-alike)."""
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        for table, lead in ((_SUPERSCRIPT, "^"), (_SUBSCRIPT, "_")):
+            if ch in table:
+                j = i
+                while j < len(text) and text[j] in table:
+                    j += 1
+                run = "".join(table[c] for c in text[i:j])
+                out.append(lead + (run if lead == "_" or len(run) == 1 else f"({run})"))
+                i = j
+                break
+        else:
+            out.append(_ASCII_WORDS.get(ch, ch if ord(ch) < 128 else ch.encode("ascii", "backslashreplace").decode()))
+            i += 1
+    return "".join(out)
+
+
+class AsciiStream:
+    """A text stream that writes :func:`to_ascii` of everything into ``inner``."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(to_ascii(text))
+        return len(text)
+
+    def __getattr__(self, name):               # flush, isatty, fileno, buffer, encoding ...
+        return getattr(self.inner, name)
+
+
+class EscapeStream(AsciiStream):
+    """For stderr: messages quote the user's input (with a caret under it), so no character is
+    respelled there; a non-ASCII character is written as a ``\\uXXXX`` escape."""
+
+    def write(self, text: str) -> int:
+        self.inner.write(text.encode("ascii", "backslashreplace").decode("ascii"))
+        return len(text)
+
+
+class JsonAsciiStream(AsciiStream):
+    """For JSON output: every non-ASCII character as a JSON ``\\uXXXX`` escape (inside JSON
+    strings, where alone they occur), so the parsed JSON is exactly the Unicode one."""
+
+    def write(self, text: str) -> int:
+        self.inner.write("".join(c if ord(c) < 128 else json.dumps(c)[1:-1] for c in text))
+        return len(text)
+
+
+def _cannot_show_unicode(stream) -> bool:
+    """True for a stream with an encoding that lacks matcalc's symbols; an in-memory text stream
+    (no encoding, e.g. io.StringIO) takes any text."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return False
+    try:
+        "∂ᵀ∘−₁²".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return True
+    return False
+
+
+def _use_ascii(argv: list[str]) -> tuple[list[str], bool]:
+    """Strip ``--ascii`` (accepted anywhere on the line) and decide whether output must be ASCII."""
+    wanted = "--ascii" in argv
+    argv = [t for t in argv if t != "--ascii"]
+    return argv, wanted or _cannot_show_unicode(sys.stdout) or _cannot_show_unicode(sys.stderr)
+
+
+# ---------------------------------------------------------------------------- checks before running
+def validate_args(args) -> None:
+    """Checks that every subcommand shares (graph's and check's parsers live elsewhere): shapes and
+    assumptions declared consistently, a finite ``--at`` point, an output file that can be created."""
+    if isinstance(getattr(args, "shape", None), list):
+        parse_pairs(args.shape, parse_shape, "--shape")
+    if isinstance(getattr(args, "assume", None), list):
+        parse_pairs(args.assume, parse_assume, "--assume")
+    if getattr(args, "at", None):
+        parse_point(args.at)
+    output = getattr(args, "output", None)
+    if isinstance(output, str) and output != "-":
+        check_writable(output)
+
+
+def check_writable(path: str) -> None:
+    """Exit 2 before any work when ``path`` cannot be written: a missing folder, a folder itself."""
+    if not path.strip():
+        raise MatcalcError("-o: the output file name is empty")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise MatcalcError(f"cannot write {path}: the folder {os.path.dirname(path) or folder} does not exist")
+    if os.path.isdir(path):
+        raise MatcalcError(f"cannot write {path}: it is a folder")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise MatcalcError(f"cannot write {path}: permission denied")
+
+
+def _utf8_stream(stream):
+    """``stream`` writing UTF-8 (Python source's own encoding), whatever the terminal's encoding."""
+    try:
+        stream.reconfigure(encoding="utf-8")
+    except (AttributeError, ValueError):
+        pass
+    return stream
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): stop quietly; point stdout at /dev/null so that the
+    interpreter's final flush cannot print a BrokenPipeError either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else list(argv)
+    raw, ascii_out = _use_ascii(raw)
+    saved = sys.stdout, sys.stderr
+    if ascii_out:
+        sys.stdout, sys.stderr = AsciiStream(sys.stdout), EscapeStream(sys.stderr)
+    try:
+        return _run(raw, ascii_out)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _check_argv_text(argv: list[str]) -> None:
+    """Bytes that are not valid in the locale's encoding reach Python as lone surrogates; refuse
+    them with a message instead of letting them reach the parser or a printer."""
+    for token in argv:
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = token.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise MatcalcError(f"the argument '{shown}' is not valid UTF-8 text") from None
+
+
+def _run(raw: list[str], ascii_out: bool) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(_protect_expressions(sys.argv[1:] if argv is None else list(argv)))
+        _check_argv_text(raw)
+        args = parser.parse_args(_protect_expressions(raw))
         if not args.command:
             parser.print_help()
             return 2
-        return COMMANDS[args.command](args)
+        validate_args(args)
+        if ascii_out and args.command == "codegen" and isinstance(sys.stdout, AsciiStream):
+            sys.stdout = _utf8_stream(sys.stdout.inner)  # generated code: exact UTF-8 source, not transliterated
+        if ascii_out and getattr(args, "json", False) and isinstance(sys.stdout, AsciiStream):
+            sys.stdout = JsonAsciiStream(sys.stdout.inner)    # JSON: \\uXXXX escapes decode to the same text
+        if ascii_out and args.command in ("derive", "hessian") and not any(
+                getattr(args, f, False) for f in ("text", "latex", "json", "markdown")):
+            args.text = True
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return code
     except SystemExit as e:                     # --help
         return int(e.code or 0)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except MatcalcError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -256,10 +470,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as e:                        # a file the user named could not be written or read
+        if e.filename is None:
+            print(f"internal error: {type(e).__name__}: {e}. Please report this input.", file=sys.stderr)
+            return InternalError.exit_code
+        print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback for users
         print(f"internal error: {type(e).__name__}: {e}. Please report this input.", file=sys.stderr)
         return InternalError.exit_code
-
 
 if __name__ == "__main__":
     sys.exit(main())
