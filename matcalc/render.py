@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from . import algebra as A
-from .graph import ONE, Node, topo_order
+from .graph import ONE, Node, make, topo_order
 from .latexname import _latex_chars, latex_name
 from .rules import ELEMENTWISE
 
@@ -397,6 +397,17 @@ class Printer:
             return self.call("kron", *(self.p(a, SUM) for a in n.args)), ATOM
         sym = " ⊗ " if self.u else r" \otimes "
         return sym.join(self.p(a, PROD + 1) for a in n.args), PROD
+
+    def op_unvec(self, n):
+        """unvec is not in the language: text writes X = (vec(Iₙ)ᵀ ⊗ Iₘ)(Iₙ ⊗ vec X) for an m×n X,
+        so that the printed program parses back to the same value."""
+        if not self.t:
+            return self.call("unvec" if not self.latex else r"\operatorname{unvec}", self.p(n.args[0], SUM)), ATOM
+        m, k = n.shape
+        v = n.args[0]
+        left = make("kron", (A.transpose(A.vec(A.eye(k))), A.eye(m)), (m, k * k * m))
+        right = make("kron", (A.eye(k), v), (k * v.rows, k))
+        return self.p(make("matmul", (left, right), n.shape), PROD), PROD
 
     def op_vec(self, n):
         return self.call("vec" if not self.latex else r"\operatorname{vec}", self.p(n.args[0], SUM)), ATOM

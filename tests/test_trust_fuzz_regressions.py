@@ -35,3 +35,15 @@ def test_a_size_only_a_cancelled_input_fixes():
     v = matcalc.check("logsumexp(v2 - v2) + log(softplus(c))", "c", "sigmoid(c)/softplus(c)",
                       shapes={"c": (), "v2": ("m",)})
     assert v.correct
+
+
+def test_unvec_prints_as_language_text():
+    """A gradient through vec(B) is unvec(·): the text writes it with kron, vec and eye
+    (X = (vec(Iₙ)ᵀ ⊗ Iₘ)(Iₙ ⊗ vec X)), which parses back, and the grader accepts its own text."""
+    for shapes in ({"g": (4,), "B": (2, 2)}, {"g": (6,), "B": (2, 3)}):
+        d = matcalc.derive("g'*vec(B)", "B", shapes=shapes)
+        assert "unvec" not in d.text()
+        g = np.arange(1.0, 1.0 + shapes["g"][0])
+        B = np.zeros(shapes["B"])
+        np.testing.assert_allclose(d.numpy()(g=g, B=B), g.reshape(shapes["B"], order="F"))
+        assert matcalc.check("g'*vec(B)", "B", d.text(), shapes=shapes).correct

@@ -103,6 +103,10 @@ def _classify_error(e: BaseException) -> tuple[str, str]:
         if getattr(e, "exit_code", 2) != 2:
             return "internal", f"{type(e).__name__}: {e}"
         return ("unsupported" if isinstance(e, UnsupportedError) else "clean"), f"{type(e).__name__}: {e}"
+    if isinstance(e, np.linalg.LinAlgError):
+        # a singular matrix at the drawn point: det(A) A⁻ᵀ (Cookbook 49) and inv are undefined there,
+        # and NumPy code (generated or evaluated) says so; the function is fine, the formula's domain is not
+        return "clean", f"singular at this point: {e}"
     return "internal", f"{type(e).__name__}: {e} @ {traceback.extract_tb(e.__traceback__)[-1].name}"
 
 
