@@ -40,6 +40,7 @@ from .shapes import _names_in, build
 from .simplify import simplify_all
 
 MAX_ANSWER_CHARS = 10_000
+MAX_CACHED_QUESTIONS = 1024   # distinct questions kept derived and verified (a batch's worth)
 _LABEL_NAMES = frozenset({"y", "Y", "t", "T", "label", "labels", "target", "targets"})  # one-hot in counterexamples
 _SIZE_NAME = re.compile(r"N|M|K|n|m|batch(_size)?|(n|num)_\w+")   # scalars that count: drawn as integers
 MAX_ANSWER_NODES = 5_000
@@ -145,7 +146,7 @@ class _Checker:
             self.form = form or ("gradient" if self.typed.output.is_scalar else "jacobian")
             cached = (self.d, self.form) + self._expected()
             if key is not None:
-                if len(_CACHE) >= 64:
+                if len(_CACHE) >= MAX_CACHED_QUESTIONS:
                     _CACHE.pop(next(iter(_CACHE)))
                 _CACHE[key] = cached
         self.d, self.form, self.expected_node, self.expected_text, self.expected_fn = cached

@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 
 from .check import FORMS, Verdict, check
-from .errors import MatcalcError
+from .errors import ClosedPipe, MatcalcError
 
 REPORT_FIELDS = ("id", "expr", "wrt", "answer", "form", "verdict", "diagnosis", "reason", "expected",
                  "counterexample")
@@ -64,11 +64,16 @@ def run_check(args) -> int:
     assume = dict(parse_assume(a) for a in args.assume)
     v = check(args.expr, args.wrt, args.answer, shapes=shapes or None, assume=assume or None,
               form=args.form)
-    if args.json:
-        print(json.dumps(v.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(v)
-    return 0 if v.correct else 1
+    code = 0 if v.correct else 1
+    try:
+        if args.json:
+            print(json.dumps(v.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(v)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise ClosedPipe(code) from None
+    return code
 
 
 # ---------------------------------------------------------------------------- batch

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 
-from .errors import InternalError, MatcalcError
+from .errors import ClosedPipe, InternalError, MatcalcError
 
 EXAMPLES = """examples:
   matcalc derive "norm(W*x)^2" --wrt W
@@ -462,6 +462,9 @@ def _run(raw: list[str], ascii_out: bool) -> int:
         return int(e.code or 0)
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except ClosedPipe as e:                    # the verdict was decided: keep its exit code
+        _quiet_broken_pipe()
+        return e.exit_code
     except MatcalcError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -77,3 +77,12 @@ class InternalError(MatcalcError):
 
 class VerificationError(InternalError):
     """A derived result disagreed with finite differences: never printed as an answer."""
+
+
+class ClosedPipe(Exception):
+    """The reader of standard output went away (``| head``) after the result was decided: the
+    CLI stops quietly with the exit code that result has (a wrong verdict is still 1)."""
+
+    def __init__(self, exit_code: int):
+        super().__init__(exit_code)
+        self.exit_code = exit_code

@@ -189,3 +189,15 @@ def test_ascii_errors_quote_the_input_exactly():
     assert r.returncode == 2
     err = r.stderr.decode("ascii")
     assert "\\U0001d7cf" in err and "ones" not in err
+
+
+def test_closed_pipe_keeps_a_wrong_verdicts_exit_code():
+    """`matcalc check ... | head -1`: the reader leaves early, the verdict (wrong: 1) still decides."""
+    cmd = [sys.executable, "-c", "import sys; from matcalc.cli import main; sys.exit(main())",
+           "check", "x'*x", "--wrt", "x", "--answer", "2*x + max(x, 50) - 50"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    proc.stdout.close()                           # nobody reads: every write hits a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1, err
+    assert "Traceback" not in err
