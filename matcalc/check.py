@@ -46,7 +46,7 @@ _SIZE_NAME = re.compile(r"N|M|K|n|m|batch(_size)?|(n|num)_\w+")   # scalars that
 MAX_ANSWER_NODES = 5_000
 MAX_ENTRIES = 1_000_000       # per intermediate array at the sampled sizes
 POINTS = 4
-MAGNITUDES = (10.0, 100.0, 1000.0)   # further points with the inputs scaled: terms that wake up far out
+MAGNITUDES = (0.01, 0.1, 10.0, 100.0, 1000.0)   # inputs scaled: both sides of kinks, terms that wake up far out
 RTOL = 1e-10                  # for diagnoses (factor, missing term) of an answer already found wrong
 ROUNDING_RUNS = 3             # perturbed re-evaluations that estimate the rounding error
 ROUNDING_SAFETY = 16.0        # tolerance = SAFETY × the spread they show + FLOOR_ULPS ulps
@@ -335,8 +335,8 @@ class _Checker:
             k = len(valid_roots) + 1
             et = [np.broadcast_to(v, e.shape) for v in vals[k:k + len(e_terms)]]
             at = [np.broadcast_to(v, e.shape) for v in vals[k + len(e_terms):]]
-            if magnitude != 1.0 and np.all(np.isfinite(e)) and not np.all(np.isfinite(a)):
-                continue                  # an equal answer may overflow far out: inconclusive there
+            if magnitude != 1.0 and (not np.all(np.isfinite(a)) or not _in_range(e) or not _in_range(a)):
+                continue                  # far out, an equal answer may overflow or underflow: inconclusive
             tol = self.rounding(exp, ans, env, functions, e, a, transposed, rounding_rng)
             pts.append((env, functions, e, a, et, at, magnitude))
             if mismatch is None and not _equal_within(a, e, tol):
@@ -580,6 +580,14 @@ def _symbolically_equal(a: Node, b: Node) -> bool:
         return A.is_zero(simplify_all([A.sub(sa, sb)])[0])
     except MatcalcError:
         return False
+
+
+def _in_range(v) -> bool:
+    """Whether the nonzero entries of ``v`` lie where float64 keeps digits (no underflow, no overflow
+    nearby): values of 1e-150 and smaller, or 1e150 and larger, come from exp far out."""
+    v = np.abs(np.asarray(v, dtype=float))
+    v = v[v > 0]
+    return not v.size or bool(np.all((v > 1e-150) & (v < 1e150)))
 
 
 def _equal_within(a, b, tol: float) -> bool:

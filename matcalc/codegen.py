@@ -152,6 +152,8 @@ class _Emitter:
         return f"({self.dim(node.rows)}, {self.dim(node.cols)})"
 
     def assign(self, name: str, node: Node, c: Code, register: bool = True) -> Code:
+        if not c.full and not node.is_scalar and not c.scaled:   # a named broadcast is stored full:
+            c = Code(f"np.full({self.shape(node)}, {c.text})", ATOM, True)   # its readers see its shape
         reads, self.reads[-1] = self.reads[-1], set()
         if c.scaled:                                    # P = A @ B; P *= s: no full-size temporary
             self.emit(f"    {name} = {c.scaled[0]}", reads)
@@ -365,9 +367,12 @@ class _Emitter:
     def op_ew2(self, n):
         name, order = n.attrs
         a, b = self.expr(n.args[0]), self.expr(n.args[1])
-        full = a.full or b.full
+        full = any(c.full and not arg.is_scalar for c, arg in zip((a, b), n.args)) or n.is_scalar
         if name in ("max", "min"):
-            return Code(f"np.{'maximum' if name == 'max' else 'minimum'}({a.text}, {b.text})", ATOM, full)
+            c = Code(f"np.{'maximum' if name == 'max' else 'minimum'}({a.text}, {b.text})", ATOM, full)
+            if not full and not n.is_scalar:            # max(𝟏, s): both broadcast, the result must not
+                c = Code(f"np.full({self.shape(n)}, {c.text})", ATOM, True)
+            return c
         if order == 0:
             return Code(f"np.where({a.text} > 0, {a.text}, {wrap(b, MUL)} * {wrap(a, MUL + 1)})", ATOM, a.full)
         return Code(f"np.where({a.text} > 0, 1.0, {b.text})", ATOM, a.full)

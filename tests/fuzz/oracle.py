@@ -168,8 +168,12 @@ def run_oracle(program: Program, values: dict, wrt: str, parts=PARTS) -> dict:
             result["text"] = ("ok", "") if ok else ("silent", f"text {text!r} off by {err:.3g}")
         except Exception as e:                   # noqa: BLE001
             outcome, detail = _classify_error(e)
-            # matcalc's own printed text must parse back: an error there is the tool's fault
-            result["text"] = ("internal", f"own text {text!r} does not parse back: {detail}")
+            # matcalc's own printed text must parse back: an error there is the tool's fault, except
+            # a singular matrix at this point (the text parsed; its formula, det(X) X⁻ᵀ, is undefined here)
+            singular = isinstance(e, np.linalg.LinAlgError)
+            result["text"] = ("clean" if singular else "internal",
+                              f"own text {text!r} does not evaluate here: {detail}" if singular
+                              else f"own text {text!r} does not parse back: {detail}")
     if "codegen" in parts and scalar_out:
         try:
             src = matcalc.codegen(expr, wrt, shapes=shapes, assume=assume, **_kw(matcalc.codegen))
