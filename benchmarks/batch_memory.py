@@ -14,7 +14,7 @@ import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from matcalc.check_cli import run_batch  # noqa: E402
+from matcalc.cli.check_command import run_batch  # noqa: E402
 
 QUESTIONS = ["x'*B*x,x,(B + B')*x", "x'*x,x,3*x", "sum(W*x),x,W'*ones(n)", "norm(M*v)^2,M,2*M*v*v'"]
 

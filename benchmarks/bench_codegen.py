@@ -64,8 +64,8 @@ from importlib import metadata
 
 import numpy as np
 
-from matcalc.codegen import codegen
-from matcalc.gradcheck import load
+from matcalc import codegen
+from matcalc.generate.gradcheck import load
 
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 MULTICORE = 1.15  # cpu/wall above this: the contender used more than one core

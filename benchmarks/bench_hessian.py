@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import matcalc
-from matcalc.gradcheck import load
+from matcalc.generate.gradcheck import load
 
 CASES = {
     "quad_exp": ("x'*A*x + sum(exp(A*x))", "x",

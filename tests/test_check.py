@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matcalc
-from matcalc.check import Verdict, check
-from matcalc.cli import main
-from matcalc.errors import InternalError, MatcalcError
+from matcalc.grading.check import Verdict, check
+from matcalc.cli.main import main
+from matcalc.core.errors import InternalError, MatcalcError
 
 MLP = "z = W*x + b; h = f(z); s = u'*h"
 
@@ -182,7 +182,7 @@ def test_cli_exit_codes(capsys, monkeypatch):
 
     def boom(*a, **k):
         raise InternalError("boom")
-    monkeypatch.setattr("matcalc.check_cli.check", boom)
+    monkeypatch.setattr("matcalc.cli.check_command.check", boom)
     assert main(["check", "x'*B*x", "--wrt", "x", "--answer", "B*x"]) == 3
 
 

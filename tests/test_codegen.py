@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcalc.codegen import codegen
-from matcalc.gradcheck import gradcheck, load
+from matcalc import codegen
+from matcalc import gradcheck
+from matcalc.generate.gradcheck import load
 
 # (expr, wrt, shapes, assume): every differentiable op of the rule table, small shapes,
 # and the worked-example style functions.

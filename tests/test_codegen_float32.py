@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcalc.codegen import codegen
-from matcalc.gradcheck import load
+from matcalc import codegen
+from matcalc.generate.gradcheck import load
 
 TWO_LAYER = "h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2"
 NAIVE_SIGMOID = "h = 1 ./ (1 + exp(-(X*W1))); Yp = h*W2; L = norm(Yp - Y)^2"

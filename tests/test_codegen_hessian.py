@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.cli import main
-from matcalc.codegen_hessian import codegen_hessian
-from matcalc.gradcheck import load
+from matcalc.cli.main import main
+from matcalc import codegen_hessian
+from matcalc.generate.gradcheck import load
 
 # (expr, wrt, shapes, assume)
 CATALOGUE = [
@@ -200,8 +200,8 @@ def test_float32_module():
 
 def test_gradcheck_catches_a_wrong_hessian_and_a_wrong_hvp(monkeypatch):
     """Testing the tester: a Hessian or an H v off by 0.1% must fail."""
-    import matcalc.gradcheck_hessian as gh
-    real = gh.codegen_hessian
+    import matcalc.generate.gradcheck_hessian as gh
+    real = gh.codegen_hessian_source
 
     def broken(which):
         def gen(*args, **kwargs):
@@ -212,10 +212,10 @@ def test_gradcheck_catches_a_wrong_hessian_and_a_wrong_hvp(monkeypatch):
             return src.replace(body, ret[0] + "\n    return 1.001 * " + ret[1])
         return gen
     for which, bad in (("hessian_from_cache", "hessian x"), ("hvp", "hvp x vs fd")):
-        monkeypatch.setattr(gh, "codegen_hessian", broken(which))
+        monkeypatch.setattr(gh, "codegen_hessian_source", broken(which))
         report = matcalc.gradcheck("x'*A*x + sum(exp(A*x))", "x", {"A": (3, 3)}, points=1, hessian=True)
         assert not report.ok and report.errors[bad] > 1e-4, str(report)
-    monkeypatch.setattr(gh, "codegen_hessian", real)
+    monkeypatch.setattr(gh, "codegen_hessian_source", real)
 
 
 def test_non_scalar_output_is_bad_input():
@@ -248,9 +248,9 @@ def test_cli_gradcheck_hessian(capsys):
 
 
 def test_cli_gradcheck_hessian_failure_exits_1(capsys, monkeypatch):
-    import matcalc.gradcheck_hessian as gh
-    real = gh.codegen_hessian
-    monkeypatch.setattr(gh, "codegen_hessian", lambda *a, **k: real(*a, **k).replace(
+    import matcalc.generate.gradcheck_hessian as gh
+    real = gh.codegen_hessian_source
+    monkeypatch.setattr(gh, "codegen_hessian_source", lambda *a, **k: real(*a, **k).replace(
         "hv_x = ", "hv_x = 1.01 * ", 1))
     code, out, _ = run(capsys, "gradcheck", "logsumexp(x)", "--wrt", "x", "--hessian")
     assert code == 1 and "FAIL" in out

@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 import sympy
 
-from matcalc import algebra as A
-from matcalc import check, derive, hessian
-from matcalc.api import typed_program
-from matcalc.errors import ShapeError
-from matcalc.graph import dim
-from matcalc.kronecker import kmatmul
-from matcalc.numeric import evaluate, to_internal
-from matcalc.rules import commutation_matrix
-from matcalc.to_sympy import to_sympy
+from matcalc.core import algebra as A
+from matcalc import derive
+from matcalc import check
+from matcalc import hessian
+from matcalc.language.program import typed_program
+from matcalc.core.errors import ShapeError
+from matcalc.core.graph import dim
+from matcalc.second_order.kronecker import kmatmul
+from matcalc.numeric.evaluate import evaluate, to_internal
+from matcalc.core.rules import commutation_matrix
+from matcalc.output.to_sympy import to_sympy
 
 RNG = np.random.default_rng(11)
 STEP = 1e-6

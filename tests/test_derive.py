@@ -6,7 +6,8 @@ import pytest
 import sympy
 
 import matcalc
-from matcalc.errors import MatcalcError, NameError_, ShapeError
+import matcalc.language.program
+from matcalc.core.errors import MatcalcError, NameError_, ShapeError
 
 TEXTBOOK = [
     # (expr, wrt, shapes, assume, unicode result the issue asks for)
@@ -48,10 +49,10 @@ def test_text_round_trips(expr, wrt, shapes, assume, want):
     back = matcalc.derive(expr, wrt, shapes=shapes, assume=assume)
     program = d.text()
     typed_shapes = {n: _shape_of(v) for n, v in d.typed.variables.items()}
-    g = matcalc.api.typed_program(program, typed_shapes, assume)
+    g = matcalc.language.program.typed_program(program, typed_shapes, assume)
     rng = np.random.default_rng(0)
-    from matcalc.fdcheck import generic_functions, sample_point
-    from matcalc.numeric import evaluate
+    from matcalc.numeric.finite_differences import generic_functions, sample_point
+    from matcalc.numeric.evaluate import evaluate
     roots = [d.results[wrt], g.output]
     functions = generic_functions(roots, None)
     env = sample_point(roots + [back.typed.output], d.typed.variables, rng, functions)

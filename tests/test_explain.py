@@ -10,11 +10,11 @@ import re
 import numpy as np
 import pytest
 
-from matcalc.api import derive
-from matcalc.cli import main
-from matcalc.errors import MatcalcError
-from matcalc.explain import explain, explanation, parse_at
-from matcalc.numeric import evaluate
+from matcalc import derive
+from matcalc.cli.main import main
+from matcalc.core.errors import MatcalcError
+from matcalc.output.explain import explain, explanation, parse_at
+from matcalc.numeric.evaluate import evaluate
 
 FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
 EPS = 1e-6

@@ -12,8 +12,8 @@ def test_same_seed_same_program():
 
 
 def test_generated_programs_type_check():
-    from matcalc.api import typed_program
-    from matcalc.errors import NameError_, ParseError, ShapeError
+    from matcalc.language.program import typed_program
+    from matcalc.core.errors import NameError_, ParseError, ShapeError
     for _, p, _, _ in examples(7, 60):
         try:
             typed_program(p.text(), p.shapes(), p.assume())
@@ -26,9 +26,9 @@ def test_generated_programs_type_check():
 def test_independent_evaluator_agrees_with_matcalc_forward():
     from fuzz.evaluator import GENERIC_FUNCTIONS
 
-    from matcalc.api import typed_program
-    from matcalc.numeric import evaluate as mc_evaluate
-    from matcalc.numeric import to_internal
+    from matcalc.language.program import typed_program
+    from matcalc.numeric.evaluate import evaluate as mc_evaluate
+    from matcalc.numeric.evaluate import to_internal
     compared = 0
     for _, p, values, _ in examples(5, 60):
         try:                                                  # matcalc's crashes are test_fuzz's

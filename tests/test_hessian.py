@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc import derive, hessian
-from matcalc.api import typed_program
-from matcalc.cli import main
-from matcalc.numeric import evaluate, to_internal
+from matcalc import derive
+from matcalc import hessian
+from matcalc.language.program import typed_program
+from matcalc.cli.main import main
+from matcalc.numeric.evaluate import evaluate, to_internal
 
 RNG = np.random.default_rng(7)
 
@@ -303,7 +304,7 @@ def test_all_eight_assumptions_covered():
 
 # ---------------------------------------------------------------------- the checker catches errors
 def test_verify_catches_a_wrong_hessian():
-    from matcalc import algebra as A
+    from matcalc.core import algebra as A
     h = hessian("x'*A*x", "x")
     good = h.results["x"]
     h.results["x"] = A.scale(A.const(1.001), good)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from matcalc.ast import Assign, BinOp, Call, Name, Neg, Num, Program, Transpose
-from matcalc.errors import MatcalcError, ParseError
-from matcalc.parse import MAX_DEPTH, MAX_LENGTH, parse
+from matcalc.language.syntax import Assign, BinOp, Call, Name, Neg, Num, Program, Transpose
+from matcalc.core.errors import MatcalcError, ParseError
+from matcalc.language.parser import MAX_DEPTH, MAX_LENGTH, parse
 
 
 def r(node) -> str:

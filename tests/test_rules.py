@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcalc import algebra as A
-from matcalc.api import typed_program
-from matcalc.diff import gradients, jvp
-from matcalc.errors import UnsupportedError
-from matcalc.fdcheck import directional_check, generic_functions, sample_point
-from matcalc.graph import topo_order
-from matcalc.numeric import evaluate
-from matcalc.rules import ELEMENTWISE, RULES
+from matcalc.core import algebra as A
+from matcalc.language.program import typed_program
+from matcalc.core.diff import gradients, jvp
+from matcalc.core.errors import UnsupportedError
+from matcalc.numeric.finite_differences import directional_check, generic_functions, sample_point
+from matcalc.core.graph import topo_order
+from matcalc.numeric.evaluate import evaluate
+from matcalc.core.rules import ELEMENTWISE, RULES
 
 # op -> list of (expression, shapes, assume); each expression's graph contains op.
 SPECS = {

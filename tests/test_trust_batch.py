@@ -9,12 +9,11 @@ import sys
 
 import pytest
 
-import matcalc.check  # noqa: F401 - the module, for its derive and cache
-from matcalc import batch_read
-from matcalc.check_cli import MAX_REPORT_CELL, ReportWriter, csv_cell
-from matcalc.cli import main
+import matcalc.grading.check as check_module
+from matcalc.cli import batch_read as batch_read
+from matcalc.cli.check_command import MAX_REPORT_CELL, ReportWriter, csv_cell
+from matcalc.cli.main import main
 
-check_module = sys.modules["matcalc.check"]
 HEADER = "id,expr,wrt,answer\n"
 GOOD = "r{i},x'*B*x,x,(B + B')*x\n"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from matcalc.cli import main, to_ascii
+from matcalc.cli.ascii import to_ascii
+from matcalc.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,14 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_cli(*args, env_extra=None, input_bytes=None, stdout=subprocess.PIPE):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.update(env_extra or {})
-    cmd = [sys.executable, "-c", "import sys; from matcalc.cli import main; sys.exit(main())", *args]
+    cmd = [sys.executable, "-c", "import sys; from matcalc.cli.main import main; sys.exit(main())", *args]
     return subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env, input=input_bytes,
                           timeout=120, check=False)
 
 
 def test_closed_pipe_is_a_quiet_exit():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-c", "import sys; from matcalc.cli import main; sys.exit(main())",
+    cmd = [sys.executable, "-c", "import sys; from matcalc.cli.main import main; sys.exit(main())",
            "derive", "x'*A*x", "--wrt", "x", "--steps"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     first = proc.stdout.read(1)
@@ -44,7 +45,7 @@ def test_closed_pipe_is_a_quiet_exit():
     ["check", "--batch", "whatever.csv", "-o", "missing_dir/r.csv"],
 ])
 def test_unwritable_output_is_bad_input(args, tmp_path):
-    r = subprocess.run([sys.executable, "-c", "import sys; from matcalc.cli import main; sys.exit(main())",
+    r = subprocess.run([sys.executable, "-c", "import sys; from matcalc.cli.main import main; sys.exit(main())",
                         *args], cwd=tmp_path, capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120, check=False)
     assert r.returncode == 2, r.stderr
@@ -165,7 +166,7 @@ def test_long_input_no_traceback(capsys):
 
 
 def test_non_utf8_argv_is_bad_input():
-    r = subprocess.run([sys.executable, "-c", "import sys; from matcalc.cli import main; sys.exit(main())",
+    r = subprocess.run([sys.executable, "-c", "import sys; from matcalc.cli.main import main; sys.exit(main())",
                         "derive", os.fsdecode(b"x\xff"), "--wrt", "x"], capture_output=True,
                        env=dict(os.environ, PYTHONPATH=str(ROOT), LC_ALL="C.UTF-8"), timeout=120, check=False)
     assert r.returncode == 2, r.stderr
@@ -193,7 +194,7 @@ def test_ascii_errors_quote_the_input_exactly():
 
 def test_closed_pipe_keeps_a_wrong_verdicts_exit_code():
     """`matcalc check ... | head -1`: the reader leaves early, the verdict (wrong: 1) still decides."""
-    cmd = [sys.executable, "-c", "import sys; from matcalc.cli import main; sys.exit(main())",
+    cmd = [sys.executable, "-c", "import sys; from matcalc.cli.main import main; sys.exit(main())",
            "check", "x'*x", "--wrt", "x", "--answer", "2*x + max(x, 50) - 50"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))

@@ -9,13 +9,14 @@ import pytest
 import sympy
 
 import matcalc
-from matcalc import algebra as A
-from matcalc.codegen_hessian import codegen_hessian
-from matcalc.errors import VerificationError
-from matcalc.gradcheck import _with_note, load, verify_generated
-from matcalc.graph import ONE
-from matcalc.numeric import evaluate
-from matcalc.plan import matmul as plan_matmul
+from matcalc.core import algebra as A
+from matcalc import codegen_hessian
+from matcalc.core.errors import VerificationError
+from matcalc.generate.gradcheck import load
+from matcalc.generate.verify import _with_note, verify_generated
+from matcalc.core.graph import ONE
+from matcalc.numeric.evaluate import evaluate
+from matcalc.generate.plan import matmul as plan_matmul
 
 
 def run(expr, wrt, inputs, functions=None, **kw):
@@ -226,7 +227,7 @@ def test_module_names_and_their_lookalikes_are_renamed():
 
 
 def test_namer_nfkc():
-    from matcalc.naming import Namer, identifiers
+    from matcalc.core.naming import Namer, identifiers
     namer = Namer()
     names = [namer.local(n) for n in ("x", "ｘ", "x_2", "ｎｐ", "ﬁ", "fi")]
     assert len(set(names)) == len(names)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.api import typed_program
-from matcalc.errors import UndefinedError
-from matcalc.numeric import evaluate
+from matcalc.language.program import typed_program
+from matcalc.core.errors import UndefinedError
+from matcalc.numeric.evaluate import evaluate
 
 mpmath.mp.dps = 50
 Z = np.array([-745.0, -40.0, -37.5, -1.0, 0.0, 0.5, 37.5, 40.0, 700.0])

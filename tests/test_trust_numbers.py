@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.api import typed_program
-from matcalc.numeric import evaluate
+from matcalc.language.program import typed_program
+from matcalc.numeric.evaluate import evaluate
 
 
 def _forward(expr, **values):

@@ -12,10 +12,12 @@ import re
 import numpy as np
 import pytest
 
-from matcalc import derive, hessian
-from matcalc.fdcheck import parse_printed
-from matcalc.numeric import evaluate, to_internal
-from matcalc.render import latex_name
+from matcalc import derive
+
+from matcalc import hessian
+from matcalc.numeric.finite_differences import parse_printed
+from matcalc.numeric.evaluate import evaluate, to_internal
+from matcalc.output.render import latex_name
 
 RNG = np.random.default_rng(7)
 

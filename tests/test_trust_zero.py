@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc.errors import UndefinedError
+from matcalc.core.errors import UndefinedError
 
 
 @pytest.mark.parametrize("expr,wrt", [

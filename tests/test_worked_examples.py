@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcalc.api import derive
-from matcalc.errors import MatcalcError
-from matcalc.explain import parse_at
-from matcalc.picture import graph_model, to_dot, to_svg, write
+from matcalc import derive
+from matcalc.core.errors import MatcalcError
+from matcalc.output.explain import parse_at
+from matcalc.api import graph_model
+from matcalc.output.picture import to_dot, to_svg, write
 
 ROOT = Path(__file__).resolve().parent.parent / "worked_examples"
 
@@ -90,7 +91,7 @@ def test_dot_text_and_png_without_renderers(tmp_path, monkeypatch):
 
 
 def test_graph_cli(tmp_path, capsys):
-    from matcalc.cli import main
+    from matcalc.cli.main import main
     assert main(["graph", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "-o", str(tmp_path / "a.svg"),
                  "--renderer", "builtin"]) == 0
     assert "-12" in (tmp_path / "a.svg").read_text()

@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from matcalc.cli import main
+from matcalc.cli.main import main
 
 
 @dataclass
@@ -129,8 +129,9 @@ def run(argv: list[str]) -> str:
 def picture(ex: Example) -> str | None:
     if ex.picture is None:
         return None
-    from matcalc.explain import parse_at
-    from matcalc.picture import graph_model, to_svg
+    from matcalc.output.explain import parse_at
+    from matcalc.api import graph_model
+    from matcalc.output.picture import to_svg
     args = ex.picture
     at = parse_at(args[args.index("--at") + 1]) if "--at" in args else None
     return to_svg(graph_model(args[1], None, None, None, at))

@@ -19,7 +19,7 @@ import traceback
 import numpy as np
 
 import matcalc
-from matcalc.errors import MatcalcError, UnsupportedError
+from matcalc.core.errors import MatcalcError, UnsupportedError
 
 from .evaluator import GENERIC_FUNCTIONS, evaluate, external
 from .generator import SCALAR, Program, _shape2
@@ -118,9 +118,9 @@ def _last_statement(text: str) -> tuple[str, str]:
 
 def _eval_text(text: str, program: Program, values: dict) -> np.ndarray:
     """The printed text parsed by matcalc's own parser and evaluated by its evaluator."""
-    from matcalc.api import typed_program
-    from matcalc.numeric import evaluate as mc_evaluate
-    from matcalc.numeric import to_internal
+    from matcalc.language.program import typed_program
+    from matcalc.numeric.evaluate import evaluate as mc_evaluate
+    from matcalc.numeric.evaluate import to_internal
     used = {n for n in program.variables if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text)}
     shapes = program.shapes()
     # every declared shape (they fix sizes like ones(n)); assumptions only for names the text uses

@@ -11,7 +11,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
-from matcalc.check_cli import run_batch
+from matcalc.cli.check_command import run_batch
 
 
 def report_text() -> str:

@@ -1,0 +1,2 @@
+"""The ``matcalc`` command, a thin layer over ``matcalc.api``.
+"""

@@ -1,0 +1,133 @@
+"""The derive, hessian, codegen and gradcheck subcommands: parsers and what each prints."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from matcalc.api import codegen, codegen_hessian, derive, gradcheck, hessian
+from matcalc.cli.options import add_common, parse_assume, parse_shape
+from matcalc.cli.steps_command import cli_steps
+
+
+def add_derive_parser(sub, examples: str) -> None:
+    """``derive``: the gradient or Jacobian, optionally with the steps or values at a point."""
+    d = sub.add_parser("derive", help="gradient / Jacobian of an expression", epilog=examples,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common(d)
+    d.add_argument("--form", choices=["gradient", "jacobian", "both"], default="gradient",
+                   help="shape convention (default), Jacobian form (numerator layout), or both")
+    out = d.add_mutually_exclusive_group()
+    out.add_argument("--text", action="store_true", help="ASCII matcalc syntax that parses back")
+    out.add_argument("--latex", action="store_true", help="LaTeX")
+    out.add_argument("--json", action="store_true", help="JSON with every form")
+    out.add_argument("--markdown", action="store_true", help="Markdown (with --steps)")
+    d.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
+    d.add_argument("--steps", action="store_true", help="explain: the graph and every chain-rule step")
+    d.add_argument("--at", metavar="x=-2,y=5,z=-4", help="also print the value and each gradient at a point")
+
+
+def run_derive(args) -> int:
+    shapes = dict(parse_shape(s) for s in args.shape)
+    assume = dict(parse_assume(a) for a in args.assume)
+    if getattr(args, "steps", False) or getattr(args, "at", None):
+        print(cli_steps(args, shapes, assume))
+        return 0
+    # derive verifies (graph and printed text) and raises VerificationError itself: not twice here
+    d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
+    report = d.check
+    forms = ["gradient", "jacobian"] if args.form == "both" else [args.form]
+    if d.kind != "gradient":
+        forms = ["jacobian"]
+    if args.json:
+        payload = {"expr": args.expr, "wrt": d.wrt, "kind": d.kind, "notes": d.notes,
+                   "check": None if report is None else {"status": report.status, "errors": report.errors}}
+        for f in forms:
+            payload[f] = {"unicode": d.render("unicode", f), "text": d.render("text", f),
+                          "latex": d.render("latex", f)}
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    style = "text" if args.text else "latex" if args.latex else "unicode"
+    for i, f in enumerate(forms):
+        if len(forms) > 1 and style != "text":
+            print(f"{'Gradient (shape convention)' if f == 'gradient' else 'Jacobian form (numerator layout)'}:")
+        print(d.render(style, f))
+        if len(forms) > 1 and i + 1 < len(forms):
+            print()
+    for note in d.notes:                  # a skipped check is said in every style (stderr)
+        if style == "unicode" or "skipped" in note:
+            print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def add_codegen_parsers(sub) -> None:
+    """``codegen`` and ``gradcheck`` subcommands (matcalc.codegen / matcalc.gradcheck)."""
+    for name, text in (("codegen", "NumPy forward/backward module"), ("gradcheck", "check generated code")):
+        c = sub.add_parser(name, help=text)
+        add_common(c)
+        c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+        c.add_argument("--hessian", action="store_true",
+                       help="second order too: hessian(**inputs) and the Hessian-vector product hvp(cache, v)")
+        if name == "codegen":
+            c.add_argument("-o", "--output", metavar="FILE", help="write the module here (default: stdout)")
+            c.add_argument("--no-verify", action="store_true",
+                           help="return the module without gradchecking it at small sizes first")
+        else:
+            c.add_argument("--seed", type=int, default=0)
+
+
+def run_codegen(args) -> int:
+    shapes = dict(parse_shape(s) for s in args.shape)
+    assume = dict(parse_assume(a) for a in args.assume)
+    generate = codegen_hessian if args.hessian else codegen
+    src = generate(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
+                   verify=not args.no_verify)
+    if "\nVerification skipped: " in src:
+        print("note: " + src.split("\nVerification skipped: ", 1)[1].split("\n", 1)[0], file=sys.stderr)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(src)
+    else:
+        sys.stdout.write(src)
+    return 0
+
+
+def run_gradcheck(args) -> int:
+    shapes = dict(parse_shape(s) for s in args.shape)
+    assume = dict(parse_assume(a) for a in args.assume)
+    report = gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
+                       seed=args.seed, hessian=args.hessian)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def add_hessian_parser(sub) -> None:
+    h = sub.add_parser("hessian", help="Hessian (second derivative) of a scalar expression",
+                       epilog='examples:\n  matcalc hessian "x\'*A*x" --wrt x\n  matcalc hessian "logsumexp(x)" --wrt x --text\n'
+                              '  matcalc hessian "x\'*A*y" --wrt x,y\n  matcalc hessian "logdet(X)" --wrt X --assume X=spd',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common(h)
+    out = h.add_mutually_exclusive_group()
+    out.add_argument("--text", action="store_true", help="ASCII matcalc syntax that parses back")
+    out.add_argument("--latex", action="store_true", help="LaTeX")
+    out.add_argument("--json", action="store_true", help="JSON with every form")
+    h.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
+
+
+def run_hessian(args) -> int:
+    shapes = dict(parse_shape(s) for s in args.shape)
+    assume = dict(parse_assume(a) for a in args.assume)
+    h = hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
+    report = h.check
+    if args.json:
+        print(json.dumps({"expr": args.expr, "wrt": h.wrt, "kind": "hessian", "forms": h.forms, "notes": h.notes,
+                          "check": None if report is None else {"status": report.status, "errors": report.errors},
+                          "hessian": {s: h.render(s) for s in ("unicode", "text", "latex")}},
+                         ensure_ascii=False, indent=2))
+        return 0
+    style = "text" if args.text else "latex" if args.latex else "unicode"
+    print(h.render(style))
+    for note in h.notes:                  # a skipped check is said in every style (stderr)
+        if style == "unicode" or "skipped" in note:
+            print(f"note: {note}", file=sys.stderr)
+    return 0

@@ -1,0 +1,37 @@
+"""``matcalc graph``: the computational graph as DOT, SVG or PNG, with values and gradients."""
+from __future__ import annotations
+
+import argparse
+
+from matcalc.api import graph_model, wrt_names
+from matcalc.cli.options import parse_assume, parse_shape
+from matcalc.output.explain import parse_at
+from matcalc.output.picture import to_dot, write
+
+
+def add_graph_command(sub) -> None:
+    g = sub.add_parser("graph", help="draw the computational graph (values and gradients with --at)",
+                       epilog='examples:\n  matcalc graph "(x+y)*z" --at x=-2,y=5,z=-4 -o graph.svg\n'
+                              '  matcalc graph "u\'*f(W*x+b)" -o graph.dot',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    g.add_argument("expr", help="expression or program in the matcalc language")
+    g.add_argument("--wrt", help="variables whose gradients are drawn (default: all)")
+    g.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS", help="declare a shape")
+    g.add_argument("--assume", action="append", default=[], metavar="NAME=KIND", help="an assumption")
+    g.add_argument("--at", metavar="x=-2,y=5,z=-4", help="forward values (green) and gradients (red)")
+    g.add_argument("-o", "--output", required=True, help="graph.svg, graph.png or graph.dot ('-' prints DOT)")
+    g.add_argument("--renderer", choices=["auto", "dot", "builtin"], default="auto",
+                   help="Graphviz dot when installed (auto), or the built-in SVG writer")
+
+
+def run_graph(args) -> int:
+    shapes = dict(parse_shape(s) for s in args.shape) or None
+    assume = dict(parse_assume(a) for a in args.assume) or None
+    wrt = wrt_names(args.wrt) if args.wrt else None
+    model = graph_model(args.expr, wrt, shapes, assume, parse_at(args.at) if args.at else None)
+    if args.output == "-":
+        print(to_dot(model), end="")
+        return 0
+    write(model, args.output, args.renderer)
+    print(f"wrote {args.output}")
+    return 0

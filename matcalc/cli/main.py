@@ -1,0 +1,155 @@
+"""The ``matcalc`` command: a thin layer over the API that prints and maps errors to exit codes.
+
+Exit codes everywhere: 0 success or a positive verdict, 1 a negative verdict, 2 bad input,
+3 an internal error.  Errors print one paragraph on stderr (with a caret under the input where
+one applies), never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from matcalc.cli.ascii import ASCII_HELP, AsciiStream, EscapeStream, JsonAsciiStream, use_ascii
+from matcalc.cli.check_command import add_check_parser, run_check
+from matcalc.cli.commands import (
+    add_codegen_parsers,
+    add_derive_parser,
+    add_hessian_parser,
+    run_codegen,
+    run_derive,
+    run_gradcheck,
+    run_hessian,
+)
+from matcalc.cli.graph_command import add_graph_command, run_graph
+from matcalc.cli.options import Parser, validate_args
+from matcalc.core.errors import ClosedPipe, InternalError, MatcalcError
+
+EXAMPLES = """examples:
+  matcalc derive "norm(W*x)^2" --wrt W
+  matcalc derive "u'*f(W*x + b)" --wrt W,b --form both
+  matcalc derive "x'*A*x" --wrt x --shape A=n,n --text
+  matcalc derive "-y'*log_softmax(W*x)" --wrt W --assume y=onehot --latex
+  matcalc derive "h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2" --wrt W2
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="matcalc", description="Symbolic matrix calculus with textbook output.",
+               epilog=EXAMPLES + "\n" + ASCII_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ascii", action="store_true", help="ASCII output only (accepted after any subcommand "
+                   "too; automatic when the terminal cannot encode Unicode): see below")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
+    add_derive_parser(sub, EXAMPLES + "\n" + ASCII_HELP)
+    add_graph_command(sub)
+    add_hessian_parser(sub)
+    add_check_parser(sub)
+    add_codegen_parsers(sub)
+    return p
+
+
+COMMANDS = {"derive": run_derive, "codegen": run_codegen, "gradcheck": run_gradcheck, "check": run_check,
+            "graph": run_graph, "hessian": run_hessian}
+
+
+def _protect_expressions(argv: list[str]) -> list[str]:
+    """An expression such as ``-y'*log(p)`` starts with a dash but is no option: a leading space
+    (which the grammar ignores) keeps argparse from reading it as one."""
+    out = []
+    for tok in argv:
+        if tok.startswith("-") and not tok.startswith("--") and len(tok) > 2 and any(
+                c in tok for c in "*'()+/^ .,@∘ᵀ−·×‖"):
+            tok = " " + tok
+        out.append(tok)
+    return out
+
+
+def _utf8_stream(stream):
+    """``stream`` writing UTF-8 (Python source's own encoding), whatever the terminal's encoding."""
+    try:
+        stream.reconfigure(encoding="utf-8")
+    except (AttributeError, ValueError):
+        pass
+    return stream
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): stop quietly; point stdout at /dev/null so that the
+    interpreter's final flush cannot print a BrokenPipeError either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else list(argv)
+    raw, ascii_out = use_ascii(raw)
+    saved = sys.stdout, sys.stderr
+    if ascii_out:
+        sys.stdout, sys.stderr = AsciiStream(sys.stdout), EscapeStream(sys.stderr)
+    try:
+        return _run(raw, ascii_out)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _check_argv_text(argv: list[str]) -> None:
+    """Bytes that are not valid in the locale's encoding reach Python as lone surrogates; refuse
+    them with a message instead of letting them reach the parser or a printer."""
+    for token in argv:
+        try:
+            token.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = token.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise MatcalcError(f"the argument '{shown}' is not valid UTF-8 text") from None
+
+
+def _run(raw: list[str], ascii_out: bool) -> int:
+    parser = build_parser()
+    try:
+        _check_argv_text(raw)
+        args = parser.parse_args(_protect_expressions(raw))
+        if not args.command:
+            parser.print_help()
+            return 2
+        validate_args(args)
+        if ascii_out and args.command == "codegen" and isinstance(sys.stdout, AsciiStream):
+            sys.stdout = _utf8_stream(sys.stdout.inner)  # generated code: exact UTF-8 source, not transliterated
+        if ascii_out and getattr(args, "json", False) and isinstance(sys.stdout, AsciiStream):
+            sys.stdout = JsonAsciiStream(sys.stdout.inner)    # JSON: \\uXXXX escapes decode to the same text
+        if ascii_out and args.command in ("derive", "hessian") and not any(
+                getattr(args, f, False) for f in ("text", "latex", "json", "markdown")):
+            args.text = True
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return code
+    except SystemExit as e:                     # --help
+        return int(e.code or 0)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except ClosedPipe as e:                    # the verdict was decided: keep its exit code
+        _quiet_broken_pipe()
+        return e.exit_code
+    except MatcalcError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except RecursionError:
+        print("error: expression nested too deeply", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:                        # a file the user named could not be written or read
+        if e.filename is None:
+            print(f"internal error: {type(e).__name__}: {e}. Please report this input.", file=sys.stderr)
+            return InternalError.exit_code
+        print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback for users
+        print(f"internal error: {type(e).__name__}: {e}. Please report this input.", file=sys.stderr)
+        return InternalError.exit_code
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""``matcalc derive --steps`` / ``--at``: the chain-rule steps and the values at a point."""
+from __future__ import annotations
+
+import json
+
+from matcalc.api import derive
+from matcalc.core.errors import VerificationError
+from matcalc.output.explain import explain, parse_at, values_text
+
+
+def cli_steps(args, shapes: dict, assume: dict) -> str:
+    """What ``matcalc derive ... --steps`` / ``--at`` prints (the CLI prints the returned text)."""
+    d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, steps=True)
+    if not getattr(args, "no_verify", False):
+        report = d.verify()
+        if report.status == "mismatch":
+            raise VerificationError("internal error: the derived result failed its finite-difference "
+                                    f"check ({report.detail}); not printing it. Please report this expression.")
+    style = ("json" if args.json else "latex" if args.latex else "markdown" if getattr(args, "markdown", False)
+             else "text" if args.text else "unicode")
+    parts = []
+    if args.steps:
+        parts.append(explain(d, style))
+    if getattr(args, "at", None):
+        point = parse_at(args.at)
+        if style == "json" and parts:
+            payload = json.loads(parts[0])
+            payload["at"] = json.loads(values_text(d, point, "json"))
+            return json.dumps(payload, ensure_ascii=False, indent=2)
+        if not parts:
+            parts.append(d.render("text" if style == "text" else "unicode") if style != "json" else "")
+        parts.append(values_text(d, point, style))
+    return "\n\n".join(p for p in parts if p)

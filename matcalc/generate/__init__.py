@@ -1,0 +1,2 @@
+"""Code generation: planning, the NumPy emitter, first- and second-order modules, gradchecks.
+"""

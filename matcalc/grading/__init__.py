@@ -1,0 +1,2 @@
+"""Grading answers: is this derivative right, and if not, why.
+"""

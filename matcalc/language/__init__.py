@@ -1,0 +1,2 @@
+"""The input language: syntax tree, matcalc's own parser, shape inference, typed programs.
+"""

@@ -1,0 +1,2 @@
+"""Numbers: evaluation of graphs with NumPy, sampling inside the domain, central differences.
+"""

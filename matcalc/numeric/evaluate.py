@@ -1,0 +1,216 @@
+"""Evaluate graph nodes with NumPy: the numbers behind ``.numpy()``, checks and tests.
+
+Values are 2-D arrays throughout (a column vector is ``(n, 1)``, a scalar ``(1, 1)`` or a float);
+``to_internal`` and ``to_external`` convert at the boundary to LANGUAGE.md's NumPy conventions
+(vectors 1-D, scalars floats).  Symbolic dimensions are bound from the inputs' shapes.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import sympy
+
+from matcalc.core.errors import MatcalcError, ShapeError
+from matcalc.core.graph import Dim, Node, topo_order
+from matcalc.core.rules import RULES, commutation_matrix, commutation_permutation, ew_numpy
+
+
+def to_internal(value, ndim: int) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    if ndim == 0:
+        return a.reshape(1, 1)
+    if ndim == 1:
+        return a.reshape(-1, 1)
+    return a
+
+
+def to_external(value, ndim: int):
+    a = np.asarray(value, dtype=float)
+    if ndim == 0:
+        return float(a.reshape(()))
+    if ndim == 1:
+        return a.reshape(-1)
+    return a
+
+
+def bind_dims(leaves: Iterable[Node], env: dict[str, np.ndarray]) -> dict[sympy.Symbol, int]:
+    """Dimension symbols ↦ sizes, read off the input arrays (and checked for consistency)."""
+    dims: dict = {}
+    for leaf in leaves:
+        name = leaf.attrs[0]
+        if name not in env:
+            raise MatcalcError(f"no value given for {name}")
+        arr = env[name]
+        for d, size in zip(leaf.shape, arr.shape):
+            if isinstance(d, sympy.Integer):
+                if int(d) != size:
+                    raise ShapeError(f"{name} should have {int(d)} where its value has {size}")
+            elif d in dims and dims[d] != size:
+                raise ShapeError(f"dimension {d} is {dims[d]} elsewhere but {size} in {name}")
+            else:
+                dims[d] = size
+    return dims
+
+
+def concrete(d: Dim, dims: dict) -> int:
+    v = d.subs(dims) if dims else d
+    if not v.is_Integer:
+        raise ShapeError(f"the dimension {d} is not known from the inputs")
+    return int(v)
+
+
+ROUNDING_EPS = 2.0 ** -52     # one unit of float64 rounding, relative
+
+
+def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | None = None,
+             cache: dict | None = None, leaves: Iterable[Node] = (),
+             rounding: np.random.Generator | None = None) -> list[np.ndarray]:
+    """Values of ``roots`` given internal (2-D) values of every variable in ``env``.
+
+    ``leaves`` are further variables whose values fix symbolic dimensions (a zero gradient of
+    a variable the output does not use still needs its size).  With ``rounding`` (a generator),
+    every computed entry is perturbed by a random relative ``ROUNDING_EPS``, as one more rounding
+    would: the spread of a few such runs estimates how far float64 evaluation of *these*
+    expressions is from exact (large where they cancel), which is the grader's tolerance."""
+    order = topo_order(roots)
+    dims = bind_dims([n for n in order if n.op == "var"] + [v for v in leaves if v.attrs[0] in env], env)
+    val: dict[int, object] = {} if cache is None else cache
+    for node in order:
+        if id(node) in val:
+            continue
+        stable = stable_value(node, val)
+        value = stable if stable is not None else eval_node(node, [val[id(a)] for a in node.args], env,
+                                                             dims, functions)
+        if rounding is not None and node.args:
+            value = np.asarray(value, dtype=float)
+            value = value * (1.0 + ROUNDING_EPS * rounding.uniform(-1.0, 1.0, value.shape))
+        val[id(node)] = value
+    return [val[id(r)] for r in roots]
+
+
+def stable_value(node: Node, val: dict):
+    """The value of ``node`` by a stable formula read off its arguments' nodes (log σ(z), 1 − σ(z),
+    log softmax(z), log exp(z)), or None where the plain evaluation is stable.  ``val`` holds the
+    values of the nodes already evaluated, keyed by id; every evaluator loop asks this first."""
+    stable = _stable_log(node, val)
+    return stable if stable is not None else _stable_complement(node, val)
+
+
+def _stable_log(node: Node, val: dict):
+    """log σ(z) = −softplus(−z), log(1 − σ(z)) = −softplus(z), log softmax(z) = log_softmax(z):
+    σ(z) rounds to 0 or 1 for |z| ≳ 37 (a softmax entry to 0 far sooner), where the plain log
+    would be −∞ while the true value is about −|z|."""
+    if node.op != "ew" or node.attrs != ("log", 0):
+        return None
+    a = node.args[0]
+    if a.op == "softmax":                                        # log softmax(z) = z − logsumexp(z)
+        return RULES["log_softmax"].numpy(a, _num(val[id(a.args[0])]))
+    if a.op == "ew" and a.attrs == ("sigmoid", 0):
+        return -np.logaddexp(0.0, -_num(val[id(a.args[0])]))
+    if a.op == "ew" and a.attrs == ("exp", 0):                   # log exp(z) = z (exp(z) may overflow)
+        return _num(val[id(a.args[0])])
+    s = _one_minus_sigmoid(a)
+    if s is not None:
+        z = _num(val[id(s.args[0])])
+        return np.broadcast_to(-np.logaddexp(0.0, z), (np.shape(_num(val[id(a)]))))
+    return None
+
+
+def _one_minus_sigmoid(node: Node) -> Node | None:
+    """The σ(z) node of ``1 − σ(z)``, else None."""
+    if node.op != "add" or len(node.args) != 2:
+        return None
+    one, rest = (node.args if _is_one(node.args[0]) else node.args[::-1])
+    if _is_one(one) and rest.op == "scale" and rest.attrs == (-1,) and len(rest.args) == 1:
+        s = rest.args[0]
+        if s.op == "ew" and s.attrs == ("sigmoid", 0):
+            return s
+    return None
+
+
+def _stable_complement(node: Node, val: dict):
+    """1 − σ(z) = σ(−z): the subtraction rounds to 0 for z ≳ 37 while σ(−z) ≈ e⁻ᶻ keeps its digits
+    (σ' = σ (1 − σ) and the gradient of log σ meet it)."""
+    s = _one_minus_sigmoid(node)
+    if s is None:
+        return None
+    z = _num(val[id(s.args[0])])
+    return np.broadcast_to(ew_numpy("sigmoid", 0, None)(-z), np.shape(_num(val[id(s)]))).copy()
+
+
+def _num(v) -> np.ndarray:
+    """A value as a float array (the Hessian's evaluator keeps some diagonal matrices lazily)."""
+    return np.asarray(v.dense() if hasattr(v, "dense") else v, dtype=float)
+
+
+def _is_one(n: Node) -> bool:
+    return n.op == "ones" or (n.op == "scale" and not n.args and n.attrs[0] == 1)
+
+
+def eval_node(node: Node, args: list, env, dims, functions):
+    op = node.op
+    if op == "var":
+        return env[node.attrs[0]]
+    if op in ("ones", "zero"):
+        shape = (concrete(node.rows, dims), concrete(node.cols, dims))
+        return np.ones(shape) if op == "ones" else np.zeros(shape)
+    if op == "eye":
+        return np.eye(concrete(node.rows, dims))
+    if op == "commutation":
+        return commutation_matrix(concrete(node.attrs[0], dims), concrete(node.attrs[1], dims))
+    if op == "matmul" and "commutation" in (node.args[0].op, node.args[1].op):   # a permutation, not a product
+        a, b = (np.asarray(x, dtype=float) for x in args)
+        if node.args[0].op == "commutation":
+            return b[commutation_permutation(*(concrete(d, dims) for d in node.args[0].attrs))]
+        m, n = (concrete(d, dims) for d in node.args[1].attrs)
+        return a[:, commutation_permutation(n, m)]
+    if op == "unvec":
+        shape = (concrete(node.rows, dims), concrete(node.cols, dims))
+        return np.asarray(args[0]).reshape(shape, order="F")
+    if op == "ew":
+        name, order = node.attrs
+        return ew_numpy(name, order, functions)(args[0])
+    if op == "ew2":
+        name, order = node.attrs
+        a, b = args
+        if name == "max":
+            return np.maximum(a, b)
+        if name == "min":
+            return np.minimum(a, b)
+        if order == 0:
+            return np.where(a > 0, a, b * a)
+        return np.where(a > 0, 1.0, b * np.ones_like(a))
+    out = RULES[op].numpy(node, *args)
+    if np.ndim(out) == 0:
+        out = np.asarray(out, dtype=float).reshape(1, 1)
+    return out
+
+
+def user_callable(fn: Callable) -> Callable:
+    """``fn`` as the API hands it out: a singular matrix at the user's point is a clear error
+    (exit 2), not NumPy's raw ``LinAlgError`` (inside, checks catch that to draw another point)."""
+    @functools.wraps(fn)
+    def call(**inputs):
+        try:
+            return fn(**inputs)
+        except np.linalg.LinAlgError as e:
+            raise MatcalcError(f"a matrix is singular at the given point ({e}): inv, det and logdet need "
+                               "an invertible matrix there") from None
+    return call
+
+
+def compile_numpy(root: Node, ndim_out: int | None, leaves: list[Node],
+                  functions: dict | None = None) -> Callable:
+    """A callable taking NumPy arrays by keyword (LANGUAGE.md conventions) and returning root."""
+    ndims = {leaf.attrs[0]: leaf.attrs[1] for leaf in leaves}
+
+    def fn(**inputs):
+        missing = [n for n in ndims if n not in inputs]
+        if missing:
+            raise MatcalcError(f"missing input(s): {', '.join(missing)}")
+        env = {n: to_internal(inputs[n], d) for n, d in ndims.items()}
+        (value,) = evaluate([root], env, functions)
+        return value if ndim_out is None else to_external(value, ndim_out)
+    return user_callable(fn)

@@ -1,0 +1,2 @@
+"""Printers (Unicode, LaTeX, round-trippable text), chain-rule steps, pictures, SymPy forms.
+"""

@@ -1,0 +1,487 @@
+"""Print graph nodes as text: pretty Unicode, round-trippable matcalc syntax, or LaTeX.
+
+One printer, three styles, driven by a precedence table: sums bind loosest, then products
+(juxtaposition in Unicode, ``*`` in text), then negation, then powers and postfix transposes.
+Named intermediates print as their names; ``Printer.program`` writes the definitions a result
+needs before it, so a deep network's gradient stays linear in size.  Nothing here changes a
+node: what is printed is exactly what was derived and checked.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from matcalc.core import algebra as A
+from matcalc.core.graph import ONE, Node, make, topo_order
+from matcalc.core.rules import ELEMENTWISE
+from matcalc.output.latexname import _latex_chars, latex_name
+
+SUM, PROD, NEG, POW, ATOM = 0, 1, 2, 3, 4
+_SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def fmt_number(c: Fraction, style: str) -> str:
+    if c.denominator == 1:
+        return str(c.numerator)
+    d = c.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d == 1:                                       # a finite decimal
+        return format(float(c), ".15g") if abs(float(c)) >= 1e-4 else repr(float(c))
+    if style == "latex":
+        sign = "-" if c < 0 else ""
+        return rf"{sign}\frac{{{abs(c.numerator)}}}{{{c.denominator}}}"
+    return f"{c.numerator}/{c.denominator}"
+
+
+def fmt_dim(d) -> str:
+    return str(d)
+
+
+_SUB = dict(zip("0123456789aehijklmnoprstuvx+-=()", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₊₋₌₍₎"))
+
+
+def subscript(s: str) -> str | None:
+    """``s`` in Unicode subscript letters, or None when one of its characters has none."""
+    out = [_SUB.get(ch) for ch in s]
+    return None if None in out else "".join(out)
+
+
+def commutation_symbol(m: str, n: str) -> str:
+    """K₍ₘ,ₙ₎ (Cookbook 9.3), or K_(m,n) when a size has no subscript form."""
+    sm, sn = subscript(m), subscript(n)
+    return f"K₍{sm},{sn}₎" if sm is not None and sn is not None else f"K_({m},{n})"
+
+
+def _is_product(d) -> bool:
+    """A dimension such as m*n: the language's size arguments are a name or an integer only."""
+    return bool(getattr(d, "is_Mul", False) or getattr(d, "is_Pow", False))
+
+
+def _dim_factors(d) -> list:
+    """m*n*2 as [2, m, n] (powers repeated): sizes whose Kronecker product has size d."""
+    out = []
+    for f in (d.args if d.is_Mul else (d,)):
+        base, e = f.as_base_exp()
+        out += [base] * int(e) if e.is_Integer and e > 0 else [f]
+    return out
+
+
+def _kron_text(parts: list[str]) -> str:
+    out = parts[0]
+    for p in parts[1:]:
+        out = f"kron({out}, {p})"
+    return out
+
+
+def _has_int_keys(names: dict) -> bool:
+    return any(isinstance(k, int) for k in names)
+
+
+class Printer:
+    """Prints nodes in one style ("unicode", "text" or "latex")."""
+
+    def __init__(self, style: str = "unicode", names: dict | None = None):
+        self.style = style
+        self.names = dict(names or {})
+        # Keyed by the node itself (identity hash), never by id(): the printer makes temporary
+        # nodes (op_pow, op_hadamard), and a dead node's id is reused by the next one, so an
+        # id-keyed memo printed one subexpression in place of another.  Holding the node here
+        # keeps it alive for the printer's lifetime.
+        self.memo: dict[tuple[Node, int], str] = {}
+        self.referenced: list[Node] = []         # named nodes this printer's text mentions, in order
+
+    # ---------------------------------------------------------------- entry points
+    def __call__(self, node: Node) -> str:
+        return self.p(node, SUM)
+
+    def p(self, node: Node, ctx: int) -> str:
+        key = (node, ctx)
+        if key not in self.memo:
+            s, prec = self.name_or_body(node)
+            self.memo[key] = self.paren(s) if prec < ctx else s
+        return self.memo[key]
+
+    def name_of(self, node: Node) -> str | None:
+        """The name given to ``node``: names are keyed by node; int keys (``id(node)``, from
+        callers that keep their nodes alive while printing) are still accepted."""
+        name = self.names.get(node)
+        if name is None and self.names and _has_int_keys(self.names):
+            name = self.names.get(id(node))
+        return name
+
+    def named(self, node: Node) -> bool:
+        return self.name_of(node) is not None
+
+    def name_or_body(self, node: Node) -> tuple[str, int]:
+        name = self.name_of(node)
+        if name is not None:
+            self.referenced.append(node)
+            return self.var_name(name), ATOM
+        return self.body(node)
+
+    def paren(self, s: str) -> str:
+        return rf"\left({s}\right)" if self.style == "latex" and len(s) > 40 else f"({s})"
+
+    @property
+    def u(self) -> bool:
+        return self.style == "unicode"
+
+    @property
+    def t(self) -> bool:
+        return self.style == "text"
+
+    @property
+    def latex(self) -> bool:
+        return self.style == "latex"
+
+    def var_name(self, name: str) -> str:
+        if not self.latex:
+            return name
+        return latex_name(name)
+
+    # ---------------------------------------------------------------- pieces
+    def juxt(self, parts: list[str]) -> str:
+        if self.t:
+            return "*".join(parts)
+        sep = r" \, " if self.latex else " "
+        out = parts[0]
+        for part in parts[1:]:
+            out += ("" if part.startswith("(") or part.startswith(r"\left(") and not self.latex
+                    else sep) + part
+        return out
+
+    def sup(self, base: str, e: Fraction, elementwise_matrix: bool = False) -> str:
+        if self.t:
+            op = ".^" if elementwise_matrix else "^"
+            es = fmt_number(e, "text")
+            return f"{base}{op}{es}" if e > 0 and e.denominator == 1 else f"{base}{op}({es})"
+        if self.latex:
+            es = fmt_number(e, "latex")
+            return f"{base}^{{\\circ {es}}}" if elementwise_matrix else f"{base}^{{{es}}}"
+        es = fmt_number(e, "unicode")
+        if e.denominator == 1 and not elementwise_matrix:
+            return base + es.translate(_SUP)
+        return f"{base}^∘{es}" if elementwise_matrix else f"{base}^{es}"
+
+    def call(self, name: str, *args: str) -> str:
+        if self.latex:
+            fn = name if name.startswith("\\") else rf"\operatorname{{{_latex_chars(name)}}}"
+            return rf"{fn}\left({', '.join(args)}\right)"
+        return f"{name}({', '.join(args)})"
+
+    # ---------------------------------------------------------------- node bodies
+    def body(self, n: Node) -> tuple[str, int]:
+        op = n.op
+        method = getattr(self, "op_" + op, None)
+        if method is None:
+            return self.call(op, *(self.p(a, SUM) for a in n.args)), ATOM
+        return method(n)
+
+    def op_var(self, n):
+        return self.var_name(n.attrs[0]), ATOM
+
+    def op_ones(self, n):
+        if self.u:
+            return "𝟏", ATOM
+        if self.latex:
+            return r"\mathbf{1}", ATOM
+        if _is_product(n.rows) or _is_product(n.cols):       # ones(m*n) does not parse: a kron does
+            rows, cols = _dim_factors(n.rows), _dim_factors(n.cols)
+            k = max(len(rows), len(cols))
+            rows, cols = rows + [ONE] * (k - len(rows)), cols + [ONE] * (k - len(cols))
+            return _kron_text([f"ones({fmt_dim(r)})" if c == ONE else f"ones({fmt_dim(r)}, {fmt_dim(c)})"
+                               for r, c in zip(rows, cols)]), ATOM
+        if n.cols == ONE:
+            return f"ones({fmt_dim(n.rows)})", ATOM
+        return f"ones({fmt_dim(n.rows)}, {fmt_dim(n.cols)})", ATOM
+
+    def op_zero(self, n):
+        if self.t and not n.is_scalar:
+            return self.juxt(["0", self.op_ones(A.ones(n.shape))[0]]), PROD
+        return "0", ATOM
+
+    def op_eye(self, n):
+        if self.t and _is_product(n.rows):                   # eye(m*n) = kron(eye(m), eye(n))
+            return _kron_text([f"eye({fmt_dim(d)})" for d in _dim_factors(n.rows)]), ATOM
+        return (f"eye({fmt_dim(n.rows)})" if self.t else "I"), ATOM
+
+    def op_commutation(self, n):
+        m, k = (fmt_dim(d) for d in n.attrs)
+        if self.t:
+            return f"commutation({m}, {k})", ATOM
+        if self.latex:
+            return f"K_{{({m},{k})}}", ATOM
+        return commutation_symbol(m, k), ATOM
+
+    def op_add(self, n):
+        terms = [self.signed_term(t, n) for t in n.args]
+        first_pos = next((i for i, (neg, _) in enumerate(terms) if not neg), None)
+        if first_pos:                                    # lead with a positive term
+            terms.insert(0, terms.pop(first_pos))
+        minus = "−" if self.u else "-"
+        out = ("-" if self.t or self.latex else "−") + terms[0][1] if terms[0][0] else terms[0][1]
+        for neg, s in terms[1:]:
+            out += f" {minus if neg else '+'} {s}"
+        return out, SUM
+
+    def signed_term(self, t: Node, parent: Node) -> tuple[bool, str]:
+        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare."""
+        c, fs, body = A.split(t)
+        neg = c < 0
+        if neg:
+            c = -c
+        if body is not None and body.op == "ones" and not parent.is_scalar:
+            body = None
+        return neg, self.product_str(c, fs, body, SUM)[0]
+
+    def op_scale(self, n):
+        c, fs, body = A.split(n)
+        if c < 0:
+            s, _ = self.product_str(-c, fs, body, NEG)
+            return ("-" if not self.u else "−") + s, NEG
+        return self.product_str(c, fs, body, PROD)
+
+    def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
+        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: f[0].op == "var")
+        den = [(b, -e) for b, e in fs if e < 0]
+        parts = []
+        if c != 1 or (not num and body is None):
+            parts.append(fmt_number(c, self.style) if c.denominator == 1 or not self.latex
+                         else fmt_number(c, "latex"))
+        parts += [self.factor(b, e) for b, e in num]
+        if body is not None:
+            flat = not parts or body.op == "matmul" and not self.named(body)
+            parts.append(self.p(body, PROD if flat else PROD + 1))
+        if not parts:
+            parts = ["1"]
+        s = parts[0] if len(parts) == 1 else self.juxt(parts)
+        if den:
+            ds = [self.factor(b, e) for b, e in den]
+            d = ds[0] if len(ds) == 1 else self.paren(self.juxt(ds))
+            if self.latex:
+                return rf"\frac{{{s}}}{{{self.juxt(ds)}}}", PROD
+            if len(parts) > 1 and body is not None and (body.op in ("add",)):
+                s = self.paren(s)
+            return f"{s}/{d}", PROD
+        return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
+                                                 (body is None or self.p(body, ATOM) == parts[0]) else PROD)
+
+    def factor(self, b: Node, e: Fraction) -> str:
+        if e == 1:
+            return self.p(b, PROD + 1)
+        return self.sup(self.p(b, ATOM), e)
+
+    def op_matmul(self, n):
+        chain = []
+        stack = [n]
+        while stack:
+            x = stack.pop()
+            if x.op == "matmul" and not self.named(x):
+                stack += [x.args[1], x.args[0]]
+            else:
+                chain.append(x)
+        parts = [self.p(x, PROD + 1) for x in chain]
+        if self.u and len(parts) == 2 and n.is_scalar and chain[0].op == "transpose":
+            return parts[0] + parts[1], PROD
+        return self.juxt(parts), PROD
+
+    def op_transpose(self, n):
+        a = n.args[0]
+        if a.op == "inv" and not self.named(a):
+            inner = self.p(a.args[0], ATOM)
+            if self.t:
+                return f"inv({self.p(a.args[0], SUM)})'", POW
+            return (inner + "⁻ᵀ" if self.u else f"{inner}^{{-\\top}}"), POW
+        inner = self.p(a, ATOM)
+        return inner + ("ᵀ" if self.u else "'" if self.t else r"^\top"), POW
+
+    def op_inv(self, n):
+        if self.t:
+            return f"inv({self.p(n.args[0], SUM)})", ATOM
+        inner = self.p(n.args[0], ATOM)
+        return (inner + "⁻¹" if self.u else f"{inner}^{{-1}}"), POW
+
+    def op_matpow(self, n):
+        return self.sup(self.p(n.args[0], ATOM), Fraction(n.attrs[0])), POW
+
+    def op_hadamard(self, n):
+        num = [a for a in n.args if not (a.op == "pow" and a.attrs[0] < 0)]
+        den = [A.pow_(a.args[0], -a.attrs[0]) for a in n.args if a.op == "pow" and a.attrs[0] < 0]
+        dot = " .* " if self.t else r" \odot " if self.latex else " ∘ "
+        div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+        s = dot.join(self.p(a, PROD + 1) for a in num) if num else "1"
+        for d in den:
+            s += div + self.p(d, PROD + 1)
+        return s, PROD
+
+    def op_pow(self, n):
+        a, e = n.args[0], n.attrs[0]
+        if not n.is_scalar and e < 0:
+            div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+            return "1" + div + self.p(A.pow_(a, -e), PROD + 1), PROD
+        matrix = not n.is_scalar and not n.is_column and not n.is_row
+        elementwise = not n.is_scalar and (self.t or matrix)
+        return self.sup(self.p(a, ATOM), e, elementwise_matrix=elementwise), POW
+
+    def op_ew(self, n):
+        name, order = n.attrs
+        z = self.p(n.args[0], SUM)
+        if name == "relu" and order == 1 and not self.t:
+            return (f"𝟙[{z} > 0]" if self.u else rf"\mathbb{{1}}\left[{z} > 0\right]"), ATOM
+        if name == "abs" and order == 0 and not self.t:
+            return (f"|{z}|" if self.u else rf"\left\lvert {z} \right\rvert"), ATOM
+        if name == "abs" and order == 1 and not self.t:
+            return self.call("sign", z), ATOM
+        if name == "sigmoid" and not self.t:
+            name = "σ" if self.u else r"\sigma"
+        elif self.latex:
+            spec = ELEMENTWISE.get(name)
+            name = spec.latex if spec and spec.latex else (rf"\operatorname{{{_latex_chars(name)}}}" if len(name) > 1
+                                                            else _latex_chars(name))
+        if self.latex:
+            mark = "" if not order else r"^{\prime}" if order == 1 else rf"^{{({order})}}"
+            return rf"{name}{mark}\left({z}\right)", ATOM
+        return f"{name}{chr(39) * order}({z})", ATOM
+
+    def op_ew2(self, n):
+        name, order = n.attrs
+        a, b = (self.p(x, SUM) for x in n.args)
+        if self.latex:
+            mark = r"^{\prime}" if order else ""
+            return rf"\operatorname{{{name.replace('_', chr(92) + '_')}}}{mark}\left({a}, {b}\right)", ATOM
+        return self.call(name + "'" * order, a, b), ATOM
+
+    def op_sum(self, n):
+        axis = n.attrs[0]
+        a = self.p(n.args[0], SUM)
+        return (self.call("sum", a) if axis is None else self.call("sum", a, str(axis))), ATOM
+
+    def op_trace(self, n):
+        return self.call("tr" if not self.latex else r"\operatorname{tr}", self.p(n.args[0], SUM)), ATOM
+
+    def op_det(self, n):
+        return self.call("det" if not self.latex else r"\det", self.p(n.args[0], SUM)), ATOM
+
+    def op_logdet(self, n):
+        if self.latex:
+            return rf"\log\left\lvert\det {self.p(n.args[0], ATOM)}\right\rvert", ATOM
+        return self.call("logdet", self.p(n.args[0], SUM)), ATOM
+
+    def op_norm(self, n):
+        a = self.p(n.args[0], SUM)
+        if self.u:
+            return f"‖{a}‖", ATOM
+        if self.latex:
+            return rf"\left\lVert {a} \right\rVert", ATOM
+        return f"norm({a})", ATOM
+
+    def op_diag(self, n):
+        return self.call("diag", self.p(n.args[0], SUM)), ATOM
+
+    op_diagpart = op_diag
+
+    def _softmax_like(self, n):
+        axis = n.attrs[0]
+        z = self.p(n.args[0], SUM)
+        name = n.op if not self.latex else rf"\operatorname{{{n.op.replace('_', chr(92) + '_')}}}"
+        if axis == 2 and not n.args[0].is_row:
+            return self.call(name, z, "2"), ATOM
+        return self.call(name, z), ATOM
+
+    op_softmax = op_log_softmax = op_logsumexp = _softmax_like
+
+    def op_kron(self, n):
+        if self.t:
+            return self.call("kron", *(self.p(a, SUM) for a in n.args)), ATOM
+        sym = " ⊗ " if self.u else r" \otimes "
+        return sym.join(self.p(a, PROD + 1) for a in n.args), PROD
+
+    def op_unvec(self, n):
+        """unvec is not in the language: text writes X = (vec(Iₙ)ᵀ ⊗ Iₘ)(Iₙ ⊗ vec X) for an m×n X,
+        so that the printed program parses back to the same value."""
+        if not self.t:
+            return self.call("unvec" if not self.latex else r"\operatorname{unvec}", self.p(n.args[0], SUM)), ATOM
+        m, k = n.shape
+        v = n.args[0]
+        left = make("kron", (A.transpose(A.vec(A.eye(k))), A.eye(m)), (m, k * k * m))
+        right = make("kron", (A.eye(k), v), (k * v.rows, k))
+        return self.p(make("matmul", (left, right), n.shape), PROD), PROD
+
+    def op_vec(self, n):
+        return self.call("vec" if not self.latex else r"\operatorname{vec}", self.p(n.args[0], SUM)), ATOM
+
+
+# ---------------------------------------------------------------------- programs
+def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int = 4) -> dict[Node, str]:
+    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``.
+
+    ``given`` and the result are keyed by node (not ``id``), so a name can never attach to a
+    later node that reuses a dead node's id."""
+    parents: dict[Node, int] = {}
+    order = topo_order(roots)
+    for node in order:
+        for a in node.args:
+            parents[a] = parents.get(a, 0) + 1
+    sizes: dict[Node, int] = {}
+    for node in order:
+        sizes[node] = 1 + sum(sizes[a] for a in node.args)
+    names = {}
+    counter = 0
+    for node in order:
+        if node in given and node.op != "var":
+            names[node] = given[node]
+            continue
+        if node.op in ("var", "ones", "eye", "zero", "commutation") or (node.op == "scale" and not node.args):
+            continue
+        if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
+            counter += 1
+            while f"t{counter}" in taken:
+                counter += 1
+            names[node] = f"t{counter}"
+    return names
+
+
+def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
+    """(definitions, root texts): each named node that the roots use, defined before its uses.
+
+    "Uses" are what the printed text refers to, not only graph edges: a denominator prints
+    through a temporary (``1 ./ t7`` for ``t3.^(-0.5)`` when ``t7 = t3.^(0.5)``), so each
+    definition is placed after every name its own text mentions."""
+    lookup = Printer(style, names)
+    texts: dict[Node, str] = {}
+    refs: dict[Node, list[Node]] = {}
+    pending = [n for n in topo_order(roots) if lookup.named(n)]
+    printer = Printer(style, names)
+    root_texts = [printer(r) for r in roots]
+    pending += printer.referenced
+    while pending:
+        n = pending.pop(0)
+        if n in texts:
+            continue
+        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
+        texts[n] = inner(n)
+        refs[n] = inner.referenced
+        pending += [r for r in inner.referenced if r not in texts]
+    ordered: list[Node] = []
+    state: dict[Node, int] = {}                      # 1 visiting, 2 done
+
+    def visit(n: Node) -> None:
+        stack = [(n, iter(refs.get(n, ())))]
+        state[n] = 1
+        while stack:
+            node, it = stack[-1]
+            child = next((c for c in it if state.get(c) is None), None)
+            if child is not None:
+                state[child] = 1
+                stack.append((child, iter(refs.get(child, ()))))
+            else:
+                stack.pop()
+                state[node] = 2
+                ordered.append(node)
+    for n in texts:
+        if state.get(n) is None:
+            visit(n)
+    definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
+    return definitions, root_texts

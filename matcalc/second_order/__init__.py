@@ -1,0 +1,2 @@
+"""Matrix-by-matrix derivatives: Kronecker/vec forms and index form.
+"""

@@ -1,0 +1,232 @@
+"""Global rewriting toward textbook form, on top of the constructors' local normal form.
+
+Two things need a view wider than one constructor call: matrix-product chains (flattened so
+that ``X⁻¹ X`` cancels, ``𝟏ᵀ diag(p)`` is ``pᵀ``, and ``X X`` is ``X²``) and sums (a factor
+shared by several terms comes out: ``A x + Aᵀ x`` is ``(A + Aᵀ) x``, ``2 Aᵀ A X − 2 Aᵀ B`` is
+``2 Aᵀ(A X − B)``).  Everything is rebuilt bottom-up through the constructors, memoised on the
+DAG, so shared subexpressions stay shared.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from matcalc.core import algebra as A
+from matcalc.core.graph import Node, topo_order
+from matcalc.simplify.elementwise import region_roots, simplify_region
+
+REBUILD = {
+    "add": lambda n, a: A.add(*a),
+    "matmul": lambda n, a: _chain(a[0], a[1]),
+    "transpose": lambda n, a: A.transpose(a[0]),
+    "hadamard": lambda n, a: A.hadamard(*a),
+    "scale": lambda n, a: _scale(n, a),
+    "pow": lambda n, a: A.pow_(a[0], n.attrs[0]),
+    "matpow": lambda n, a: A.matpow(a[0], n.attrs[0]),
+    "ew": lambda n, a: A.ew(n.attrs[0], a[0], n.attrs[1]),
+    "ew2": lambda n, a: A.ew2(n.attrs[0], a[0], a[1], n.attrs[1]),
+    "sum": lambda n, a: A.sum_(a[0], n.attrs[0]),
+    "trace": lambda n, a: A.trace(a[0]),
+    "det": lambda n, a: A.det(a[0]),
+    "logdet": lambda n, a: A.logdet(a[0]),
+    "norm": lambda n, a: A.norm(a[0]),
+    "inv": lambda n, a: A.inv(a[0]),
+    "diag": lambda n, a: A.diag(a[0]),
+    "diagpart": lambda n, a: A.diag(a[0]),
+    "softmax": lambda n, a: A.softmax_family("softmax", a[0], n.attrs[0]),
+    "log_softmax": lambda n, a: A.softmax_family("log_softmax", a[0], n.attrs[0]),
+    "logsumexp": lambda n, a: A.softmax_family("logsumexp", a[0], n.attrs[0]),
+    "kron": lambda n, a: A.kron(*a),
+    "vec": lambda n, a: A.vec(a[0]),
+    "unvec": lambda n, a: A.unvec(a[0], n.shape),
+}
+
+
+def _scale(n: Node, args: list[Node]) -> Node:
+    coef, _, body = A.split(n)
+    factors = args if body is None else args[:-1]
+    return A.product(coef, [(f, Fraction(1)) for f in factors], args[-1] if body is not None else None)
+
+
+def simplify_all(roots: list[Node]) -> list[Node]:
+    """Simplified versions of ``roots`` (one memo, so shared parts stay shared)."""
+    new: dict[int, Node] = {}
+    for node in topo_order(roots):
+        if not node.args:
+            new[id(node)] = node
+            continue
+        new[id(node)] = _rebuild([new[id(a)] for a in node.args], node)
+    out = [new[id(r)] for r in roots]
+    for _ in range(3):                      # elementwise regions, until nothing changes
+        again = _elementwise_pass(out)
+        if all(a is b for a, b in zip(again, out)):
+            break
+        out = again
+    return out
+
+
+def _rebuild(args: list[Node], node: Node) -> Node:
+    out = REBUILD[node.op](node, args)
+    if out.op == "add":
+        out = merge_diagonals(out)
+    if out.op == "add":
+        out = _factor(out)
+    return out
+
+
+def _elementwise_pass(roots: list[Node]) -> list[Node]:
+    """Each maximal elementwise region simplified as a scalar function (``elementwise``)."""
+    order = topo_order(roots)
+    regions = region_roots(roots, order)
+    if all(simplify_region(n) is n for n in regions):     # the usual case: nothing to do
+        return roots
+    starts = {id(n) for n in regions}
+    new: dict[int, Node] = {}
+    for node in order:
+        args = [new[id(a)] for a in node.args]
+        out = node if all(a is b for a, b in zip(args, node.args)) else _rebuild(args, node)
+        new[id(node)] = simplify_region(out) if id(node) in starts else out
+    return [new[id(r)] for r in roots]
+
+
+def simplify(node: Node) -> Node:
+    return simplify_all([node])[0]
+
+
+# ---------------------------------------------------------------------- product chains
+def flatten(node: Node) -> list[Node]:
+    """The factors of a matrix-product chain, left to right."""
+    out, stack = [], [node]
+    while stack:
+        x = stack.pop()
+        if x.op == "matmul":
+            stack += [x.args[1], x.args[0]]
+        else:
+            out.append(x)
+    return out
+
+
+def _expand_powers(chain: list[Node]) -> list[Node]:
+    out = []
+    for f in chain:
+        if f.op == "matpow" and f.attrs[0] <= 8:
+            out += [f.args[0]] * f.attrs[0]
+        elif f.op == "transpose" and f.args[0].op == "matpow" and f.args[0].attrs[0] <= 8:
+            out += [A.transpose(f.args[0].args[0])] * f.args[0].attrs[0]
+        else:
+            out.append(f)
+    return out
+
+
+def _cancels(p: Node, q: Node) -> bool:
+    """Whether p q is the identity (X⁻¹ X, X X⁻¹, X⁻ᵀ Xᵀ, Xᵀ X⁻ᵀ)."""
+    def inv_of(a, b):
+        if a.op == "inv" and a.args[0] is b:
+            return True
+        return (a.op == "transpose" and b.op == "transpose" and a.args[0].op == "inv"
+                and a.args[0].args[0] is b.args[0])
+    return inv_of(p, q) or inv_of(q, p)
+
+
+def _chain(a: Node, b: Node) -> Node:
+    product = A.matmul(a, b)
+    c, fs, body = A.split(product)
+    if body is None or body.op != "matmul":
+        return product
+    chain = _expand_powers(flatten(body))
+    out: list[Node] = []
+    for f in chain:
+        if out and _cancels(out[-1], f):
+            out.pop()
+            continue
+        if out and out[-1].op == "ones" and out[-1].rows == 1 and f.op == "diag":
+            out[-1] = A.transpose(f.args[0])                     # 𝟏ᵀ diag(p) = pᵀ
+            continue
+        if out and out[-1].op == "diag" and f.op == "diag":
+            out[-1] = A.diag(A.hadamard(out[-1].args[0], f.args[0]))   # diag(a) diag(b) = diag(a ∘ b)
+            continue
+        if out and out[-1].op == "diag" and f.op == "ones" and f.cols == 1:
+            out[-1] = out[-1].args[0]                            # diag(p) 𝟏 = p
+            continue
+        out.append(f)
+    out = _compress(out)
+    if not out:
+        return A.product(c, fs, A.eye(body.rows))
+    result = out[0]
+    for f in out[1:]:
+        result = A.matmul(result, f)
+    return A.product(c, fs, result)
+
+
+def _compress(chain: list[Node]) -> list[Node]:
+    """Runs of one square factor become a power: X X X is X³, Xᵀ Xᵀ is (X²)ᵀ."""
+    out: list[list] = []
+    for f in chain:
+        if out and out[-1][0] is f and f.is_square and not f.is_scalar:
+            out[-1][1] += 1
+        else:
+            out.append([f, 1])
+    result = []
+    for f, k in out:
+        if k == 1:
+            result.append(f)
+        elif f.op == "transpose":
+            result.append(A.transpose(A.matpow(f.args[0], k)))
+        else:
+            result.append(A.matpow(f, k))
+    return result
+
+
+# ---------------------------------------------------------------------- sums
+def _transposes(node: Node) -> int:
+    return sum(1 for n in topo_order([node]) if n.op == "transpose")
+
+
+def merge_diagonals(total: Node) -> Node:
+    """c₁ diag(a) + c₂ diag(b) + … is diag(c₁ a + c₂ b + …)."""
+    diags, rest = [], []
+    for t in total.args:
+        c, fs, body = A.split(t)
+        (diags if body is not None and body.op == "diag" else rest).append((t, c, fs, body))
+    if len(diags) < 2:
+        return total
+    inner = A.add(*(A.product(c, fs, body.args[0]) for _, c, fs, body in diags))
+    return A.add(A.diag(inner), *(t for t, *_ in rest))
+
+
+def _factor(total: Node) -> Node:
+    """Pull a matrix factor shared by several terms out of a sum (greedy, largest group first)."""
+    terms = list(total.args)
+    split = [A.split(t) for t in terms]
+    chains = [flatten(b) if b is not None else None for _, _, b in split]
+    best = None
+    for side in (-1, 0):
+        groups: dict[int, list[int]] = {}
+        for i, ch in enumerate(chains):
+            if ch and len(ch) >= 2:
+                groups.setdefault(id(ch[side]), []).append(i)
+        for members in groups.values():
+            if len(members) >= 2 and (best is None or len(members) > len(best[1])):
+                best = (side, members)
+    if best is None:
+        return total
+    side, members = best
+    shared = chains[members[0]][side]
+    inner_terms = []
+    for i in members:
+        c, fs, _ = split[i]
+        rest = chains[i][:-1] if side == -1 else chains[i][1:]
+        body = rest[0]
+        for f in rest[1:]:
+            body = A.matmul(body, f)
+        inner_terms.append((c, fs, body))
+    inner_terms.sort(key=lambda t: _transposes(t[2]))
+    common = inner_terms[0][0]
+    if any(c != common for c, _, _ in inner_terms):
+        common = Fraction(1)
+    inner = A.add(*(A.product(c / common, fs, b) for c, fs, b in inner_terms))
+    if inner.op == "add":
+        inner = _factor(inner)
+    grouped = A.product(common, (), A.matmul(inner, shared) if side == -1 else A.matmul(shared, inner))
+    rest = [terms[i] for i in range(len(terms)) if i not in members]
+    out = A.add(grouped, *rest)
+    return _factor(out) if out.op == "add" and rest else out
