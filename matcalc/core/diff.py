@@ -10,56 +10,19 @@ turns a JVP into a Jacobian and a gradient's JVP into a Hessian.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from matcalc.core import algebra as A
 from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.reverse import Step, backpropagate
 from matcalc.core.rules import RULES
-
-
-@dataclass
-class Step:
-    """One node of the backward pass: the upstream gradient it received and what it sent on."""
-
-    node: Node
-    upstream: Node
-    sent: list[tuple[Node, Node]] = field(default_factory=list)   # (input, contribution)
-    fork: list[Node] = field(default_factory=list)                # contributions that were added
 
 
 def gradients(output: Node, wrt: list[Node], steps: list[Step] | None = None) -> dict[Node, Node]:
     """∂output/∂v for each v in ``wrt`` (shape convention); ``output`` must be a scalar."""
     if not output.is_scalar:
         raise InternalError("reverse mode needs a scalar output")
-    order = [n for n in topo_order([output]) if any(depends_on(n, v) for v in wrt)]
-    incoming: dict[int, list[Node]] = {id(output): [A.const(1)]}
-    for node in reversed(order):
-        parts = incoming.pop(id(node), None)
-        if not parts or node.op == "var":
-            if parts is not None:
-                incoming[id(node)] = parts
-            continue
-        G = A.add(*parts) if len(parts) > 1 else parts[0]
-        if A.is_zero(G):
-            continue
-        contributions = RULES[node.op].vjp(node, G)
-        step = Step(node, G, fork=list(parts) if len(parts) > 1 else []) if steps is not None else None
-        for arg, g in zip(node.args, contributions):
-            if g is None or not any(depends_on(arg, v) for v in wrt):
-                continue
-            if g.shape != arg.shape:
-                raise InternalError(f"rule {node.op} sent a {g.shape} gradient to a {arg.shape} input")
-            incoming.setdefault(id(arg), []).append(g)
-            if step is not None:
-                step.sent.append((arg, g))
-        if step is not None:
-            steps.append(step)
-    out = {}
-    for v in wrt:
-        parts = incoming.get(id(v))
-        out[v] = A.add(*parts) if parts else A.zero(v.shape)
-    return out
+    reached = backpropagate(output, wrt, A.const(1), steps=steps)
+    return {v: A.add(*reached[id(v)]) if id(v) in reached else A.zero(v.shape) for v in wrt}
 
 
 def jvp(expr: Node, tangents: dict[Node, Node]) -> Node:

@@ -1,475 +1,28 @@
-"""NumPy forward/backward code from the graph: ``codegen(expr, wrt)`` returns a module's source.
+"""NumPy forward/backward code from the graph: ``codegen_source(expr, wrt)`` returns a module's source.
 
 The forward program is the typed graph in topological order, one line per operation, named
-after the program's intermediates (CSE is free: nodes are hash-consed).  The backward program is
-reverse mode over the same graph: each node's adjoint is a placeholder ``dL_dh``, the rule
-table's symbolic VJP applied to it is the adjoint template (``dL_dz = dL_dh * (1 - h ** 2)``
-reuses the cached ``h``), contributions meeting at a fork are accumulated with ``+=``, and only
-the adjoints the requested gradients need are emitted.  The expression printer never builds a
-diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` → ``v * A``,
-``𝟏 rᵀ`` → ``r``), and uses stable forms (log-softmax and logsumexp with the max subtracted,
-sigmoid through tanh).  Values are 2-D inside (a vector ``(n, 1)``); inputs and results follow
-LANGUAGE.md's NumPy conventions at the boundary.
+after the program's intermediates (CSE is free: nodes are hash-consed), printed by
+``emitter.Emitter``.  The backward program is reverse mode over the same graph, by the one
+reverse loop (``core.reverse.backpropagate``): each node's adjoint is a placeholder ``dL_dh``,
+the rule table's symbolic VJP applied to it is the adjoint template (``dL_dz = dL_dh * (1 - h **
+2)`` reuses the cached ``h``), contributions meeting at a fork are accumulated with ``+=``, and
+only the adjoints the requested gradients need are emitted.  ``Program.parts`` says what the
+module holds and ``template.module_source`` lays it out.  Values are 2-D inside (a vector
+``(n, 1)``); inputs and results follow LANGUAGE.md's NumPy conventions at the boundary.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass
-from fractions import Fraction
-
-import sympy
-
 from matcalc.core import algebra as A
-from matcalc.core.errors import MatcalcError, UnsupportedError
-from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.errors import MatcalcError, ShapeError, UnsupportedError
+from matcalc.core.graph import Node, topo_order
 from matcalc.core.naming import Namer, identifiers
-from matcalc.core.rules import ELEMENTWISE, RULES
+from matcalc.core.reverse import backpropagate
+from matcalc.core.rules import ELEMENTWISE
+from matcalc.generate.emitter import ATOM, LEAVES, Code, Emitter, external, ndim, shared, wrap
 from matcalc.generate.inplace import in_place
 from matcalc.generate.plan import plan
+from matcalc.generate.template import Parts, module_source
 from matcalc.language.program import resolve_wrt, typed_program, wrt_names
-
-ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
-_EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
-_NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
-_UNKNOWN = 2 ** 40          # the size of a dimension known only by name
-_VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
-LEAVES = ("var", "ones", "zero", "eye")
-EW_CODE = {
-    ("exp", 0): "np.exp({})", ("log", 0): "np.log({})", ("sqrt", 0): "np.sqrt({})",
-    ("sin", 0): "np.sin({})", ("cos", 0): "np.cos({})", ("tanh", 0): "np.tanh({})",
-    ("sigmoid", 0): "_sigmoid({})",                             # no overflow, no underflow to 0
-    ("relu", 0): "np.maximum({}, 0.0)", ("relu", 1): "({} > 0).astype(DTYPE)",
-    ("abs", 0): "np.abs({})", ("abs", 1): "np.sign({})",
-    ("hardtanh", 0): "np.clip({}, -1.0, 1.0)", ("hardtanh", 1): "(np.abs({}) < 1).astype(DTYPE)",
-    ("elu", 0): "np.where({0} > 0, {0}, np.expm1(np.minimum({0}, 0.0)))",
-    ("elu", 1): "np.where({0} > 0, 1.0, np.exp(np.minimum({0}, 0.0)))",
-    ("elu", 2): "np.where({0} > 0, 0.0, np.exp(np.minimum({0}, 0.0)))",
-    ("softplus", 0): "np.logaddexp(0.0, {})",
-}
-HELPERS = {
-    "_sigmoid": '''def _sigmoid(z):
-    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
-    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
-    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
-    if np.ndim(z) == 0:
-        return np.exp(-np.logaddexp(0.0, -z))
-    s = np.tanh(0.5 * z)
-    s += 1.0
-    s *= 0.5
-    if z.size and z.min() < -8.0:
-        low = z < -8.0
-        e = np.exp(z[low])
-        s[low] = e / (1.0 + e)
-    return s''',
-    "_logsumexp": '''def _logsumexp(z, axis):
-    """log Σ exp along axis, with the max subtracted first (no overflow)."""
-    m = z.max(axis=axis, keepdims=True)
-    return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))''',
-    "_softmax": '''def _softmax(z, axis):
-    """softmax along axis, with the max subtracted first (no overflow)."""
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)''',
-    "_commutation": '''def _commutation(m, n):
-    """K with K @ vec(X) = vec(X.T) for an m×n X (vec column-major): a permutation matrix."""
-    K = np.zeros((m * n, m * n), dtype=DTYPE)
-    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
-    return K''',
-    "_scalar": '''def _scalar(v):
-    """A scalar result as a NumPy scalar of DTYPE."""
-    if type(v) is DTYPE:
-        return v
-    if type(v) is np.ndarray and v.size == 1 and v.dtype == DTYPE:
-        return v.flat[0]
-    return np.asarray(v, dtype=DTYPE).reshape(())[()]''',
-}
-
-
-@dataclass
-class Code:
-    """An emitted expression: its text, precedence, whether it has the node's full shape (else it
-    broadcasts to it) and the local it is a view of (None: a fresh array)."""
-
-    text: str
-    prec: int = ATOM
-    full: bool = True
-    alias: str | None = None
-    scaled: tuple[str, str] | None = None   # (fresh product, scalar): assigned as two in-place lines
-
-
-def wrap(c: Code, level: int) -> str:
-    return c.text if c.prec >= level else f"({c.text})"
-
-
-def literal(x: Fraction | float) -> Code:
-    v = float(x)
-    t = repr(v)
-    return Code(t, UNARY if v < 0 else ATOM)
-
-
-class _Emitter:
-    """Prints graph nodes as NumPy expressions, hoisting shared subexpressions into lines."""
-
-    def __init__(self, namer: Namer, dim_names: dict, helpers: set):
-        self.namer, self.dim_names, self.helpers = namer, dim_names, helpers
-        self.named: dict[int, Code] = {}       # nodes with a local
-        self.lines: list[str] = []
-        self.dims_used: set = set()
-        self.used: set[str] = set()            # locals read
-        self.hoist: set[int] = set()           # shared subexpressions to give their own line
-        self.pending: dict[int, tuple[str, Node, Node]] = {}   # placeholder -> (name, node, adjoint expr)
-        self.forward_of: dict[int, Node] = {}  # id -> forward node (for reuse of softmax etc.)
-        self.line_names: dict[str, str | None] = {}
-        self.fresh: dict[str, tuple] = {}      # locals holding a new array of the node's full shape
-        # the locals each line reads, tracked as the graph is printed (never read off the text):
-        # reads[-1] collects the line being printed, a hoisted subexpression pushes its own set
-        self.reads: list[set[str]] = [set()]
-        self.line_reads: dict[int, set[str]] = {}
-
-    def read(self, name: str) -> None:
-        """Record that the line being printed reads the local ``name``."""
-        self.used.add(name)
-        self.reads[-1].add(name)
-
-    def emit(self, line: str, reads: set[str]) -> None:
-        """Append ``line``, which reads the locals ``reads``."""
-        self.line_reads[len(self.lines)] = set(reads)
-        self.lines.append(line)
-
-    # ------------------------------------------------------------ naming and lines
-    def dim(self, d) -> str:
-        if isinstance(d, sympy.Integer) or getattr(d, "is_Integer", False):
-            return str(int(d))
-        mapping = {}
-        for s in d.free_symbols:
-            self.dims_used.add(s)
-            self.reads[-1].add(self.dim_names[s])
-            mapping[s] = sympy.Symbol(self.dim_names[s])
-        return str(d.xreplace(mapping))
-
-    def shape(self, node: Node) -> str:
-        return f"({self.dim(node.rows)}, {self.dim(node.cols)})"
-
-    def assign(self, name: str, node: Node, c: Code, register: bool = True) -> Code:
-        if not c.full and not node.is_scalar and not c.scaled:   # a named broadcast is stored full:
-            c = Code(f"np.full({self.shape(node)}, {c.text})", ATOM, True)   # its readers see its shape
-        reads, self.reads[-1] = self.reads[-1], set()
-        if c.scaled:                                    # P = A @ B; P *= s: no full-size temporary
-            self.emit(f"    {name} = {c.scaled[0]}", reads)
-            self.emit(f"    {name} *= {c.scaled[1]}", reads | {name})
-        else:
-            self.emit(f"    {name} = {c.text}", reads)
-        if c.alias is None and c.full and not node.is_scalar and not _VIEW.match(c.text):
-            self.fresh[name] = node.shape
-        info = Code(name, ATOM, c.full or node.is_scalar, c.alias)
-        if register:
-            self.named[id(node)] = info
-        return info
-
-    def expr(self, node: Node) -> Code:
-        info = self.named.get(id(node))
-        if info is None and id(node) in self.pending:
-            name, _, adjoint = self.pending.pop(id(node))
-            info = self.define(name, node, adjoint)
-        if info is not None:
-            self.read(info.text)
-            return Code(info.text, ATOM, info.full, info.alias or info.text)
-        hoisted = id(node) in self.hoist
-        if hoisted:
-            self.reads.append(set())
-        c = self.op(node)
-        if hoisted:
-            info = self.assign(self.namer.fresh("t"), node, c)
-            self.reads.pop()
-            self.read(info.text)
-            return Code(info.text, ATOM, info.full, info.alias or info.text)
-        return c
-
-    def define(self, name: str, node: Node, value: Node, register: bool = True) -> Code:
-        """``name = value`` with ``+=`` accumulation when the first term is a fresh array."""
-        if value.op == "add" and not value.is_scalar:
-            first = self.expr(value.args[0])
-            if first.full and first.alias is None:
-                reads, self.reads[-1] = self.reads[-1], set()
-                self.emit(f"    {name} = {first.text}", reads)
-                for t in value.args[1:]:
-                    c = self.expr(t)
-                    reads, self.reads[-1] = self.reads[-1] | {name}, set()
-                    if c.text.startswith("-") and c.prec in (MUL, UNARY):
-                        self.emit(f"    {name} -= {c.text[1:]}", reads)
-                    else:
-                        self.emit(f"    {name} += {c.text}", reads)
-                info = Code(name, ATOM, True, None)
-                if register:
-                    self.named[id(node)] = info
-                return info
-            rest = self._add_text([first] + [self.expr(t) for t in value.args[1:]])
-            return self.assign(name, node, rest, register)
-        return self.assign(name, node, self.expr(value), register)
-
-    def full(self, node: Node) -> Code:
-        """The node's value with its full shape (broadcasting materialised as a view)."""
-        c = self.expr(node)
-        if c.full or node.is_scalar:
-            return c
-        return Code(f"np.broadcast_to({c.text}, {self.shape(node)})", ATOM, True, "broadcast")
-
-    # ------------------------------------------------------------ operations
-    def op(self, n: Node) -> Code:
-        op = n.op
-        method = getattr(self, "op_" + op, None)
-        if method is None:
-            raise UnsupportedError(f"no NumPy code for {op}")
-        return method(n)
-
-    def op_ones(self, n):
-        return Code("1.0", ATOM, n.is_scalar)
-
-    def op_zero(self, n):
-        return Code("0.0", ATOM, n.is_scalar)
-
-    def op_commutation(self, n):
-        self.helpers.add("_commutation")
-        return Code(f"_commutation({self.dim(n.attrs[0])}, {self.dim(n.attrs[1])})")
-
-    def op_eye(self, n):
-        return Code(f"np.eye({self.dim(n.rows)}, dtype=DTYPE)")
-
-    def op_var(self, n):
-        raise MatcalcError(f"variable {n.attrs[0]} has no local")
-
-    def _product(self, parts: list[Code], coef: Fraction) -> Code:
-        parts = [p for p in parts if p.text != "1.0"]
-        neg = coef < 0
-        coef = abs(coef)
-        if coef != 1 or not parts:
-            parts = [literal(coef)] + parts
-        text = wrap(parts[0], MUL) + "".join(" * " + wrap(p, MUL + 1) for p in parts[1:])
-        prec = MUL if len(parts) > 1 else parts[0].prec
-        if neg:
-            if prec == ATOM or prec == POW or len(parts) > 1:
-                text, prec = "-" + (text if len(parts) > 1 else wrap(parts[0], UNARY)), MUL if len(parts) > 1 else UNARY
-            else:                                       # a single sum: -(a - b), not -((a - b))
-                text, prec = "-" + wrap(parts[0], UNARY + 1), UNARY
-        return Code(text, prec)
-
-    def op_scale(self, n):
-        coef, _, body = A.split(n)
-        factors = n.args if body is None else n.args[:-1]
-        parts = [self.expr(f) for f in factors]
-        b = None
-        if body is not None:
-            b = self.expr(body)
-            parts.append(b)
-        c = self._product(parts, coef)
-        c.full = True if body is None else (b.full and b.text != "1.0")
-        if body is not None and body.op == "matmul" and b.alias is None and b.full and len(parts) > 1 \
-                and not n.is_scalar:
-            c.scaled = (b.text, self._product(parts[:-1], coef).text)
-        return c
-
-    def op_hadamard(self, n):
-        parts = [self.expr(a) for a in n.args]
-        c = self._product(parts, Fraction(1))
-        c.full = any(p.full and p.text != "1.0" for p in parts)
-        return c
-
-    def _add_text(self, terms: list[Code]) -> Code:
-        text = wrap(terms[0], ADD)
-        for t in terms[1:]:
-            if t.text.startswith("-") and t.prec in (MUL, UNARY):
-                text += " - " + t.text[1:]
-            else:
-                text += " + " + wrap(t, ADD + 1)
-        return Code(text, ADD, any(t.full for t in terms))
-
-    def op_add(self, n):
-        terms = [self.expr(a) for a in n.args]
-        c = self._add_text(terms)
-        c.full = any(t.full for t, a in zip(terms, n.args) if not a.is_scalar) or n.is_scalar
-        return c
-
-    def op_transpose(self, n):
-        c = self.expr(n.args[0])
-        return Code(wrap(c, ATOM) + ".T", ATOM, c.full, c.alias)
-
-    def op_matmul(self, n):
-        a, b = n.args
-        t = A.transpose(n)                              # xᵀ Bᵀ is a cached (B x), transposed
-        if id(t) in self.named:
-            c = self.expr(t)
-            return Code(wrap(c, ATOM) + ".T", ATOM, c.full, c.alias)
-        if a.op == "diag":                              # diag(v) B = v ∘ rows of B
-            v, B = self.full(a.args[0]), self.expr(b)
-            return Code(f"{wrap(v, MUL)} * {wrap(B, MUL + 1)}", MUL, B.full or b.cols == ONE)
-        if b.op == "diag":                              # A diag(v) = columns of A scaled by v
-            Am, v = self.expr(a), self.full(b.args[0])
-            return Code(f"{wrap(Am, MUL)} * {wrap(v, ATOM)}.T", MUL, Am.full or a.rows == ONE)
-        if a.op == "ones":
-            if a.cols == ONE:                           # 𝟏 r: r broadcast down the rows
-                c = self.expr(b)
-                return Code(c.text, c.prec, c.full and a.rows == ONE, c.alias)
-            B = self.full(b)
-            return Code(f"{wrap(B, ATOM)}.sum(axis=0, keepdims=True)", ATOM, a.rows == ONE)
-        if b.op == "ones":
-            if b.rows == ONE:                           # c 𝟏ᵀ: c broadcast across the columns
-                c = self.expr(a)
-                return Code(c.text, c.prec, c.full and b.cols == ONE, c.alias)
-            Am = self.full(a)
-            return Code(f"{wrap(Am, ATOM)}.sum(axis=1, keepdims=True)", ATOM, b.cols == ONE)
-        x, y = self.full(a), self.full(b)
-        if n.is_scalar:                                 # uᵀv: a dot product, a NumPy scalar
-            u = self.full(a.args[0]) if a.op == "transpose" else x
-            return Code(f"np.vdot({u.text}, {y.text})")
-        if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
-            if _known(a.rows) * _known(b.cols) <= _EINSUM_OUTER:
-                return Code(f'np.einsum("ik,kj->ij", {x.text}, {y.text})')
-            return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
-        if a.op == "transpose" and b.cols != ONE and _known(b.cols) <= _NARROW < _known(a.rows):
-            # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
-            xa = self.full(a.args[0])
-            return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
-        return Code(f"{wrap(x, MUL)} @ {wrap(y, MUL + 1)}", MUL)
-
-    def op_pow(self, n):
-        p = n.attrs[0]
-        c = self.expr(n.args[0])
-        if p == Fraction(1, 2):
-            return Code(f"np.sqrt({c.text})", ATOM, c.full)
-        if p == Fraction(-1, 2):
-            return Code(f"1.0 / np.sqrt({c.text})", MUL, c.full)
-        if p < 0:
-            q = -p
-            den = wrap(c, ATOM) if q == 1 else f"{wrap(c, ATOM)} ** {_num(q)}"
-            return Code(f"1.0 / {den}", MUL, c.full)
-        return Code(f"{wrap(c, ATOM)} ** {_num(p)}", POW, c.full)
-
-    def op_matpow(self, n):
-        return Code(f"np.linalg.matrix_power({self.full(n.args[0]).text}, {n.attrs[0]})")
-
-    def op_ew(self, n):
-        name, order = n.attrs
-        z = self.expr(n.args[0])
-        if (name, order) in EW_CODE:
-            if (name, order) == ("sigmoid", 0):
-                self.helpers.add("_sigmoid")
-            return Code(EW_CODE[(name, order)].format(z.text), ATOM, z.full)
-        if name in ELEMENTWISE:
-            if order >= len(ELEMENTWISE[name].numpy):
-                return Code("0.0", ATOM, False)
-            raise UnsupportedError(f"no NumPy code for derivative {order} of {name}")
-        fn = self.namer.function(name)
-        self.read(fn)
-        # a user's function may hand back its argument: its result is never written into
-        return Code(f"{fn}[{order}]({self.full(n.args[0]).text})", ATOM, True, "call")
-
-    def op_ew2(self, n):
-        name, order = n.attrs
-        a, b = self.expr(n.args[0]), self.expr(n.args[1])
-        full = any(c.full and not arg.is_scalar for c, arg in zip((a, b), n.args)) or n.is_scalar
-        if name in ("max", "min"):
-            c = Code(f"np.{'maximum' if name == 'max' else 'minimum'}({a.text}, {b.text})", ATOM, full)
-            if not full and not n.is_scalar:            # max(𝟏, s): both broadcast, the result must not
-                c = Code(f"np.full({self.shape(n)}, {c.text})", ATOM, True)
-            return c
-        if order == 0:
-            return Code(f"np.where({a.text} > 0, {a.text}, {wrap(b, MUL)} * {wrap(a, MUL + 1)})", ATOM, a.full)
-        return Code(f"np.where({a.text} > 0, 1.0, {b.text})", ATOM, a.full)
-
-    def op_sum(self, n):
-        axis = n.attrs[0]
-        a = n.args[0]
-        if axis is None and a.op == "pow" and a.attrs[0] == 2 and id(a) not in self.named:
-            x = self.full(a.args[0])                   # Σ x² as a dot product: no temporary
-            return Code(f"np.vdot({x.text}, {x.text})")
-        c = self.full(n.args[0])
-        if axis is None:
-            return Code(f"np.sum({c.text})")
-        return Code(f"{wrap(c, ATOM)}.sum(axis={axis - 1}, keepdims=True)")
-
-    def op_trace(self, n):
-        return Code(f"np.trace({self.full(n.args[0]).text})")
-
-    def op_det(self, n):
-        return Code(f"np.linalg.det({self.full(n.args[0]).text})")
-
-    def op_logdet(self, n):
-        return Code(f"np.linalg.slogdet({self.full(n.args[0]).text})[1]")
-
-    def op_inv(self, n):
-        return Code(f"np.linalg.inv({self.full(n.args[0]).text})")
-
-    def op_norm(self, n):
-        return Code(f"np.linalg.norm({self.full(n.args[0]).text})")
-
-    def op_diag(self, n):
-        return Code(f"np.diagflat({self.full(n.args[0]).text})")
-
-    def op_diagpart(self, n):
-        return Code(f"np.diagonal({self.full(n.args[0]).text}).reshape(-1, 1)", ATOM, True, "view")
-
-    def op_softmax(self, n):
-        z, axis = n.args[0], n.attrs[0] - 1
-        ls = A.softmax_family("log_softmax", z, n.attrs[0])
-        lse = A.softmax_family("logsumexp", z, n.attrs[0])
-        if id(ls) in self.forward_of:                   # reuse the cached log-softmax
-            return Code(f"np.exp({self.expr(ls).text})")
-        if id(lse) in self.forward_of:
-            return Code(f"np.exp({self.full(z).text} - {wrap(self.expr(lse), ADD + 1)})")
-        self.helpers.add("_softmax")
-        return Code(f"_softmax({self.full(z).text}, {axis})")
-
-    def op_log_softmax(self, n):
-        z, axis = n.args[0], n.attrs[0] - 1
-        self.helpers.add("_logsumexp")
-        zc = self.full(z)
-        return Code(f"{wrap(zc, ADD)} - _logsumexp({zc.text}, {axis})", ADD)
-
-    def op_logsumexp(self, n):
-        self.helpers.add("_logsumexp")
-        return Code(f"_logsumexp({self.full(n.args[0]).text}, {n.attrs[0] - 1})")
-
-    def op_kron(self, n):
-        return Code(f"np.kron({self.full(n.args[0]).text}, {self.full(n.args[1]).text})")
-
-    def op_vec(self, n):
-        return Code(f"{wrap(self.full(n.args[0]), ATOM)}.reshape((-1, 1), order=\"F\")", ATOM, True, "view")
-
-    def op_unvec(self, n):
-        return Code(f"{wrap(self.full(n.args[0]), ATOM)}.reshape({self.shape(n)}, order=\"F\")", ATOM, True, "view")
-
-
-def _num(p: Fraction) -> str:
-    return str(int(p)) if p.denominator == 1 else repr(float(p))
-
-
-def _external(node_ndim: int, text: str) -> str:
-    if node_ndim == 0:
-        return f"_scalar({text})"
-    if node_ndim == 1:
-        return f"{text}.reshape(-1)"
-    return text
-
-
-def _ndim(node: Node) -> int:
-    if node.op == "var":
-        return node.attrs[1]
-    return 0 if node.is_scalar else 1 if node.is_column else 2
-
-
-def codegen_source(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
-                   dtype: str | None = None) -> str:
-    """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
-    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``, unverified
-    (``matcalc.codegen`` gradchecks it with ``generate.verify`` before returning it)."""
-    names = wrt_names(wrt)
-    dtype = normalize_dtype(dtype)
-    typed = typed_program(expr, shapes, assume)
-    wrt_nodes, _ = resolve_wrt(typed, names, shapes)
-    typed = plan(typed)
-    return _Program(expr, typed, names, wrt_nodes, dtype).source()
-
 
 DTYPES = {None: "float64", "float64": "float64", "float32": "float32", "double": "float64", "single": "float32"}
 
@@ -482,7 +35,31 @@ def normalize_dtype(dtype) -> str:
     return DTYPES[key]
 
 
-class _Program:
+def prepare(expr: str, wrt, shapes: dict | None, assume: dict | None, dtype, scalar: str | None = None) -> tuple:
+    """What every generated module starts from: (wrt names, typed and planned program, the wrt
+    variables' nodes, the dtype); ``scalar``: the message of the ``ShapeError`` raised when the
+    output is not a scalar."""
+    names = wrt_names(wrt)
+    dtype = normalize_dtype(dtype)
+    typed = typed_program(expr, shapes, assume)
+    if scalar is not None and not typed.output.is_scalar:
+        raise ShapeError(scalar)
+    wrt_nodes, _ = resolve_wrt(typed, names, shapes)
+    return names, plan(typed), wrt_nodes, dtype
+
+
+def codegen_source(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
+                   dtype: str | None = None) -> str:
+    """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
+    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``, unverified
+    (``matcalc.codegen`` gradchecks it with ``generate.verify`` before returning it)."""
+    names, typed, wrt_nodes, dtype = prepare(expr, wrt, shapes, assume, dtype)
+    return Program(expr, typed, names, wrt_nodes, dtype).source()
+
+
+class Program:
+    """One generated module: its names, the forward and backward emitters, and its parts."""
+
     def __init__(self, expr, typed, wrt, wrt_nodes, dtype):
         self.expr, self.typed, self.wrt, self.wrt_nodes, self.dtype = expr, typed, wrt, wrt_nodes, dtype
         self.namer = Namer()
@@ -503,8 +80,8 @@ class _Program:
         self.grad_prefix = last if last and last.isidentifier() and out.op != "var" else "L"
 
     # ------------------------------------------------------------ forward
-    def forward(self) -> tuple[list[str], _Emitter]:
-        em = _Emitter(self.namer, self.dim_names, self.helpers)
+    def forward(self) -> tuple[list[str], Emitter]:
+        em = Emitter(self.namer, self.dim_names, self.helpers)
         self.fwd = em
         self.own_locals: set[str] = set()
         for name, v in self.inputs.items():
@@ -542,62 +119,45 @@ class _Program:
         return order, em
 
     # ------------------------------------------------------------ backward
-    def backward(self, fwd: _Emitter) -> _Emitter:
+    def backward(self, fwd: Emitter) -> Emitter:
         out = self.typed.output
-        em = _Emitter(self.namer, self.dim_names, self.helpers)
-        em.named = {k: Code(v.text, ATOM, v.full, v.text) for k, v in fwd.named.items()}
-        em.forward_of = fwd.forward_of
-        forward_locals = {v.text for v in fwd.named.values()}
-        self.forward_locals = forward_locals
+        em = self.emitter(fwd)
+        self.forward_locals = {v.text for v in fwd.named.values()}
         pre = self.grad_prefix
-        seed = A.var("\0seed", out.shape, _ndim(out))
-        seed_name = self.namer.local("G" if out.is_scalar else f"d{pre}_d{self.out_name}")
-        em.named[id(seed)] = Code(seed_name)
-        self.seed_name = seed_name
-        wrt = [v for v in self.wrt_nodes]
-        order = [n for n in topo_order([out]) if any(depends_on(n, v) for v in wrt)]
-        incoming: dict[int, list[Node]] = {id(out): [seed]} if order else {}
-        finals: dict[int, Node] = {}
-        adjoint_names = {}
-        for name, info in fwd.named.items():
-            adjoint_names[name] = info.text
-        for node in reversed(order):
-            parts = incoming.pop(id(node), None)
-            if not parts:
-                continue
-            G = A.add(*parts) if len(parts) > 1 else parts[0]
-            if node.op == "var":
-                finals[id(node)] = G
-                continue
-            if A.is_zero(G):
-                continue
-            if not (G.op == "var" and G.attrs[0].startswith("\0")) and not _broadcast_constant(G) \
-                    and not _scaled_value(G, fwd.named):
-                P = A.var(f"\0adj{node.serial}", node.shape, _ndim(node))
-                base = adjoint_names.get(id(node))
-                if base is None:
-                    inner = adjoint_names.get(id(node.args[0])) if node.args else None
-                    base = f"{inner.rstrip('_')}T" if node.op == "transpose" and inner else "t"
-                em.pending[id(P)] = (self.namer.grad(base.rstrip("_"), pre), P, G)
-                G = P
-            for arg, g in zip(node.args, RULES[node.op].vjp(node, G)):
-                if g is None or not any(depends_on(arg, v) for v in wrt):
-                    continue
-                incoming.setdefault(id(arg), []).append(g)
+        seed = A.var("\0seed", out.shape, ndim(out))
+        self.seed_name = self.namer.local("G" if out.is_scalar else f"d{pre}_d{self.out_name}")
+        em.named[id(seed)] = Code(self.seed_name)
+        wrt = list(self.wrt_nodes)
+
+        def adjoint(node: Node, G: Node) -> Node:
+            """The adjoint as a placeholder that prints as its own line (``dL_dh``), unless it is
+            the seed, a broadcast constant or a scaled cached value (kept structured)."""
+            if G.op == "var" and G.attrs[0].startswith("\0") or _broadcast_constant(G) or _scaled_value(G, fwd.named):
+                return G
+            P = A.var(f"\0adj{node.serial}", node.shape, ndim(node))
+            base = fwd.named[id(node)].text if id(node) in fwd.named else None
+            if base is None:
+                inner = fwd.named[id(node.args[0])].text if node.args and id(node.args[0]) in fwd.named else None
+                base = f"{inner.rstrip('_')}T" if node.op == "transpose" and inner else "t"
+            em.pending[id(P)] = (self.namer.grad(base.rstrip("_"), pre), P, G)
+            return P
+
+        reached = backpropagate(out, wrt, seed, adjoint)
+        finals = {k: A.add(*parts) if len(parts) > 1 else parts[0] for k, parts in reached.items()}
         # shared subexpressions of the backward program get their own line
         roots = [finals[id(v)] for v in wrt if id(v) in finals] + [p[2] for p in em.pending.values()]
-        em.hoist = _shared(roots, em.named, em.pending)
+        em.hoist = shared(roots, em.named, em.pending)
         self.grads = []
         self.grad_locals: list[str] = []
         returned_roots: set[str] = set()
         for name, v in zip(self.wrt, wrt):
             gname = self.namer.grad(self.local[name], pre)
             self.grad_locals.append(gname)
-            ext = _ndim(v)
+            ext = ndim(v)
             if id(v) not in finals:
                 text = "0.0" if ext == 0 else f"np.zeros({em.shape(v)}, dtype=DTYPE)"
                 em.lines.append(f"    {gname} = {text}")
-                self.grads.append((name, _external(ext, gname)))
+                self.grads.append((name, external(ext, gname)))
                 continue
             info = em.define(gname, v, finals[id(v)], False) if finals[id(v)].op == "add" else None
             if info is not None and not info.full and not v.is_scalar:     # a sum of broadcasts
@@ -608,56 +168,67 @@ class _Program:
                     c = Code(f"np.full({em.shape(v)}, {c.text}, dtype=DTYPE)", ATOM, True, None)
                 elif c.alias is not None and not v.is_scalar:
                     root = c.alias
-                    if root in forward_locals or root in returned_roots or root in ("broadcast", "view", "call") \
-                            or c.alias == c.text and c.text in forward_locals:
+                    if root in self.forward_locals or root in returned_roots or root in ("broadcast", "view", "call") \
+                            or c.alias == c.text and c.text in self.forward_locals:
                         c = Code(f"{wrap(c, ATOM)}.copy()", ATOM, True, None)
                     returned_roots.add(root)
-                info = em.assign(gname, v, c, False)
-            self.grads.append((name, _external(ext, gname)))
+                em.assign(gname, v, c, False)
+            self.grads.append((name, external(ext, gname)))
+        return em
+
+    def emitter(self, fwd: Emitter) -> Emitter:
+        """An emitter for code after forward: forward's locals read as cached values."""
+        em = Emitter(self.namer, self.dim_names, self.helpers)
+        em.named = {k: Code(v.text, ATOM, v.full, v.text) for k, v in fwd.named.items()}
+        em.forward_of = fwd.forward_of
         return em
 
     # ------------------------------------------------------------ module
     def source(self) -> str:
         order, fwd = self.forward()
         bwd = self.backward(fwd)
+        return module_source(self.parts(order, fwd, bwd))
+
+    def parts(self, order: list[Node], fwd: Emitter, bwd: Emitter, later: tuple[Emitter, ...] = ()) -> Parts:
+        """What the module holds; ``later`` are emitters of functions after backward that read
+        forward's cache too (hessian, hvp)."""
         out = self.typed.output
-        # what backward reads from the cache
+        seed_shape = bwd.shape(out) if self.seed_name in bwd.used and not out.is_scalar else None
+        cached = {t for em in (bwd, *later) for t in em.used}
+        cached_dims = {s for em in (bwd, *later) for s in em.dims_used}
+        # what backward and the later functions read from the cache
         made = [self.local[n] for n in self.inputs] + [ln.split(" = ")[0].strip() for ln in fwd.lines]
         rank = {t: i for i, t in reversed(list(enumerate(made)))}
-        needed = sorted((t for t in _locals_in(bwd) if t in self.forward_locals), key=lambda t: rank.get(t, len(rank)))
+        needed = sorted((t for t in cached if t in self.forward_locals), key=lambda t: rank.get(t, len(rank)))
         generic = sorted({n.attrs[0] for n in order if n.op == "ew" and n.attrs[0] not in ELEMENTWISE})
-        fn_needed = [self.namer.function(g) for g in generic if self.namer.function(g) in bwd.used]
-        seed_shape = bwd.shape(out) if self.seed_name in bwd.used and not out.is_scalar else None
-        dims_needed = sorted({self.dim_names[s] for s in bwd.dims_used})   # after the seed's shape
-        fdims = sorted({self.dim_names[s] for s in fwd.dims_used | bwd.dims_used})
+        fn_needed = [self.namer.function(g) for g in generic if self.namer.function(g) in cached]
+        dims_needed = sorted({self.dim_names[s] for s in cached_dims})   # after the seed's shape
+        fdims = sorted({self.dim_names[s] for s in fwd.dims_used | cached_dims})
+        own = bwd.used | {self.dim_names[s] for s in bwd.dims_used}
+        body = []
+        if self.seed_name in bwd.used:
+            if out.is_scalar:
+                body.append(f"    {self.seed_name} = DTYPE(upstream)")
+            else:
+                shp = "(-1, 1)" if ndim(out) == 1 and out.is_column else "np.shape(upstream)"
+                body.append(f"    {self.seed_name} = np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape("
+                            f"{shp}), {seed_shape})")
+        body += in_place(bwd.lines, bwd.fresh, set(self.grad_locals))
+        helpers = self.helpers | {"_scalar"} if self._uses_scalar() else self.helpers
+        return Parts(self.expr, [(name, _shape_doc(v)) for name, v in self.inputs.items()], self.wrt, self.dtype,
+                     generic, helpers, self._forward_body(fwd, fdims, generic, needed + fn_needed + dims_needed),
+                     [t for t in needed + fn_needed + dims_needed if t in own], body, self.grads)
+
+    def _forward_body(self, fwd: Emitter, fdims: list[str], generic: list[str], cached: list[str]) -> list[str]:
+        out = self.typed.output
+        keep = set(cached) | {fwd.named[id(out)].text}
+        live, read = _live(fwd.lines, fwd.line_reads, keep)
+        read |= keep | {self._dim_source(d).partition(".shape")[0] for d in fdims}
         lines = []
-        lines.append(f'"""Generated by matcalc: forward and backward for\n\n    {_doc_escape(self.expr)}\n')
-        lines.append("Shapes (internal vectors are columns; inputs and results use NumPy conventions):")
-        for name, v in self.inputs.items():
-            lines.append(f"    {_doc_escape(name)}: {_shape_doc(v)}")
-        lines.append(f"\nforward(**inputs) -> (output, cache); backward(cache, upstream=1.0) returns the "
-                     f"gradients of {', '.join(_doc_escape(w) for w in self.wrt)} (dict keyed by name).")
-        lines.append(f"dtype: {self.dtype}.")
-        lookalikes = [n for n in self.inputs if unicodedata.normalize("NFKC", n) != n]
-        if lookalikes:
-            lines.append("Python reads a keyword NFKC-normalised, so pass " + ", ".join(repr(n) for n in lookalikes)
-                         + " as forward(**{name: value}), not as name=value.")
-        if generic:
-            lines.append("Generic functions: pass functions={" + ", ".join(f'"{g}": (f, f_prime)' for g in generic)
-                         + "} to forward().")
-        lines.append('"""')
-        lines.append("import numpy as np\n")
-        lines.append(f"DTYPE = np.{self.dtype}\n")
-        for h in sorted(self.helpers | {"_scalar"} if self._uses_scalar() else self.helpers):
-            lines.append("")
-            lines.append(HELPERS[h])
-            lines.append("")
-        lines.append("")
-        lines.append("def forward(functions=None, **inputs):")
-        lines.append('    """The output and the cache backward needs."""')
-        first_input = len(lines)
-        for name, v in self.inputs.items():
+        for name, v in self.inputs.items():             # an input nothing reads gets no line
             loc = self.local[name]
+            if loc not in read:
+                continue
             nd = v.attrs[1]
             conv = {0: f"np.asarray(inputs[{name!r}], dtype=DTYPE).reshape(())",
                     1: f"np.asarray(inputs[{name!r}], dtype=DTYPE).reshape(-1, 1)"}.get(
@@ -671,50 +242,13 @@ class _Program:
             lines.append(f"    {self.namer.function(g)} = functions[{g!r}]")
         for dname in fdims:
             lines.append(f"    {dname} = {self._dim_source(dname)}")
-        keep = set(needed) | {fwd.named[id(out)].text}
-        live, read = _live(fwd.lines, fwd.line_reads, keep)
         lines += in_place(live, fwd.fresh, keep, frozenset(self.own_locals))
-        items = [f"{t!r}: {t}" for t in needed + fn_needed + dims_needed]
-        lines.append("    cache = {" + ", ".join(items) + "}")
-        lines.append(f"    return {_external(_ndim(out), fwd.named[id(out)].text)}, cache")
-        # an input nothing reads (a variable the output does not depend on) gets no line
-        span = slice(first_input, first_input + len(self.inputs))
-        read |= set(keep) | {self._dim_source(d).partition(".shape")[0] for d in fdims}
-        lines[span] = [ln for ln, n in zip(lines[span], self.inputs) if self.local[n] in read]
-        lines.append("")
-        lines.append("")
-        lines.append("def backward(cache, upstream=1.0):")
-        lines.append('    """Fresh gradient arrays keyed by variable name; the cache is left untouched."""')
-        for t in needed + fn_needed + dims_needed:
-            lines.append(f"    {t} = cache[{t!r}]")
-        if self.seed_name in bwd.used:
-            if out.is_scalar:
-                lines.append(f"    {self.seed_name} = DTYPE(upstream)")
-            else:
-                shp = "(-1, 1)" if _ndim(out) == 1 and out.is_column else "np.shape(upstream)"
-                lines.append(f"    {self.seed_name} = np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape("
-                             f"{shp}), {seed_shape})")
-        returned = set(self.grad_locals)
-        lines += in_place(bwd.lines, bwd.fresh, returned)
-        lines.append("    return {" + ", ".join(f"{n!r}: {t}" for n, t in self.grads) + "}")
-        lines.append("")
-        lines.append("")
-        lines.append("class Model:")
-        lines.append('    """The gate API: forward stores the cache, backward uses it."""')
-        lines.append("")
-        lines.append("    def __init__(self):")
-        lines.append("        self.cache = None")
-        lines.append("")
-        lines.append("    def forward(self, functions=None, **inputs):")
-        lines.append("        out, self.cache = forward(functions=functions, **inputs)")
-        lines.append("        return out")
-        lines.append("")
-        lines.append("    def backward(self, upstream=1.0):")
-        lines.append("        return backward(self.cache, upstream)")
-        return "\n".join(lines) + "\n"
+        lines.append("    cache = {" + ", ".join(f"{t!r}: {t}" for t in cached) + "}")
+        lines.append(f"    return {external(ndim(out), fwd.named[id(out)].text)}, cache")
+        return lines
 
     def _uses_scalar(self) -> bool:
-        return _ndim(self.typed.output) == 0 or any(t.startswith("_scalar(") for _, t in self.grads)
+        return ndim(self.typed.output) == 0 or any(t.startswith("_scalar(") for _, t in self.grads)
 
     def _dim_source(self, dname: str) -> str:
         for s, nm in self.dim_names.items():
@@ -725,6 +259,7 @@ class _Program:
                     if d == s and v.attrs[1] > 0:
                         return f"{self.local[name]}.shape[{i}]"
         raise UnsupportedError(f"cannot read the dimension {dname} off the inputs")
+
 
 
 def _live(lines: list[str], line_reads: dict[int, set[str]], keep: set[str]) -> tuple[list[str], set[str]]:
@@ -752,11 +287,6 @@ def _inlined(node: Node, consumers: list[Node]) -> bool:
         and consumers[0].attrs[0] is None
 
 
-def _known(d) -> int:
-    """A dimension's value when the shapes declared it, else a huge stand-in."""
-    return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
-
-
 def _scaled_value(G: Node, named: dict) -> bool:
     """A scalar times a cached forward value (``2 G z`` for ``‖z‖²``): kept structured, so the
     scalar lands on whatever product reads it (``dW = z Xᵀ; dW *= 2 G``), not on a temporary."""
@@ -769,30 +299,6 @@ def _broadcast_constant(G: Node) -> bool:
     local, so that ``𝟏𝟏ᵀ Wᵀ`` prints as a column sum instead of a matmul by a broadcast array."""
     _, _, body = A.split(G)
     return body is not None and body.op == "ones"
-
-
-def _locals_in(em: _Emitter):
-    return em.used
-
-
-def _shared(roots: list[Node], named: dict, pending: dict) -> set[int]:
-    """Nodes referenced more than once in the backward expressions (below the named ones)."""
-    count: dict[int, int] = {}
-    stack = list(roots)
-    while stack:
-        n = stack.pop()
-        if id(n) in named or id(n) in pending or n.op in LEAVES or A.is_const(n):
-            continue
-        if n.op == "transpose" and (id(n.args[0]) in named or n.args[0].op in LEAVES):
-            continue                                    # a view: free to print twice
-        count[id(n)] = count.get(id(n), 0) + 1
-        if count[id(n)] == 1:
-            stack.extend(n.args)
-    return {k for k, c in count.items() if c > 1}
-
-
-def _doc_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 def _shape_doc(v: Node) -> str:
