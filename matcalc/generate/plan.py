@@ -22,6 +22,7 @@ import sympy
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.rebuild import rebuild
 from matcalc.language.shapes import Typed
 from matcalc.simplify.rewrite import REBUILD
 
@@ -37,26 +38,22 @@ def plan(typed: Typed) -> Typed:
         for a in node.args:
             uses[id(a)] = uses.get(id(a), 0) + 1
     new: dict[int, Node] = {}
-    for node in topo_order(roots):
-        if not node.args:
-            new[id(node)] = node
-            continue
-        args = [new[id(a)] for a in node.args]
+
+    def step(node: Node, args: list[Node]) -> Node:
         if node.op == "matmul":
             chain = _links(node, new, uses, keep)
-            out = _best(chain) if len(chain) > 2 else matmul(*args)
-        elif node.op == "sum" and node.attrs[0] is None and args[0].op == "matmul" \
+            return _best(chain) if len(chain) > 2 else matmul(*args)
+        if node.op == "sum" and node.attrs[0] is None and args[0].op == "matmul" \
                 and uses.get(id(node.args[0]), 0) == 1 and id(node.args[0]) not in keep:
             a, b = args[0].args
-            out = matmul(matmul(A.ones((ONE, a.rows)), a), matmul(b, A.ones((b.cols, ONE))))
-        elif node.op == "ew" and node.attrs == ("log", 0) and _stable_log(args[0]) is not None:
-            out = _stable_log(args[0])                  # log σ(z) = -softplus(-z): finite for every z
-        elif node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
+            return matmul(matmul(A.ones((ONE, a.rows)), a), matmul(b, A.ones((b.cols, ONE))))
+        if node.op == "ew" and node.attrs == ("log", 0) and _stable_log(args[0]) is not None:
+            return _stable_log(args[0])                 # log σ(z) = -softplus(-z): finite for every z
+        if node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
             x = args[0].args[0]                         # ‖x‖² = Σ x∘x: no square root, no 0/0 at x = 0
-            out = A.sum_(A.hadamard(x, x))
-        else:
-            out = REBUILD[node.op](node, args)
-        new[id(node)] = out
+            return A.sum_(A.hadamard(x, x))
+        return REBUILD[node.op](node, args)
+    rebuild(roots, step, memo=new)
     return Typed(new[id(typed.output)], typed.variables,
                  {k: new[id(v)] for k, v in typed.intermediates.items()},
                  [(k, new[id(v)]) for k, v in typed.statements], typed.source, typed.notes)

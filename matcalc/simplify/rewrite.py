@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.rebuild import rebuild
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
 REBUILD = {
@@ -49,13 +50,7 @@ def _scale(n: Node, args: list[Node]) -> Node:
 
 def simplify_all(roots: list[Node]) -> list[Node]:
     """Simplified versions of ``roots`` (one memo, so shared parts stay shared)."""
-    new: dict[int, Node] = {}
-    for node in topo_order(roots):
-        if not node.args:
-            new[id(node)] = node
-            continue
-        new[id(node)] = _rebuild([new[id(a)] for a in node.args], node)
-    out = [new[id(r)] for r in roots]
+    out = rebuild(roots, _rebuild)
     for _ in range(3):                      # elementwise regions, until nothing changes
         again = _elementwise_pass(out)
         if all(a is b for a, b in zip(again, out)):
@@ -64,7 +59,9 @@ def simplify_all(roots: list[Node]) -> list[Node]:
     return out
 
 
-def _rebuild(args: list[Node], node: Node) -> Node:
+def _rebuild(node: Node, args: list[Node]) -> Node:
+    """``node`` over the rebuilt ``args``, through the constructors, diagonals merged and shared
+    factors pulled out of sums."""
     out = REBUILD[node.op](node, args)
     if out.op == "add":
         out = merge_diagonals(out)
@@ -80,12 +77,11 @@ def _elementwise_pass(roots: list[Node]) -> list[Node]:
     if all(simplify_region(n) is n for n in regions):     # the usual case: nothing to do
         return roots
     starts = {id(n) for n in regions}
-    new: dict[int, Node] = {}
-    for node in order:
-        args = [new[id(a)] for a in node.args]
-        out = node if all(a is b for a, b in zip(args, node.args)) else _rebuild(args, node)
-        new[id(node)] = simplify_region(out) if id(node) in starts else out
-    return [new[id(r)] for r in roots]
+
+    def step(node: Node, args: list[Node]) -> Node:
+        out = node if all(a is b for a, b in zip(args, node.args)) else _rebuild(node, args)
+        return simplify_region(out) if id(node) in starts else out
+    return rebuild(roots, step, order=order)
 
 
 def simplify(node: Node) -> Node:
