@@ -13,6 +13,7 @@ from __future__ import annotations
 from matcalc.core import algebra as A
 from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.linear import NOT_LINEAR, LinearMap, factors, fold
 from matcalc.core.reverse import Step, backpropagate
 from matcalc.core.rules import RULES
 
@@ -48,85 +49,70 @@ def jvp(expr: Node, tangents: dict[Node, Node]) -> Node:
 def linear_coefficient(expr: Node, T: Node) -> Node:
     """The matrix M with expr = M T, for a column vector ``T`` and expr linear in it."""
     if not (expr.is_column or expr.is_scalar):
-        raise UnsupportedError("a Jacobian of a matrix-valued expression by a vector")
-    n = T.rows
-    memo: dict[Node, Node] = {}                 # keyed by the node: temporaries made below stay alive
+        raise UnsupportedError(_MATRIX_BY_VECTOR)
+    return MatrixCoefficient(T)(expr)
 
-    def coef(e: Node) -> Node:
-        if e in memo:
-            return memo[e]
-        memo[e] = r = _coef(e)
-        if r.shape != (e.rows * e.cols, n):
+
+_MATRIX_BY_VECTOR = "a Jacobian of a matrix-valued expression by a vector"
+
+
+class MatrixCoefficient(LinearMap):
+    """The target ``M`` with e = M T (``rows·cols(e) × n`` for a column ``T`` of n entries)."""
+
+    missing = "cannot write the Jacobian through {} in closed form"
+
+    def check(self, e: Node, r: Node) -> None:
+        if r.shape != (e.rows * e.cols, self.T.rows):
             raise InternalError(f"coefficient of {e.op} has shape {r.shape}")
-        return r
 
-    def _coef(e: Node) -> Node:
-        if e is T:
-            return A.eye(n)
-        if not depends_on(e, T):
-            return A.zero((e.rows * e.cols, n))
-        op = e.op
-        if op == "add":
-            return A.add(*(coef(t) for t in e.args))
-        if op == "scale":
-            c, fs, body = A.split(e)
-            factors = e.args if body is None else e.args[:-1]
-            hit = [i for i, f in enumerate(factors) if depends_on(f, T)]
-            if body is not None and depends_on(body, T):
-                if hit:
-                    raise UnsupportedError("not linear in the tangent")
-                return A.product(c, fs, coef(body))
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            i = hit[0]
-            rest = [(g, 1) for j, g in enumerate(factors) if j != i]
-            lin = coef(factors[i])                                    # 1 × n
-            if body is None:
-                return A.product(c, rest, lin)
-            return A.product(c, rest, A.matmul(_as_column(body), lin))
-        if op == "matmul":
-            p, q = e.args
-            if not depends_on(p, T):
-                if q.is_column or q.is_scalar:
-                    return A.matmul(p, coef(q))
-                return chain(e)
-            if not depends_on(q, T):
-                if e.is_scalar and p.is_row:                         # (row · q) = qᵀ rowᵀ
-                    return A.matmul(A.transpose(q), coef(A.transpose(p)))
-                if p.op == "diag":                                   # diag(L) q = q ∘ L
-                    return A.matmul(A.diag(q), coef(p.args[0]))
-                return chain(e)
-            raise UnsupportedError("not linear in the tangent")
-        if op == "hadamard":
-            hit = [i for i, f in enumerate(e.args) if depends_on(f, T)]
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            i = hit[0]
-            others = A.hadamard(*(f for j, f in enumerate(e.args) if j != i))
-            inner = e.args[i]
-            if inner.op == "add":
-                return A.add(*(A.matmul(A.diag(others), coef(t)) for t in inner.args))
-            return A.matmul(A.diag(others), coef(inner))
-        if op == "sum" and e.args[0].is_column or op == "sum" and e.attrs[0] is None and e.args[0].is_column:
-            return A.matmul(A.ones((ONE, e.args[0].rows)), coef(e.args[0]))
-        if op == "transpose" and e.args[0].is_scalar:
-            return coef(e.args[0])
-        return _unsupported(e)
+    def tangent(self, e: Node) -> Node:
+        return A.eye(self.T.rows)
 
-    def chain(e: Node) -> Node:
+    def constant(self, e: Node) -> Node:
+        return A.zero((e.rows * e.cols, self.T.rows))
+
+    def sum(self, coefs: list[Node]) -> Node:
+        return A.add(*coefs)
+
+    def scaled(self, c, fs, body: Node) -> Node:
+        return A.product(c, fs, self(body))
+
+    def scalar(self, c, rest, factor: Node, body: Node | None) -> Node:
+        lin = self(factor)                                           # 1 × n
+        if body is None:
+            return A.product(c, rest, lin)
+        if not body.is_column:
+            raise UnsupportedError(_MATRIX_BY_VECTOR)
+        return A.product(c, rest, A.matmul(body, lin))
+
+    def hadamard(self, others: Node, inner: Node) -> Node:
+        if inner.op == "add":
+            return A.add(*(A.matmul(A.diag(others), self(t)) for t in inner.args))
+        return A.matmul(A.diag(others), self(inner))
+
+    def op_matmul(self, e: Node) -> Node:
+        p, q = e.args
+        if not depends_on(p, self.T):
+            if q.is_column or q.is_scalar:
+                return A.matmul(p, self(q))
+            return self.chain(e)
+        if not depends_on(q, self.T):
+            if e.is_scalar and p.is_row:                             # (row · q) = qᵀ rowᵀ
+                return A.matmul(A.transpose(q), self(A.transpose(p)))
+            if p.op == "diag":                                       # diag(L) q = q ∘ L
+                return A.matmul(A.diag(q), self(p.args[0]))
+            return self.chain(e)
+        raise UnsupportedError(NOT_LINEAR)
+
+    def chain(self, e: Node) -> Node:
         """vec(L G R) = (Rᵀ ⊗ L) vec(G) (Cookbook 520), G the one factor of the flattened product
         that holds the tangent, whatever the association (``(a xᵀ) x``, ``(x xᵀ) x``)."""
-        factors = _flatten_matmul(e)
-        hit = [i for i, f in enumerate(factors) if depends_on(f, T)]
-        if len(hit) != 1:
-            raise UnsupportedError("not linear in the tangent")
-        i = hit[0]
-        left, G, right = factors[:i], factors[i], factors[i + 1:]
+        left, G, right = self.split_chain(factors(e, keep_scalars=True))
         if G.op == "add":                                            # L (A + B) R = L A R + L B R
-            return A.add(*(coef(_product(left + [t] + right)) for t in G.args))
-        L = _product(left) if left else None
-        R = _product(right) if right else None
-        g = coef(A.transpose(G)) if G.is_row else coef(G)           # vec of a row is its transpose
+            return A.add(*(self(fold(left + [t] + right)) for t in G.args))
+        L = fold(left) if left else None
+        R = fold(right) if right else None
+        g = self(A.transpose(G)) if G.is_row else self(G)           # vec of a row is its transpose
         if R is None and L is not None and G.is_column:
             return A.matmul(L, g)
         if R is not None and R.is_scalar:
@@ -137,33 +123,12 @@ def linear_coefficient(expr: Node, T: Node) -> Node:
         Lm = A.eye(G.rows) if L is None else L
         return A.matmul(A.kron(Rt, Lm), g)
 
-    return coef(expr)
+    def op_sum(self, e: Node) -> Node:
+        if not e.args[0].is_column:
+            raise UnsupportedError(self.missing.format(e.op))
+        return A.matmul(A.ones((ONE, e.args[0].rows)), self(e.args[0]))
 
-
-def _flatten_matmul(e: Node) -> list[Node]:
-    """The factors of a product chain, left to right (1×1 products stay whole: they are scalars)."""
-    out, stack = [], [e]
-    while stack:
-        node = stack.pop()
-        if node.op == "matmul" and not (node is not e and node.is_scalar):
-            stack.extend(reversed(node.args))
-        else:
-            out.append(node)
-    return out
-
-
-def _product(factors: list[Node]) -> Node:
-    out = factors[0]
-    for f in factors[1:]:
-        out = A.matmul(out, f)
-    return out
-
-
-def _as_column(body: Node) -> Node:
-    if body.is_column:
-        return body
-    raise UnsupportedError("a Jacobian of a matrix-valued expression by a vector")
-
-
-def _unsupported(e: Node) -> Node:
-    raise UnsupportedError(f"cannot write the Jacobian through {e.op} in closed form")
+    def op_transpose(self, e: Node) -> Node:
+        if not e.args[0].is_scalar:
+            raise UnsupportedError(self.missing.format(e.op))
+        return self(e.args[0])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node
+from matcalc.core.linear import fold
 from matcalc.core.rebuild import rebuild
 from matcalc.generate.plan import cheapest, matmul
 from matcalc.second_order.kronecker import kron
@@ -61,10 +62,7 @@ class Rewriter:
 
     def _kron_chain(self, fs: list[Node]) -> Node:
         """A chain with a Kronecker factor, multiplied out by the mixed-product rule."""
-        out = fs[0]
-        for f in fs[1:]:
-            out = self._kmul(out, f)
-        return out
+        return fold(fs, self._kmul)
 
     def _kmul(self, a: Node, b: Node) -> Node:
         """a b with (P ⊗ Q)(R ⊗ S) = PR ⊗ QS, (p ⊗ Q) M = p ⊗ QM for a column p, M (pᵀ ⊗ Q) = pᵀ ⊗ MQ,

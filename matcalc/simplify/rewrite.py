@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.linear import factors, fold
 from matcalc.core.rebuild import rebuild
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
@@ -89,18 +90,6 @@ def simplify(node: Node) -> Node:
 
 
 # ---------------------------------------------------------------------- product chains
-def flatten(node: Node) -> list[Node]:
-    """The factors of a matrix-product chain, left to right."""
-    out, stack = [], [node]
-    while stack:
-        x = stack.pop()
-        if x.op == "matmul":
-            stack += [x.args[1], x.args[0]]
-        else:
-            out.append(x)
-    return out
-
-
 def _expand_powers(chain: list[Node]) -> list[Node]:
     out = []
     for f in chain:
@@ -128,7 +117,7 @@ def _chain(a: Node, b: Node) -> Node:
     c, fs, body = A.split(product)
     if body is None or body.op != "matmul":
         return product
-    chain = _expand_powers(flatten(body))
+    chain = _expand_powers(factors(body))
     out: list[Node] = []
     for f in chain:
         if out and _cancels(out[-1], f):
@@ -147,10 +136,7 @@ def _chain(a: Node, b: Node) -> Node:
     out = _compress(out)
     if not out:
         return A.product(c, fs, A.eye(body.rows))
-    result = out[0]
-    for f in out[1:]:
-        result = A.matmul(result, f)
-    return A.product(c, fs, result)
+    return A.product(c, fs, fold(out))
 
 
 def _compress(chain: list[Node]) -> list[Node]:
@@ -193,7 +179,7 @@ def _factor(total: Node) -> Node:
     """Pull a matrix factor shared by several terms out of a sum (greedy, largest group first)."""
     terms = list(total.args)
     split = [A.split(t) for t in terms]
-    chains = [flatten(b) if b is not None else None for _, _, b in split]
+    chains = [factors(b) if b is not None else None for _, _, b in split]
     best = None
     for side in (-1, 0):
         groups: dict[int, list[int]] = {}
@@ -211,10 +197,7 @@ def _factor(total: Node) -> Node:
     for i in members:
         c, fs, _ = split[i]
         rest = chains[i][:-1] if side == -1 else chains[i][1:]
-        body = rest[0]
-        for f in rest[1:]:
-            body = A.matmul(body, f)
-        inner_terms.append((c, fs, body))
+        inner_terms.append((c, fs, fold(rest)))
     inner_terms.sort(key=lambda t: _transposes(t[2]))
     common = inner_terms[0][0]
     if any(c != common for c, _, _ in inner_terms):
