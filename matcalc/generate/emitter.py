@@ -136,7 +136,7 @@ class Emitter:
             self.reads.append(set())
         c = self.op(node)
         if hoisted:
-            info = self.assign(self.namer.fresh("t"), node, c)
+            info = self.assign(self.namer.temporary(), node, c)
             self.reads.pop()
             self.read(info.text)
             return Code(info.text, ATOM, info.full, info.alias or info.text)

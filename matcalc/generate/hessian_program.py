@@ -109,7 +109,7 @@ class _HessianProgram(Program):
         keep = set(em.named)
         conversions = []
         for n, T in self.tangents.items():
-            loc = self.namer.local(f"v_{n}")
+            loc = self.namer.tangent(n)
             em.named[id(T)] = Code(loc, ATOM, True, loc)
             keep.add(id(T))
             conv = {0: ".reshape(())", 1: ".reshape(-1, 1)"}.get(ndim(T), "")
@@ -121,7 +121,7 @@ class _HessianProgram(Program):
         em.hoist = shared(roots, em.named, em.pending)
         results = []
         for n, v, r in zip(self.wrt, self.wrt_nodes, roots):
-            name = self._fresh_result(em, self.namer.local(f"hv_{n}"), v, r)
+            name = self._fresh_result(em, self.namer.hvp_result(n), v, r)
             results.append((n, external(ndim(v), name)))
         self.hvp_conversions = [line for loc, line in conversions if loc in em.used]
         return em, results
@@ -143,7 +143,7 @@ class _HessianProgram(Program):
         results = []
         for key, a, b, form, node in prepared:
             va, vb = self.wrt_nodes[self.wrt.index(a)], self.wrt_nodes[self.wrt.index(b)]
-            name = self.namer.local("H" if len(self.wrt) == 1 else f"H_{a}" if a == b else f"H_{a}_{b}")
+            name = self.namer.hessian_block(a, b, len(self.wrt) > 1)
             ext = self._external_dims(em, va) + self._external_dims(em, vb)
             ext_text = _tuple(ext)
             if form == "matrix":
@@ -249,17 +249,17 @@ class _HessianProgram(Program):
             if n.op == "transpose" and (id(n.args[0]) in em.named or n.args[0].op in LEAVES):
                 continue
             if any(id(p) in moving and any(a is n for a in p.args) for p in order):
-                em.assign(self.namer.fresh("t"), n, em.expr(n))
+                em.assign(self.namer.temporary(), n, em.expr(n))
         a_dims = self._external_dims(em, va)
         em.lines.append(f"    {name} = np.empty({_tuple(a_dims + [size])}, dtype=DTYPE)")
-        basis = self.namer.local(f"e_{T.attrs[0].split()[-1]}")
-        k = self.namer.local("k")
+        basis = self.namer.basis(T.attrs[0].split()[-1])
+        k = self.namer.loop_index()
         child = Emitter(self.namer, self.dim_names, self.helpers)
         child.named = dict(em.named)
         child.forward_of = em.forward_of
         child.named[id(T)] = Code(basis, ATOM, True, basis)
         child.hoist = shared([node], child.named, child.pending)
-        col = self.namer.local(f"{name}_col")
+        col = self.namer.column(name)
         self._fresh_result(child, col, va, node)
         em.used |= child.used
         em.dims_used |= child.dims_used

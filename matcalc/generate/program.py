@@ -76,7 +76,7 @@ class Program:
         self.dim_names = dims
         out = typed.output
         last = typed.statements[-1][0]
-        self.out_name = self.namer.local(last) if last and out.op != "var" else self.namer.local("out")
+        self.out_name = self.namer.output(last if last and out.op != "var" else None)
         self.grad_prefix = last if last and last.isidentifier() and out.op != "var" else "L"
 
     # ------------------------------------------------------------ forward
@@ -106,7 +106,7 @@ class Program:
                 name = self.namer.local(named[id(node)])
                 self.own_locals.add(name)
             else:
-                name = self.namer.fresh("z")
+                name = self.namer.step()
             em.forward_of[id(node)] = node
             em.assign(name, node, em.op(node))
         if id(out) not in em.named:                     # a constant or a bare variable
@@ -125,7 +125,7 @@ class Program:
         self.forward_locals = {v.text for v in fwd.named.values()}
         pre = self.grad_prefix
         seed = A.var("\0seed", out.shape, ndim(out))
-        self.seed_name = self.namer.local("G" if out.is_scalar else f"d{pre}_d{self.out_name}")
+        self.seed_name = self.namer.seed(self.out_name, pre, out.is_scalar)
         em.named[id(seed)] = Code(self.seed_name)
         wrt = list(self.wrt_nodes)
 
@@ -135,11 +135,9 @@ class Program:
             if G.op == "var" and G.attrs[0].startswith("\0") or _broadcast_constant(G) or _scaled_value(G, fwd.named):
                 return G
             P = A.var(f"\0adj{node.serial}", node.shape, ndim(node))
-            base = fwd.named[id(node)].text if id(node) in fwd.named else None
-            if base is None:
-                inner = fwd.named[id(node.args[0])].text if node.args and id(node.args[0]) in fwd.named else None
-                base = f"{inner.rstrip('_')}T" if node.op == "transpose" and inner else "t"
-            em.pending[id(P)] = (self.namer.grad(base.rstrip("_"), pre), P, G)
+            own = fwd.named[id(node)].text if id(node) in fwd.named else None
+            inner = fwd.named[id(node.args[0])].text if node.op == "transpose" and id(node.args[0]) in fwd.named else None
+            em.pending[id(P)] = (self.namer.adjoint(own, inner, pre), P, G)
             return P
 
         reached = backpropagate(out, wrt, seed, adjoint)
