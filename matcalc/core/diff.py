@@ -13,7 +13,7 @@ from __future__ import annotations
 from matcalc.core import algebra as A
 from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
-from matcalc.core.linear import NOT_LINEAR, LinearMap, factors, fold
+from matcalc.core.linear import NOT_LINEAR, MatrixTarget, factors, fold
 from matcalc.core.reverse import Step, backpropagate
 from matcalc.core.rules import RULES
 
@@ -50,32 +50,16 @@ def linear_coefficient(expr: Node, T: Node) -> Node:
     """The matrix M with expr = M T, for a column vector ``T`` and expr linear in it."""
     if not (expr.is_column or expr.is_scalar):
         raise UnsupportedError(_MATRIX_BY_VECTOR)
-    return MatrixCoefficient(T)(expr)
+    return MatrixCoefficient(T, T.rows)(expr)
 
 
 _MATRIX_BY_VECTOR = "a Jacobian of a matrix-valued expression by a vector"
 
 
-class MatrixCoefficient(LinearMap):
+class MatrixCoefficient(MatrixTarget):
     """The target ``M`` with e = M T (``rows·cols(e) × n`` for a column ``T`` of n entries)."""
 
     missing = "cannot write the Jacobian through {} in closed form"
-
-    def check(self, e: Node, r: Node) -> None:
-        if r.shape != (e.rows * e.cols, self.T.rows):
-            raise InternalError(f"coefficient of {e.op} has shape {r.shape}")
-
-    def tangent(self, e: Node) -> Node:
-        return A.eye(self.T.rows)
-
-    def constant(self, e: Node) -> Node:
-        return A.zero((e.rows * e.cols, self.T.rows))
-
-    def sum(self, coefs: list[Node]) -> Node:
-        return A.add(*coefs)
-
-    def scaled(self, c, fs, body: Node) -> Node:
-        return A.product(c, fs, self(body))
 
     def scalar(self, c, rest, factor: Node, body: Node | None) -> Node:
         lin = self(factor)                                           # 1 × n

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from matcalc.core import algebra as A
-from matcalc.core.errors import UnsupportedError
+from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.core.graph import Node, depends_on
 
 NOT_LINEAR = "not linear in the tangent"
@@ -114,3 +114,30 @@ class LinearMap:
         i = self.moving(e.args)
         others = A.hadamard(*(f for j, f in enumerate(e.args) if j != i))
         return self.hadamard(others, e.args[i], *at)
+
+
+class MatrixTarget(LinearMap):
+    """A target whose form of ``e`` is a matrix with one row per entry of ``e`` and ``columns``
+    columns (one per entry of ``T`` the map reads): the matrix coefficient and the vec form."""
+
+    label = "coefficient"
+
+    def __init__(self, T: Node, columns):
+        super().__init__(T)
+        self.columns = columns
+
+    def check(self, e: Node, r: Node) -> None:
+        if r.shape != (e.rows * e.cols, self.columns):
+            raise InternalError(f"{self.label} of {e.op} has shape {r.shape}")
+
+    def tangent(self, e: Node) -> Node:
+        return A.eye(self.columns)
+
+    def constant(self, e: Node) -> Node:
+        return A.zero((e.rows * e.cols, self.columns))
+
+    def sum(self, coefs: list[Node]) -> Node:
+        return A.add(*coefs)
+
+    def scaled(self, c, fs, body: Node) -> Node:
+        return A.product(c, fs, self(body))

@@ -15,26 +15,40 @@ softplus is ``logaddexp(0, ·)``, finite everywhere.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from matcalc.core import algebra as A
-from matcalc.core.graph import Node
+from matcalc.core.graph import _SERIAL, Node
 
 
-def stable_form(node: Node) -> tuple[Node, Node] | None:
-    """(``node`` by its stable formula above, the operand ``z`` it is built on), or None where
-    the plain formula is stable.  Every other node of the formula is new: only ``z`` is a node
-    of ``node``'s own graph."""
+class Stable(NamedTuple):
+    """A stable form: the node, and the serial of the first node made for it (nodes from
+    ``first_new`` on are new; the others were in the graph before, so may have values already)."""
+
+    form: Node
+    first_new: int
+
+
+def stable_form(node: Node) -> Stable | None:
+    """``node`` by its stable formula above, or None where the plain formula is stable."""
+    first_new = _SERIAL[0] + 1
+    form = _stable(node)
+    return None if form is None else Stable(form, first_new)
+
+
+def _stable(node: Node) -> Node | None:
     if node.op == "ew" and node.attrs == ("log", 0):
         a = node.args[0]
         if a.op == "softmax":
-            return A.softmax_family("log_softmax", a.args[0], a.attrs[0]), a.args[0]
+            return A.softmax_family("log_softmax", a.args[0], a.attrs[0])
         if a.op == "ew" and a.attrs == ("sigmoid", 0):
-            return A.neg(A.ew("softplus", A.neg(a.args[0]))), a.args[0]
+            return A.neg(A.ew("softplus", A.neg(a.args[0])))
         if a.op == "ew" and a.attrs == ("exp", 0):
-            return a.args[0], a.args[0]
+            return a.args[0]
         s = sigmoid_complement(a)
-        return None if s is None else (A.neg(A.ew("softplus", s.args[0])), s.args[0])
+        return None if s is None else A.neg(A.ew("softplus", s.args[0]))
     s = sigmoid_complement(node)
-    return None if s is None else (A.ew("sigmoid", A.neg(s.args[0])), s.args[0])
+    return None if s is None else A.ew("sigmoid", A.neg(s.args[0]))
 
 
 def sigmoid_complement(node: Node) -> Node | None:

@@ -55,7 +55,7 @@ def plan(typed: Typed) -> Typed:
             return A.sum_(A.hadamard(x, x))
         out = REBUILD[node.op](node, args)
         stable = stable_form(out)                       # log σ(z) = -softplus(-z), 1 - σ(z) = σ(-z), ...
-        return out if stable is None else stable[0]
+        return out if stable is None else stable.form
     rebuild(roots, step, memo=new)
     return Typed(new[id(typed.output)], typed.variables,
                  {k: new[id(v)] for k, v in typed.intermediates.items()},

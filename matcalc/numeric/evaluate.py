@@ -98,11 +98,12 @@ def stable_value(node: Node, val: dict):
     stable = stable_form(node)
     if stable is None:
         return None
-    form, z = stable
 
-    def value(n: Node):           # the form's few new nodes over z, evaluated already (a new node's id may be stale in val)
-        return _num(val[id(z)]) if n is z else eval_node(n, [value(a) for a in n.args], {}, {}, None)
-    return value(form)
+    def value(n: Node):           # the form's new nodes over nodes already evaluated (a new node's id may be stale in val)
+        if n.serial < stable.first_new and id(n) in val:
+            return _num(val[id(n)])
+        return eval_node(n, [value(a) for a in n.args], {}, {}, None)
+    return value(stable.form)
 
 
 def _num(v) -> np.ndarray:

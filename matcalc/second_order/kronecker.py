@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from matcalc.core import algebra as A
 from matcalc.core.diff import linear_coefficient
-from matcalc.core.errors import InternalError, UnsupportedError
+from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
-from matcalc.core.linear import LinearMap, factors, fold
+from matcalc.core.linear import MatrixTarget, factors, fold
 from matcalc.output.render import Printer, commutation_symbol, fmt_dim, program
 from matcalc.second_order.indexform import index_form, index_label, render_index
 from matcalc.simplify.rewrite import simplify_all
@@ -109,29 +109,14 @@ def commutation_legend(roots: list[Node], variables: dict[str, Node], style: str
 
 def vec_coefficient(expr: Node, T: Node) -> Node:
     """M with vec(expr) = M vec(T), for ``expr`` linear in ``T``."""
-    return VecCoefficient(T)(expr)
+    return VecCoefficient(T, T.rows * T.cols)(expr)
 
 
-class VecCoefficient(LinearMap):
+class VecCoefficient(MatrixTarget):
     """The target ``M`` with vec(e) = M vec(T) (``rows·cols(e) × rows·cols(T)``)."""
 
     missing = "no Kronecker form through {}"
-
-    def check(self, e: Node, r: Node) -> None:
-        if r.shape != (e.rows * e.cols, self.T.rows * self.T.cols):
-            raise InternalError(f"vec coefficient of {e.op} has shape {r.shape}")
-
-    def tangent(self, e: Node) -> Node:
-        return A.eye(self.T.rows * self.T.cols)
-
-    def constant(self, e: Node) -> Node:
-        return A.zero((e.rows * e.cols, self.T.rows * self.T.cols))
-
-    def sum(self, coefs: list[Node]) -> Node:
-        return A.add(*coefs)
-
-    def scaled(self, c, fs, body: Node) -> Node:
-        return A.product(c, fs, self(body))
+    label = "vec coefficient"
 
     def scalar(self, c, rest, factor: Node, body: Node | None) -> Node:
         lin = self(factor)                                          # 1 × N
