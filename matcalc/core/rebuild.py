@@ -1,10 +1,13 @@
-"""The one memoised bottom-up rebuild: every node of a DAG rewritten once, children first.
+"""Bottom-up walks: the one memoised rebuild (every node of a DAG rewritten once, children
+first) and a children-first order over the part of a DAG a caller chooses to enter.
 
 ``rebuild(roots, step)`` visits the nodes under ``roots`` in topological order and replaces each
 by ``step(node, args)``, ``args`` being its arguments already rebuilt; leaves stay as they are.
 The memo is keyed by node, so a subexpression shared in the input is rebuilt once and stays
 shared in the output.  The simplifier (``simplify_all`` and the elementwise pass), the planner
 of generated code (``plan``) and the Hessian rewriter (``Rewriter``) are each one ``step``.
+``postorder(root, children)`` lists the nodes reachable through ``children`` (a region of the
+graph, say), each once and after its children, without recursion.
 """
 from __future__ import annotations
 
@@ -25,3 +28,22 @@ def rebuild(roots: list[Node], step: Step, memo: dict[int, Node] | None = None,
             continue
         new[id(node)] = step(node, [new[id(a)] for a in node.args]) if node.args else node
     return [new[id(r)] for r in roots]
+
+
+def postorder(root: Node, children: Callable[[Node], tuple]) -> list[Node]:
+    """The nodes reachable from ``root`` through ``children``, each after its children (depth
+    first, left to right, each node once)."""
+    seen = {id(root)}
+    order: list[Node] = []
+    stack = [(root, iter(children(root)))]
+    while stack:
+        node, pending = stack[-1]
+        for child in pending:
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, iter(children(child))))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order

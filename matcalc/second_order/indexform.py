@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,8 +30,7 @@ Index = str | None                         # None: the single index of a dimensi
 _POOL = "prstuvaehox"                      # summation indices (all have Unicode subscripts)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """``node[row, col]`` of a matrix that does not depend on the tangent."""
 
     node: Node
@@ -38,8 +38,7 @@ class Entry:
     col: Index
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """coef · Π scalars · Π counts · Σ_sums Π entries · Π deltas."""
 
     coef: Fraction

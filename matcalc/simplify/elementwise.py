@@ -43,6 +43,7 @@ import sympy as sp
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.rebuild import postorder
 
 MAX_REGION = 48          # region nodes (tree count) handed to SymPy at most
 MAX_SYMBOLS = 10         # distinct leaves and function applications
@@ -108,21 +109,7 @@ class _Skip(Exception):
 # ---------------------------------------------------------------------- measuring
 def _postorder(root: Node, into_atoms: bool) -> list[Node]:
     """The region's nodes, children first; leaves are not entered (atoms only if asked)."""
-    out: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        n, done = stack.pop()
-        if done:
-            out.append(n)
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        if is_internal(n) and (into_atoms or not _is_atom(n)):
-            stack.extend((a, False) for a in reversed(n.args) if id(a) not in seen)
-    return out
+    return postorder(root, lambda n: n.args if is_internal(n) and (into_atoms or not _is_atom(n)) else ())
 
 
 def measure(root: Node) -> tuple[int, int]:
