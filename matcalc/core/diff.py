@@ -1,12 +1,13 @@
 """The chain rule over the graph: reverse mode for gradients, forward mode for Jacobians.
 
-``gradients`` seeds a scalar output with 1 and walks the DAG in reverse topological order,
-passing upstream × local down every edge (the rule table's VJPs) and adding the contributions
-that meet at a fork.  The result is the gradient in shape convention, one node per variable;
-each visited node can be recorded as a ``Step`` (upstream, and what each input received), so
-explanations are data, not reconstructions.  ``jvp`` pushes tangents forward; ``linear_coefficient``
-reads the matrix ``M`` off an expression that is linear in a tangent ``T`` (``expr = M T``), which
-turns a JVP into a Jacobian and a gradient's JVP into a Hessian.
+``gradients`` seeds a scalar output with 1 and runs the one reverse loop (``core.reverse``,
+shared with generated code): upstream × local down every edge (the rule table's VJPs), one
+contribution per input, added where they meet at a fork.  The result is the gradient in shape
+convention, one node per variable; each visited node can be recorded as a ``Step`` (upstream, and
+what each input received), so explanations are data, not reconstructions.  ``jvp`` pushes
+tangents forward; ``linear_coefficient`` reads the matrix ``M`` off an expression that is linear
+in a tangent ``T`` (``expr = M T``; the matrix target of the one linear-map walker,
+``core.linear``), which turns a JVP into a Jacobian and a gradient's JVP into a Hessian.
 """
 from __future__ import annotations
 

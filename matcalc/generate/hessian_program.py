@@ -51,10 +51,22 @@ def block_keys(names: list[str]) -> list[tuple[str, str, str]]:
 
 
 class _HessianProgram(Program):
-    """The first-order program; its backward pass also prints hvp and hessian_from_cache."""
+    """The first-order program, and after its backward pass hvp and hessian_from_cache, all laid
+    out by the one template (``template.module_source`` with its ``SecondOrder`` part)."""
 
-    def backward(self, fwd: Emitter) -> Emitter:
-        bwd = super().backward(fwd)
+    def source(self) -> str:
+        order, fwd = self.forward()
+        bwd = self.backward(fwd)
+        self.second_order(fwd)
+        parts = self.parts(order, fwd, bwd, later=(self.hvp_em, self.hess_em))
+        parts.second = SecondOrder(self.wrt, [k for k, _, _ in block_keys(self.wrt)], self.second_helpers,
+                                   self._reads(self.hess_em), self.hess_em.lines, self.hess_results,
+                                   self.hvp_conversions, self._reads(self.hvp_em), self.hvp_em.lines,
+                                   self.hvp_results)
+        return module_source(parts)
+
+    def second_order(self, fwd: Emitter) -> None:
+        """The lines of hvp and hessian_from_cache, over forward's cache."""
         out = self.typed.output
         self.second_helpers: set[str] = set()
         grads = gradients(out, list(self.wrt_nodes))
@@ -71,7 +83,6 @@ class _HessianProgram(Program):
             blocks.append((key, a, b, form, node, dg))
         self.hvp_em, self.hvp_results = self._emit_hvp(fwd, hv)
         self.hess_em, self.hess_results = self._emit_hessian(fwd, blocks)
-        return bwd
 
     # ------------------------------------------------------------ helpers
     def _internal_shape(self, em: Emitter, v: Node) -> str:
@@ -271,16 +282,6 @@ class _HessianProgram(Program):
         em.lines.append(f"    {name} = {name}.reshape({ext_text})")
 
     # ------------------------------------------------------------ module
-    def source(self) -> str:
-        order, fwd = self.forward()
-        bwd = self.backward(fwd)
-        parts = self.parts(order, fwd, bwd, later=(self.hvp_em, self.hess_em))
-        parts.second = SecondOrder(self.wrt, [k for k, _, _ in block_keys(self.wrt)], self.second_helpers,
-                                   self._reads(self.hess_em), self.hess_em.lines, self.hess_results,
-                                   self.hvp_conversions, self._reads(self.hvp_em), self.hvp_em.lines,
-                                   self.hvp_results)
-        return module_source(parts)
-
     def _reads(self, em: Emitter) -> list[str]:
         """The cached values a function's lines use."""
         words = set().union(*(identifiers(line) for line in em.lines))
