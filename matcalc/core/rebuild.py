@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 from matcalc.core.graph import Node, topo_order
 
-Step = Callable[[Node, list[Node]], Node]
+Rewrite = Callable[[Node, list[Node]], Node]   # (node, its rebuilt arguments) -> its replacement
 
 
-def rebuild(roots: list[Node], step: Step, memo: dict[int, Node] | None = None,
+def rebuild(roots: list[Node], step: Rewrite, memo: dict[int, Node] | None = None,
             order: list[Node] | None = None) -> list[Node]:
     """``roots`` rebuilt by ``step``; ``memo`` (id of a node → its rebuilt node) may be carried
     from call to call, ``order`` is ``topo_order(roots)`` when the caller has it."""
