@@ -400,39 +400,6 @@ def _num(p: Fraction) -> str:
     return str(int(p)) if p.denominator == 1 else repr(float(p))
 
 
-def external(node_ndim: int, text: str) -> str:
-    """A 2-D internal value as the boundary wants it: a scalar, a 1-D vector or the matrix."""
-    if node_ndim == 0:
-        return f"_scalar({text})"
-    if node_ndim == 1:
-        return f"{text}.reshape(-1)"
-    return text
-
-
-def ndim(node: Node) -> int:
-    """The number of axes the value has at the boundary (a variable's declared one)."""
-    if node.op == "var":
-        return node.attrs[1]
-    return 0 if node.is_scalar else 1 if node.is_column else 2
-
-
 def _known(d) -> int:
     """A dimension's value when the shapes declared it, else a huge stand-in."""
     return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
-
-
-def shared(roots: list[Node], named: dict, pending: dict) -> set[int]:
-    """Nodes referenced more than once in the expressions ``roots`` (below the named ones): the
-    subexpressions to hoist into lines of their own."""
-    count: dict[int, int] = {}
-    stack = list(roots)
-    while stack:
-        n = stack.pop()
-        if id(n) in named or id(n) in pending or n.op in LEAVES or A.is_const(n):
-            continue
-        if n.op == "transpose" and (id(n.args[0]) in named or n.args[0].op in LEAVES):
-            continue                                    # a view: free to print twice
-        count[id(n)] = count.get(id(n), 0) + 1
-        if count[id(n)] == 1:
-            stack.extend(n.args)
-    return {k for k, c in count.items() if c > 1}

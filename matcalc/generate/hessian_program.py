@@ -27,9 +27,9 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import gradients, jvp
 from matcalc.core.graph import Node, depends_on, topo_order
 from matcalc.core.naming import identifiers
-from matcalc.generate.emitter import ATOM, LEAVES, MUL, Code, Emitter, external, ndim, shared, wrap
+from matcalc.generate.emitter import ATOM, LEAVES, MUL, Code, Emitter, wrap
 from matcalc.generate.hessian_rewrite import Rewriter
-from matcalc.generate.program import Program, prepare
+from matcalc.generate.program import Program, external, ndim, prepare, shared
 from matcalc.generate.template import SecondOrder, module_source
 from matcalc.second_order.kronecker import linear_map_form
 from matcalc.simplify.rewrite import simplify_all

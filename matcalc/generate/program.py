@@ -18,7 +18,7 @@ from matcalc.core.graph import Node, topo_order
 from matcalc.core.naming import Namer, identifiers
 from matcalc.core.reverse import backpropagate
 from matcalc.core.rules import ELEMENTWISE
-from matcalc.generate.emitter import ATOM, LEAVES, Code, Emitter, external, ndim, shared, wrap
+from matcalc.generate.emitter import ATOM, LEAVES, Code, Emitter, wrap
 from matcalc.generate.inplace import in_place
 from matcalc.generate.plan import plan
 from matcalc.generate.template import Parts, module_source
@@ -308,3 +308,36 @@ def _shape_doc(v: Node) -> str:
         return f"vector ({dims[0] if v.is_column else dims[1]},)"
     extra = f", {v.attrs[2]}" if v.attrs[2] else ""
     return f"matrix ({dims[0]}, {dims[1]}){extra}"
+
+
+def external(node_ndim: int, text: str) -> str:
+    """A 2-D internal value as the boundary wants it: a scalar, a 1-D vector or the matrix."""
+    if node_ndim == 0:
+        return f"_scalar({text})"
+    if node_ndim == 1:
+        return f"{text}.reshape(-1)"
+    return text
+
+
+def ndim(node: Node) -> int:
+    """The number of axes the value has at the boundary (a variable's declared one)."""
+    if node.op == "var":
+        return node.attrs[1]
+    return 0 if node.is_scalar else 1 if node.is_column else 2
+
+
+def shared(roots: list[Node], named: dict, pending: dict) -> set[int]:
+    """Nodes referenced more than once in the expressions ``roots`` (below the named ones): the
+    subexpressions to hoist into lines of their own."""
+    count: dict[int, int] = {}
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if id(n) in named or id(n) in pending or n.op in LEAVES or A.is_const(n):
+            continue
+        if n.op == "transpose" and (id(n.args[0]) in named or n.args[0].op in LEAVES):
+            continue                                    # a view: free to print twice
+        count[id(n)] = count.get(id(n), 0) + 1
+        if count[id(n)] == 1:
+            stack.extend(n.args)
+    return {k for k, c in count.items() if c > 1}
