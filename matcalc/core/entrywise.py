@@ -10,18 +10,13 @@ from fractions import Fraction
 
 from matcalc.core.errors import ShapeError, UndefinedError
 from matcalc.core.graph import SCALAR, Node, as_fraction, make
-from matcalc.core.leaves import assumption, fmt_shape, is_zero, ones, zero
+from matcalc.core.leaves import assumption, broadcast_shape, fmt_shape, is_zero, ones, zero
 from matcalc.core.scaling import merge_factors, product, raw_pow, split
 
 
 def hadamard(*xs: Node) -> Node:
     """Elementwise product as a monomial: bases with exponents, scalars pulled out front."""
-    shape = SCALAR
-    for x in xs:
-        if not x.is_scalar:
-            if shape != SCALAR and x.shape != shape:
-                raise ShapeError(f"elementwise product of {fmt_shape(shape)} and {fmt_shape(x.shape)}")
-            shape = x.shape
+    shape = broadcast_shape(xs, "elementwise product of {} and {}")
     coef = Fraction(1)
     sfs: list[tuple[Node, Fraction]] = []
     elems: list[tuple[Node, Fraction]] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from matcalc.core.errors import ShapeError
 from matcalc.core.graph import ONE, SCALAR, Dim, Node, Shape, as_fraction, make
 
 SYMMETRIC_KINDS = ("symmetric", "spd", "diagonal")
@@ -63,3 +64,15 @@ def assumption(a: Node) -> str | None:
 def fmt_shape(shape: Shape) -> str:
     """``m×n``: a shape in an error message."""
     return "×".join(str(d) for d in shape)
+
+
+def broadcast_shape(nodes, message: str) -> Shape:
+    """The one shape of the non-scalar ``nodes`` (scalars broadcast), or a ShapeError whose
+    ``message`` has two ``{}`` for the shapes that differ."""
+    shape = SCALAR
+    for n in nodes:
+        if not n.is_scalar:
+            if shape != SCALAR and n.shape != shape:
+                raise ShapeError(message.format(fmt_shape(shape), fmt_shape(n.shape)))
+            shape = n.shape
+    return shape

@@ -19,15 +19,13 @@ def sum_(a: Node, axis: int | None = None) -> Node:
     if axis is None:
         if a.is_scalar:
             return a
-        c, fs, body = split(a)
-        if body.op == "zero":
-            return const(0)
-        if (c, fs) != (1, ()):
-            return product(c, fs, sum_(body))
-        if body.op == "var" and body.is_column and body.attrs[2] in ("onehot", "probability"):
+        pulled = _scalars_out(a, sum_, const(0))
+        if pulled is not None:
+            return pulled
+        if a.op == "var" and a.is_column and a.attrs[2] in ("onehot", "probability"):
             return const(1)
-        if body.op == "transpose":
-            return sum_(body.args[0])
+        if a.op == "transpose":
+            return sum_(a.args[0])
         return make("sum", (a,), SCALAR, (None,))
     if axis == 1:
         if a.rows == ONE:
@@ -47,12 +45,8 @@ def sum_(a: Node, axis: int | None = None) -> Node:
         out = (a.rows, ONE)
     else:
         raise ShapeError(f"sum along axis {axis}: the axis is 1 (down columns) or 2 (across rows)")
-    c, fs, body = split(a)
-    if body.op == "zero":
-        return zero(out)
-    if (c, fs) != (1, ()):
-        return product(c, fs, sum_(body, axis))
-    return make("sum", (a,), out, (axis,))
+    pulled = _scalars_out(a, lambda body: sum_(body, axis), zero(out))
+    return pulled if pulled is not None else make("sum", (a,), out, (axis,))
 
 
 def trace(a: Node) -> Node:
@@ -60,14 +54,23 @@ def trace(a: Node) -> Node:
         raise ShapeError(f"trace needs a square matrix, got {fmt_shape(a.shape)}")
     if a.is_scalar:
         return a
+    pulled = _scalars_out(a, trace, const(0))
+    if pulled is not None:
+        return pulled
+    if a.op == "transpose":
+        return trace(a.args[0])
+    return make("trace", (a,), SCALAR)
+
+
+def _scalars_out(a: Node, again, zero_value: Node) -> Node | None:
+    """For a map linear in ``a`` (a sum, a trace): ``zero_value`` for zero, the coefficient and
+    scalar factors moved out front of ``again(body)``; None where ``a`` has neither."""
     c, fs, body = split(a)
     if body.op == "zero":
-        return const(0)
+        return zero_value
     if (c, fs) != (1, ()):
-        return product(c, fs, trace(body))
-    if body.op == "transpose":
-        return trace(body.args[0])
-    return make("trace", (a,), SCALAR)
+        return product(c, fs, again(body))
+    return None
 
 
 def unary_scalar(op: str, a: Node, square: bool = False) -> Node:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fractions import Fraction
 
-from matcalc.core.errors import InternalError, ShapeError
+from matcalc.core.errors import InternalError
 from matcalc.core.graph import SCALAR, Node, as_fraction, make
-from matcalc.core.leaves import const, fmt_shape, ones, zero
+from matcalc.core.leaves import broadcast_shape, const, ones, zero
 
 Coef = Fraction
 Factors = tuple[tuple[Node, Fraction], ...]
@@ -116,12 +116,7 @@ def add(*terms: Node) -> Node:
     flat: list[Node] = []
     for t in terms:
         flat.extend(t.args if t.op == "add" else (t,))
-    shape = SCALAR
-    for t in flat:
-        if not t.is_scalar:
-            if shape != SCALAR and t.shape != shape:
-                raise ShapeError(f"cannot add shapes {fmt_shape(shape)} and {fmt_shape(t.shape)}")
-            shape = t.shape
+    shape = broadcast_shape(flat, "cannot add shapes {} and {}")
     groups: dict[tuple, list] = {}
     order: list[tuple] = []
     for t in flat:
