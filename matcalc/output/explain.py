@@ -16,6 +16,7 @@ Markdown or JSON.  Nothing here changes the derivation.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -490,7 +491,6 @@ def explain(derivation, style: str = "unicode") -> str:
 # ---------------------------------------------------------------------- numbers at a point (--at)
 def parse_at(text: str) -> dict[str, list]:
     """``x=-2,y=5,z=-4`` or ``w=[2,-3,-3],x=[-1,-2]`` → {name: value}; numbers only, never eval."""
-    import re
     out: dict[str, object] = {}
     pos = 0
     text = text.strip()
