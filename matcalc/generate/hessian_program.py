@@ -3,7 +3,7 @@
 Forward over reverse, as ``matcalc.hessian`` derives it: the gradient ``g = ∂s/∂x`` is reverse
 mode (``diff.gradients``) and its forward-mode derivative along a tangent ``v`` is the
 Hessian-vector product, ``H v = jvp(g, {x: v})``.  The module is the first-order one (``forward``,
-``backward``, ``Model``: ``codegen._Program``) plus
+``backward``, ``Model``: ``codegen.Program``) plus
 
 - ``hvp(cache, v)``: that JVP printed as NumPy over forward's cache, one line per shared step, so
   it costs a forward plus a backward pass and never forms ``H`` (``x'*A*x`` → ``A @ v + A.T @ v``,
@@ -30,21 +30,10 @@ from matcalc.core.diff import gradients, jvp
 from matcalc.core.errors import ShapeError
 from matcalc.core.graph import Node, depends_on, topo_order
 from matcalc.core.naming import identifiers
+from matcalc.generate.emitter import ATOM, LEAVES, MUL, Code, Emitter, external, ndim, wrap
 from matcalc.generate.hessian_rewrite import Rewriter
 from matcalc.generate.plan import plan
-from matcalc.generate.program import (
-    ATOM,
-    LEAVES,
-    MUL,
-    Code,
-    _Emitter,
-    _external,
-    _ndim,
-    _Program,
-    _shared,
-    normalize_dtype,
-    wrap,
-)
+from matcalc.generate.program import Program, normalize_dtype, shared_nodes
 from matcalc.language.program import resolve_wrt, typed_program, wrt_names
 from matcalc.second_order.kronecker import linear_map_form
 from matcalc.simplify.rewrite import simplify_all
@@ -97,16 +86,16 @@ def block_keys(names: list[str]) -> list[tuple[str, str, str]]:
     return [(a if a == b else f"{a},{b}", a, b) for a in names for b in names]
 
 
-class _HessianProgram(_Program):
+class _HessianProgram(Program):
     """The first-order program; its backward pass also prints hvp and hessian_from_cache."""
 
-    def backward(self, fwd: _Emitter) -> _Emitter:
+    def backward(self, fwd: Emitter) -> Emitter:
         bwd = super().backward(fwd)
         out = self.typed.output
         self.second_helpers: set[str] = set()
         grads = gradients(out, list(self.wrt_nodes))
         gs = simplify_all([grads[v] for v in self.wrt_nodes])
-        self.tangents = {n: A.var(f"\0tangent {n}", v.shape, _ndim(v)) for n, v in zip(self.wrt, self.wrt_nodes)}
+        self.tangents = {n: A.var(f"\0tangent {n}", v.shape, ndim(v)) for n, v in zip(self.wrt, self.wrt_nodes)}
         tangent_of = {v: self.tangents[n] for n, v in zip(self.wrt, self.wrt_nodes)}
         hv = simplify_all([jvp(g, tangent_of) for g in gs])
         blocks = []
@@ -124,24 +113,24 @@ class _HessianProgram(_Program):
         return bwd
 
     # ------------------------------------------------------------ helpers
-    def _emitter(self, fwd: _Emitter) -> _Emitter:
-        em = _Emitter(self.namer, self.dim_names, self.helpers)
+    def _emitter(self, fwd: Emitter) -> Emitter:
+        em = Emitter(self.namer, self.dim_names, self.helpers)
         em.named = {k: Code(v.text, ATOM, v.full, v.text) for k, v in fwd.named.items()}
         em.forward_of = fwd.forward_of
         return em
 
-    def _internal_shape(self, em: _Emitter, v: Node) -> str:
-        return "()" if _ndim(v) == 0 else em.shape(v)
+    def _internal_shape(self, em: Emitter, v: Node) -> str:
+        return "()" if ndim(v) == 0 else em.shape(v)
 
-    def _external_dims(self, em: _Emitter, v: Node) -> list[str]:
-        nd = _ndim(v)
+    def _external_dims(self, em: Emitter, v: Node) -> list[str]:
+        nd = ndim(v)
         if nd == 0:
             return []
         if nd == 1:
             return [em.dim(v.rows if v.is_column else v.cols)]
         return [em.dim(v.rows), em.dim(v.cols)]
 
-    def _fresh_result(self, em: _Emitter, name: str, shape_node: Node, root: Node) -> str:
+    def _fresh_result(self, em: Emitter, name: str, shape_node: Node, root: Node) -> str:
         """Lines ending in ``name`` = root, a fresh array with shape_node's shape."""
         if A.is_zero(root):
             em.lines.append(f"    {name} = " + ("DTYPE(0.0)" if shape_node.is_scalar else
@@ -160,7 +149,7 @@ class _HessianProgram(_Program):
         return name
 
     # ------------------------------------------------------------ hvp
-    def _emit_hvp(self, fwd: _Emitter, roots: list[Node]):
+    def _emit_hvp(self, fwd: Emitter, roots: list[Node]):
         em = self._emitter(fwd)
         keep = set(em.named)
         conversions = []
@@ -168,22 +157,22 @@ class _HessianProgram(_Program):
             loc = self.namer.local(f"v_{n}")
             em.named[id(T)] = Code(loc, ATOM, True, loc)
             keep.add(id(T))
-            conv = {0: ".reshape(())", 1: ".reshape(-1, 1)"}.get(_ndim(T), "")
-            if T.is_row and _ndim(T) == 1:
+            conv = {0: ".reshape(())", 1: ".reshape(-1, 1)"}.get(ndim(T), "")
+            if T.is_row and ndim(T) == 1:
                 conv = ".reshape(1, -1)"
             src = "v" if len(self.wrt) == 1 else f"v[{n!r}]"
             conversions.append((loc, f"    {loc} = np.asarray({src}, dtype=DTYPE){conv}"))
         roots = Rewriter(keep).rewrite(roots)
-        em.hoist = _shared(roots, em.named, em.pending)
+        em.hoist = shared_nodes(roots, em.named, em.pending)
         results = []
         for n, v, r in zip(self.wrt, self.wrt_nodes, roots):
             name = self._fresh_result(em, self.namer.local(f"hv_{n}"), v, r)
-            results.append((n, _external(_ndim(v), name)))
+            results.append((n, external(ndim(v), name)))
         self.hvp_conversions = [line for loc, line in conversions if loc in em.used]
         return em, results
 
     # ------------------------------------------------------------ hessian
-    def _emit_hessian(self, fwd: _Emitter, blocks: list):
+    def _emit_hessian(self, fwd: Emitter, blocks: list):
         em = self._emitter(fwd)
         keep = set(em.named) | {id(T) for T in self.tangents.values()}
         rw = Rewriter(keep)
@@ -191,11 +180,11 @@ class _HessianProgram(_Program):
         for key, a, b, form, node, dg in blocks:
             node = rw.rewrite([node])[0]
             if form == "vec" and not all(_vec_term(t) for t in (node.args if node.op == "add" else [node])) \
-                    or not all(hasattr(_Emitter, "op_" + n.op) or form == "vec" and n.op == "commutation"
+                    or not all(hasattr(Emitter, "op_" + n.op) or form == "vec" and n.op == "commutation"
                                for n in topo_order([node])):
                 form, node = "jvp", rw.rewrite([dg])[0]      # never multiply Kronecker products out
             prepared.append((key, a, b, form, node))
-        em.hoist = _shared([p[4] for p in prepared if p[3] != "jvp"], em.named, em.pending)
+        em.hoist = shared_nodes([p[4] for p in prepared if p[3] != "jvp"], em.named, em.pending)
         results = []
         for key, a, b, form, node in prepared:
             va, vb = self.wrt_nodes[self.wrt.index(a)], self.wrt_nodes[self.wrt.index(b)]
@@ -206,18 +195,18 @@ class _HessianProgram(_Program):
                 self._matrix_block(em, name, va, vb, node)
                 if not ext:
                     em.lines.append(f"    {name} = np.asarray({name}, dtype=DTYPE).reshape(())")
-                elif not (_ndim(va) == 1 and _ndim(vb) == 1 and va.is_column and vb.is_column):
+                elif not (ndim(va) == 1 and ndim(vb) == 1 and va.is_column and vb.is_column):
                     em.lines.append(f"    {name} = {name}.reshape({ext_text})")
             elif form == "vec":
                 self._vec_block(em, name, va, vb, node)
-                if not (_ndim(va) == 2 and _ndim(vb) == 2):
+                if not (ndim(va) == 2 and ndim(vb) == 2):
                     em.lines.append(f"    {name} = {name}.reshape({ext_text})")
             else:
                 self._jvp_block(em, name, va, vb, node, self.tangents[b], ext, ext_text)
             results.append((key, name))
         return em, results
 
-    def _matrix_block(self, em: _Emitter, name: str, va: Node, vb: Node, node: Node) -> None:
+    def _matrix_block(self, em: Emitter, name: str, va: Node, vb: Node, node: Node) -> None:
         """The len(a) x len(b) block; diagonal terms are added to its diagonal in place."""
         shape_node = A.zero((va.rows * va.cols, vb.rows * vb.cols))
         terms = list(node.args) if node.op == "add" else [node]
@@ -243,7 +232,7 @@ class _HessianProgram(_Program):
             text = c.text if d.is_scalar else f"{wrap(c, ATOM)}.reshape(-1)"
             em.lines.append(f"    {name}.flat[::{stride}] += {text}")
 
-    def _vec_block(self, em: _Emitter, name: str, va: Node, vb: Node, node: Node) -> None:
+    def _vec_block(self, em: Emitter, name: str, va: Node, vb: Node, node: Node) -> None:
         """The 4-D block from its Kronecker form, no Kronecker product, identity or diag formed:
         each P ⊗ Q is broadcast (``_kron4``; with an identity factor, written on a diagonal), and
         I or diag(vec(C)) terms are added to the diagonal of the block seen as an N x N matrix."""
@@ -310,11 +299,11 @@ class _HessianProgram(_Program):
         em.lines.append(f"    {name} = np.empty({_tuple(a_dims + [size])}, dtype=DTYPE)")
         basis = self.namer.local(f"e_{T.attrs[0].split()[-1]}")
         k = self.namer.local("k")
-        child = _Emitter(self.namer, self.dim_names, self.helpers)
+        child = Emitter(self.namer, self.dim_names, self.helpers)
         child.named = dict(em.named)
         child.forward_of = em.forward_of
         child.named[id(T)] = Code(basis, ATOM, True, basis)
-        child.hoist = _shared([node], child.named, child.pending)
+        child.hoist = shared_nodes([node], child.named, child.pending)
         col = self.namer.local(f"{name}_col")
         self._fresh_result(child, col, va, node)
         em.used |= child.used
@@ -338,7 +327,7 @@ class _Splice:
     def __init__(self, prog: _HessianProgram, src: str):
         self.prog, self.src = prog, src
 
-    def reads(self, em: _Emitter) -> list[str]:
+    def reads(self, em: Emitter) -> list[str]:
         """The cached values the function's lines use."""
         p = self.prog
         words = set().union(*(identifiers(line) for line in em.lines))
