@@ -1,12 +1,9 @@
-"""The NumPy expression printer of generated code: graph nodes as NumPy text, one line per step.
+"""The NumPy expression emitter: one graph node as one line of generated code.
 
-``Emitter`` prints a node as a NumPy expression (``Code``: text, precedence, whether it has the
-node's full shape or broadcasts to it, and the local it may alias), hoisting shared
-subexpressions into lines of their own and recording, per line, the locals it reads (read off
-the graph, never off the text).  It never builds a diagonal, identity-times or ones matrix it
-can broadcast instead (``diag(v) A`` → ``v * A``, ``𝟏 rᵀ`` → ``r``), and uses stable forms
-(log-softmax and logsumexp with the max subtracted, sigmoid through tanh).  Values are 2-D
-inside (a vector ``(n, 1)``).
+``Emitter`` prints a node's value as NumPy text from its arguments' names, with precedence
+levels (``ADD`` … ``ATOM``) so that parentheses appear only where needed; it never builds a
+diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` → ``v * A``).
+``Program`` (``generate.program``) decides which nodes get lines and names.
 """
 from __future__ import annotations
 
@@ -40,6 +37,50 @@ EW_CODE = {
     ("elu", 2): "np.where({0} > 0, 0.0, np.exp(np.minimum({0}, 0.0)))",
     ("softplus", 0): "np.logaddexp(0.0, {})",
 }
+HELPERS = {
+    "_sigmoid": '''def _sigmoid(z):
+    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
+    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
+    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
+    if np.ndim(z) == 0:
+        return np.exp(-np.logaddexp(0.0, -z))
+    s = np.tanh(0.5 * z)
+    s += 1.0
+    s *= 0.5
+    if z.size and z.min() < -8.0:
+        low = z < -8.0
+        e = np.exp(z[low])
+        s[low] = e / (1.0 + e)
+    return s''',
+    "_logsumexp": '''def _logsumexp(z, axis):
+    """log Σ exp along axis, with the max subtracted first (no overflow)."""
+    m = z.max(axis=axis, keepdims=True)
+    return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))''',
+    "_softmax": '''def _softmax(z, axis):
+    """softmax along axis, with the max subtracted first (no overflow)."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)''',
+    "_commutation": '''def _commutation(m, n):
+    """K with K @ vec(X) = vec(X.T) for an m×n X (vec column-major): a permutation matrix."""
+    K = np.zeros((m * n, m * n), dtype=DTYPE)
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
+    return K''',
+    "_scalar": '''def _scalar(v):
+    """A scalar result as a NumPy scalar of DTYPE."""
+    if type(v) is DTYPE:
+        return v
+    if type(v) is np.ndarray and v.size == 1 and v.dtype == DTYPE:
+        return v.flat[0]
+    return np.asarray(v, dtype=DTYPE).reshape(())[()]''',
+}
+
+
+def known_size(d) -> int:
+    """A dimension's value when the shapes declared it, else a huge stand-in."""
+    return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
+
+
 
 
 @dataclass
@@ -279,10 +320,10 @@ class Emitter:
             u = self.full(a.args[0]) if a.op == "transpose" else x
             return Code(f"np.vdot({u.text}, {y.text})")
         if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
-            if _known(a.rows) * _known(b.cols) <= _EINSUM_OUTER:
+            if known_size(a.rows) * known_size(b.cols) <= _EINSUM_OUTER:
                 return Code(f'np.einsum("ik,kj->ij", {x.text}, {y.text})')
             return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
-        if a.op == "transpose" and b.cols != ONE and _known(b.cols) <= _NARROW < _known(a.rows):
+        if a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):
             # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
             xa = self.full(a.args[0])
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
@@ -297,9 +338,9 @@ class Emitter:
             return Code(f"1.0 / np.sqrt({c.text})", MUL, c.full)
         if p < 0:
             q = -p
-            den = wrap(c, ATOM) if q == 1 else f"{wrap(c, ATOM)} ** {_num(q)}"
+            den = wrap(c, ATOM) if q == 1 else f"{wrap(c, ATOM)} ** {number_literal(q)}"
             return Code(f"1.0 / {den}", MUL, c.full)
-        return Code(f"{wrap(c, ATOM)} ** {_num(p)}", POW, c.full)
+        return Code(f"{wrap(c, ATOM)} ** {number_literal(p)}", POW, c.full)
 
     def op_matpow(self, n):
         return Code(f"np.linalg.matrix_power({self.full(n.args[0]).text}, {n.attrs[0]})")
@@ -396,10 +437,21 @@ class Emitter:
         return Code(f"{wrap(self.full(n.args[0]), ATOM)}.reshape({self.shape(n)}, order=\"F\")", ATOM, True, "view")
 
 
-def _num(p: Fraction) -> str:
+def number_literal(p: Fraction) -> str:
     return str(int(p)) if p.denominator == 1 else repr(float(p))
 
 
-def _known(d) -> int:
-    """A dimension's value when the shapes declared it, else a huge stand-in."""
-    return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
+def external(node_ndim: int, text: str) -> str:
+    if node_ndim == 0:
+        return f"_scalar({text})"
+    if node_ndim == 1:
+        return f"{text}.reshape(-1)"
+    return text
+
+
+def ndim(node: Node) -> int:
+    if node.op == "var":
+        return node.attrs[1]
+    return 0 if node.is_scalar else 1 if node.is_column else 2
+
+

@@ -27,9 +27,9 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import gradients, jvp
 from matcalc.core.graph import Node, depends_on, topo_order
 from matcalc.core.naming import identifiers
-from matcalc.generate.emitter import ATOM, LEAVES, MUL, Code, Emitter, wrap
+from matcalc.generate.emitter import ATOM, LEAVES, MUL, Code, Emitter, external, ndim, wrap
 from matcalc.generate.hessian_rewrite import Rewriter
-from matcalc.generate.program import Program, external, ndim, prepare, shared
+from matcalc.generate.program import Program, prepare, shared_nodes
 from matcalc.generate.template import SecondOrder, module_source
 from matcalc.second_order.kronecker import linear_map_form
 from matcalc.simplify.rewrite import simplify_all
@@ -129,7 +129,7 @@ class _HessianProgram(Program):
             src = "v" if len(self.wrt) == 1 else f"v[{n!r}]"
             conversions.append((loc, f"    {loc} = np.asarray({src}, dtype=DTYPE){conv}"))
         roots = Rewriter(keep).rewrite(roots)
-        em.hoist = shared(roots, em.named, em.pending)
+        em.hoist = shared_nodes(roots, em.named, em.pending)
         results = []
         for n, v, r in zip(self.wrt, self.wrt_nodes, roots):
             name = self._fresh_result(em, self.namer.hvp_result(n), v, r)
@@ -150,7 +150,7 @@ class _HessianProgram(Program):
                                for n in topo_order([node])):
                 form, node = "jvp", rw.rewrite([dg])[0]      # never multiply Kronecker products out
             prepared.append((key, a, b, form, node))
-        em.hoist = shared([p[4] for p in prepared if p[3] != "jvp"], em.named, em.pending)
+        em.hoist = shared_nodes([p[4] for p in prepared if p[3] != "jvp"], em.named, em.pending)
         results = []
         for key, a, b, form, node in prepared:
             va, vb = self.wrt_nodes[self.wrt.index(a)], self.wrt_nodes[self.wrt.index(b)]
@@ -269,7 +269,7 @@ class _HessianProgram(Program):
         child.named = dict(em.named)
         child.forward_of = em.forward_of
         child.named[id(T)] = Code(basis, ATOM, True, basis)
-        child.hoist = shared([node], child.named, child.pending)
+        child.hoist = shared_nodes([node], child.named, child.pending)
         col = self.namer.column(name)
         self._fresh_result(child, col, va, node)
         em.used |= child.used

@@ -18,7 +18,7 @@ from matcalc.core.graph import Node, topo_order
 from matcalc.core.naming import Namer, identifiers
 from matcalc.core.reverse import backpropagate
 from matcalc.core.rules import ELEMENTWISE
-from matcalc.generate.emitter import ATOM, LEAVES, Code, Emitter, wrap
+from matcalc.generate.emitter import ATOM, LEAVES, Code, Emitter, external, ndim, wrap
 from matcalc.generate.inplace import in_place
 from matcalc.generate.plan import plan
 from matcalc.generate.template import Parts, module_source
@@ -144,7 +144,7 @@ class Program:
         finals = {k: A.add(*parts) if len(parts) > 1 else parts[0] for k, parts in reached.items()}
         # shared subexpressions of the backward program get their own line
         roots = [finals[id(v)] for v in wrt if id(v) in finals] + [p[2] for p in em.pending.values()]
-        em.hoist = shared(roots, em.named, em.pending)
+        em.hoist = shared_nodes(roots, em.named, em.pending)
         self.grads = []
         self.grad_locals: list[str] = []
         returned_roots: set[str] = set()
@@ -310,23 +310,7 @@ def _shape_doc(v: Node) -> str:
     return f"matrix ({dims[0]}, {dims[1]}){extra}"
 
 
-def external(node_ndim: int, text: str) -> str:
-    """A 2-D internal value as the boundary wants it: a scalar, a 1-D vector or the matrix."""
-    if node_ndim == 0:
-        return f"_scalar({text})"
-    if node_ndim == 1:
-        return f"{text}.reshape(-1)"
-    return text
-
-
-def ndim(node: Node) -> int:
-    """The number of axes the value has at the boundary (a variable's declared one)."""
-    if node.op == "var":
-        return node.attrs[1]
-    return 0 if node.is_scalar else 1 if node.is_column else 2
-
-
-def shared(roots: list[Node], named: dict, pending: dict) -> set[int]:
+def shared_nodes(roots: list[Node], named: dict, pending: dict) -> set[int]:
     """Nodes referenced more than once in the expressions ``roots`` (below the named ones): the
     subexpressions to hoist into lines of their own."""
     count: dict[int, int] = {}

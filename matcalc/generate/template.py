@@ -14,43 +14,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-HELPERS = {
-    "_sigmoid": '''def _sigmoid(z):
-    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
-    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
-    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
-    if np.ndim(z) == 0:
-        return np.exp(-np.logaddexp(0.0, -z))
-    s = np.tanh(0.5 * z)
-    s += 1.0
-    s *= 0.5
-    if z.size and z.min() < -8.0:
-        low = z < -8.0
-        e = np.exp(z[low])
-        s[low] = e / (1.0 + e)
-    return s''',
-    "_logsumexp": '''def _logsumexp(z, axis):
-    """log Σ exp along axis, with the max subtracted first (no overflow)."""
-    m = z.max(axis=axis, keepdims=True)
-    return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))''',
-    "_softmax": '''def _softmax(z, axis):
-    """softmax along axis, with the max subtracted first (no overflow)."""
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)''',
-    "_commutation": '''def _commutation(m, n):
-    """K with K @ vec(X) = vec(X.T) for an m×n X (vec column-major): a permutation matrix."""
-    K = np.zeros((m * n, m * n), dtype=DTYPE)
-    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
-    return K''',
-    "_scalar": '''def _scalar(v):
-    """A scalar result as a NumPy scalar of DTYPE."""
-    if type(v) is DTYPE:
-        return v
-    if type(v) is np.ndarray and v.size == 1 and v.dtype == DTYPE:
-        return v.flat[0]
-    return np.asarray(v, dtype=DTYPE).reshape(())[()]''',
-}
+from matcalc.generate.emitter import HELPERS
 
 SECOND_ORDER_HELPERS = {
     "_kron4": '''def _kron4(a, b):

@@ -81,13 +81,13 @@ def _convert(n: Node, a):
             k = k * _scalar(x)
         if body is None:
             return k
-        return MatMul(k, a[-1]) if k != 1 else a[-1]
+        return _product(k, a[-1]) if k != 1 else a[-1]
     if op == "add":
         if n.is_scalar:
             return sympy.Add(*[_scalar(x) for x in a])
         return MatAdd(*a)
     if op == "matmul":
-        return MatMul(*a)
+        return _product(*a)
     if op == "transpose":
         return Transpose(a[0])
     if op == "hadamard":
@@ -114,3 +114,9 @@ def _convert(n: Node, a):
     if n.is_scalar:
         return sympy.Function(op)(*[_scalar(x) for x in a])
     return Applied(op if op != "ew2" else n.attrs[0] + "'" * n.attrs[1], r, c, *a)
+
+
+def _product(*factors):
+    """One flat ``MatMul`` (``2*W*x*x.T``, as the textbook writes it, not ``2*((W*x)*x.T)``)."""
+    flat = [f for x in factors for f in (x.args if isinstance(x, MatMul) else (x,))]
+    return MatMul(*flat)
