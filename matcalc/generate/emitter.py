@@ -1,0 +1,441 @@
+"""NumPy expressions from graph nodes: the emitter behind generated forward and backward code.
+
+``_Emitter`` prints one node at a time as a NumPy expression (``Code``: text, precedence, whether
+it has the node's full shape or broadcasts to it, and what it aliases), hoisting shared
+subexpressions into lines of their own.  It never builds a diagonal, identity-times or ones
+matrix it can broadcast instead (``diag(v) A`` → ``v * A``, ``𝟏 rᵀ`` → ``r``), and uses stable
+forms (log-softmax and logsumexp with the max subtracted, sigmoid through tanh).  ``program``
+assembles the module around it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+
+from matcalc.core import algebra as A
+from matcalc.core.errors import MatcalcError, UnsupportedError
+from matcalc.core.graph import ONE, Node
+from matcalc.core.naming import Namer
+from matcalc.core.rules import ELEMENTWISE
+
+ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
+_EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
+_NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
+_UNKNOWN = 2 ** 40          # the size of a dimension known only by name
+_VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
+LEAVES = ("var", "ones", "zero", "eye")
+EW_CODE = {
+    ("exp", 0): "np.exp({})", ("log", 0): "np.log({})", ("sqrt", 0): "np.sqrt({})",
+    ("sin", 0): "np.sin({})", ("cos", 0): "np.cos({})", ("tanh", 0): "np.tanh({})",
+    ("sigmoid", 0): "_sigmoid({})",                             # no overflow, no underflow to 0
+    ("relu", 0): "np.maximum({}, 0.0)", ("relu", 1): "({} > 0).astype(DTYPE)",
+    ("abs", 0): "np.abs({})", ("abs", 1): "np.sign({})",
+    ("hardtanh", 0): "np.clip({}, -1.0, 1.0)", ("hardtanh", 1): "(np.abs({}) < 1).astype(DTYPE)",
+    ("elu", 0): "np.where({0} > 0, {0}, np.expm1(np.minimum({0}, 0.0)))",
+    ("elu", 1): "np.where({0} > 0, 1.0, np.exp(np.minimum({0}, 0.0)))",
+    ("elu", 2): "np.where({0} > 0, 0.0, np.exp(np.minimum({0}, 0.0)))",
+    ("softplus", 0): "np.logaddexp(0.0, {})",
+}
+HELPERS = {
+    "_sigmoid": '''def _sigmoid(z):
+    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
+    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
+    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
+    if np.ndim(z) == 0:
+        return np.exp(-np.logaddexp(0.0, -z))
+    s = np.tanh(0.5 * z)
+    s += 1.0
+    s *= 0.5
+    if z.size and z.min() < -8.0:
+        low = z < -8.0
+        e = np.exp(z[low])
+        s[low] = e / (1.0 + e)
+    return s''',
+    "_logsumexp": '''def _logsumexp(z, axis):
+    """log Σ exp along axis, with the max subtracted first (no overflow)."""
+    m = z.max(axis=axis, keepdims=True)
+    return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))''',
+    "_softmax": '''def _softmax(z, axis):
+    """softmax along axis, with the max subtracted first (no overflow)."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)''',
+    "_commutation": '''def _commutation(m, n):
+    """K with K @ vec(X) = vec(X.T) for an m×n X (vec column-major): a permutation matrix."""
+    K = np.zeros((m * n, m * n), dtype=DTYPE)
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
+    return K''',
+    "_scalar": '''def _scalar(v):
+    """A scalar result as a NumPy scalar of DTYPE."""
+    if type(v) is DTYPE:
+        return v
+    if type(v) is np.ndarray and v.size == 1 and v.dtype == DTYPE:
+        return v.flat[0]
+    return np.asarray(v, dtype=DTYPE).reshape(())[()]''',
+}
+
+
+@dataclass
+class Code:
+    """An emitted expression: its text, precedence, whether it has the node's full shape (else it
+    broadcasts to it) and the local it is a view of (None: a fresh array)."""
+
+    text: str
+    prec: int = ATOM
+    full: bool = True
+    alias: str | None = None
+    scaled: tuple[str, str] | None = None   # (fresh product, scalar): assigned as two in-place lines
+
+
+def wrap(c: Code, level: int) -> str:
+    return c.text if c.prec >= level else f"({c.text})"
+
+
+def literal(x: Fraction | float) -> Code:
+    v = float(x)
+    t = repr(v)
+    return Code(t, UNARY if v < 0 else ATOM)
+
+
+class _Emitter:
+    """Prints graph nodes as NumPy expressions, hoisting shared subexpressions into lines."""
+
+    def __init__(self, namer: Namer, dim_names: dict, helpers: set):
+        self.namer, self.dim_names, self.helpers = namer, dim_names, helpers
+        self.named: dict[int, Code] = {}       # nodes with a local
+        self.lines: list[str] = []
+        self.dims_used: set = set()
+        self.used: set[str] = set()            # locals read
+        self.hoist: set[int] = set()           # shared subexpressions to give their own line
+        self.pending: dict[int, tuple[str, Node, Node]] = {}   # placeholder -> (name, node, adjoint expr)
+        self.forward_of: dict[int, Node] = {}  # id -> forward node (for reuse of softmax etc.)
+        self.line_names: dict[str, str | None] = {}
+        self.fresh: dict[str, tuple] = {}      # locals holding a new array of the node's full shape
+        # the locals each line reads, tracked as the graph is printed (never read off the text):
+        # reads[-1] collects the line being printed, a hoisted subexpression pushes its own set
+        self.reads: list[set[str]] = [set()]
+        self.line_reads: dict[int, set[str]] = {}
+
+    def read(self, name: str) -> None:
+        """Record that the line being printed reads the local ``name``."""
+        self.used.add(name)
+        self.reads[-1].add(name)
+
+    def emit(self, line: str, reads: set[str]) -> None:
+        """Append ``line``, which reads the locals ``reads``."""
+        self.line_reads[len(self.lines)] = set(reads)
+        self.lines.append(line)
+
+    # ------------------------------------------------------------ naming and lines
+    def dim(self, d) -> str:
+        if isinstance(d, sympy.Integer) or getattr(d, "is_Integer", False):
+            return str(int(d))
+        mapping = {}
+        for s in d.free_symbols:
+            self.dims_used.add(s)
+            self.reads[-1].add(self.dim_names[s])
+            mapping[s] = sympy.Symbol(self.dim_names[s])
+        return str(d.xreplace(mapping))
+
+    def shape(self, node: Node) -> str:
+        return f"({self.dim(node.rows)}, {self.dim(node.cols)})"
+
+    def assign(self, name: str, node: Node, c: Code, register: bool = True) -> Code:
+        if not c.full and not node.is_scalar and not c.scaled:   # a named broadcast is stored full:
+            c = Code(f"np.full({self.shape(node)}, {c.text})", ATOM, True)   # its readers see its shape
+        reads, self.reads[-1] = self.reads[-1], set()
+        if c.scaled:                                    # P = A @ B; P *= s: no full-size temporary
+            self.emit(f"    {name} = {c.scaled[0]}", reads)
+            self.emit(f"    {name} *= {c.scaled[1]}", reads | {name})
+        else:
+            self.emit(f"    {name} = {c.text}", reads)
+        if c.alias is None and c.full and not node.is_scalar and not _VIEW.match(c.text):
+            self.fresh[name] = node.shape
+        info = Code(name, ATOM, c.full or node.is_scalar, c.alias)
+        if register:
+            self.named[id(node)] = info
+        return info
+
+    def expr(self, node: Node) -> Code:
+        info = self.named.get(id(node))
+        if info is None and id(node) in self.pending:
+            name, _, adjoint = self.pending.pop(id(node))
+            info = self.define(name, node, adjoint)
+        if info is not None:
+            self.read(info.text)
+            return Code(info.text, ATOM, info.full, info.alias or info.text)
+        hoisted = id(node) in self.hoist
+        if hoisted:
+            self.reads.append(set())
+        c = self.op(node)
+        if hoisted:
+            info = self.assign(self.namer.fresh("t"), node, c)
+            self.reads.pop()
+            self.read(info.text)
+            return Code(info.text, ATOM, info.full, info.alias or info.text)
+        return c
+
+    def define(self, name: str, node: Node, value: Node, register: bool = True) -> Code:
+        """``name = value`` with ``+=`` accumulation when the first term is a fresh array."""
+        if value.op == "add" and not value.is_scalar:
+            first = self.expr(value.args[0])
+            if first.full and first.alias is None:
+                reads, self.reads[-1] = self.reads[-1], set()
+                self.emit(f"    {name} = {first.text}", reads)
+                for t in value.args[1:]:
+                    c = self.expr(t)
+                    reads, self.reads[-1] = self.reads[-1] | {name}, set()
+                    if c.text.startswith("-") and c.prec in (MUL, UNARY):
+                        self.emit(f"    {name} -= {c.text[1:]}", reads)
+                    else:
+                        self.emit(f"    {name} += {c.text}", reads)
+                info = Code(name, ATOM, True, None)
+                if register:
+                    self.named[id(node)] = info
+                return info
+            rest = self._add_text([first] + [self.expr(t) for t in value.args[1:]])
+            return self.assign(name, node, rest, register)
+        return self.assign(name, node, self.expr(value), register)
+
+    def full(self, node: Node) -> Code:
+        """The node's value with its full shape (broadcasting materialised as a view)."""
+        c = self.expr(node)
+        if c.full or node.is_scalar:
+            return c
+        return Code(f"np.broadcast_to({c.text}, {self.shape(node)})", ATOM, True, "broadcast")
+
+    # ------------------------------------------------------------ operations
+    def op(self, n: Node) -> Code:
+        op = n.op
+        method = getattr(self, "op_" + op, None)
+        if method is None:
+            raise UnsupportedError(f"no NumPy code for {op}")
+        return method(n)
+
+    def op_ones(self, n):
+        return Code("1.0", ATOM, n.is_scalar)
+
+    def op_zero(self, n):
+        return Code("0.0", ATOM, n.is_scalar)
+
+    def op_commutation(self, n):
+        self.helpers.add("_commutation")
+        return Code(f"_commutation({self.dim(n.attrs[0])}, {self.dim(n.attrs[1])})")
+
+    def op_eye(self, n):
+        return Code(f"np.eye({self.dim(n.rows)}, dtype=DTYPE)")
+
+    def op_var(self, n):
+        raise MatcalcError(f"variable {n.attrs[0]} has no local")
+
+    def _product(self, parts: list[Code], coef: Fraction) -> Code:
+        parts = [p for p in parts if p.text != "1.0"]
+        neg = coef < 0
+        coef = abs(coef)
+        if coef != 1 or not parts:
+            parts = [literal(coef)] + parts
+        text = wrap(parts[0], MUL) + "".join(" * " + wrap(p, MUL + 1) for p in parts[1:])
+        prec = MUL if len(parts) > 1 else parts[0].prec
+        if neg:
+            if prec == ATOM or prec == POW or len(parts) > 1:
+                text, prec = "-" + (text if len(parts) > 1 else wrap(parts[0], UNARY)), MUL if len(parts) > 1 else UNARY
+            else:                                       # a single sum: -(a - b), not -((a - b))
+                text, prec = "-" + wrap(parts[0], UNARY + 1), UNARY
+        return Code(text, prec)
+
+    def op_scale(self, n):
+        coef, _, body = A.split(n)
+        factors = n.args if body is None else n.args[:-1]
+        parts = [self.expr(f) for f in factors]
+        b = None
+        if body is not None:
+            b = self.expr(body)
+            parts.append(b)
+        c = self._product(parts, coef)
+        c.full = True if body is None else (b.full and b.text != "1.0")
+        if body is not None and body.op == "matmul" and b.alias is None and b.full and len(parts) > 1 \
+                and not n.is_scalar:
+            c.scaled = (b.text, self._product(parts[:-1], coef).text)
+        return c
+
+    def op_hadamard(self, n):
+        parts = [self.expr(a) for a in n.args]
+        c = self._product(parts, Fraction(1))
+        c.full = any(p.full and p.text != "1.0" for p in parts)
+        return c
+
+    def _add_text(self, terms: list[Code]) -> Code:
+        text = wrap(terms[0], ADD)
+        for t in terms[1:]:
+            if t.text.startswith("-") and t.prec in (MUL, UNARY):
+                text += " - " + t.text[1:]
+            else:
+                text += " + " + wrap(t, ADD + 1)
+        return Code(text, ADD, any(t.full for t in terms))
+
+    def op_add(self, n):
+        terms = [self.expr(a) for a in n.args]
+        c = self._add_text(terms)
+        c.full = any(t.full for t, a in zip(terms, n.args) if not a.is_scalar) or n.is_scalar
+        return c
+
+    def op_transpose(self, n):
+        c = self.expr(n.args[0])
+        return Code(wrap(c, ATOM) + ".T", ATOM, c.full, c.alias)
+
+    def op_matmul(self, n):
+        a, b = n.args
+        t = A.transpose(n)                              # xᵀ Bᵀ is a cached (B x), transposed
+        if id(t) in self.named:
+            c = self.expr(t)
+            return Code(wrap(c, ATOM) + ".T", ATOM, c.full, c.alias)
+        if a.op == "diag":                              # diag(v) B = v ∘ rows of B
+            v, B = self.full(a.args[0]), self.expr(b)
+            return Code(f"{wrap(v, MUL)} * {wrap(B, MUL + 1)}", MUL, B.full or b.cols == ONE)
+        if b.op == "diag":                              # A diag(v) = columns of A scaled by v
+            Am, v = self.expr(a), self.full(b.args[0])
+            return Code(f"{wrap(Am, MUL)} * {wrap(v, ATOM)}.T", MUL, Am.full or a.rows == ONE)
+        if a.op == "ones":
+            if a.cols == ONE:                           # 𝟏 r: r broadcast down the rows
+                c = self.expr(b)
+                return Code(c.text, c.prec, c.full and a.rows == ONE, c.alias)
+            B = self.full(b)
+            return Code(f"{wrap(B, ATOM)}.sum(axis=0, keepdims=True)", ATOM, a.rows == ONE)
+        if b.op == "ones":
+            if b.rows == ONE:                           # c 𝟏ᵀ: c broadcast across the columns
+                c = self.expr(a)
+                return Code(c.text, c.prec, c.full and b.cols == ONE, c.alias)
+            Am = self.full(a)
+            return Code(f"{wrap(Am, ATOM)}.sum(axis=1, keepdims=True)", ATOM, b.cols == ONE)
+        x, y = self.full(a), self.full(b)
+        if n.is_scalar:                                 # uᵀv: a dot product, a NumPy scalar
+            u = self.full(a.args[0]) if a.op == "transpose" else x
+            return Code(f"np.vdot({u.text}, {y.text})")
+        if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
+            if _known(a.rows) * _known(b.cols) <= _EINSUM_OUTER:
+                return Code(f'np.einsum("ik,kj->ij", {x.text}, {y.text})')
+            return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
+        if a.op == "transpose" and b.cols != ONE and _known(b.cols) <= _NARROW < _known(a.rows):
+            # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
+            xa = self.full(a.args[0])
+            return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
+        return Code(f"{wrap(x, MUL)} @ {wrap(y, MUL + 1)}", MUL)
+
+    def op_pow(self, n):
+        p = n.attrs[0]
+        c = self.expr(n.args[0])
+        if p == Fraction(1, 2):
+            return Code(f"np.sqrt({c.text})", ATOM, c.full)
+        if p == Fraction(-1, 2):
+            return Code(f"1.0 / np.sqrt({c.text})", MUL, c.full)
+        if p < 0:
+            q = -p
+            den = wrap(c, ATOM) if q == 1 else f"{wrap(c, ATOM)} ** {_num(q)}"
+            return Code(f"1.0 / {den}", MUL, c.full)
+        return Code(f"{wrap(c, ATOM)} ** {_num(p)}", POW, c.full)
+
+    def op_matpow(self, n):
+        return Code(f"np.linalg.matrix_power({self.full(n.args[0]).text}, {n.attrs[0]})")
+
+    def op_ew(self, n):
+        name, order = n.attrs
+        z = self.expr(n.args[0])
+        if (name, order) in EW_CODE:
+            if (name, order) == ("sigmoid", 0):
+                self.helpers.add("_sigmoid")
+            return Code(EW_CODE[(name, order)].format(z.text), ATOM, z.full)
+        if name in ELEMENTWISE:
+            if order >= len(ELEMENTWISE[name].numpy):
+                return Code("0.0", ATOM, False)
+            raise UnsupportedError(f"no NumPy code for derivative {order} of {name}")
+        fn = self.namer.function(name)
+        self.read(fn)
+        # a user's function may hand back its argument: its result is never written into
+        return Code(f"{fn}[{order}]({self.full(n.args[0]).text})", ATOM, True, "call")
+
+    def op_ew2(self, n):
+        name, order = n.attrs
+        a, b = self.expr(n.args[0]), self.expr(n.args[1])
+        full = any(c.full and not arg.is_scalar for c, arg in zip((a, b), n.args)) or n.is_scalar
+        if name in ("max", "min"):
+            c = Code(f"np.{'maximum' if name == 'max' else 'minimum'}({a.text}, {b.text})", ATOM, full)
+            if not full and not n.is_scalar:            # max(𝟏, s): both broadcast, the result must not
+                c = Code(f"np.full({self.shape(n)}, {c.text})", ATOM, True)
+            return c
+        if order == 0:
+            return Code(f"np.where({a.text} > 0, {a.text}, {wrap(b, MUL)} * {wrap(a, MUL + 1)})", ATOM, a.full)
+        return Code(f"np.where({a.text} > 0, 1.0, {b.text})", ATOM, a.full)
+
+    def op_sum(self, n):
+        axis = n.attrs[0]
+        a = n.args[0]
+        if axis is None and a.op == "pow" and a.attrs[0] == 2 and id(a) not in self.named:
+            x = self.full(a.args[0])                   # Σ x² as a dot product: no temporary
+            return Code(f"np.vdot({x.text}, {x.text})")
+        c = self.full(n.args[0])
+        if axis is None:
+            return Code(f"np.sum({c.text})")
+        return Code(f"{wrap(c, ATOM)}.sum(axis={axis - 1}, keepdims=True)")
+
+    def op_trace(self, n):
+        return Code(f"np.trace({self.full(n.args[0]).text})")
+
+    def op_det(self, n):
+        return Code(f"np.linalg.det({self.full(n.args[0]).text})")
+
+    def op_logdet(self, n):
+        return Code(f"np.linalg.slogdet({self.full(n.args[0]).text})[1]")
+
+    def op_inv(self, n):
+        return Code(f"np.linalg.inv({self.full(n.args[0]).text})")
+
+    def op_norm(self, n):
+        return Code(f"np.linalg.norm({self.full(n.args[0]).text})")
+
+    def op_diag(self, n):
+        return Code(f"np.diagflat({self.full(n.args[0]).text})")
+
+    def op_diagpart(self, n):
+        return Code(f"np.diagonal({self.full(n.args[0]).text}).reshape(-1, 1)", ATOM, True, "view")
+
+    def op_softmax(self, n):
+        z, axis = n.args[0], n.attrs[0] - 1
+        ls = A.softmax_family("log_softmax", z, n.attrs[0])
+        lse = A.softmax_family("logsumexp", z, n.attrs[0])
+        if id(ls) in self.forward_of:                   # reuse the cached log-softmax
+            return Code(f"np.exp({self.expr(ls).text})")
+        if id(lse) in self.forward_of:
+            return Code(f"np.exp({self.full(z).text} - {wrap(self.expr(lse), ADD + 1)})")
+        self.helpers.add("_softmax")
+        return Code(f"_softmax({self.full(z).text}, {axis})")
+
+    def op_log_softmax(self, n):
+        z, axis = n.args[0], n.attrs[0] - 1
+        self.helpers.add("_logsumexp")
+        zc = self.full(z)
+        return Code(f"{wrap(zc, ADD)} - _logsumexp({zc.text}, {axis})", ADD)
+
+    def op_logsumexp(self, n):
+        self.helpers.add("_logsumexp")
+        return Code(f"_logsumexp({self.full(n.args[0]).text}, {n.attrs[0] - 1})")
+
+    def op_kron(self, n):
+        return Code(f"np.kron({self.full(n.args[0]).text}, {self.full(n.args[1]).text})")
+
+    def op_vec(self, n):
+        return Code(f"{wrap(self.full(n.args[0]), ATOM)}.reshape((-1, 1), order=\"F\")", ATOM, True, "view")
+
+    def op_unvec(self, n):
+        return Code(f"{wrap(self.full(n.args[0]), ATOM)}.reshape({self.shape(n)}, order=\"F\")", ATOM, True, "view")
+
+
+def _num(p: Fraction) -> str:
+    return str(int(p)) if p.denominator == 1 else repr(float(p))
+
+
+def _known(d) -> int:
+    """A dimension's value when the shapes declared it, else a huge stand-in."""
+    return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
