@@ -32,16 +32,7 @@ from matcalc.simplify.rewrite import simplify_all
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 STYLES = ("unicode", "text", "latex", "markdown", "json")
 
-GATES = {
-    "add": "add distributes: each input receives the upstream gradient",
-    "matmul": "mul switches: each factor receives the upstream gradient times the other factor",
-    "scale": "mul switches: each factor receives the upstream gradient times the other factors",
-    "hadamard": "mul switches, elementwise: each factor receives G ∘ the other factors",
-    "ew": "elementwise: the local Jacobian is diagonal, so code multiplies elementwise",
-    "ew2": "max routes: the upstream gradient goes to the larger input",
-    "transpose": "transpose: the gradient is transposed back",
-    "sum": "sum copies the upstream gradient to every entry",
-}
+GATES = {op: r.gate for op, r in RULES.items() if r.gate}   # the lecture's sentence per gate, from the table
 
 
 def _leafish(n: Node) -> bool:
