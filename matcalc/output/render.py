@@ -386,7 +386,7 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
         if node in given and node.op != "var":
             names[node] = given[node]
             continue
-        if node.op in ("var", "ones", "eye", "zero", "commutation") or (node.op == "scale" and not node.args):
+        if RULES[node.op].structure == "leaf" or (node.op == "scale" and not node.args):
             continue
         if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
             counter += 1
