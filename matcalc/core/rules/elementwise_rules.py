@@ -69,6 +69,8 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     defelementwise("sin", "sin' = cos", np.sin, lambda z, out: A.ew("cos", z), "np.sin({0})", latex=r"\sin"),
     defelementwise("cos", "cos' = -sin", np.cos, lambda z, out: A.neg(A.ew("sin", z)), "np.cos({0})",
                    latex=r"\cos"),
+    defelementwise("tan", "tan' = 1 + tan²", np.tan, lambda z, out: A.add(A.ones(z.shape), A.pow_(out, 2)),
+                   "np.tan({0})", latex=r"\tan", kinks=Kinks((np.pi / 2,), period=np.pi, margin=0.05)),  # poles
     defelementwise("tanh", "tanh' = 1 - tanh²", np.tanh, lambda z, out: A.sub(A.ones(z.shape), A.pow_(out, 2)),
                    "np.tanh({0})", latex=r"\tanh"),
     defelementwise("sigmoid", "σ' = σ (1 - σ)", _sigmoid, lambda z, out: A.hadamard(out, A.sub(A.ones(z.shape), out)),
