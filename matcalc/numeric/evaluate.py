@@ -164,11 +164,11 @@ class Context:
 
 def eval_node(node: Node, args: list, env, dims, functions, ctx: Context | None = None):
     """The value of one node from its arguments' values: the rule table's NumPy forward."""
-    rule = RULES[node.op]
-    if rule.context:
-        out = rule.numpy(node, ctx or Context(env, dims, functions), *args)
+    numpy = RULES[node.op].numpy
+    if getattr(numpy, "context", False):               # Primitive.context, without the property call
+        out = numpy(node, ctx or Context(env, dims, functions), *args)
     else:
-        out = rule.numpy(node, *args)
+        out = numpy(node, *args)
     if np.ndim(out) == 0:
         out = np.asarray(out, dtype=float).reshape(1, 1)
     return out
