@@ -29,7 +29,7 @@ from matcalc.core.leaves import (
     zero,
 )
 from matcalc.core.products import inv, is_symmetric, kron, matmul, matpow, transpose, unvec, vec
-from matcalc.core.reductions import det, diag, logdet, norm, softmax_family, sum_, trace, unary_scalar
+from matcalc.core.reductions import det, diag, logdet, mean, norm, size, softmax_family, sum_, trace, unary_scalar
 from matcalc.core.scaling import Coef, Factors, add, base_exp, merge_factors, neg, product, raw_pow, scale, split, sub
 
 __all__ = [
@@ -38,4 +38,5 @@ __all__ = [
     "matmul", "matpow", "merge_factors", "neg", "norm", "ones", "pow_", "product", "raw_pow",
     "scale", "softmax_family", "split", "step", "sub", "sum_", "trace", "transpose", "unary_scalar", "unvec",
     "var", "vec", "zero",
+    "mean", "size",
 ]

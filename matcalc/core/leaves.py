@@ -49,6 +49,12 @@ def commutation(m: Dim, n: Dim) -> Node:
     return make("commutation", (), (m * n, m * n), (m, n))
 
 
+def size_leaf(d: Dim) -> Node:
+    """A symbolic size ``n`` as a scalar constant (one dimension symbol; ``reductions.size`` makes
+    products and numbers of them)."""
+    return make("size", (), SCALAR, (d,))
+
+
 def is_zero(a: Node) -> bool:
     return a.op == "zero" or (a.op == "scale" and a.attrs[0] == 0)
 

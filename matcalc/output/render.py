@@ -187,7 +187,7 @@ class Printer:
         args = [self.p(a, f.arg) for a in n.args]
         if f.call:
             return self.call(f.template, *args, *(printed.extra(n) if printed.extra else ())), f.prec
-        return f.template.format(*args), f.prec
+        return f.template.format(*args, n=n), f.prec
 
     def op_var(self, n):
         return self.var_name(n.attrs[0]), ATOM
