@@ -50,9 +50,10 @@ def commutation(m: Dim, n: Dim) -> Node:
 
 
 def size_leaf(d: Dim) -> Node:
-    """A symbolic size ``n`` as a scalar constant (one dimension symbol; ``reductions.size`` makes
-    products and numbers of them)."""
-    return make("size", (), SCALAR, (d,))
+    """A size as a scalar constant: one dimension symbol ``n`` or a known count ``6``
+    (``reductions.size`` makes products of them); its text form is kept beside it."""
+    text = str(int(d)) if getattr(d, "is_Integer", False) else f"numel(ones({d}))"
+    return make("size", (), SCALAR, (d, text))
 
 
 def is_zero(a: Node) -> bool:

@@ -18,10 +18,12 @@ from matcalc.core.scaling import product, split
 
 def size(d) -> Node:
     """A dimension as a scalar constant (``size(A, k)``, ``numel(A)``, the count of a mean): a
-    number when it is known, else a monomial in one ``size`` leaf per dimension symbol, so
-    ``n m / n`` cancels like any product."""
+    monomial in one ``size`` leaf per dimension symbol and one for the known part (so ``n m / n``
+    cancels like any product, and a mean over 6 rows prints ``/6``, not ``0.1667``)."""
+    if d == ONE:
+        return const(1)
     if getattr(d, "is_Integer", False):
-        return const(int(d))
+        return size_leaf(d)
     c, fs = 1, []
     for base, e in sorted(d.as_powers_dict().items(), key=lambda be: str(be[0])):
         if getattr(base, "is_Integer", False):
@@ -30,7 +32,9 @@ def size(d) -> Node:
             fs.append((size_leaf(base), int(e)))
         else:
             raise ShapeError(f"the size {d} is not a product of dimensions")
-    return product(c, [(f, Fraction(e)) for f, e in fs], None) if fs else const(c)
+    if c != 1:
+        fs.insert(0, (size_leaf(ONE * c), 1))
+    return product(1, [(f, Fraction(e)) for f, e in fs], None)
 
 
 def mean(a: Node, axis: int | None = None) -> Node:

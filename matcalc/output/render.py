@@ -254,13 +254,18 @@ class Printer:
         return self.product_str(c, fs, body, PROD)
 
     def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
+        mean = self.as_mean(fs, body)
+        if mean is not None:
+            fs, body = mean[0], None if mean[1] else body
         num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: f[0].op == "var")
         den = [(b, -e) for b, e in fs if e < 0]
         parts = []
-        if c != 1 or (not num and body is None):
+        if c != 1 or (not num and body is None and mean is None):
             parts.append(fmt_number(c, self.style) if c.denominator == 1 or not self.latex
                          else fmt_number(c, "latex"))
         parts += [self.factor(b, e) for b, e in num]
+        if mean is not None:
+            parts.append(mean[2])
         if body is not None:
             flat = not parts or body.op == "matmul" and not self.named(body)
             parts.append(self.p(body, PROD if flat else PROD + 1))
@@ -277,6 +282,27 @@ class Printer:
             return f"{s}/{d}", PROD
         return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
                                                  (body is None or self.p(body, ATOM) == parts[0]) else PROD)
+
+    def as_mean(self, fs, body: Node | None):
+        """``sum(B)/numel(B)`` (and ``sum(B, k)`` over its count), as a factor or the body,
+        printed as ``mean(B)``, the form it was written in: (the other factors, whether the body
+        was the sum, the mean's text), or None."""
+        candidates = [(b, False) for b, e in fs if e == 1] + ([(body, True)] if body is not None else [])
+        for total, is_body in candidates:
+            if total.op != "sum" or self.named(total):
+                continue
+            a, axis = total.args[0], total.attrs[0]
+            _, count, _ = A.split(A.size(a.rows * a.cols if axis is None else a.rows if axis == 1 else a.cols))
+            rest = list(fs)
+            if not is_body:
+                rest.remove((total, 1))
+            if not count or any((leaf, -e) not in rest for leaf, e in count):
+                continue
+            for leaf, e in count:
+                rest.remove((leaf, -e))
+            args = [self.p(a, SUM)] + ([] if axis is None else [str(axis)])
+            return rest, is_body, self.call("mean", *args)
+        return None
 
     def factor(self, b: Node, e: Fraction) -> str:
         if e == 1:

@@ -26,7 +26,7 @@ REBUILD = {
     "matpow": lambda n, a: A.matpow(a[0], n.attrs[0]),
     "ew": lambda n, a: A.ew(n.attrs[0], a[0], n.attrs[1]),
     "ew2": lambda n, a: A.ew2(n.attrs[0], a[0], a[1], n.attrs[1]),
-    "sum": lambda n, a: A.sum_(a[0], n.attrs[0]),
+    "sum": lambda n, a: _sum(a[0], n.attrs[0]),
     "trace": lambda n, a: A.trace(a[0]),
     "det": lambda n, a: A.det(a[0]),
     "logdet": lambda n, a: A.logdet(a[0]),
@@ -47,6 +47,40 @@ def _scale(n: Node, args: list[Node]) -> Node:
     coef, _, body = A.split(n)
     factors = args if body is None else args[:-1]
     return A.product(coef, [(f, Fraction(1)) for f in factors], args[-1] if body is not None else None)
+
+
+def _sum(a: Node, axis: int | None) -> Node:
+    """sum over a sum distributed where a term is broadcast (a scalar times 𝟏, a row or column
+    copied): such a term counts its copies, so a centred vector sums to zero (``𝟏ᵀ(x − mean(x))
+    = sum(x) − n sum(x)/n = 0``); kept whole otherwise."""
+    if a.op != "add" or a.is_scalar:
+        return A.sum_(a, axis)
+    parts, spread = [], False
+    for t in a.args:
+        c, fs, body = A.split(t)
+        if t.shape != a.shape:
+            spread = True
+            parts.append(_spread_sum(t, a.shape, axis))
+        elif body is not None and body.op == "ones":
+            spread = True
+            parts.append(A.sum_(t, axis))
+        elif body is not None and body.op == "add":
+            inner = _sum(body, axis)
+            spread = spread or A.is_zero(inner)
+            parts.append(A.product(c, fs, inner))
+        else:
+            parts.append(A.sum_(t, axis))
+    return A.add(*parts) if spread else A.sum_(a, axis)
+
+
+def _spread_sum(t: Node, shape, axis: int | None) -> Node:
+    """sum(·, axis) of ``t`` broadcast to ``shape``: each copy counted."""
+    rows, cols = shape
+    if t.is_scalar:
+        return A.sum_(A.scale(t, A.ones(shape)), axis)
+    if t.rows == rows:                           # a column copied across the columns
+        return A.scale(A.size(cols), t) if axis == 2 else A.sum_(A.scale(A.size(cols), t), axis)
+    return A.scale(A.size(rows), t) if axis == 1 else A.sum_(A.scale(A.size(rows), t), axis)
 
 
 def simplify_all(roots: list[Node]) -> list[Node]:

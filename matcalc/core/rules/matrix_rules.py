@@ -106,7 +106,7 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
             aliases=("commutation",), dims=True, arity=(2, 2), build=lambda d: A.commutation(d[0], d[1]),
             shape=lambda d: (d[0] * d[1], d[0] * d[1]), sympy=S.commutation(M.commutation_matrix)),
     defleaf("size", "n, a size: a scalar constant with no derivative (size(A, k), numel(A))", M.np_size,
-            printed=Printed(Form("{n.attrs[0]}"), Form("{n.attrs[0]}"), Form("numel(ones({n.attrs[0]}))")),
+            printed=Printed(Form("{n.attrs[0]}"), Form("{n.attrs[0]}"), Form("{n.attrs[1]}")),
             code=CodeForm("DTYPE({dim})"), sympy=S.size, picture=lambda n: str(n.attrs[0])),
     Primitive("scale", "c · Π fᵢ · B: the product rule over scalar factors", M.np_scale, M.scale_vjp, M.scale_jvp,
               rebuild=M.rebuild_scale, sympy=S.scale,
