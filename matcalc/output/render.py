@@ -193,10 +193,11 @@ class Printer:
         return self.var_name(n.attrs[0]), ATOM
 
     def op_ones(self, n):
+        row = n.rows == ONE and n.cols != ONE               # 𝟏ᵀ: a row of ones is a transposed 𝟏
         if self.u:
-            return "𝟏", ATOM
+            return "𝟏ᵀ" if row else "𝟏", ATOM
         if self.latex:
-            return r"\mathbf{1}", ATOM
+            return r"\mathbf{1}^\top" if row else r"\mathbf{1}", ATOM
         if _is_product(n.rows) or _is_product(n.cols):       # ones(m*n) does not parse: a kron does
             rows, cols = _dim_factors(n.rows), _dim_factors(n.cols)
             k = max(len(rows), len(cols))
