@@ -79,6 +79,25 @@ def _has_int_keys(names: dict) -> bool:
     return any(isinstance(k, int) for k in names)
 
 
+
+def _spread(body: Node | None) -> Node | None:
+    """The vector of a broadcast ``𝟏 r`` (a row down the rows) or ``c 𝟏ᵀ`` (a column across the
+    columns), else None (LANGUAGE.md v2 writes both as the bare vector beside a matrix)."""
+    if body is None or body.op != "matmul":
+        return None
+    a, b = body.args
+    if a.op == "ones" and a.cols == ONE and b.rows == ONE:
+        return b
+    if b.op == "ones" and b.rows == ONE and a.cols == ONE:
+        return a
+    return None
+
+
+def _full_term(t: Node) -> bool:
+    """A term of a sum that has the sum's full shape by itself (not a broadcast, not a scalar 𝟏)."""
+    _, _, body = A.split(t)
+    return body is not None and body.op != "ones" and _spread(body) is None
+
 class Printer:
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
@@ -193,10 +212,11 @@ class Printer:
         return self.var_name(n.attrs[0]), ATOM
 
     def op_ones(self, n):
+        row = n.rows == ONE and n.cols != ONE               # 𝟏ᵀ: a row of ones is a transposed 𝟏
         if self.u:
-            return "𝟏", ATOM
+            return "𝟏ᵀ" if row else "𝟏", ATOM
         if self.latex:
-            return r"\mathbf{1}", ATOM
+            return r"\mathbf{1}^\top" if row else r"\mathbf{1}", ATOM
         if _is_product(n.rows) or _is_product(n.cols):       # ones(m*n) does not parse: a kron does
             rows, cols = _dim_factors(n.rows), _dim_factors(n.cols)
             k = max(len(rows), len(cols))
@@ -244,6 +264,8 @@ class Printer:
             c = -c
         if body is not None and body.op == "ones" and not parent.is_scalar:
             body = None
+        if self.t and _spread(body) is not None and any(_full_term(u) for u in parent.args):
+            body = _spread(body)                         # X*W + b': the language broadcasts it back
         return neg, self.product_str(c, fs, body, SUM)[0]
 
     def op_scale(self, n):

@@ -170,7 +170,18 @@ def _chain(a: Node, b: Node) -> Node:
     out = _compress(out)
     if not out:
         return A.product(c, fs, A.eye(body.rows))
+    if len(out) == 2 and _column_sum_reads_better(out[0], out[1]):
+        return A.product(c, fs, A.transpose(A.sum_(A.transpose(out[0]), 1)))
     return A.product(c, fs, fold(out))
+
+
+def _column_sum_reads_better(m: Node, ones: Node) -> bool:
+    """``(Aᵀ + 𝟏 bᵀ... )ᵀ``-shaped sums times 𝟏: the gradient by a broadcast bias is ``Gᵀ𝟏``, and
+    with ``G`` a sum the transpose has been pushed onto every term (``(Wᵀ Xᵀ + b 𝟏ᵀ − Yᵀ) 𝟏``);
+    ``sum(X W + 𝟏 bᵀ − Y, 1)ᵀ`` is how a course writes it (LANGUAGE.md v2)."""
+    if not (ones.op == "ones" and ones.cols == 1 and m.op == "add"):
+        return False
+    return _transposes(A.transpose(m)) < _transposes(m)
 
 
 def _compress(chain: list[Node]) -> list[Node]:

@@ -13,11 +13,12 @@ or an spd-assumed name.  Size and depth are bounded by counts (``max_depth``, ``
 
 Extension point for LANGUAGE.md v2 (broadcasting, ones/mean/size, indexing, variable exponents,
 more functions): add entries to ``V2_BUILDERS`` — a list of ``(shape predicate, builder)`` like
-the v1 ones in ``Generator._builders`` — and the matching cases in ``evaluator.OPS``; it is
-empty until matcalc implements v2.
+the v1 ones in ``Generator._builders``, the builder a function ``builder(gen, shape, depth)`` of
+the generator — and the matching cases in ``evaluator.OPS``.
 """
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 
@@ -38,6 +39,24 @@ POSITIVE_ONLY = ["log", "sqrt"]
 DERIVATIVE_FORMS = ["tanh", "sigmoid", "sin", "cos", "exp", "softplus"]
 GENERIC = ["f", "g"]
 V2_BUILDERS: list = []
+BROADCAST_OPS = ["add", "sub", "had", "ediv", "max", "min"]
+
+
+def b_broadcast(gen, s, d) -> Expr:
+    """LANGUAGE.md v2: a row vector (1×m) or a column vector (n×1) against an n×m matrix, in any
+    elementwise operation of two operands, on either side (NumPy broadcasting in the oracle)."""
+    op = gen.rng.choice(BROADCAST_OPS)
+    vshape = (1, s[1]) if gen.rng.random() < 0.5 else (s[0], 1)
+    mat = gen.expr(s, d)
+    vec = gen.positive(vshape, d) if op == "ediv" else gen.expr(vshape, d)
+    if op == "ediv":
+        return Expr(op, (mat, vec), s)
+    if op != "sub" and gen.rng.random() < 0.5:
+        return Expr(op, (vec, mat), s)
+    return Expr(op, (mat, vec) if gen.rng.random() < 0.7 else (vec, mat), s)
+
+
+V2_BUILDERS.append((lambda s: s[0] > 1 and s[1] > 1, b_broadcast))
 
 
 @dataclass(eq=False)
@@ -187,7 +206,8 @@ class Generator:
             return self.leaf(shape)
         if shape == SCALAR and self.rng.random() < 0.6:      # scalars mostly from vectors/matrices
             return self.rng.choice([self.b_reduce, self.b_reduce, self.b_mul])(shape, depth - 1)
-        builders = [b for ok, b in self._builders() + V2_BUILDERS if ok(shape)]
+        builders = [b for ok, b in self._builders() if ok(shape)] + \
+            [functools.partial(b, self) for ok, b in V2_BUILDERS if ok(shape)]
         return self.rng.choice(builders)(shape, depth - 1)
 
     def _builders(self):
