@@ -311,6 +311,10 @@ class Printer:
         was the sum, the mean's text), or None."""
         candidates = [(b, False) for b, e in fs if e == 1] + ([(body, True)] if body is not None else [])
         for total, is_body in candidates:
+            spread = None                    # 𝟏 sum(B, 1)/n: the column means copied down, 𝟏 mean(B, 1)
+            if is_body and total.op == "matmul" and not self.named(total) and total.args[0].op == "ones" \
+                    and total.args[0].cols == ONE and total.args[1].op == "sum":
+                spread, total = total.args[0], total.args[1]
             if total.op != "sum" or self.named(total):
                 continue
             a, axis = total.args[0], total.attrs[0]
@@ -323,7 +327,8 @@ class Printer:
             for leaf, e in count:
                 rest.remove((leaf, -e))
             args = [self.p(a, SUM)] + ([] if axis is None else [str(axis)])
-            return rest, is_body, self.call("mean", *args)
+            text = self.call("mean", *args)
+            return rest, is_body, text if spread is None else self.juxt([self.p(spread, PROD + 1), text])
         return None
 
     def factor(self, b: Node, e: Fraction) -> str:

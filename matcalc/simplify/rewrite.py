@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from matcalc.core import algebra as A
-from matcalc.core.graph import Node, topo_order
+from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.linear import factors, fold
 from matcalc.core.rebuild import rebuild
 from matcalc.simplify.elementwise import region_roots, simplify_region
@@ -146,7 +146,64 @@ def _cancels(p: Node, q: Node) -> bool:
     return inv_of(p, q) or inv_of(q, p)
 
 
+def _ones_chain(a: Node, b: Node) -> Node | None:
+    """𝟏ᵀ M, M 𝟏 and 𝟏𝟏ᵀ M distributed where M has broadcast parts (see ``_column_total``)."""
+    if a.op == "ones" and not b.is_scalar:
+        total = _column_total(b)
+        if total is None:
+            return None
+        return total if a.rows == 1 else A.matmul(A.ones((a.rows, ONE)), total)
+    if b.op == "ones" and b.cols == 1 and not a.is_scalar:
+        total = _column_total(A.transpose(a))
+        return None if total is None else A.transpose(total)
+    return None
+
+
+def _broadcast_row(f: Node) -> Node | None:
+    """r when ``f`` is a row copied down the rows (𝟏 r, or a power of it), else None."""
+    if f.op == "matmul" and f.args[0].op == "ones" and f.args[0].cols == 1:
+        return f.args[1]
+    if f.op == "pow":
+        r = _broadcast_row(f.args[0])
+        return None if r is None else A.pow_(r, f.attrs[0])
+    return None
+
+
+def _column_total(m: Node) -> Node | None:
+    """𝟏ᵀ M with what a broadcast makes of it: 𝟏ᵀ(𝟏 r) = n r, 𝟏ᵀ(𝟏 r ∘ B) = r ∘ 𝟏ᵀ B, over the
+    terms of a sum, so the column sums of a column-centred matrix vanish (𝟏ᵀ(X − 𝟏 mean(X, 1))
+    = 0); None where M has no broadcast part (𝟏ᵀ M stays as it is)."""
+    c, fs, body = A.split(m)
+    if body is None:
+        return None
+    n = body.rows
+    if body.op == "ones":
+        return A.product(c, fs, A.scale(A.size(n), A.ones((ONE, body.cols))))
+    row = _broadcast_row(body)
+    if row is not None and body.op == "matmul":
+        return A.product(c, fs, A.scale(A.size(n), row))
+    if body.op == "add":
+        parts = [_column_total(t) for t in body.args]
+        if all(p is None for p in parts):
+            return None
+        whole = [A.sum_(t, 1) for t, p in zip(body.args, parts) if p is None]
+        return A.product(c, fs, A.add(*whole, *(p for p in parts if p is not None)))
+    if body.op == "hadamard":
+        rows = [_broadcast_row(f) for f in body.args]
+        if all(r is None for r in rows):
+            return None
+        others = [f for f, r in zip(body.args, rows) if r is None]
+        rest = A.hadamard(*others) if len(others) > 1 else others[0] if others else A.ones(body.shape)
+        inner = _column_total(rest)
+        inner = A.sum_(rest, 1) if inner is None else inner
+        return A.product(c, fs, A.hadamard(*(r for r in rows if r is not None), inner))
+    return None
+
+
 def _chain(a: Node, b: Node) -> Node:
+    spread = _ones_chain(a, b)
+    if spread is not None:
+        return spread
     product = A.matmul(a, b)
     c, fs, body = A.split(product)
     if body is None or body.op != "matmul":
