@@ -59,7 +59,18 @@ def test_the_mean_prints_as_written_and_a_centred_vector_sums_to_zero():
 def test_column_and_row_means():
     assert str(matcalc.derive("mean(X, 1)*w", "X")) == "∂f/∂X = 𝟏 wᵀ/n"
     d = matcalc.derive("sum(G .* (X - mean(X, 2)))", "X")
-    assert d.text().startswith("G - ")          # G − G𝟏/m: the row means (not yet printed as mean(G, 2))
+    assert str(d) == "∂f/∂X = G − mean(G, 2) 𝟏ᵀ" and d.text() == "G - mean(G, 2)"
+
+
+BATCHNORM = "mu = mean(X, 1); xc = X - mu; v = mean(xc.^2, 1); s = sqrt(v + 1e-5); Xh = xc ./ s; L = sum(G .* (Xh .* g'))"
+
+
+def test_batchnorm_backward_drops_the_centred_column_sums():
+    d = matcalc.derive(BATCHNORM, "X")
+    assert "xc = X − 𝟏 mean(X, 1)" in str(d)
+    final = str(d).splitlines()[-1]
+    assert "sum(X, 1)" not in final and "mean(X, 1)" not in final and final.count(" − ") == 2
+    assert matcalc.gradcheck(BATCHNORM, ["X", "g"], shapes={"X": (5, 3)}).ok
 
 
 @pytest.mark.parametrize("expr, wrt, shapes", [

@@ -315,9 +315,13 @@ class Printer:
             if is_body and total.op == "matmul" and not self.named(total) and total.args[0].op == "ones" \
                     and total.args[0].cols == ONE and total.args[1].op == "sum":
                 spread, total = total.args[0], total.args[1]
-            if total.op != "sum" or self.named(total):
+            ones_sum = self.ones_sum(total) if is_body and spread is None else None
+            if ones_sum is not None:
+                before, a, axis, after = ones_sum
+            elif total.op != "sum" or self.named(total):
                 continue
-            a, axis = total.args[0], total.attrs[0]
+            else:
+                before, a, axis, after = [], total.args[0], total.attrs[0], []
             _, count, _ = A.split(A.size(a.rows * a.cols if axis is None else a.rows if axis == 1 else a.cols))
             rest = list(fs)
             if not is_body:
@@ -328,7 +332,34 @@ class Printer:
                 rest.remove((leaf, -e))
             args = [self.p(a, SUM)] + ([] if axis is None else [str(axis)])
             text = self.call("mean", *args)
-            return rest, is_body, text if spread is None else self.juxt([self.p(spread, PROD + 1), text])
+            if spread is not None:
+                before = [spread]
+            parts = [self.p(x, PROD + 1) for x in before] + [text] + [self.p(x, PROD + 1) for x in after]
+            return rest, is_body, parts[0] if len(parts) == 1 else self.juxt(parts)
+
+    def ones_sum(self, body: Node):
+        """A product chain ``… 𝟏ᵀ B`` or ``B 𝟏 …`` (the sums of B down its columns or across its
+        rows, as broadcasting writes them): (the factors before, B, the axis, the factors after)."""
+        if body.op != "matmul" or self.named(body):
+            return None
+        chain, stack = [], [body]
+        while stack:
+            x = stack.pop()
+            if x.op == "matmul" and not self.named(x):
+                stack += [x.args[1], x.args[0]]
+            else:
+                chain.append(x)
+        for i, f in enumerate(chain):
+            if f.op != "ones":
+                continue
+            if f.cols == ONE and i > 0:
+                b = chain[0] if i == 1 else A.matmul(*chain[:2]) if i == 2 else None
+                if b is not None:
+                    return [], b, None if b.rows == ONE else 2, chain[i + 1:]
+            if f.rows == ONE and i == len(chain) - 2:
+                b = chain[-1]
+                return chain[:i], b, None if b.cols == ONE else 1, []
+        return None
         return None
 
     def factor(self, b: Node, e: Fraction) -> str:
