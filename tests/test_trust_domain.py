@@ -1,5 +1,7 @@
-"""inv, det and logdet are checked only where their argument is invertible, and a product that
-is its own transpose (Xᵀ X) is known symmetric, so its inverse prints once, not as t1 + t1ᵀ."""
+"""Numeric points must lie in the domain: inv, det and logdet are checked only where their
+argument is invertible; a product that is its own transpose (Xᵀ X) is known symmetric (its
+inverse prints once, not as t1 + t1ᵀ); an --at point that does not fit the expression is bad
+input."""
 from __future__ import annotations
 
 import numpy as np
@@ -46,3 +48,16 @@ def test_a_product_is_symmetric_only_when_it_is_its_own_transpose():
     B = A.var("B", (dim("m"), dim("m")), 2)
     assert A.is_symmetric(A.matmul(A.transpose(X), X))
     assert not A.is_symmetric(A.matmul(A.transpose(X), A.matmul(X, B)))
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["graph", "sum(tanh(a*x))", "--at", "a=0.5,x=[0.1,0.2]", "-o", "-"], "x is a scalar in this expression"),
+    (["derive", "u'*W*x", "--wrt", "W", "--shape", "W=2,3", "--at", "u=[1,2],W=[1,2,3;4,5,6],x=[1,2]"],
+     "x has 3 rows"),
+    (["derive", "u'*W*x", "--wrt", "W", "--at", "u=[1,2],W=[1,2,3;4,5,6],x=[1,2]"], "dimension m is 3"),
+])
+def test_a_point_that_does_not_fit_the_expression_is_bad_input(argv, message, capsys):
+    """--at values of the wrong kind or size are exit 2 with the name, not an internal error."""
+    from matcalc.cli.main import main
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
