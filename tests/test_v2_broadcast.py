@@ -209,3 +209,17 @@ def test_text_writes_broadcast_vectors_bare_only_where_they_parse_back():
     assert lone.text() == "G ./ (ones(4)*b')"            # the vector leads nothing: kept spread
     for d in (lone, matcalc.derive("sum(G .* (X .* b' .* c))", "c", shapes=shapes)):
         assert not d.notes                                # every printed text was parsed back and agreed
+
+
+def test_hessians_by_a_bias_are_diagonal_column_or_row_sums():
+    row = matcalc.hessian("sum(exp(X*W + b'))", "b")
+    assert row.render("unicode") == "∂²f/∂b∂bᵀ = diag(sum(exp(X W + 𝟏 bᵀ), 1)ᵀ)"
+    col = matcalc.hessian("sum(exp(W*X + b))", "b")             # a column bias, features × batch
+    assert col.text() == "diag(sum(exp(W*X + b), 2))"
+    p = _point({"W": (3, 2), "X": (2, 5), "b": (3,)}, seed=4)
+    np.testing.assert_allclose(col.numpy()(**p), np.diag(np.exp(p["W"] @ p["X"] + p["b"][:, None]).sum(axis=1)),
+                               rtol=1e-10)
+    symbolic = matcalc.hessian(AFFINE, "b")                      # 2 n I with n the batch size
+    assert not symbolic.notes
+    q = _point({"X": (3, 2), "W": (2, 2), "b": (2,), "Y": (3, 2)}, seed=5)
+    np.testing.assert_allclose(symbolic.numpy()(**q), 6 * np.eye(2))
