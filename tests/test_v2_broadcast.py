@@ -223,3 +223,12 @@ def test_hessians_by_a_bias_are_diagonal_column_or_row_sums():
     assert not symbolic.notes
     q = _point({"X": (3, 2), "W": (2, 2), "b": (2,), "Y": (3, 2)}, seed=5)
     np.testing.assert_allclose(symbolic.numpy()(**q), 6 * np.eye(2))
+
+
+def test_guesses_are_noted_in_every_output_style_and_by_check():
+    for style in ("--text", "--latex"):
+        r = subprocess.run([sys.executable, "-m", "matcalc", "derive", "u'*mean2(W*x)", "--wrt", "W", style],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "note: mean2 is not a known function" in r.stderr
+    v = matcalc.check("u'*sigmiod(W*x)", "W", "(u .* sigmiod'(W*x))*x'")
+    assert v.correct and any(n.startswith("sigmiod is not a known function") for n in v.notes)
