@@ -71,9 +71,11 @@ class MatrixCoefficient(MatrixTarget):
         return A.product(c, rest, A.matmul(body, lin))
 
     def hadamard(self, others: Node, inner: Node) -> Node:
+        # a matrix factor acts on vec(inner): diag(vec(others)) (a broadcast bias's Hessian)
+        d = A.diag(others) if others.is_column or others.is_scalar else A.diag(A.vec(others))
         if inner.op == "add":
-            return A.add(*(A.matmul(A.diag(others), self(t)) for t in inner.args))
-        return A.matmul(A.diag(others), self(inner))
+            return A.add(*(A.matmul(d, self(t)) for t in inner.args))
+        return A.matmul(d, self(inner))
 
     def op_matmul(self, e: Node) -> Node:
         p, q = e.args

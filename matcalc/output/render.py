@@ -246,26 +246,29 @@ class Printer:
         return commutation_symbol(m, k), ATOM
 
     def op_add(self, n):
-        terms = [self.signed_term(t, n) for t in n.args]
-        first_pos = next((i for i, (neg, _) in enumerate(terms) if not neg), None)
+        order = list(n.args)
+        first_pos = next((i for i, t in enumerate(order) if not A.split(t)[0] < 0), None)
         if first_pos:                                    # lead with a positive term
-            terms.insert(0, terms.pop(first_pos))
+            order.insert(0, order.pop(first_pos))
+        bare = self.t and _full_term(order[0])           # X*W + b': the language broadcasts it back
+        terms = [self.signed_term(t, n, bare) for t in order]
         minus = "−" if self.u else "-"
         out = ("-" if self.t or self.latex else "−") + terms[0][1] if terms[0][0] else terms[0][1]
         for neg, s in terms[1:]:
             out += f" {minus if neg else '+'} {s}"
         return out, SUM
 
-    def signed_term(self, t: Node, parent: Node) -> tuple[bool, str]:
-        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare."""
+    def signed_term(self, t: Node, parent: Node, bare: bool = False) -> tuple[bool, str]:
+        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare, and so
+        does a broadcast vector (``𝟏 bᵀ`` as ``b'``) with ``bare`` (a full matrix leads the sum)."""
         c, fs, body = A.split(t)
         neg = c < 0
         if neg:
             c = -c
         if body is not None and body.op == "ones" and not parent.is_scalar:
             body = None
-        if self.t and _spread(body) is not None and any(_full_term(u) for u in parent.args):
-            body = _spread(body)                         # X*W + b': the language broadcasts it back
+        if bare and _spread(body) is not None:
+            body = _spread(body)
         return neg, self.product_str(c, fs, body, SUM)[0]
 
     def op_scale(self, n):
@@ -399,6 +402,8 @@ class Printer:
         den = [A.pow_(a.args[0], -a.attrs[0]) for a in n.args if a.op == "pow" and a.attrs[0] < 0]
         dot = " .* " if self.t else r" \odot " if self.latex else " ∘ "
         div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+        if self.t and num and _full_term(num[0]):          # X .* g': a full matrix first, vectors bare
+            num = num[:1] + [_spread(a) or a for a in num[1:]]
         s = dot.join(self.p(a, PROD + 1) for a in num) if num else "1"
         for d in den:
             s += div + self.p(d, PROD + 1)
