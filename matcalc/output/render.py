@@ -282,6 +282,10 @@ class Printer:
         mean = self.as_mean(fs, body)
         if mean is not None:
             fs, body = mean[0], None if mean[1] else body
+        known = [(b, e) for b, e in fs if e > 0 and b.op == "size" and getattr(b.attrs[0], "is_Integer", False)]
+        for b, e in known:                   # 2 times the count 5 prints 10, not "2 5"
+            c *= int(b.attrs[0]) ** int(e)
+        fs = [f for f in fs if f not in known]
         num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: f[0].op == "var")
         den = [(b, -e) for b, e in fs if e < 0]
         parts = []

@@ -70,7 +70,8 @@ def _sum(a: Node, axis: int | None) -> Node:
             parts.append(A.product(c, fs, inner))
         else:
             parts.append(A.sum_(t, axis))
-    return A.add(*parts) if spread else A.sum_(a, axis)
+    total = A.add(*parts)
+    return total if spread and _cancelled(parts, total) or A.is_zero(total) else A.sum_(a, axis)
 
 
 def _spread_sum(t: Node, shape, axis: int | None) -> Node:
@@ -147,15 +148,15 @@ def _cancels(p: Node, q: Node) -> bool:
 
 
 def _ones_chain(a: Node, b: Node) -> Node | None:
-    """𝟏ᵀ M, M 𝟏 and 𝟏𝟏ᵀ M distributed where M has broadcast parts (see ``_column_total``)."""
+    """𝟏ᵀ M, M 𝟏 and 𝟏𝟏ᵀ M distributed where that cancels something (see ``_column_total``)."""
     if a.op == "ones" and not b.is_scalar:
-        total = _column_total(b)
-        if total is None:
+        total, cancelled = _column_total(b)
+        if not cancelled:
             return None
         return total if a.rows == 1 else A.matmul(A.ones((a.rows, ONE)), total)
     if b.op == "ones" and b.cols == 1 and not a.is_scalar:
-        total = _column_total(A.transpose(a))
-        return None if total is None else A.transpose(total)
+        total, cancelled = _column_total(A.transpose(a))
+        return A.transpose(total) if cancelled else None
     return None
 
 
@@ -169,35 +170,40 @@ def _broadcast_row(f: Node) -> Node | None:
     return None
 
 
-def _column_total(m: Node) -> Node | None:
+def _cancelled(parts: list[Node], total: Node) -> bool:
+    """Whether adding ``parts`` lost a term (equal terms cancelled)."""
+    return A.is_zero(total) or len(total.args if total.op == "add" else (total,)) < len(parts)
+
+
+def _column_total(m: Node) -> tuple[Node, bool]:
     """𝟏ᵀ M with what a broadcast makes of it: 𝟏ᵀ(𝟏 r) = n r, 𝟏ᵀ(𝟏 r ∘ B) = r ∘ 𝟏ᵀ B, over the
-    terms of a sum, so the column sums of a column-centred matrix vanish (𝟏ᵀ(X − 𝟏 mean(X, 1))
-    = 0); None where M has no broadcast part (𝟏ᵀ M stays as it is)."""
+    terms of a sum, and whether that cancelled anything: the column sums of a column-centred
+    matrix vanish (𝟏ᵀ(X − 𝟏 mean(X, 1)) = sum(X, 1) − n sum(X, 1)/n = 0).  The caller keeps
+    the distributed form only then (``sum(X W + 𝟏 bᵀ − Y, 1)`` stays whole)."""
     c, fs, body = A.split(m)
+    plain = (A.sum_(m, 1), False)
     if body is None:
-        return None
+        return plain
     n = body.rows
     if body.op == "ones":
-        return A.product(c, fs, A.scale(A.size(n), A.ones((ONE, body.cols))))
+        return A.product(c, fs, A.scale(A.size(n), A.ones((ONE, body.cols)))), False
     row = _broadcast_row(body)
     if row is not None and body.op == "matmul":
-        return A.product(c, fs, A.scale(A.size(n), row))
+        return A.product(c, fs, A.scale(A.size(n), row)), False
     if body.op == "add":
-        parts = [_column_total(t) for t in body.args]
-        if all(p is None for p in parts):
-            return None
-        whole = [A.sum_(t, 1) for t, p in zip(body.args, parts) if p is None]
-        return A.product(c, fs, A.add(*whole, *(p for p in parts if p is not None)))
+        results = [_column_total(t) for t in body.args]
+        parts = [p for p, _ in results]
+        total = A.add(*parts)
+        return A.product(c, fs, total), any(k for _, k in results) or _cancelled(parts, total)
     if body.op == "hadamard":
         rows = [_broadcast_row(f) for f in body.args]
         if all(r is None for r in rows):
-            return None
+            return plain
         others = [f for f, r in zip(body.args, rows) if r is None]
         rest = A.hadamard(*others) if len(others) > 1 else others[0] if others else A.ones(body.shape)
-        inner = _column_total(rest)
-        inner = A.sum_(rest, 1) if inner is None else inner
-        return A.product(c, fs, A.hadamard(*(r for r in rows if r is not None), inner))
-    return None
+        inner, cancelled = _column_total(rest)
+        return A.product(c, fs, A.hadamard(*(r for r in rows if r is not None), inner)), cancelled
+    return plain
 
 
 def _chain(a: Node, b: Node) -> Node:
