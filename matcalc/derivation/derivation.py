@@ -30,7 +30,7 @@ from matcalc.output.explain import explain
 from matcalc.output.render import Printer, auto_names, program
 from matcalc.output.to_sympy import to_sympy
 from matcalc.second_order.kronecker import closed_form, render_tensor, vec_to_tensor
-from matcalc.simplify.rewrite import simplify_all
+from matcalc.simplify.rewrite import REBUILD, simplify_all
 
 
 @dataclass
@@ -342,7 +342,7 @@ def _derive(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None, steps
                 raw.append(jvp(out, {v: A.const(1)}))
                 continue
             T = A.var("∂" + v.attrs[0], v.shape, v.attrs[1])
-            raw.append(linear_coefficient(jvp(out, {v: T}), T))
+            raw.append(linear_coefficient(jvp(column_of(out), {v: T}), T))
         results = dict(zip(names, simplify_all(raw)))
     else:
         kind = "tensor"
@@ -358,6 +358,24 @@ def _derive(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None, steps
             forms[name], closed[name] = closed_form(results[name], tangents[name])
     return Derivation(expr, typed, names, kind, results, variables, notes, recorded, tangents, output_name,
                       forms, closed)
+
+
+ENTRYWISE = ("add", "scale", "hadamard", "pow", "ew", "ew2")   # entry by entry: a transpose moves inside
+
+
+def column_of(row: Node) -> Node:
+    """A row output as the column of its entries, the transpose taken inside entrywise operations
+    (σ(wᵀX)ᵀ = σ(Xᵀw)) so that its Jacobian reads like a column's; a column stays as it is."""
+    memo: dict[int, Node] = {}
+
+    def col(n: Node) -> Node:
+        if n.is_scalar or not n.is_row:
+            return n
+        if id(n) not in memo:
+            memo[id(n)] = (REBUILD[n.op](n, [col(a) for a in n.args]) if n.op in ENTRYWISE
+                           else A.transpose(n))
+        return memo[id(n)]
+    return col(row)
 
 
 def tensor_of(form: str, closed, dY: Node, T: Node, out: Node, var: Node, env: dict, functions,
