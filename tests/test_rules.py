@@ -1,22 +1,47 @@
-"""Every rule of the table against central finite differences (reverse and forward mode).
+"""Every rule of the table against central finite differences: reverse, forward and second order.
 
 Each primitive is exercised through a tiny expression whose graph contains it, wrapped as
-``s = sum(C .* expr)`` with a random ``C`` so the upstream gradient is not all ones.  The
-checker itself is tested: a rule off by 0.05% must fail.
+``s = sum(C .* expr)`` with a random ``C`` so the upstream gradient is not all ones.  The specs
+of the elementwise functions are made from their entries (the sampling domain picks the
+assumption; kinks are avoided by the sampler, which reads them from the rules), so a new
+function is tested by adding it.  Completeness: every entry has a spec and every field a stage
+reads.  Order 2: the JVP of the VJP (forward over reverse, as Hessians are derived) against
+central differences of the gradient.  The checker itself is tested: a rule off by 0.05% fails.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from matcalc.core import algebra as A
-from matcalc.language.program import typed_program
 from matcalc.core.diff import gradients, jvp
 from matcalc.core.errors import UnsupportedError
-from matcalc.numeric.finite_differences import directional_check, generic_functions, sample_point
-from matcalc.core.graph import topo_order
+from matcalc.core.graph import SCALAR, topo_order
+from matcalc.core.rules import BINARY, ELEMENTWISE, FUNCTIONS, RULES, Kinks
+from matcalc.core.rules.table import STRUCTURES
+from matcalc.generate.emitter import Emitter
+from matcalc.language.program import typed_program
 from matcalc.numeric.evaluate import evaluate
-from matcalc.core.rules import ELEMENTWISE, RULES
+from matcalc.numeric.finite_differences import directional_check, generic_functions, sample_point
+from matcalc.numeric.sampling import kinks
+from matcalc.output.render import Printer
+
+DOMAIN_ASSUMPTION = {"real": None, "bounded": None, "positive": "positive"}
+
+
+def _elementwise_specs():
+    """f(X) for every elementwise entry (and f'(X) where every order is a primitive), sampled in
+    the entry's domain; a generic g as well."""
+    out = []
+    for name, e in ELEMENTWISE.items():
+        assume = {"X": DOMAIN_ASSUMPTION[e.domain]} if DOMAIN_ASSUMPTION[e.domain] else {}
+        out.append((f"{name}(X)", {"X": (3, 2)}, assume))
+        if e.closed:
+            out.append((f"{name}'(X)", {"X": (3, 2)}, assume))
+    return out + [("g(X)", {"X": (2, 2)}, {}), ("g'(X)", {"X": (2, 2)}, {})]
+
 
 # op -> list of (expression, shapes, assume); each expression's graph contains op.
 SPECS = {
@@ -30,8 +55,7 @@ SPECS = {
     "pow": [("X.^3", {"X": (2, 3)}, {}), ("x.^0.5", {"x": (3,)}, {"x": "positive"}),
             ("1 ./ x", {"x": (3,)}, {"x": "positive"}), ("lam^2", {"lam": ()}, {})],
     "matpow": [("X^3", {"X": (3, 3)}, {})],
-    "ew": [(f"{name}(X)", {"X": (3, 2)}, {"X": "positive"} if e.domain == "positive" else {})
-           for name, e in ELEMENTWISE.items()] + [("g(X)", {"X": (2, 2)}, {}), ("g'(X)", {"X": (2, 2)}, {})],
+    "ew": _elementwise_specs(),
     "ew2": [("max(A, B)", {"A": (3, 2), "B": (3, 2)}, {}), ("min(A, B)", {"A": (3, 2), "B": (3, 2)}, {}),
             ("leaky_relu(z, a)", {"z": (5,), "a": ()}, {}), ("max(x, lam)", {"x": (4,), "lam": ()}, {}),
             ("leaky_relu'(z, a)", {"z": (5,), "a": ()}, {})],
@@ -50,7 +74,7 @@ SPECS = {
     "vec": [("vec(X)", {"X": (3, 2)}, {})],
     "kron": [("kron(A, B)", {"A": (2, 2), "B": (2, 3)}, {})],
 }
-LEAVES = {"var", "ones", "zero", "eye", "commutation", "unvec"}   # no derivative rule to check (unvec: via vec)
+NO_RULE_TO_CHECK = {"var", "ones", "zero", "eye", "commutation", "unvec"}   # leaves; unvec is vec's transpose
 REVERSE_UNSUPPORTED = {"kron"}                         # forward mode only, for now
 
 
@@ -71,10 +95,63 @@ def _setup(expr, shapes, assume, op):
     return typed, node, s, variables
 
 
+# ---------------------------------------------------------------------- completeness
 def test_every_rule_has_a_spec():
-    assert set(RULES) - LEAVES <= set(SPECS), set(RULES) - LEAVES - set(SPECS)
+    assert set(RULES) - NO_RULE_TO_CHECK <= set(SPECS), set(RULES) - NO_RULE_TO_CHECK - set(SPECS)
 
 
+def test_every_function_of_the_families_is_exercised():
+    """Each elementwise and binary entry occurs in some spec's graph."""
+    seen = set()
+    for op in ("ew", "ew2"):
+        for expr, shapes, assume in SPECS[op]:
+            seen |= {n.attrs[0] for n in topo_order([typed_program(expr, shapes, assume).output]) if n.op == op}
+    assert set(ELEMENTWISE) | set(BINARY) <= seen, (set(ELEMENTWISE) | set(BINARY)) - seen
+
+
+@pytest.mark.parametrize("op", list(RULES))
+def test_every_primitive_has_every_field_a_stage_reads(op):
+    rule = RULES[op]
+    assert rule.op == op and rule.doc and rule.numpy is not None and rule.vjp and rule.jvp
+    assert rule.structure in STRUCTURES
+    assert rule.structure == "leaf" or rule.rebuild is not None, "the simplifier rebuilds through it"
+    assert rule.printed is not None or hasattr(Printer, "op_" + op), "no printed form"
+    assert op == "var" or Emitter.emits(op), "no generated code"
+    for alias in rule.aliases:
+        assert rule.dims or FUNCTIONS[alias].shape is not None, f"{alias} has no shape rule"
+
+
+@pytest.mark.parametrize("name", list(ELEMENTWISE))
+def test_every_elementwise_entry_has_every_field(name):
+    e = ELEMENTWISE[name]
+    assert e.doc and e.numpy and e.deriv
+    assert e.domain in DOMAIN_ASSUMPTION
+    assert len(e.code) == len(e.numpy), "a code template per NumPy derivative order"
+    assert e.kinks is None or isinstance(e.kinks, Kinks)
+    assert FUNCTIONS[name].prime is not None, "f' is in the language"
+    for order in range(len(e.code)):
+        for style in ("unicode", "text", "latex"):
+            assert Printer(style)(A.ew(name, A.var("z", SCALAR, 0), order))
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+def test_every_binary_entry_has_every_field(name):
+    b = BINARY[name]
+    assert b.doc and b.numpy and b.code and b.partials and b.build and b.kinks
+    assert FUNCTIONS[name].arity == (2, 2)
+
+
+def test_kinks_come_from_the_table():
+    """The sampler keeps away from exactly the kinks each entry declares."""
+    x = A.var("x", SCALAR, 0)
+    for name, e in ELEMENTWISE.items():
+        found = kinks([A.ew(name, x)])
+        assert found == ([(x, None, e.kinks)] if e.kinks else []), name
+    for name in BINARY:
+        assert kinks([A.ew2(name, x, A.var("y", x.shape, 0))]), name
+
+
+# ---------------------------------------------------------------------- first order
 @pytest.mark.parametrize("op,expr,shapes,assume", list(cases()))
 def test_reverse_rule_matches_finite_differences(op, expr, shapes, assume):
     typed, _, s, variables = _setup(expr, shapes, assume, op)
@@ -116,11 +193,41 @@ def test_forward_rule_matches_finite_differences(op, expr, shapes, assume):
         assert errors[name] < 1e-6, (name, errors)
 
 
+# ---------------------------------------------------------------------- second order
+@pytest.mark.parametrize("op,expr,shapes,assume", list(cases()))
+def test_jvp_of_vjp_matches_finite_differences_of_the_gradient(op, expr, shapes, assume):
+    """H v = jvp(∇s, v) (forward over reverse) against (∇s(x + hv) − ∇s(x − hv)) / 2h."""
+    typed, _, s, variables = _setup(expr, shapes, assume, op)
+    if op in REVERSE_UNSUPPORTED:             # no gradient, so no second order: a clear error, never 0
+        with pytest.raises(UnsupportedError, match="not supported"):
+            gradients(s, list(typed.variables.values()))
+        return
+    wrt = list(typed.variables.values())
+    grads = gradients(s, wrt)
+    rng = np.random.default_rng(13)
+    functions = generic_functions([s], None)
+    env = sample_point([s] + list(grads.values()), variables, rng, functions)
+    assert env is not None
+    for v, g in grads.items():
+        name = v.attrs[0]
+        T = A.var("T_", v.shape, 2)
+        Hv = jvp(g, {v: T})
+        Hv = A.zero(g.shape) if Hv is None else Hv
+
+        def grad(e, g=g):
+            return evaluate([g], e, functions)[0]
+
+        def along(n, V, Hv=Hv):
+            return evaluate([Hv], {**env, "T_": V}, functions)[0]
+        errors = directional_check(grad, along, env, [name], rng)
+        assert errors[name] < 1e-5, (name, errors)
+
+
+# ---------------------------------------------------------------------- testing the tester
 def test_checker_catches_a_rule_off_by_a_tiny_factor(monkeypatch):
-    """Testing the tester: a matmul rule 0.05% off must fail the same check."""
+    """A matmul rule 0.05% off must fail the same check."""
     rule = RULES["matmul"]
-    wrong = type(rule)(rule.op, rule.doc, rule.numpy,
-                       lambda n, G: tuple(A.scale(1.0005, g) for g in rule.vjp(n, G)), rule.jvp)
+    wrong = dataclasses.replace(rule, vjp=lambda n, G: tuple(A.scale(1.0005, g) for g in rule.vjp(n, G)))
     monkeypatch.setitem(RULES, "matmul", wrong)
     typed, _, s, variables = _setup("A*B", {"A": (3, 4), "B": (4, 2)}, {}, "matmul")
     grads = gradients(s, list(typed.variables.values()))
@@ -130,3 +237,20 @@ def test_checker_catches_a_rule_off_by_a_tiny_factor(monkeypatch):
     errors = directional_check(lambda e: evaluate([s], e)[0], lambda n, V: np.sum(values[n] * V),
                                env, list(values), rng)
     assert max(errors.values()) > 1e-5
+
+
+def test_order_two_check_catches_a_forward_rule_off_by_a_tiny_factor(monkeypatch):
+    """An elementwise JVP 0.05% off (the gradient, made by the VJP, stays right) fails the
+    order-2 check: it tests the forward rules that Hessians are made of."""
+    rule = RULES["ew"]
+    wrong = dataclasses.replace(rule, jvp=lambda n, ts: A.scale(1.0005, rule.jvp(n, ts)))
+    monkeypatch.setitem(RULES, "ew", wrong)
+    typed, _, s, variables = _setup("tanh(X)", {"X": (3, 2)}, {}, "ew")
+    (v,) = typed.variables.values()
+    g = gradients(s, [v])[v]
+    rng = np.random.default_rng(5)
+    env = sample_point([s, g], variables, rng, {})
+    Hv = jvp(g, {v: A.var("T_", v.shape, 2)})
+    errors = directional_check(lambda e: evaluate([g], e)[0],
+                               lambda n, V: evaluate([Hv], {**env, "T_": V})[0], env, ["X"], rng)
+    assert errors["X"] > 1e-5

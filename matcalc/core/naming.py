@@ -25,11 +25,14 @@ import re
 import tokenize
 import unicodedata
 
-# Names the generated module itself uses; user names are renamed around them.
+from matcalc.core.rules import CODE_HELPERS
+
+# Names the generated module itself uses; user names are renamed around them.  The helpers the
+# rule table's code templates call (_sigmoid, _softmax, ...) are reserved from the table.
 MODULE_NAMES = {"np", "DTYPE", "cache", "upstream", "inputs", "functions", "forward", "backward",
-                "Model", "self", "float", "dict", "ValueError", "_scalar", "_logsumexp", "_softmax",
-                "_log_softmax", "hessian", "hessian_from_cache", "hvp", "_kron4", "_eye_kron4", "_kron4_eye", "_kron4_t",
-                "_commutation4", "_commutation", "_sigmoid", "type", "None", "True", "False"}
+                "Model", "self", "float", "dict", "ValueError", "_scalar", "_log_softmax", "hessian",
+                "hessian_from_cache", "hvp", "_kron4", "_eye_kron4", "_kron4_eye", "_kron4_t", "_commutation4",
+                "type", "None", "True", "False"} | set(CODE_HELPERS)
 AMBIGUOUS = {"l", "I", "O"}
 
 

@@ -17,7 +17,7 @@ from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import ONE, Node
 from matcalc.core.naming import Namer
-from matcalc.core.rules import ELEMENTWISE
+from matcalc.core.rules import BINARY, CODE_HELPERS, ELEMENTWISE, RULES, CodeForm
 
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
 _EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
@@ -25,47 +25,8 @@ _NARROW = 16                # Aᵀ B with at most this many columns is computed 
 _UNKNOWN = 2 ** 40          # the size of a dimension known only by name
 _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
 LEAVES = ("var", "ones", "zero", "eye")
-EW_CODE = {
-    ("exp", 0): "np.exp({})", ("log", 0): "np.log({})", ("sqrt", 0): "np.sqrt({})",
-    ("sin", 0): "np.sin({})", ("cos", 0): "np.cos({})", ("tanh", 0): "np.tanh({})",
-    ("sigmoid", 0): "_sigmoid({})",                             # no overflow, no underflow to 0
-    ("relu", 0): "np.maximum({}, 0.0)", ("relu", 1): "({} > 0).astype(DTYPE)",
-    ("abs", 0): "np.abs({})", ("abs", 1): "np.sign({})",
-    ("hardtanh", 0): "np.clip({}, -1.0, 1.0)", ("hardtanh", 1): "(np.abs({}) < 1).astype(DTYPE)",
-    ("elu", 0): "np.where({0} > 0, {0}, np.expm1(np.minimum({0}, 0.0)))",
-    ("elu", 1): "np.where({0} > 0, 1.0, np.exp(np.minimum({0}, 0.0)))",
-    ("elu", 2): "np.where({0} > 0, 0.0, np.exp(np.minimum({0}, 0.0)))",
-    ("softplus", 0): "np.logaddexp(0.0, {})",
-}
 HELPERS = {
-    "_sigmoid": '''def _sigmoid(z):
-    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
-    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
-    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
-    if np.ndim(z) == 0:
-        return np.exp(-np.logaddexp(0.0, -z))
-    s = np.tanh(0.5 * z)
-    s += 1.0
-    s *= 0.5
-    if z.size and z.min() < -8.0:
-        low = z < -8.0
-        e = np.exp(z[low])
-        s[low] = e / (1.0 + e)
-    return s''',
-    "_logsumexp": '''def _logsumexp(z, axis):
-    """log Σ exp along axis, with the max subtracted first (no overflow)."""
-    m = z.max(axis=axis, keepdims=True)
-    return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))''',
-    "_softmax": '''def _softmax(z, axis):
-    """softmax along axis, with the max subtracted first (no overflow)."""
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)''',
-    "_commutation": '''def _commutation(m, n):
-    """K with K @ vec(X) = vec(X.T) for an m×n X (vec column-major): a permutation matrix."""
-    K = np.zeros((m * n, m * n), dtype=DTYPE)
-    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
-    return K''',
+    **CODE_HELPERS,                                             # the rule table's, by name
     "_scalar": '''def _scalar(v):
     """A scalar result as a NumPy scalar of DTYPE."""
     if type(v) is DTYPE:
@@ -214,11 +175,36 @@ class Emitter:
 
     # ------------------------------------------------------------ operations
     def op(self, n: Node) -> Code:
-        op = n.op
-        method = getattr(self, "op_" + op, None)
+        rule = RULES.get(n.op)
+        if rule is not None and rule.code is not None:
+            return self.template(rule.code, n)
+        method = getattr(self, "op_" + n.op, None)     # structure: products, sums, broadcasts, leaves
         if method is None:
-            raise UnsupportedError(f"no NumPy code for {op}")
+            raise UnsupportedError(f"no NumPy code for {n.op}")
         return method(n)
+
+    @classmethod
+    def emits(cls, op: str) -> bool:
+        """Whether there is NumPy code for the graph operation ``op``."""
+        rule = RULES.get(op)
+        return rule is not None and rule.code is not None or hasattr(cls, "op_" + op)
+
+    def template(self, code: CodeForm, n: Node) -> Code:
+        """The rule table's code template, filled with the arguments at their full shapes."""
+        args = [self.full(a) for a in n.args]
+        fields = {}
+        if args:
+            fields.update(x=args[0].text, x_=wrap(args[0], ATOM))
+        if len(args) > 1:
+            fields["y"] = args[1].text
+        if n.attrs:
+            fields["k"] = n.attrs[0]
+            if isinstance(n.attrs[0], int):
+                fields["axis"] = n.attrs[0] - 1
+        if "{shape}" in code.template:
+            fields["shape"] = self.shape(n)
+        self.helpers.update(code.helpers)
+        return Code(code.template.format(**fields), ATOM, True, code.alias)
 
     def op_ones(self, n):
         return Code("1.0", ATOM, n.is_scalar)
@@ -342,18 +328,15 @@ class Emitter:
             return Code(f"1.0 / {den}", MUL, c.full)
         return Code(f"{wrap(c, ATOM)} ** {number_literal(p)}", POW, c.full)
 
-    def op_matpow(self, n):
-        return Code(f"np.linalg.matrix_power({self.full(n.args[0]).text}, {n.attrs[0]})")
-
     def op_ew(self, n):
         name, order = n.attrs
         z = self.expr(n.args[0])
-        if (name, order) in EW_CODE:
-            if (name, order) == ("sigmoid", 0):
-                self.helpers.add("_sigmoid")
-            return Code(EW_CODE[(name, order)].format(z.text), ATOM, z.full)
-        if name in ELEMENTWISE:
-            if order >= len(ELEMENTWISE[name].numpy):
+        spec = ELEMENTWISE.get(name)
+        if spec is not None:
+            if order < len(spec.code):
+                self.helpers.update(spec.helpers)
+                return Code(spec.code[order].format(z.text), ATOM, z.full)
+            if order >= len(spec.numpy):
                 return Code("0.0", ATOM, False)
             raise UnsupportedError(f"no NumPy code for derivative {order} of {name}")
         fn = self.namer.function(name)
@@ -364,15 +347,15 @@ class Emitter:
     def op_ew2(self, n):
         name, order = n.attrs
         a, b = self.expr(n.args[0]), self.expr(n.args[1])
+        spec = BINARY[name]
+        text = spec.code[min(order, len(spec.code) - 1)].format(a=a.text, b=b.text, a_=wrap(a, MUL + 1),
+                                                                 b_=wrap(b, MUL))
+        if not spec.broadcast:
+            return Code(text, ATOM, a.full)
         full = any(c.full and not arg.is_scalar for c, arg in zip((a, b), n.args)) or n.is_scalar
-        if name in ("max", "min"):
-            c = Code(f"np.{'maximum' if name == 'max' else 'minimum'}({a.text}, {b.text})", ATOM, full)
-            if not full and not n.is_scalar:            # max(𝟏, s): both broadcast, the result must not
-                c = Code(f"np.full({self.shape(n)}, {c.text})", ATOM, True)
-            return c
-        if order == 0:
-            return Code(f"np.where({a.text} > 0, {a.text}, {wrap(b, MUL)} * {wrap(a, MUL + 1)})", ATOM, a.full)
-        return Code(f"np.where({a.text} > 0, 1.0, {b.text})", ATOM, a.full)
+        if not full and not n.is_scalar:                # max(𝟏, s): both broadcast, the result must not
+            return Code(f"np.full({self.shape(n)}, {text})", ATOM, True)
+        return Code(text, ATOM, full)
 
     def op_sum(self, n):
         axis = n.attrs[0]
@@ -384,27 +367,6 @@ class Emitter:
         if axis is None:
             return Code(f"np.sum({c.text})")
         return Code(f"{wrap(c, ATOM)}.sum(axis={axis - 1}, keepdims=True)")
-
-    def op_trace(self, n):
-        return Code(f"np.trace({self.full(n.args[0]).text})")
-
-    def op_det(self, n):
-        return Code(f"np.linalg.det({self.full(n.args[0]).text})")
-
-    def op_logdet(self, n):
-        return Code(f"np.linalg.slogdet({self.full(n.args[0]).text})[1]")
-
-    def op_inv(self, n):
-        return Code(f"np.linalg.inv({self.full(n.args[0]).text})")
-
-    def op_norm(self, n):
-        return Code(f"np.linalg.norm({self.full(n.args[0]).text})")
-
-    def op_diag(self, n):
-        return Code(f"np.diagflat({self.full(n.args[0]).text})")
-
-    def op_diagpart(self, n):
-        return Code(f"np.diagonal({self.full(n.args[0]).text}).reshape(-1, 1)", ATOM, True, "view")
 
     def op_softmax(self, n):
         z, axis = n.args[0], n.attrs[0] - 1
@@ -423,18 +385,6 @@ class Emitter:
         zc = self.full(z)
         return Code(f"{wrap(zc, ADD)} - _logsumexp({zc.text}, {axis})", ADD)
 
-    def op_logsumexp(self, n):
-        self.helpers.add("_logsumexp")
-        return Code(f"_logsumexp({self.full(n.args[0]).text}, {n.attrs[0] - 1})")
-
-    def op_kron(self, n):
-        return Code(f"np.kron({self.full(n.args[0]).text}, {self.full(n.args[1]).text})")
-
-    def op_vec(self, n):
-        return Code(f"{wrap(self.full(n.args[0]), ATOM)}.reshape((-1, 1), order=\"F\")", ATOM, True, "view")
-
-    def op_unvec(self, n):
-        return Code(f"{wrap(self.full(n.args[0]), ATOM)}.reshape({self.shape(n)}, order=\"F\")", ATOM, True, "view")
 
 
 def number_literal(p: Fraction) -> str:

@@ -146,7 +146,7 @@ class _HessianProgram(Program):
         for key, a, b, form, node, dg in blocks:
             node = rw.rewrite([node])[0]
             if form == "vec" and not all(_vec_term(t) for t in (node.args if node.op == "add" else [node])) \
-                    or not all(hasattr(Emitter, "op_" + n.op) or form == "vec" and n.op == "commutation"
+                    or not all(Emitter.emits(n.op) or form == "vec" and n.op == "commutation"
                                for n in topo_order([node])):
                 form, node = "jvp", rw.rewrite([dg])[0]      # never multiply Kronecker products out
             prepared.append((key, a, b, form, node))

@@ -21,14 +21,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import jvp
 from matcalc.core.errors import MatcalcError, NameError_, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, dim
-from matcalc.core.rules import (
-    DIMENSION_FUNCTIONS,
-    ELEMENTWISE,
-    FUNCTIONS,
-    RESERVED,
-    elementwise_derivative,
-    ew2_partials,
-)
+from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED
 from matcalc.language import syntax as ast
 
 GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "lam", "lambda", "mu", "sigma", "eta", "rho", "tau",
@@ -36,7 +29,6 @@ GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "lam", "lambda", "mu", "sigma"
 ASSUMPTIONS = ("symmetric", "spd", "invertible", "positive", "onehot", "onehot_rows", "probability",
                "diagonal")
 FRESH_DIMS = ["n", "m", "k", "p", "q", "r", "d", "c", "l", "t", "s", "h", "j", "u", "v", "w"]
-SCALAR_ONLY = {"tr", "trace", "det", "logdet", "norm", "sum", "dot"}
 
 
 @dataclass
@@ -57,6 +49,17 @@ def kind_of(name: str) -> int:
     if name in GREEK_NAMES or "GREEK" in unicodedata.name(first, ""):
         return 0
     return 2 if first.isupper() else 1
+
+
+@dataclass
+class _CallShapes:
+    """What a table shape rule sees of a call: the spelling, the arguments' shapes, the syntax
+    node (for errors) and the axis argument (1, 2 or None)."""
+
+    name: str
+    args: list
+    node: object
+    axis: int | None
 
 
 class _Clash(Exception):
@@ -214,16 +217,15 @@ class _Inference:
     def call(self, node: ast.Call, memo):
         f = node.func
         src = self.program.source
-        if f in DIMENSION_FUNCTIONS:
+        if f in DIMENSIONS:
             dims = [self.dim_arg(a) for a in node.args]
-            if f == "eye" and len(dims) == 1:
-                return (dims[0], dims[0])
-            if f == "ones" and len(dims) in (1, 2):
-                return (dims[0], dims[1] if len(dims) == 2 else ONE)
-            if f == "commutation" and len(dims) == 2:
-                return (dims[0] * dims[1], dims[0] * dims[1])
-            takes = {"eye": "one dimension", "ones": "one or two dimensions", "commutation": "two dimensions"}
-            raise ShapeError(f"{f} takes {takes[f]}", src, node.start, node.end)
+            rule = DIMENSIONS[f]
+            lo, hi = rule.arity
+            if not lo <= len(dims) <= hi:
+                words = {1: "one", 2: "two"}
+                takes = words[lo] if lo == hi else f"{words[lo]} or {words[hi]}"
+                raise ShapeError(f"{f} takes {takes} dimension{'s' if hi > 1 else ''}", src, node.start, node.end)
+            return rule.shape(dims)
         args = [memo[id(a)] for a in node.args]
         spec = FUNCTIONS.get(f)
         if spec is None:
@@ -239,51 +241,20 @@ class _Inference:
             want = str(lo) if lo == hi else f"{lo} or {hi}"
             raise ShapeError(f"{f} takes {want} argument{'s' if hi > 1 else ''}, got {len(args)}",
                              src, node.start, node.end)
-        if node.deriv and f not in ELEMENTWISE and f not in ("leaky_relu",):
+        if node.deriv and spec.prime is None:
             raise UnsupportedError(f"{f}{chr(39) * node.deriv}: only elementwise functions have f' "
                                    "in the language", src, node.start, node.end)
-        a = args[0]
-        if f in ELEMENTWISE:
-            return a
-        if f in ("leaky_relu", "max", "min"):
-            return self.elementwise(node, args[0], args[1], node.args)
-        if f in ("tr", "trace", "det", "logdet", "inv"):
-            if not self.is_scalar(a) and (self.find(a[1]) == ONE or not self.unify(a[0], a[1])):
-                raise _Clash(node, f"{f} needs a square matrix", node.args[:1])
-            return a if f == "inv" else (ONE, ONE)
-        if f == "norm":
-            return (ONE, ONE)
-        if f == "dot":
-            if not (self.unify(a[0], args[1][0]) and self.unify(a[1], args[1][1])):
-                raise _Clash(node, "dot needs two vectors of the same length", node.args)
-            return (ONE, ONE)
-        if f in ("sum", "softmax", "log_softmax", "logsumexp"):
-            axis = None
-            if len(node.args) == 2:
-                ax = node.args[1]
-                if not (isinstance(ax, ast.Num) and ax.value in (1, 2)):
-                    raise ShapeError(f"the axis of {f} is the number 1 (columns) or 2 (rows)",
-                                     src, ax.start, ax.end)
-                axis = int(ax.value)
-            if f in ("softmax", "log_softmax"):
-                return a
-            if axis is None:
-                if f == "sum" or self.find(a[1]) == ONE:
-                    return (ONE, ONE)
-                return (ONE, a[1])
-            return (ONE, a[1]) if axis == 1 else (a[0], ONE)
-        if f == "diag":
-            if self.find(a[1]) == ONE:
-                return (a[0], a[0])
-            if not self.unify(a[0], a[1]):
-                raise _Clash(node, "diag needs a vector or a square matrix", node.args[:1])
-            return (a[0], ONE)
-        if f == "kron":
-            b = args[1]
-            return (self.find(a[0]) * self.find(b[0]), self.find(a[1]) * self.find(b[1]))
-        if f == "vec":
-            return (self.find(a[0]) * self.find(a[1]), ONE)
-        raise MatcalcError(f"no shape rule for {f}")
+        axis = None
+        if spec.axis and len(node.args) == 2:
+            ax = node.args[1]
+            if not (isinstance(ax, ast.Num) and ax.value in (1, 2)):
+                raise ShapeError(f"the axis of {f} is the number 1 (columns) or 2 (rows)", src, ax.start, ax.end)
+            axis = int(ax.value)
+        return spec.shape(self, _CallShapes(f, args, node, axis))
+
+    def clash(self, node, message: str, operands=()):
+        """A shape rule's failure: retried with scalars, else reported with both operands."""
+        raise _Clash(node, message, operands)
 
     def dim_arg(self, node):
         if isinstance(node, ast.Num) and node.value == int(node.value) and node.value >= 1:
@@ -302,7 +273,7 @@ def children(node, flatten_sums: bool = False) -> list:
         if flatten_sums and node.op in ("+", "-"):
             return [t for _, t in sum_terms(node)]
         return [node.left, node.right]
-    if isinstance(node, ast.Call) and node.func not in DIMENSION_FUNCTIONS:
+    if isinstance(node, ast.Call) and node.func not in DIMENSIONS:
         return list(node.args)
     return []
 
@@ -345,7 +316,7 @@ def names_in(node) -> list[str]:
             stack.append(n.operand)
         elif isinstance(n, ast.BinOp):
             stack += [n.left, n.right]
-        elif isinstance(n, ast.Call) and n.func not in DIMENSION_FUNCTIONS:
+        elif isinstance(n, ast.Call) and n.func not in DIMENSIONS:
             stack += list(n.args)
     return out
 
@@ -524,13 +495,9 @@ class _Builder:
 
     def call(self, node: ast.Call, memo) -> Node:
         f = node.func
-        if f in DIMENSION_FUNCTIONS:
+        if f in DIMENSIONS:
             dims = [sympy.Integer(int(a.value)) if isinstance(a, ast.Num) else dim(a.id) for a in node.args]
-            if f == "eye":
-                return A.eye(dims[0])
-            if f == "commutation":
-                return A.commutation(dims[0], dims[1])
-            return A.ones((dims[0], dims[1] if len(dims) == 2 else ONE))
+            return DIMENSIONS[f].build(dims)
         args = [memo[id(a)] for a in node.args]
         if f not in FUNCTIONS:
             close = difflib.get_close_matches(f, list(ELEMENTWISE), n=1, cutoff=0.75)
@@ -538,24 +505,8 @@ class _Builder:
                 self.notes.append(f"{f} is taken as a generic elementwise function; did you mean {close[0]}?")
             return A.ew(f, args[0], node.deriv)
         if node.deriv:
-            return self.derivative(f, args, node.deriv)
+            return FUNCTIONS[f].prime(args, node.deriv, _elementwise_slope)
         return FUNCTIONS[f].build(*args)
-
-    def derivative(self, f: str, args: list[Node], k: int) -> Node:
-        """f'(z) written by the user: the rule table's derivative, expanded (tanh' = 1 - tanh²)."""
-        if f == "leaky_relu":
-            node = A.ew2(f, args[0], args[1], 0)
-            for i in range(k):
-                node = ew2_partials(node)[0]
-            return node
-        z = args[0]
-        node = FUNCTIONS[f].build(z)
-        for _ in range(k):
-            if node.op == "ew" and node.args[0] is z:
-                node = elementwise_derivative(node.attrs[0], z, node, node.attrs[1])
-            else:
-                node = _elementwise_slope(node, z)
-        return node
 
 
 def _elementwise_slope(expr: Node, z: Node) -> Node:

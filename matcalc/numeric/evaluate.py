@@ -14,7 +14,7 @@ import sympy
 
 from matcalc.core.errors import MatcalcError, ShapeError
 from matcalc.core.graph import Dim, Node, topo_order
-from matcalc.core.rules import RULES, commutation_matrix, commutation_permutation, ew_numpy
+from matcalc.core.rules import RULES
 from matcalc.core.stable import stable_form
 
 
@@ -78,12 +78,13 @@ def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | No
     order = topo_order(roots)
     dims = bind_dims([n for n in order if n.op == "var"] + [v for v in leaves if v.attrs[0] in env], env)
     val: dict[int, object] = {} if cache is None else cache
+    ctx = Context(env, dims, functions)
     for node in order:
         if id(node) in val:
             continue
         stable = stable_value(node, val)
         value = stable if stable is not None else eval_node(node, [val[id(a)] for a in node.args], env,
-                                                             dims, functions)
+                                                            dims, functions, ctx)
         if rounding is not None and node.args:
             value = np.asarray(value, dtype=float)
             value = value * (1.0 + ROUNDING_EPS * rounding.uniform(-1.0, 1.0, value.shape))
@@ -111,40 +112,25 @@ def _num(v) -> np.ndarray:
     return np.asarray(v.dense() if hasattr(v, "dense") else v, dtype=float)
 
 
-def eval_node(node: Node, args: list, env, dims, functions):
-    op = node.op
-    if op == "var":
-        return env[node.attrs[0]]
-    if op in ("ones", "zero"):
-        shape = (concrete(node.rows, dims), concrete(node.cols, dims))
-        return np.ones(shape) if op == "ones" else np.zeros(shape)
-    if op == "eye":
-        return np.eye(concrete(node.rows, dims))
-    if op == "commutation":
-        return commutation_matrix(concrete(node.attrs[0], dims), concrete(node.attrs[1], dims))
-    if op == "matmul" and "commutation" in (node.args[0].op, node.args[1].op):   # a permutation, not a product
-        a, b = (np.asarray(x, dtype=float) for x in args)
-        if node.args[0].op == "commutation":
-            return b[commutation_permutation(*(concrete(d, dims) for d in node.args[0].attrs))]
-        m, n = (concrete(d, dims) for d in node.args[1].attrs)
-        return a[:, commutation_permutation(n, m)]
-    if op == "unvec":
-        shape = (concrete(node.rows, dims), concrete(node.cols, dims))
-        return np.asarray(args[0]).reshape(shape, order="F")
-    if op == "ew":
-        name, order = node.attrs
-        return ew_numpy(name, order, functions)(args[0])
-    if op == "ew2":
-        name, order = node.attrs
-        a, b = args
-        if name == "max":
-            return np.maximum(a, b)
-        if name == "min":
-            return np.minimum(a, b)
-        if order == 0:
-            return np.where(a > 0, a, b * a)
-        return np.where(a > 0, 1.0, b * np.ones_like(a))
-    out = RULES[op].numpy(node, *args)
+class Context:
+    """What a table forward may read besides its arguments: the inputs, sizes, user functions."""
+
+    __slots__ = ("dims", "env", "functions")
+
+    def __init__(self, env, dims, functions):
+        self.env, self.dims, self.functions = env, dims, functions
+
+    def size(self, d: Dim) -> int:
+        return concrete(d, self.dims)
+
+
+def eval_node(node: Node, args: list, env, dims, functions, ctx: Context | None = None):
+    """The value of one node from its arguments' values: the rule table's NumPy forward."""
+    numpy = RULES[node.op].numpy
+    if getattr(numpy, "context", False):               # Primitive.context, without the property call
+        out = numpy(node, ctx or Context(env, dims, functions), *args)
+    else:
+        out = numpy(node, *args)
     if np.ndim(out) == 0:
         out = np.asarray(out, dtype=float).reshape(1, 1)
     return out

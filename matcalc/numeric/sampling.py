@@ -2,7 +2,7 @@
 
 Dimensions that are symbolic get small distinct sizes; each variable is drawn to respect its
 assumption (LANGUAGE.md); a point is kept only if the output and the derivatives are finite
-there and every kink (relu, abs, max, min, hardtanh, leaky_relu, elu) is comfortably far away.
+there and every kink the rule table names (relu, abs, max, hardtanh, ...) is comfortably far away.
 When plain normal draws fail, positive entries and then SPD matrices are tried, which covers
 ``log``, ``sqrt`` and ``logdet`` without the user having to say so.
 """
@@ -14,6 +14,7 @@ import numpy as np
 import sympy
 
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.rules import RULES, Kinks
 
 SMALL_SIZES = (3, 2, 4, 5, 3, 2, 4, 5)
 STRATEGIES = ("normal", "positive", "spd")
@@ -66,31 +67,37 @@ def concrete_shape(node: Node, sizes: dict) -> tuple[int, int]:
     return tuple(int(sympy.sympify(d).subs(sizes)) for d in node.shape)
 
 
-def kinks(roots: list[Node]) -> list[tuple[Node, Node | None, tuple[float, ...]]]:
-    """(a, b, points): the derivative needs ``a - b`` (or ``a``) away from each of ``points``."""
+def kinks(roots: list[Node]) -> list[tuple[Node, Node | None, Kinks]]:
+    """(a, b, kinks): the derivative needs ``a - b`` (or ``a``) away from the rule table's kink
+    points of each node (relu, abs, max, ... at 0; hardtanh at ±1)."""
     out = []
     for n in topo_order(roots):
-        if n.op == "ew" and n.attrs[0] in ("relu", "abs", "elu"):
-            out.append((n.args[0], None, (0.0,)))
-        elif n.op == "ew" and n.attrs[0] == "hardtanh":
-            out.append((n.args[0], None, (-1.0, 1.0)))
-        elif n.op == "ew2" and n.attrs[0] in ("max", "min"):
-            out.append((n.args[0], n.args[1], (0.0,)))
-        elif n.op == "ew2" and n.attrs[0] == "leaky_relu":
-            out.append((n.args[0], None, (0.0,)))
+        rule = RULES[n.op].kinks
+        if rule is not None:
+            out.extend(rule(n))
     return out
 
 
-def away_from_kinks(value: Callable[[Node], np.ndarray], kink_list, margin: float = 1e-3) -> bool:
-    """Whether every kink argument is at least ``margin`` from its kink points."""
-    for a, b, points in kink_list:
+def away_from_kinks(value: Callable[[Node], np.ndarray], kink_list, margin: float | None = None) -> bool:
+    """Whether every kink argument is at least its margin (``margin`` if given) from its kink
+    points (each point repeated every period, for a periodic one)."""
+    for a, b, k in kink_list:
         gap = np.asarray(value(a), dtype=float)
         if b is not None:
             gap = gap - np.asarray(value(b), dtype=float)
-        for p in points:
-            if gap.size and np.min(np.abs(gap - p)) < margin:
+        if not gap.size:
+            continue
+        room = k.margin if margin is None else margin
+        for p in k.points:
+            d = np.abs(gap - p) if k.period is None else _periodic_distance(gap - p, k.period)
+            if np.min(d) < room:
                 return False
     return True
+
+
+def _periodic_distance(x: np.ndarray, period: float) -> np.ndarray:
+    r = np.mod(x, period)
+    return np.minimum(r, period - r)
 
 
 # ---------------------------------------------------------------------- sizes for a check

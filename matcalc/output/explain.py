@@ -13,6 +13,7 @@ import json
 
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
+from matcalc.core.rules import RULES
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, Final, Local, StepInfo, explanation
 from matcalc.output.values import format_value, parse_at, values_at, values_text
@@ -22,16 +23,7 @@ __all__ = ["GATES", "STYLES", "Explanation", "Final", "Local", "StepInfo", "expl
 
 STYLES = ("unicode", "text", "latex", "markdown", "json")
 
-GATES = {
-    "add": "add distributes: each input receives the upstream gradient",
-    "matmul": "mul switches: each factor receives the upstream gradient times the other factor",
-    "scale": "mul switches: each factor receives the upstream gradient times the other factors",
-    "hadamard": "mul switches, elementwise: each factor receives G ∘ the other factors",
-    "ew": "elementwise: the local Jacobian is diagonal, so code multiplies elementwise",
-    "ew2": "max routes: the upstream gradient goes to the larger input",
-    "transpose": "transpose: the gradient is transposed back",
-    "sum": "sum copies the upstream gradient to every entry",
-}
+GATES = {op: r.gate for op, r in RULES.items() if r.gate}   # the lecture's sentence per gate, from the table
 
 
 # ---------------------------------------------------------------------- printing

@@ -18,15 +18,12 @@ from html import escape
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
 from matcalc.core.optional import optional_module
+from matcalc.core.rules import RULES
 from matcalc.numeric.evaluate import evaluate
 from matcalc.output.explain import explanation, format_value, values_at
 
 GREEN = "#1a7f37"
 RED = "#cf222e"
-_OPS = {"add": "+", "matmul": "×", "hadamard": "∘", "transpose": "ᵀ", "sum": "sum", "trace": "tr",
-        "det": "det", "logdet": "logdet", "inv": "inv", "norm": "‖·‖", "diag": "diag", "diagpart": "diag",
-        "softmax": "softmax", "log_softmax": "log_softmax", "logsumexp": "logsumexp", "kron": "⊗",
-        "vec": "vec", "matpow": "^"}
 
 
 @dataclass
@@ -62,15 +59,10 @@ def _label(n: Node) -> str:
     if n.op == "pow":
         e = n.attrs[0]
         return "1/x" if e == -1 else f"^{e}" if isinstance(e, Fraction) and e.denominator == 1 else f"^({e})"
-    if n.op in ("ew", "ew2"):
-        name, order = n.attrs
-        name = "σ" if name == "sigmoid" else name
-        return name + "'" * order
-    if n.op in ("ones", "zero", "eye"):
-        return {"ones": "𝟏", "zero": "0", "eye": "I"}[n.op]
     if n.op == "matmul" and n.is_scalar and n.args[0].is_row:
         return "·"
-    return _OPS.get(n.op, n.op)
+    label = RULES[n.op].picture                      # the rule table's label (a function's own name)
+    return (label(n) if callable(label) else label) or n.op
 
 
 def graph_model(typed, d=None, at: dict | None = None) -> Model:

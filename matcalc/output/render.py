@@ -12,10 +12,10 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, make, topo_order
-from matcalc.core.rules import ELEMENTWISE
+from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
+from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
 from matcalc.output.latexname import _latex_chars, latex_name
 
-SUM, PROD, NEG, POW, ATOM = 0, 1, 2, 3, 4
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
@@ -173,11 +173,21 @@ class Printer:
 
     # ---------------------------------------------------------------- node bodies
     def body(self, n: Node) -> tuple[str, int]:
-        op = n.op
-        method = getattr(self, "op_" + op, None)
+        rule = RULES.get(n.op)
+        if rule is not None and rule.printed is not None:
+            return self.form(rule.printed, n)
+        method = getattr(self, "op_" + n.op, None)        # structure: sums, products, powers, leaves
         if method is None:
-            return self.call(op, *(self.p(a, SUM) for a in n.args)), ATOM
+            return self.call(n.op, *(self.p(a, SUM) for a in n.args)), ATOM
         return method(n)
+
+    def form(self, printed: Printed, n: Node) -> tuple[str, int]:
+        """A primitive's printed form from the rule table, in this printer's style."""
+        f: Form = getattr(printed, self.style)
+        args = [self.p(a, f.arg) for a in n.args]
+        if f.call:
+            return self.call(f.template, *args, *(printed.extra(n) if printed.extra else ())), f.prec
+        return f.template.format(*args), f.prec
 
     def op_var(self, n):
         return self.var_name(n.attrs[0]), ATOM
@@ -297,12 +307,6 @@ class Printer:
         inner = self.p(a, ATOM)
         return inner + ("ᵀ" if self.u else "'" if self.t else r"^\top"), POW
 
-    def op_inv(self, n):
-        if self.t:
-            return f"inv({self.p(n.args[0], SUM)})", ATOM
-        inner = self.p(n.args[0], ATOM)
-        return (inner + "⁻¹" if self.u else f"{inner}^{{-1}}"), POW
-
     def op_matpow(self, n):
         return self.sup(self.p(n.args[0], ATOM), Fraction(n.attrs[0])), POW
 
@@ -328,75 +332,27 @@ class Printer:
     def op_ew(self, n):
         name, order = n.attrs
         z = self.p(n.args[0], SUM)
-        if name == "relu" and order == 1 and not self.t:
-            return (f"𝟙[{z} > 0]" if self.u else rf"\mathbb{{1}}\left[{z} > 0\right]"), ATOM
-        if name == "abs" and order == 0 and not self.t:
-            return (f"|{z}|" if self.u else rf"\left\lvert {z} \right\rvert"), ATOM
-        if name == "abs" and order == 1 and not self.t:
-            return self.call("sign", z), ATOM
-        if name == "sigmoid" and not self.t:
-            name = "σ" if self.u else r"\sigma"
-        elif self.latex:
-            spec = ELEMENTWISE.get(name)
-            name = spec.latex if spec and spec.latex else (rf"\operatorname{{{_latex_chars(name)}}}" if len(name) > 1
-                                                            else _latex_chars(name))
-        if self.latex:
-            mark = "" if not order else r"^{\prime}" if order == 1 else rf"^{{({order})}}"
-            return rf"{name}{mark}\left({z}\right)", ATOM
-        return f"{name}{chr(39) * order}({z})", ATOM
+        spec = ELEMENTWISE.get(name)
+        if spec is None:                                   # a generic f
+            latex = rf"\operatorname{{{_latex_chars(name)}}}" if len(name) > 1 else _latex_chars(name)
+            return self.function(name, latex, order, z), ATOM
+        if order in spec.forms and not self.t:             # 𝟙[z > 0], |z|, sign(z)
+            unicode, latex = spec.forms[order]
+            return (unicode if self.u else latex).format(z), ATOM
+        latex = spec.latex or rf"\operatorname{{{_latex_chars(name)}}}"
+        return self.function(spec.label if self.u else name, latex, order, z), ATOM
 
     def op_ew2(self, n):
         name, order = n.attrs
         a, b = (self.p(x, SUM) for x in n.args)
+        return self.function(name, rf"\operatorname{{{_latex_chars(name)}}}", order, a, b), ATOM
+
+    def function(self, name: str, latex: str, order: int, *args: str) -> str:
+        r"""f(args), f'(args), f''(args); in LaTeX f^{\prime} and f^{(k)}."""
         if self.latex:
-            mark = r"^{\prime}" if order else ""
-            return rf"\operatorname{{{name.replace('_', chr(92) + '_')}}}{mark}\left({a}, {b}\right)", ATOM
-        return self.call(name + "'" * order, a, b), ATOM
-
-    def op_sum(self, n):
-        axis = n.attrs[0]
-        a = self.p(n.args[0], SUM)
-        return (self.call("sum", a) if axis is None else self.call("sum", a, str(axis))), ATOM
-
-    def op_trace(self, n):
-        return self.call("tr" if not self.latex else r"\operatorname{tr}", self.p(n.args[0], SUM)), ATOM
-
-    def op_det(self, n):
-        return self.call("det" if not self.latex else r"\det", self.p(n.args[0], SUM)), ATOM
-
-    def op_logdet(self, n):
-        if self.latex:
-            return rf"\log\left\lvert\det {self.p(n.args[0], ATOM)}\right\rvert", ATOM
-        return self.call("logdet", self.p(n.args[0], SUM)), ATOM
-
-    def op_norm(self, n):
-        a = self.p(n.args[0], SUM)
-        if self.u:
-            return f"‖{a}‖", ATOM
-        if self.latex:
-            return rf"\left\lVert {a} \right\rVert", ATOM
-        return f"norm({a})", ATOM
-
-    def op_diag(self, n):
-        return self.call("diag", self.p(n.args[0], SUM)), ATOM
-
-    op_diagpart = op_diag
-
-    def _softmax_like(self, n):
-        axis = n.attrs[0]
-        z = self.p(n.args[0], SUM)
-        name = n.op if not self.latex else rf"\operatorname{{{n.op.replace('_', chr(92) + '_')}}}"
-        if axis == 2 and not n.args[0].is_row:
-            return self.call(name, z, "2"), ATOM
-        return self.call(name, z), ATOM
-
-    op_softmax = op_log_softmax = op_logsumexp = _softmax_like
-
-    def op_kron(self, n):
-        if self.t:
-            return self.call("kron", *(self.p(a, SUM) for a in n.args)), ATOM
-        sym = " ⊗ " if self.u else r" \otimes "
-        return sym.join(self.p(a, PROD + 1) for a in n.args), PROD
+            mark = "" if not order else r"^{\prime}" if order == 1 else rf"^{{({order})}}"
+            return rf"{latex}{mark}\left({', '.join(args)}\right)"
+        return f"{name}{chr(39) * order}({', '.join(args)})"
 
     def op_unvec(self, n):
         """unvec is not in the language: text writes X = (vec(Iₙ)ᵀ ⊗ Iₘ)(Iₙ ⊗ vec X) for an m×n X,
@@ -408,9 +364,6 @@ class Printer:
         left = make("kron", (A.transpose(A.vec(A.eye(k))), A.eye(m)), (m, k * k * m))
         right = make("kron", (A.eye(k), v), (k * v.rows, k))
         return self.p(make("matmul", (left, right), n.shape), PROD), PROD
-
-    def op_vec(self, n):
-        return self.call("vec" if not self.latex else r"\operatorname{vec}", self.p(n.args[0], SUM)), ATOM
 
 
 # ---------------------------------------------------------------------- programs
@@ -433,7 +386,7 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
         if node in given and node.op != "var":
             names[node] = given[node]
             continue
-        if node.op in ("var", "ones", "eye", "zero", "commutation") or (node.op == "scale" and not node.args):
+        if RULES[node.op].structure == "leaf" or (node.op == "scale" and not node.args):
             continue
         if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
             counter += 1

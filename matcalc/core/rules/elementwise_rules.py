@@ -1,0 +1,251 @@
+"""The elementwise functions: one entry each (f, f′, code, printed names, domain and kinks).
+
+``ELEMENTWISE`` holds the unary functions of the ``ew`` family and ``BINARY`` the binary ones
+of the ``ew2`` family.  Most entries are ``defelementwise(name, doc, f, f′, code)``: every stage
+(parser, shapes, evaluation, sampling, printers, codegen, SymPy, pictures) reads them from here.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+import numpy as np
+
+from matcalc.core import algebra as A
+from matcalc.core.errors import UnsupportedError
+from matcalc.core.graph import Node
+from matcalc.core.rules.matrix_calculus import unbroadcast
+from matcalc.core.rules.table import Binary, Elementwise, Kinks, defelementwise, with_context
+
+AT_ZERO = Kinks((0.0,))
+
+
+def _sigmoid(z):
+    """1 / (1 + e⁻ᶻ) without underflow: 0.5 (1 + tanh(z/2)) is exactly 0 below z ≈ −37."""
+    e = np.exp(-np.abs(z))
+    return np.where(np.asarray(z) >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _d_primitive(name, last):
+    """Derivative orders kept as primitives up to ``last``; beyond it the derivative is 0."""
+    def d(z, out, k):
+        if k + 1 > last:
+            return A.zero(z.shape)
+        return A.ew(name, z, k + 1)
+    return d
+
+
+def _elu1(z):
+    return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0)))
+
+
+def _elu2(z):
+    return np.where(z > 0, 0.0, np.exp(np.minimum(z, 0.0)))
+
+
+SIGMOID_CODE = '''def _sigmoid(z):
+    """σ(z) = (1 + tanh(z/2)) / 2 (one tanh); below z = -8, where 1 + tanh(z/2) cancels σ's
+    digits away (and is exactly 0 below z ≈ -37), exp(z) / (1 + exp(z)) instead: σ is never 0
+    before exp(z) itself underflows.  The fix-up costs one min() when no entry is that low."""
+    if np.ndim(z) == 0:
+        return np.exp(-np.logaddexp(0.0, -z))
+    s = np.tanh(0.5 * z)
+    s += 1.0
+    s *= 0.5
+    if z.size and z.min() < -8.0:
+        low = z < -8.0
+        e = np.exp(z[low])
+        s[low] = e / (1.0 + e)
+    return s'''
+
+ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
+    defelementwise("exp", "exp' = exp", np.exp, lambda z, out: out, "np.exp({0})", domain="bounded",
+                   latex=r"\exp"),
+    defelementwise("log", "log'(z) = 1/z", np.log, lambda z, out: A.pow_(z, -1), "np.log({0})",
+                   domain="positive", latex=r"\log"),
+    defelementwise("sqrt", "sqrt'(z) = 1/(2 sqrt(z))", np.sqrt,
+                   lambda z, out: A.scale(Fraction(1, 2), A.pow_(out, -1)), "np.sqrt({0})", domain="positive",
+                   latex=r"\sqrt"),
+    defelementwise("sin", "sin' = cos", np.sin, lambda z, out: A.ew("cos", z), "np.sin({0})", latex=r"\sin"),
+    defelementwise("cos", "cos' = -sin", np.cos, lambda z, out: A.neg(A.ew("sin", z)), "np.cos({0})",
+                   latex=r"\cos"),
+    defelementwise("tan", "tan' = 1 + tan²", np.tan, lambda z, out: A.add(A.ones(z.shape), A.pow_(out, 2)),
+                   "np.tan({0})", latex=r"\tan", kinks=Kinks((np.pi / 2,), period=np.pi, margin=0.05)),  # poles
+    defelementwise("tanh", "tanh' = 1 - tanh²", np.tanh, lambda z, out: A.sub(A.ones(z.shape), A.pow_(out, 2)),
+                   "np.tanh({0})", latex=r"\tanh"),
+    defelementwise("sigmoid", "σ' = σ (1 - σ)", _sigmoid, lambda z, out: A.hadamard(out, A.sub(A.ones(z.shape), out)),
+                   "_sigmoid({0})", helpers=("_sigmoid",), latex=r"\sigma", unicode="σ"),   # no overflow, no underflow
+    Elementwise("relu", "relu'(z) = 𝟙[z > 0], the unit step", (lambda z: np.maximum(z, 0.0),
+                lambda z: (z > 0).astype(float)), _d_primitive("relu", 1), latex=r"\operatorname{relu}",
+                code=("np.maximum({0}, 0.0)", "({0} > 0).astype(DTYPE)"), kinks=AT_ZERO, closed=True,
+                forms={1: ("𝟙[{0} > 0]", r"\mathbb{{1}}\left[{0} > 0\right]")}),
+    Elementwise("abs", "|z|' = sign(z)", (np.abs, np.sign), _d_primitive("abs", 1),
+                code=("np.abs({0})", "np.sign({0})"), kinks=AT_ZERO, closed=True,
+                forms={0: ("|{0}|", r"\left\lvert {0} \right\rvert"),
+                       1: ("sign({0})", r"\operatorname{{sign}}\left({0}\right)")}),
+    Elementwise("hardtanh", "hardtanh'(z) = 𝟙[|z| < 1]", (lambda z: np.clip(z, -1.0, 1.0),
+                lambda z: (np.abs(z) < 1).astype(float)), _d_primitive("hardtanh", 1),
+                latex=r"\operatorname{hardtanh}", code=("np.clip({0}, -1.0, 1.0)", "(np.abs({0}) < 1).astype(DTYPE)"),
+                kinks=Kinks((-1.0, 1.0)), closed=True),
+    Elementwise("elu", "elu'(z) = 1 for z > 0, exp(z) below",
+                (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))), _elu1, _elu2),
+                lambda z, out, k: A.ew("elu", z, min(k + 1, 2)), latex=r"\operatorname{elu}",
+                code=("np.where({0} > 0, {0}, np.expm1(np.minimum({0}, 0.0)))",
+                      "np.where({0} > 0, 1.0, np.exp(np.minimum({0}, 0.0)))",
+                      "np.where({0} > 0, 0.0, np.exp(np.minimum({0}, 0.0)))"), kinks=AT_ZERO, closed=True),
+    defelementwise("softplus", "softplus' = σ", lambda z: np.logaddexp(0.0, z), lambda z, out: A.ew("sigmoid", z),
+                   "np.logaddexp(0.0, {0})", latex=r"\operatorname{softplus}"),
+]}
+CODE_HELPERS = {"_sigmoid": SIGMOID_CODE}
+
+
+# ------------------------------------------------------------------ binary: max, min, leaky_relu
+def _max_partials(a: Node, b: Node, order: int, node: Node):
+    if order == 0:
+        return A.step(A.sub(a, b)), A.step(A.sub(b, a))
+    raise UnsupportedError(f"derivative of max{chr(39) * order}")
+
+
+def _min_partials(a: Node, b: Node, order: int, node: Node):
+    if order == 0:
+        return A.step(A.sub(b, a)), A.step(A.sub(a, b))
+    raise UnsupportedError(f"derivative of min{chr(39) * order}")
+
+
+def _leaky_partials(a: Node, b: Node, order: int, node: Node):
+    if order == 0:
+        return A.ew2("leaky_relu", a, b, 1), A.ew2("min", a, A.const(0))
+    if order == 1:
+        return A.zero(node.shape), A.step(A.neg(a))
+    raise UnsupportedError(f"derivative of leaky_relu{chr(39) * order}")
+
+
+def _minmax(name):
+    def build(a, b):
+        if name == "max" and A.is_const(a, 0):
+            return A.ew("relu", b)
+        if name == "max" and A.is_const(b, 0):
+            return A.ew("relu", a)
+        return A.ew2(name, a, b)
+    return build
+
+
+def _leaky_prime(args, k, slope):
+    """leaky_relu^(k)(z, a): the partial by z, k times."""
+    node = A.ew2("leaky_relu", args[0], args[1], 0)
+    for _ in range(k):
+        node = BINARY["leaky_relu"].partials(*node.args, node.attrs[1], node)[0]
+    return node
+
+
+def _between(n: Node):
+    return [(n.args[0], n.args[1], AT_ZERO)]
+
+
+def _first(n: Node):
+    return [(n.args[0], None, AT_ZERO)]
+
+
+BINARY: dict[str, Binary] = {b.name: b for b in [
+    Binary("leaky_relu", "z for z > 0, a z below",
+           (lambda a, b: np.where(a > 0, a, b * a), lambda a, b: np.where(a > 0, 1.0, b * np.ones_like(a))),
+           _leaky_partials, ("np.where({a} > 0, {a}, {b_} * {a_})", "np.where({a} > 0, 1.0, {b})"),
+           _first, build=lambda z, a: A.ew2("leaky_relu", z, a), prime=_leaky_prime),
+    Binary("max", "elementwise maximum", (np.maximum,), _max_partials, ("np.maximum({a}, {b})",), _between,
+           broadcast=True, build=_minmax("max")),
+    Binary("min", "elementwise minimum", (np.minimum,), _min_partials, ("np.minimum({a}, {b})",), _between,
+           broadcast=True, build=_minmax("min")),
+]}
+
+
+# ------------------------------------------------------------------ the families' rules, read off the entries
+def elementwise_derivative(name: str, z: Node, out: Node, order: int) -> Node:
+    """d/dz of the order-th derivative of ``name`` at ``z``, ``out`` being that node itself."""
+    spec = ELEMENTWISE.get(name)
+    if spec is None:
+        return A.ew(name, z, order + 1)             # a generic f: f', f'', ...
+    if order == 0 or spec.closed:
+        return spec.deriv(z, out, order)
+    raise UnsupportedError(f"derivative of order {order + 1} of {name}")
+
+
+def ew_numpy(name: str, order: int, functions: dict | None) -> Callable:
+    """The NumPy function for the order-th derivative of ``name``."""
+    if functions and name in functions:
+        fs = functions[name]
+        if order < len(fs):
+            return fs[order]
+        raise UnsupportedError(f"no NumPy function given for derivative {order} of {name}: pass "
+                               f"functions={{'{name}': (f, f', f'', ...)}}")
+    spec = ELEMENTWISE.get(name)
+    if spec is None:
+        raise UnsupportedError(f"{name} is a generic function: pass functions={{'{name}': (f, f_prime)}} "
+                               "to evaluate it")
+    if order < len(spec.numpy):
+        return spec.numpy[order]
+    return np.zeros_like
+
+
+def ew2_partials(node: Node) -> tuple[Node, Node]:
+    """∂out/∂a and ∂out/∂b of a binary elementwise node, elementwise."""
+    name, order = node.attrs
+    return BINARY[name].partials(node.args[0], node.args[1], order, node)
+
+
+def ew_vjp(node, G):
+    return (A.hadamard(G, elementwise_derivative(node.attrs[0], node.args[0], node, node.attrs[1])),)
+
+
+def ew_jvp(node, ts):
+    return A.hadamard(ts[0], elementwise_derivative(node.attrs[0], node.args[0], node, node.attrs[1]))
+
+
+def ew2_vjp(node, G):
+    da, db = ew2_partials(node)
+    a, b = node.args
+    return (unbroadcast(a, A.hadamard(G, da)), unbroadcast(b, A.hadamard(G, db)))
+
+
+def ew2_jvp(node, ts):
+    da, db = ew2_partials(node)
+    return A.add(*(A.hadamard(t, d) for t, d in zip(ts, (da, db)) if t is not None))
+
+
+@with_context
+def ew_numpy_node(node, ctx, a):
+    return ew_numpy(node.attrs[0], node.attrs[1], ctx.functions)(a)
+
+
+def ew2_numpy_node(node, a, b):
+    fs = BINARY[node.attrs[0]].numpy
+    return fs[min(node.attrs[1], len(fs) - 1)](a, b)
+
+
+def ew_kinks(node: Node) -> list:
+    spec = ELEMENTWISE.get(node.attrs[0])
+    return [(node.args[0], None, spec.kinks)] if spec is not None and spec.kinks is not None else []
+
+
+def ew2_kinks(node: Node) -> list:
+    return BINARY[node.attrs[0]].kinks(node)
+
+
+def ew_prime(name: str):
+    """f^(k)(z) written by the user: the table's derivative, expanded (tanh' = 1 - tanh²)."""
+    def prime(args, k, slope):
+        z = args[0]
+        node = A.ew(name, z)
+        for _ in range(k):
+            if node.op == "ew" and node.args[0] is z:
+                node = elementwise_derivative(node.attrs[0], z, node, node.attrs[1])
+            else:
+                node = slope(node, z)
+        return node
+    return prime
+
+
+def function_label(node: Node) -> str:
+    """The picture's label of an ``ew``/``ew2`` node: the function's Unicode name, primed."""
+    name, order = node.attrs
+    spec = ELEMENTWISE.get(name)
+    return (spec.label if spec is not None else name) + "'" * order
