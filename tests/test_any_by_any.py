@@ -108,3 +108,17 @@ def test_check_grades_a_vec_form():
     assert not wrong.correct
     shape = matcalc.check("B*Y*v", "Y", "kron(v, B)", shapes=shapes)
     assert not shape.correct and shape.diagnosis == "wrong_shape"
+
+
+def test_a_row_output_prints_in_columns():
+    # the transpose goes inside the elementwise functions: σ(wᵀX)ᵀ = σ(Xᵀw), as a course writes it
+    d = matcalc.derive("tanh(w'*X)", "w", shapes={"w": (3,), "X": (3, 4)})
+    assert d.text() == "diag(1 - tanh(X'*w).^2)*X'"
+    assert str(d) == "∂f/∂w = diag(1 − tanh(Xᵀ w)²) Xᵀ"
+
+
+def test_by_a_scalar_through_the_command_line(capsys):
+    from matcalc.cli.main import main
+    code = main(["derive", "exp(s*M)", "--wrt", "s", "--shape", "s=scalar", "--shape", "M=2,3"])
+    assert code in (0, None)
+    assert capsys.readouterr().out.strip() == "∂f/∂s = M ∘ exp(s M)"

@@ -124,3 +124,22 @@ class MatrixCoefficient(MatrixTarget):
 def _entries(v: Node) -> Node:
     """A vector as the column of its entries (a row output is differentiated as that column)."""
     return A.transpose(v) if v.is_row and not v.is_scalar else v
+
+
+ENTRYWISE = ("add", "scale", "hadamard")     # with the table's elementwise entries: a transpose moves inside
+
+
+def column_of(row: Node) -> Node:
+    """A row output as the column of its entries, the transpose taken inside entrywise operations
+    (σ(wᵀX)ᵀ = σ(Xᵀw)) so that its Jacobian reads like a column's; a column stays as it is."""
+    memo: dict[int, Node] = {}
+
+    def col(n: Node) -> Node:
+        if n.is_scalar or not n.is_row:
+            return n
+        if id(n) not in memo:
+            rule = RULES[n.op]
+            entrywise = n.op in ENTRYWISE or rule.structure == "elementwise"
+            memo[id(n)] = rule.rebuild(n, [col(a) for a in n.args]) if entrywise else A.transpose(n)
+        return memo[id(n)]
+    return col(row)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matcalc.core import algebra as A
-from matcalc.core.diff import Step, gradients, jvp, linear_coefficient
+from matcalc.core.diff import Step, column_of, gradients, jvp, linear_coefficient
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
 from matcalc.derivation.verification import printed_forms, printed_value, verified
@@ -30,7 +30,7 @@ from matcalc.output.explain import explain
 from matcalc.output.render import Printer, auto_names, program
 from matcalc.output.to_sympy import to_sympy
 from matcalc.second_order.kronecker import closed_form, render_tensor, vec_to_tensor
-from matcalc.simplify.rewrite import REBUILD, simplify_all
+from matcalc.simplify.rewrite import simplify_all
 
 
 @dataclass
@@ -358,24 +358,6 @@ def _derive(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None, steps
             forms[name], closed[name] = closed_form(results[name], tangents[name])
     return Derivation(expr, typed, names, kind, results, variables, notes, recorded, tangents, output_name,
                       forms, closed)
-
-
-ENTRYWISE = ("add", "scale", "hadamard", "pow", "ew", "ew2")   # entry by entry: a transpose moves inside
-
-
-def column_of(row: Node) -> Node:
-    """A row output as the column of its entries, the transpose taken inside entrywise operations
-    (σ(wᵀX)ᵀ = σ(Xᵀw)) so that its Jacobian reads like a column's; a column stays as it is."""
-    memo: dict[int, Node] = {}
-
-    def col(n: Node) -> Node:
-        if n.is_scalar or not n.is_row:
-            return n
-        if id(n) not in memo:
-            memo[id(n)] = (REBUILD[n.op](n, [col(a) for a in n.args]) if n.op in ENTRYWISE
-                           else A.transpose(n))
-        return memo[id(n)]
-    return col(row)
 
 
 def tensor_of(form: str, closed, dY: Node, T: Node, out: Node, var: Node, env: dict, functions,
