@@ -122,3 +122,13 @@ def test_by_a_scalar_through_the_command_line(capsys):
     code = main(["derive", "exp(s*M)", "--wrt", "s", "--shape", "s=scalar", "--shape", "M=2,3"])
     assert code in (0, None)
     assert capsys.readouterr().out.strip() == "∂f/∂s = M ∘ exp(s M)"
+
+
+def test_check_grades_a_derivative_without_a_kronecker_form_by_numbers():
+    # ∂(W diag(x))/∂x has an index form only; a vec-form answer is graded at random points
+    shapes = {"W": (2, 3), "x": (3,)}
+    assert matcalc.derive("W*diag(x)", "x", shapes=shapes).forms["x"] != "vec"
+    right = matcalc.check("W*diag(x)", "x", "diag(vec(W))*kron(eye(3), ones(2, 1))", shapes=shapes)
+    assert right.correct
+    wrong = matcalc.check("W*diag(x)", "x", "kron(eye(3), W)*ones(9, 3)", shapes=shapes)
+    assert not wrong.correct and wrong.counterexample
