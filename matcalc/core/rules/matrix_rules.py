@@ -135,7 +135,7 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
               printed=Printed(Form("{0}^{1}", prec=POW, arg=ATOM), Form("{0}^{{{1}}}", prec=POW, arg=ATOM),
                               Form("{0}.^{1}", prec=POW, arg=ATOM)),
               code=CodeForm("np.power({x}, {y})"), sympy=S.variable_power, kinks=M.power_kinks, picture=".^",
-              gate="power: the base receives G ∘ P ∘ A.^(P-1), the exponent G ∘ A.^P ∘ log(A)"),
+              gate="power: the base receives G ∘ P ∘ A.^(P-1), the exponent G ∘ A.^P ∘ log(A)", domain="positive"),
     Primitive("matpow", "d(Aᵏ) = Σᵢ Aⁱ dA Aᵏ⁻¹⁻ⁱ", M.np_matpow, M.matpow_vjp, M.matpow_jvp,
               rebuild=lambda n, a: A.matpow(a[0], n.attrs[0]), code=CodeForm("np.linalg.matrix_power({x}, {k})"),
               sympy=S.matpow, picture="^"),
