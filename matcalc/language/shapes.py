@@ -213,7 +213,7 @@ class _Inference:
             return left
         if not (self.unify(left[0], right[0]) and self.unify(left[1], right[1])):
             word = {"+": "add", "-": "subtract", ".*": "multiply elementwise", "./": "divide elementwise",
-                    ".^": "raise elementwise to the power of"}
+                    ".^": "raise elementwise"}
             raise _Clash(node, f"cannot {word[node.op]}", ops)
         return left
 

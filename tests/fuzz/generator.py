@@ -18,8 +18,8 @@ empty until matcalc implements v2.
 """
 from __future__ import annotations
 
+import functools
 import random
-from functools import partial
 from dataclasses import dataclass, field
 
 SCALAR = (1, 1)
@@ -38,18 +38,7 @@ ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "hardtanh", "elu"
 POSITIVE_ONLY = ["log", "sqrt"]
 DERIVATIVE_FORMS = ["tanh", "sigmoid", "sin", "cos", "exp", "softplus"]
 GENERIC = ["f", "g"]
-
-
-def b_vpow(gen, s, d):
-    """A variable exponent (LANGUAGE.md v2): a positive base .^ a scalar or same-shaped exponent."""
-    roll = gen.rng.random()
-    base = gen.positive(SCALAR if roll < 0.2 else s, d - 1)
-    p = gen.expr(SCALAR if 0.2 <= roll < 0.6 else s, d - 1)
-    return Expr("vpow", (base, p), s)
-
-
-# (shape predicate, builder(generator, shape, depth))
-V2_BUILDERS: list = [(lambda s: True, b_vpow)]
+V2_BUILDERS: list = []
 
 
 @dataclass(eq=False)
@@ -202,7 +191,7 @@ class Generator:
         if shape == SCALAR and self.rng.random() < 0.6:      # scalars mostly from vectors/matrices
             return self.rng.choice([self.b_reduce, self.b_reduce, self.b_mul])(shape, depth - 1)
         builders = [b for ok, b in self._builders() if ok(shape)] + \
-            [partial(b, self) for ok, b in V2_BUILDERS if ok(shape)]
+            [functools.partial(b, self) for ok, b in V2_BUILDERS if ok(shape)]
         return self.rng.choice(builders)(shape, depth - 1)
 
     def _builders(self):
@@ -416,3 +405,13 @@ def generate(seed: int, index: int, max_depth: int = 3) -> Program:
         program.dim_names = {nm: d for d, nm in names.items()}
     return program
 
+
+def b_vpow(gen, s, d):
+    """A variable exponent (LANGUAGE.md v2): a positive base .^ a scalar or same-shaped exponent."""
+    roll = gen.rng.random()
+    base = gen.positive(SCALAR if roll < 0.2 else s, d - 1)
+    p = gen.expr(SCALAR if 0.2 <= roll < 0.6 else s, d - 1)
+    return Expr("vpow", (base, p), s)
+
+
+V2_BUILDERS.append((lambda s: True, b_vpow))
