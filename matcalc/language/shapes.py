@@ -21,7 +21,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import jvp
 from matcalc.core.errors import MatcalcError, NameError_, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, dim
-from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED, binary_shape
+from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED, RULES, binary_shape
 from matcalc.language import syntax as ast
 
 GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "lam", "lambda", "mu", "sigma", "eta", "rho", "tau",
@@ -199,8 +199,10 @@ class _Inference:
                 raise _Clash(node, "division by a non-scalar (use ./ for elementwise division)", ops)
             return left
         if op in ("^", ".^"):
+            if op == ".^" and not self.is_scalar(right):           # a same-shaped exponent (v2)
+                return self.elementwise(node, left, right, ops)
             if not self.is_scalar(right):
-                raise _Clash(node, "the exponent must be a scalar", ops)
+                raise _Clash(node, "the exponent must be a scalar (use .^ for an elementwise power)", ops)
             if op == ".^" or self.is_scalar(left):
                 return left
             if self.find(left[1]) == ONE or self.find(left[0]) == ONE:
@@ -559,8 +561,12 @@ class _Builder:
 
     def power(self, node, a, b):
         if not A.is_const(b):
-            raise UnsupportedError("an exponent must be a number", self.program.source,
-                                   node.right.start, node.right.end)
+            if node.op == "^" and not a.is_scalar:
+                raise UnsupportedError("a matrix power keeps an integer literal exponent (use .^ for an "
+                                       "elementwise power)", self.program.source, node.right.start, node.right.end)
+            if node.op == ".^":                                  # X.^p': a row exponent for every row
+                a, b = broadcast(a, b)
+            return RULES["power"].build(a, b)                    # any exponent, variables included
         p = b.attrs[0]
         if node.op == ".^" or a.is_scalar:
             return A.pow_(a, p)

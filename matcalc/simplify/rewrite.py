@@ -14,6 +14,7 @@ from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.linear import factors, fold
 from matcalc.core.rebuild import rebuild
+from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
 REBUILD = {
@@ -41,6 +42,8 @@ REBUILD = {
     "vec": lambda n, a: A.vec(a[0]),
     "unvec": lambda n, a: A.unvec(a[0], n.shape),
 }
+
+REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
 
 
 def _scale(n: Node, args: list[Node]) -> Node:

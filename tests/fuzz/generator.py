@@ -155,6 +155,8 @@ def render(e: Expr, dims: dict | None = None) -> str:
         return f"({a[0]}).^{_num(e.attr)}"
     if op == "pow":
         return f"({a[0]})^{e.attr}"
+    if op == "vpow":
+        return f"({a[0]}).^({a[1]})"
     if op == "fn":
         return f"{e.attr}({a[0]})"
     if op == "dfn":
@@ -443,3 +445,13 @@ def generate(seed: int, index: int, max_depth: int = 3) -> Program:
         program.dim_names = {nm: d for d, nm in names.items()}
     return program
 
+
+def b_vpow(gen, s, d):
+    """A variable exponent (LANGUAGE.md v2): a positive base .^ a scalar or same-shaped exponent."""
+    roll = gen.rng.random()
+    base = gen.positive(SCALAR if roll < 0.2 else s, d - 1)
+    p = gen.expr(SCALAR if 0.2 <= roll < 0.6 else s, d - 1)
+    return Expr("vpow", (base, p), s)
+
+
+V2_BUILDERS.append((lambda s: True, b_vpow))
