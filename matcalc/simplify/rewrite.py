@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
 REBUILD = {
@@ -39,6 +40,8 @@ REBUILD = {
     "vec": lambda n, a: A.vec(a[0]),
     "unvec": lambda n, a: A.unvec(a[0], n.shape),
 }
+# every other primitive rebuilds as its rule table entry says (clip, and what v2 adds)
+REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
 
 
 def _scale(n: Node, args: list[Node]) -> Node:

@@ -85,6 +85,14 @@ def _dot_shape(inf, call):
     return (ONE, ONE)
 
 
+def _norm2_shape(inf, call):
+    a = call.args[0]
+    if not inf.is_scalar(a) and inf.find(a[1]) != ONE and inf.find(a[0]) != ONE:
+        inf.clash(call.node, "norm2 is the 2-norm of a vector; for a matrix write norm(A) (the Frobenius norm): "
+                  "the spectral norm is not supported", call.node.args[:1])
+    return (ONE, ONE)
+
+
 def _tangents(n: Node, ts, f):
     """Σᵢ f(n, i, tᵢ) over the arguments that have a tangent."""
     return A.add(*(f(n, i, t) for i, t in enumerate(ts) if t is not None))
@@ -206,6 +214,14 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
               lambda n, G: A.unvec(G, n.args[0].shape), lambda n, a: A.vec(a[0]), aliases=("vec",), build=A.vec,
               shape=_vec_shape, printed=called("vec", r"\operatorname{vec}"),
               code=CodeForm('{x_}.reshape((-1, 1), order="F")', alias="view"), picture="vec"),
+    Primitive("clip", "clip(z, lo, hi): d clip = clip'(z, lo, hi) ∘ dz, 1 strictly inside (lo, hi), 0 outside",
+              E.clip_numpy, E.clip_vjp, E.clip_jvp, rebuild=lambda n, a: E.clip(a[0], *n.attrs),
+              printed=called("clip", extra=E.clip_bounds_text), code=CodeForm("np.clip({x}, {a0}, {a1})"),
+              kinks=E.clip_kinks, picture="clip", gate="clip passes the gradient where lo < z < hi, blocks it outside"),
+    Primitive("clip'", "clip'(z, lo, hi) = 𝟙[lo < z < hi]: piecewise constant, its derivative is 0",
+              E.clip_numpy, E.clip_vjp, E.clip_jvp, rebuild=lambda n, a: E.clip(a[0], *n.attrs, 1),
+              printed=called("clip'", extra=E.clip_bounds_text),
+              code=CodeForm("((({x}) > {a0}) & (({x}) < {a1})).astype(DTYPE)"), kinks=E.clip_kinks, picture="clip'"),
     deflinear("unvec", "the inverse of vec (linear)", M.np_unvec, lambda n, G: A.vec(G),
               lambda n, a: A.unvec(a[0], n.shape),
               code=CodeForm('{x_}.reshape({shape}, order="F")', alias="view")),
@@ -214,6 +230,11 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
 # Spellings of the language that are not one primitive: composed (dot) or chosen by shape (diag).
 COMPOSED = [
     Function("dot", (2, 2), lambda x, y: A.matmul(A.transpose(x), y), "xᵀy", _dot_shape),
+    Function("clip", (3, 3), E.clip_build, "clip(z, lo, hi), constant bounds; clip'(z, lo, hi) = 𝟙[lo < z < hi]",
+             E.clip_shape, prime=E.clip_prime),
+    Function("norm1", (1, 1), lambda a: A.sum_(A.ew("abs", a)), "‖A‖₁ = sum(|A|), the sum of absolute values",
+             scalar_shape),
+    Function("norm2", (1, 1), A.norm, "‖x‖₂, the 2-norm of a vector (norm(x))", _norm2_shape),
 ]
 
 # Module-level helpers the generated code calls (templates name them in ``helpers``).
