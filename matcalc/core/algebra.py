@@ -68,6 +68,8 @@ def is_const(a: Node, value=None) -> bool:
 
 
 def assumption(a: Node) -> str | None:
+    if a.op == "unit":                                          # eᵢ: a one-hot vector (LANGUAGE.md v2)
+        return "onehot"
     return a.attrs[2] if a.op == "var" else None
 
 
@@ -427,7 +429,7 @@ def sum_(a: Node, axis: int | None = None) -> Node:
             return const(0)
         if (c, fs) != (1, ()):
             return product(c, fs, sum_(body))
-        if body.op == "var" and body.is_column and body.attrs[2] in ("onehot", "probability"):
+        if body.is_column and assumption(body) in ("onehot", "probability"):
             return const(1)
         if body.op == "transpose":
             return sum_(body.args[0])

@@ -23,6 +23,8 @@ STRATEGIES = ("normal", "small", "positive", "spd")   # small: inside (-1, 1) fo
 def draw(rng: np.random.Generator, shape: tuple[int, int], assumption: str | None, strategy: str) -> np.ndarray:
     """One internal (2-D) value for a variable of ``shape``."""
     r, c = shape
+    if assumption == "index":               # an index name, counted from 0: 0 or 1 fits every size
+        return np.full((1, 1), float(rng.integers(2)))
     if assumption in ("spd", "symmetric", "invertible", "diagonal") or (strategy == "spd" and r == c and r > 1):
         a = rng.standard_normal((r, r))
         kind = assumption or "spd"

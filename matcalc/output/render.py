@@ -217,6 +217,17 @@ class Printer:
             return _kron_text([f"eye({fmt_dim(d)})" for d in _dim_factors(n.rows)]), ATOM
         return (f"eye({fmt_dim(n.rows)})" if self.t else "I"), ATOM
 
+    def op_unit(self, n):
+        """eₒ (LaTeX e_{o}); text ``unit(o, n)``, which parses back (a literal index as written)."""
+        i = n.args[0]
+        index = str(int(i.attrs[0])) if A.is_const(i) else self.var_name(i.attrs[0])
+        if self.t:
+            return f"unit({index}, {fmt_dim(n.rows)})", ATOM
+        if self.latex:
+            return f"e_{{{index}}}", ATOM
+        sub = subscript(index)
+        return (f"e{sub}" if sub is not None else f"e_{index}"), ATOM
+
     def op_commutation(self, n):
         m, k = (fmt_dim(d) for d in n.attrs)
         if self.t:

@@ -14,6 +14,7 @@ from matcalc.core import algebra as A
 from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node
 from matcalc.core.rules import elementwise_rules as E
+from matcalc.core.rules import index_rules as X
 from matcalc.core.rules import matrix_calculus as M
 from matcalc.core.rules import sympy_forms as S
 from matcalc.core.rules.table import (
@@ -113,6 +114,11 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
     defleaf("commutation", "K₍ₘ,ₙ₎ vec(X) = vec(Xᵀ): a constant permutation", M.np_commutation,
             aliases=("commutation",), dims=True, arity=(2, 2), build=lambda d: A.commutation(d[0], d[1]),
             shape=lambda d: (d[0] * d[1], d[0] * d[1]), sympy=S.commutation(M.commutation_matrix)),
+    Primitive("unit", "eᵢ, the unit vector: a constant (nothing is differentiated by an index)", X.np_unit,
+              lambda n, G: (None,), lambda n, ts: None, rebuild=lambda n, a: X.unit(a[0], n.rows),
+              aliases=("unit",), dims=True, indexed=True, arity=(2, 2), shape=X.unit_shape,
+              build=lambda d, index: X.unit(index, d[1]),
+              code=CodeForm("_unit({x}, {shape}, {a0})", helpers=("_unit",)), picture="e"),
     Primitive("scale", "c · Π fᵢ · B: the product rule over scalar factors", M.np_scale, M.scale_vjp, M.scale_jvp,
               rebuild=M.rebuild_scale, sympy=S.scale,
               gate="mul switches: each factor receives the upstream gradient times the other factors"),
@@ -239,6 +245,7 @@ COMPOSED = [
 
 # Module-level helpers the generated code calls (templates name them in ``helpers``).
 CODE_HELPERS = {
+    "_unit": X.UNIT_CODE,
     "_logsumexp": '''def _logsumexp(z, axis):
     """log Σ exp along axis, with the max subtracted first (no overflow)."""
     m = z.max(axis=axis, keepdims=True)

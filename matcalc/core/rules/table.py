@@ -126,6 +126,7 @@ class Primitive:
     shape: Callable | None = None
     axis: bool = False
     dims: bool = False                 # the language arguments are dimensions (eye(n), ones(m, n))
+    indexed: bool = False              # with dims: the first argument is an index (unit(o, n))
     printed: Printed | None = None     # None: the printer lays it out itself (sums, products, ...)
     code: CodeForm | None = None       # None: the emitter writes it itself (products, broadcasts)
     sympy: Callable | None = None      # sympy(node, args) -> a SymPy expression
