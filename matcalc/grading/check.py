@@ -550,6 +550,8 @@ def _one_line(e: MatcalcError) -> str:
 
 
 def _declared_shape(v: Node):
+    if v.attrs[2] == "index":                  # an index name stays one
+        return "index"
     ndim = v.attrs[1]
     dims = []
     for d in v.shape[:ndim] if ndim else ():
