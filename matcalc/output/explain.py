@@ -523,7 +523,10 @@ def values_at(d, point: dict, functions: dict | None = None) -> dict:
     for name, var in {**d.typed.variables, **d.variables}.items():
         if name not in point:
             raise MatcalcError(f"--at gives no value for {name}")
-        env[name] = to_internal(point[name], var.attrs[1])
+        value = point[name]
+        if var.attrs[2] == "index":            # a user's point counts an index from 1, NumPy from 0
+            value = float(value) - 1
+        env[name] = to_internal(value, var.attrs[1])
     out = d.typed.output
     cache: dict = {}
     (val,) = evaluate([out], env, functions, cache)

@@ -33,7 +33,8 @@ ASSUMPTIONS = {"vector": ["positive", "onehot", "probability"],
 # Assumed names are not differentiated by, except 'positive' (a perturbation keeps it valid).
 DIFFERENTIABLE_ASSUMPTIONS = {None, "positive"}
 
-ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "hardtanh", "elu", "softplus", "abs"]
+ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "hardtanh", "elu", "softplus", "abs",
+               "atan", "erf", "gelu", "silu", "sign"]          # the last five: LANGUAGE.md v2
 POSITIVE_ONLY = ["log", "sqrt"]
 DERIVATIVE_FORMS = ["tanh", "sigmoid", "sin", "cos", "exp", "softplus"]
 GENERIC = ["f", "g"]
