@@ -397,6 +397,11 @@ class _Parser:
             self.fail(f"{what} {text} needs an operand before it", tok.start, tok.end)
         if tok.kind == RPAR and self.groups == 0:
             self.fail("unmatched ')'", tok.start, tok.end)
+        if tok.kind == LBRACK:
+            self.fail("'[' starts an index and must follow what it indexes (x[i], A[:, j]); there are no "
+                      "bracketed matrix literals", tok.start, tok.end)
+        if tok.kind in (RBRACK, COLON):
+            self.fail(f"unexpected '{text}' outside an index", tok.start, tok.end)
         if prev is None or prev.kind in (SEMI, NL):
             if tok.kind == EQ:
                 self.fail("'=' needs a name on its left", tok.start, tok.end)
