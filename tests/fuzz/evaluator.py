@@ -100,6 +100,10 @@ class Evaluation:
             return FUNCTIONS[e.attr](a[0])
         if op == "dfn":
             return DERIVATIVES[e.attr](a[0])
+        if op == "index":                    # LANGUAGE.md v2: a literal counts from 1
+            kind, k = e.attr
+            return a[0][[k - 1], :][:, [0]] if kind == "entry" else a[0][:, [k - 1]] if kind == "col" \
+                else a[0][[k - 1], :]
         if op == "leaky_relu":
             self._near(a[0])
             return np.where(a[0] > 0, a[0], e.attr * a[0])

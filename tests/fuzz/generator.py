@@ -38,7 +38,23 @@ ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "hardtanh", "elu"
 POSITIVE_ONLY = ["log", "sqrt"]
 DERIVATIVE_FORMS = ["tanh", "sigmoid", "sin", "cos", "exp", "softplus"]
 GENERIC = ["f", "g"]
-V2_BUILDERS: list = []
+V2_BUILDERS: list = []          # (shape predicate, builder(generator, shape, depth))
+
+
+def _b_index(g, s, d):
+    """LANGUAGE.md v2 indexing with a literal (from 1): x[k] of a vector, A[:, k], A[k, :]."""
+    r, c = s
+    if s == SCALAR:
+        n = g.dim()
+        return Expr("index", (g.expr((n, 1), d),), s, ("entry", g.rng.randint(1, n)))
+    if c == 1:
+        m = g.dim()
+        return Expr("index", (g.expr((r, m), d),), s, ("col", g.rng.randint(1, m)))
+    n = g.dim()
+    return Expr("index", (g.expr((n, c), d),), s, ("row", g.rng.randint(1, n)))
+
+
+V2_BUILDERS.append((lambda s: s[0] == 1 or s[1] == 1, _b_index))
 
 
 @dataclass(eq=False)
@@ -119,6 +135,9 @@ def render(e: Expr, dims: dict | None = None) -> str:
         return f"({a[0]})^{e.attr}"
     if op == "fn":
         return f"{e.attr}({a[0]})"
+    if op == "index":
+        kind, k = e.attr
+        return f"({a[0]})[{k}]" if kind == "entry" else f"({a[0]})[:, {k}]" if kind == "col" else f"({a[0]})[{k}, :]"
     if op == "dfn":
         return f"{e.attr}'({a[0]})"
     if op == "leaky_relu":
@@ -188,7 +207,8 @@ class Generator:
             return self.leaf(shape)
         if shape == SCALAR and self.rng.random() < 0.6:      # scalars mostly from vectors/matrices
             return self.rng.choice([self.b_reduce, self.b_reduce, self.b_mul])(shape, depth - 1)
-        builders = [b for ok, b in self._builders() + V2_BUILDERS if ok(shape)]
+        builders = [b for ok, b in self._builders() if ok(shape)]
+        builders += [(lambda s, d, b=b: b(self, s, d)) for ok, b in V2_BUILDERS if ok(shape)]
         return self.rng.choice(builders)(shape, depth - 1)
 
     def _builders(self):

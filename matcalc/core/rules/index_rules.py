@@ -19,6 +19,10 @@ from matcalc.core.rules.table import with_context
 INDEX = "index"          # the assumption an index name's variable carries
 
 
+class IndexOutOfRange(ValueError, IndexError):
+    """An index beyond its vector at the sizes evaluated (a sampler draws other sizes)."""
+
+
 def is_index(n: Node) -> bool:
     return n.op == "var" and n.attrs[2] == INDEX
 
@@ -57,7 +61,7 @@ def np_unit(node, ctx, index):
     n = ctx.size(node.rows)
     k = unit_position(node, index)
     if not 0 <= k < n:
-        raise IndexError(f"index {k + node.attrs[0]} is out of range for a vector of length {n} "
+        raise IndexOutOfRange(f"index {k + node.attrs[0]} is out of range for a vector of length {n} "
                          f"({'counted from 1' if node.attrs[0] else 'NumPy counts from 0'})")
     e = np.zeros((n, 1))
     e[k, 0] = 1.0
@@ -72,7 +76,7 @@ UNIT_CODE = '''def _unit(i, shape, base):
     """e_i: zeros with a 1 at entry i (an index name's value counts from 0, a literal from 1)."""
     k = int(i) - base
     if not 0 <= k < shape[0]:
-        raise IndexError(f"index {k} is out of range for a vector of length {shape[0]}")
+        raise IndexError(f"index {k} (counted from 0) is out of range for a vector of length {shape[0]}")
     e = np.zeros(shape, dtype=DTYPE)
     e[k, 0] = 1.0
     return e'''
