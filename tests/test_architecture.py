@@ -69,3 +69,16 @@ def test_every_subpackage_is_a_layer_of_the_contract():
     subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
     assert subpackages | modules == layers
+
+
+def test_lazy_third_party_imports_go_through_core_optional():
+    """An import inside a function is only allowed in ``core/optional.py``, the one lazy loader."""
+    found = []
+    for path, tree in _modules():
+        if path.relative_to(PACKAGE).as_posix() == "core/optional.py":
+            continue
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found += [f"{path.relative_to(PACKAGE)}:{n.lineno}" for n in ast.walk(fn)
+                          if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert found == []

@@ -19,7 +19,7 @@ from collections import Counter
 
 from matcalc.api import check
 from matcalc.cli.batch_read import open_rows
-from matcalc.cli.options import parse_assume, parse_shape
+from matcalc.cli.options import parse_assume, parse_shape, shapes_and_assumptions
 from matcalc.core.errors import ClosedPipe, MatcalcError
 from matcalc.grading.check import FORMS, Verdict
 
@@ -62,8 +62,7 @@ def run_check(args) -> int:
                if v is None]
     if missing:
         raise MatcalcError(f"matcalc check: missing {', '.join(missing)} (or use --batch FILE)")
-    shapes = dict(parse_shape(s) for s in args.shape)
-    assume = dict(parse_assume(a) for a in args.assume)
+    shapes, assume = shapes_and_assumptions(args)
     v = check(args.expr, args.wrt, args.answer, shapes=shapes or None, assume=assume or None,
               form=args.form)
     code = 0 if v.correct else 1

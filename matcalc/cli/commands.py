@@ -6,8 +6,26 @@ import json
 import sys
 
 from matcalc.api import codegen, codegen_hessian, derive, gradcheck, hessian
-from matcalc.cli.options import add_common, parse_assume, parse_shape
+from matcalc.cli.options import add_common, shapes_and_assumptions
 from matcalc.cli.steps_command import cli_steps
+
+
+def add_styles(p: argparse.ArgumentParser, markdown: bool = False) -> None:
+    """The output styles (one of --text, --latex, --json[, --markdown]) and --no-verify."""
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--text", action="store_true", help="ASCII matcalc syntax that parses back")
+    out.add_argument("--latex", action="store_true", help="LaTeX")
+    out.add_argument("--json", action="store_true", help="JSON with every form")
+    if markdown:
+        out.add_argument("--markdown", action="store_true", help="Markdown (with --steps)")
+    p.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
+
+
+def print_notes(notes: list[str], style: str) -> None:
+    """Notes go to stderr: every one in the unicode style, a skipped check in every style."""
+    for note in notes:
+        if style == "unicode" or "skipped" in note:
+            print(f"note: {note}", file=sys.stderr)
 
 
 def add_derive_parser(sub, examples: str) -> None:
@@ -17,19 +35,13 @@ def add_derive_parser(sub, examples: str) -> None:
     add_common(d)
     d.add_argument("--form", choices=["gradient", "jacobian", "both"], default="gradient",
                    help="shape convention (default), Jacobian form (numerator layout), or both")
-    out = d.add_mutually_exclusive_group()
-    out.add_argument("--text", action="store_true", help="ASCII matcalc syntax that parses back")
-    out.add_argument("--latex", action="store_true", help="LaTeX")
-    out.add_argument("--json", action="store_true", help="JSON with every form")
-    out.add_argument("--markdown", action="store_true", help="Markdown (with --steps)")
-    d.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
+    add_styles(d, markdown=True)
     d.add_argument("--steps", action="store_true", help="explain: the graph and every chain-rule step")
     d.add_argument("--at", metavar="x=-2,y=5,z=-4", help="also print the value and each gradient at a point")
 
 
 def run_derive(args) -> int:
-    shapes = dict(parse_shape(s) for s in args.shape)
-    assume = dict(parse_assume(a) for a in args.assume)
+    shapes, assume = shapes_and_assumptions(args)
     if getattr(args, "steps", False) or getattr(args, "at", None):
         print(cli_steps(args, shapes, assume))
         return 0
@@ -54,9 +66,7 @@ def run_derive(args) -> int:
         print(d.render(style, f))
         if len(forms) > 1 and i + 1 < len(forms):
             print()
-    for note in d.notes:                  # a skipped check is said in every style (stderr)
-        if style == "unicode" or "skipped" in note:
-            print(f"note: {note}", file=sys.stderr)
+    print_notes(d.notes, style)
     return 0
 
 
@@ -77,8 +87,7 @@ def add_codegen_parsers(sub) -> None:
 
 
 def run_codegen(args) -> int:
-    shapes = dict(parse_shape(s) for s in args.shape)
-    assume = dict(parse_assume(a) for a in args.assume)
+    shapes, assume = shapes_and_assumptions(args)
     generate = codegen_hessian if args.hessian else codegen
     src = generate(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
                    verify=not args.no_verify)
@@ -93,8 +102,7 @@ def run_codegen(args) -> int:
 
 
 def run_gradcheck(args) -> int:
-    shapes = dict(parse_shape(s) for s in args.shape)
-    assume = dict(parse_assume(a) for a in args.assume)
+    shapes, assume = shapes_and_assumptions(args)
     report = gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
                        seed=args.seed, hessian=args.hessian)
     print(report)
@@ -107,16 +115,11 @@ def add_hessian_parser(sub) -> None:
                               '  matcalc hessian "x\'*A*y" --wrt x,y\n  matcalc hessian "logdet(X)" --wrt X --assume X=spd',
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(h)
-    out = h.add_mutually_exclusive_group()
-    out.add_argument("--text", action="store_true", help="ASCII matcalc syntax that parses back")
-    out.add_argument("--latex", action="store_true", help="LaTeX")
-    out.add_argument("--json", action="store_true", help="JSON with every form")
-    h.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
+    add_styles(h)
 
 
 def run_hessian(args) -> int:
-    shapes = dict(parse_shape(s) for s in args.shape)
-    assume = dict(parse_assume(a) for a in args.assume)
+    shapes, assume = shapes_and_assumptions(args)
     h = hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
     report = h.check
     if args.json:
@@ -127,7 +130,5 @@ def run_hessian(args) -> int:
         return 0
     style = "text" if args.text else "latex" if args.latex else "unicode"
     print(h.render(style))
-    for note in h.notes:                  # a skipped check is said in every style (stderr)
-        if style == "unicode" or "skipped" in note:
-            print(f"note: {note}", file=sys.stderr)
+    print_notes(h.notes, style)
     return 0

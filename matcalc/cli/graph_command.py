@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from matcalc.api import graph_model, wrt_names
-from matcalc.cli.options import parse_assume, parse_shape
+from matcalc.cli.options import shapes_and_assumptions
 from matcalc.output.explain import parse_at
 from matcalc.output.picture import to_dot, write
 
@@ -25,8 +25,8 @@ def add_graph_command(sub) -> None:
 
 
 def run_graph(args) -> int:
-    shapes = dict(parse_shape(s) for s in args.shape) or None
-    assume = dict(parse_assume(a) for a in args.assume) or None
+    shapes, assume = shapes_and_assumptions(args)
+    shapes, assume = shapes or None, assume or None
     wrt = wrt_names(args.wrt) if args.wrt else None
     model = graph_model(args.expr, wrt, shapes, assume, parse_at(args.at) if args.at else None)
     if args.output == "-":

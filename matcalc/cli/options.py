@@ -50,6 +50,11 @@ def parse_assume(text: str) -> tuple[str, str]:
     return name.strip(), kind.strip()
 
 
+def shapes_and_assumptions(args) -> tuple[dict, dict]:
+    """The --shape and --assume options as dictionaries."""
+    return dict(parse_shape(s) for s in args.shape), dict(parse_assume(a) for a in args.assume)
+
+
 def parse_pairs(items, parse_one, flag: str) -> dict:
     """Repeated ``--shape``/``--assume`` values as one dict.  The same declaration twice is fine;
     two different ones for one name are contradictory input (exit 2), never "the last one wins"."""

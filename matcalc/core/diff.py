@@ -1,65 +1,30 @@
 """The chain rule over the graph: reverse mode for gradients, forward mode for Jacobians.
 
-``gradients`` seeds a scalar output with 1 and walks the DAG in reverse topological order,
-passing upstream × local down every edge (the rule table's VJPs) and adding the contributions
-that meet at a fork.  The result is the gradient in shape convention, one node per variable;
-each visited node can be recorded as a ``Step`` (upstream, and what each input received), so
-explanations are data, not reconstructions.  ``jvp`` pushes tangents forward; ``linear_coefficient``
-reads the matrix ``M`` off an expression that is linear in a tangent ``T`` (``expr = M T``), which
-turns a JVP into a Jacobian and a gradient's JVP into a Hessian.
+``gradients`` seeds a scalar output with 1 and runs the one reverse loop (``core.reverse``,
+shared with generated code): upstream × local down every edge (the rule table's VJPs), one
+contribution per input, added where they meet at a fork.  The result is the gradient in shape
+convention, one node per variable; each visited node can be recorded as a ``Step`` (upstream, and
+what each input received), so explanations are data, not reconstructions.  ``jvp`` pushes
+tangents forward; ``linear_coefficient`` reads the matrix ``M`` off an expression that is linear
+in a tangent ``T`` (``expr = M T``; the matrix target of the one linear-map walker,
+``core.linear``), which turns a JVP into a Jacobian and a gradient's JVP into a Hessian.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from matcalc.core import algebra as A
 from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.linear import NOT_LINEAR, MatrixTarget, factors, fold
+from matcalc.core.reverse import Step, backpropagate
 from matcalc.core.rules import RULES
-
-
-@dataclass
-class Step:
-    """One node of the backward pass: the upstream gradient it received and what it sent on."""
-
-    node: Node
-    upstream: Node
-    sent: list[tuple[Node, Node]] = field(default_factory=list)   # (input, contribution)
-    fork: list[Node] = field(default_factory=list)                # contributions that were added
 
 
 def gradients(output: Node, wrt: list[Node], steps: list[Step] | None = None) -> dict[Node, Node]:
     """∂output/∂v for each v in ``wrt`` (shape convention); ``output`` must be a scalar."""
     if not output.is_scalar:
         raise InternalError("reverse mode needs a scalar output")
-    order = [n for n in topo_order([output]) if any(depends_on(n, v) for v in wrt)]
-    incoming: dict[int, list[Node]] = {id(output): [A.const(1)]}
-    for node in reversed(order):
-        parts = incoming.pop(id(node), None)
-        if not parts or node.op == "var":
-            if parts is not None:
-                incoming[id(node)] = parts
-            continue
-        G = A.add(*parts) if len(parts) > 1 else parts[0]
-        if A.is_zero(G):
-            continue
-        contributions = RULES[node.op].vjp(node, G)
-        step = Step(node, G, fork=list(parts) if len(parts) > 1 else []) if steps is not None else None
-        for arg, g in zip(node.args, contributions):
-            if g is None or not any(depends_on(arg, v) for v in wrt):
-                continue
-            if g.shape != arg.shape:
-                raise InternalError(f"rule {node.op} sent a {g.shape} gradient to a {arg.shape} input")
-            incoming.setdefault(id(arg), []).append(g)
-            if step is not None:
-                step.sent.append((arg, g))
-        if step is not None:
-            steps.append(step)
-    out = {}
-    for v in wrt:
-        parts = incoming.get(id(v))
-        out[v] = A.add(*parts) if parts else A.zero(v.shape)
-    return out
+    reached = backpropagate(output, wrt, A.const(1), steps=steps)
+    return {v: A.add(*reached[id(v)]) if id(v) in reached else A.zero(v.shape) for v in wrt}
 
 
 def jvp(expr: Node, tangents: dict[Node, Node]) -> Node:
@@ -85,85 +50,54 @@ def jvp(expr: Node, tangents: dict[Node, Node]) -> Node:
 def linear_coefficient(expr: Node, T: Node) -> Node:
     """The matrix M with expr = M T, for a column vector ``T`` and expr linear in it."""
     if not (expr.is_column or expr.is_scalar):
-        raise UnsupportedError("a Jacobian of a matrix-valued expression by a vector")
-    n = T.rows
-    memo: dict[Node, Node] = {}                 # keyed by the node: temporaries made below stay alive
+        raise UnsupportedError(_MATRIX_BY_VECTOR)
+    return MatrixCoefficient(T, T.rows)(expr)
 
-    def coef(e: Node) -> Node:
-        if e in memo:
-            return memo[e]
-        memo[e] = r = _coef(e)
-        if r.shape != (e.rows * e.cols, n):
-            raise InternalError(f"coefficient of {e.op} has shape {r.shape}")
-        return r
 
-    def _coef(e: Node) -> Node:
-        if e is T:
-            return A.eye(n)
-        if not depends_on(e, T):
-            return A.zero((e.rows * e.cols, n))
-        op = e.op
-        if op == "add":
-            return A.add(*(coef(t) for t in e.args))
-        if op == "scale":
-            c, fs, body = A.split(e)
-            factors = e.args if body is None else e.args[:-1]
-            hit = [i for i, f in enumerate(factors) if depends_on(f, T)]
-            if body is not None and depends_on(body, T):
-                if hit:
-                    raise UnsupportedError("not linear in the tangent")
-                return A.product(c, fs, coef(body))
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            i = hit[0]
-            rest = [(g, 1) for j, g in enumerate(factors) if j != i]
-            lin = coef(factors[i])                                    # 1 × n
-            if body is None:
-                return A.product(c, rest, lin)
-            return A.product(c, rest, A.matmul(_as_column(body), lin))
-        if op == "matmul":
-            p, q = e.args
-            if not depends_on(p, T):
-                if q.is_column or q.is_scalar:
-                    return A.matmul(p, coef(q))
-                return chain(e)
-            if not depends_on(q, T):
-                if e.is_scalar and p.is_row:                         # (row · q) = qᵀ rowᵀ
-                    return A.matmul(A.transpose(q), coef(A.transpose(p)))
-                if p.op == "diag":                                   # diag(L) q = q ∘ L
-                    return A.matmul(A.diag(q), coef(p.args[0]))
-                return chain(e)
-            raise UnsupportedError("not linear in the tangent")
-        if op == "hadamard":
-            hit = [i for i, f in enumerate(e.args) if depends_on(f, T)]
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            i = hit[0]
-            others = A.hadamard(*(f for j, f in enumerate(e.args) if j != i))
-            inner = e.args[i]
-            if inner.op == "add":
-                return A.add(*(A.matmul(A.diag(others), coef(t)) for t in inner.args))
-            return A.matmul(A.diag(others), coef(inner))
-        if op == "sum" and e.args[0].is_column or op == "sum" and e.attrs[0] is None and e.args[0].is_column:
-            return A.matmul(A.ones((ONE, e.args[0].rows)), coef(e.args[0]))
-        if op == "transpose" and e.args[0].is_scalar:
-            return coef(e.args[0])
-        return _unsupported(e)
+_MATRIX_BY_VECTOR = "a Jacobian of a matrix-valued expression by a vector"
 
-    def chain(e: Node) -> Node:
+
+class MatrixCoefficient(MatrixTarget):
+    """The target ``M`` with e = M T (``rows·cols(e) × n`` for a column ``T`` of n entries)."""
+
+    missing = "cannot write the Jacobian through {} in closed form"
+
+    def scalar(self, c, rest, factor: Node, body: Node | None) -> Node:
+        lin = self(factor)                                           # 1 × n
+        if body is None:
+            return A.product(c, rest, lin)
+        if not body.is_column:
+            raise UnsupportedError(_MATRIX_BY_VECTOR)
+        return A.product(c, rest, A.matmul(body, lin))
+
+    def hadamard(self, others: Node, inner: Node) -> Node:
+        if inner.op == "add":
+            return A.add(*(A.matmul(A.diag(others), self(t)) for t in inner.args))
+        return A.matmul(A.diag(others), self(inner))
+
+    def op_matmul(self, e: Node) -> Node:
+        p, q = e.args
+        if not depends_on(p, self.T):
+            if q.is_column or q.is_scalar:
+                return A.matmul(p, self(q))
+            return self.chain(e)
+        if not depends_on(q, self.T):
+            if e.is_scalar and p.is_row:                             # (row · q) = qᵀ rowᵀ
+                return A.matmul(A.transpose(q), self(A.transpose(p)))
+            if p.op == "diag":                                       # diag(L) q = q ∘ L
+                return A.matmul(A.diag(q), self(p.args[0]))
+            return self.chain(e)
+        raise UnsupportedError(NOT_LINEAR)
+
+    def chain(self, e: Node) -> Node:
         """vec(L G R) = (Rᵀ ⊗ L) vec(G) (Cookbook 520), G the one factor of the flattened product
         that holds the tangent, whatever the association (``(a xᵀ) x``, ``(x xᵀ) x``)."""
-        factors = _flatten_matmul(e)
-        hit = [i for i, f in enumerate(factors) if depends_on(f, T)]
-        if len(hit) != 1:
-            raise UnsupportedError("not linear in the tangent")
-        i = hit[0]
-        left, G, right = factors[:i], factors[i], factors[i + 1:]
+        left, G, right = self.split_chain(factors(e, keep_scalars=True))
         if G.op == "add":                                            # L (A + B) R = L A R + L B R
-            return A.add(*(coef(_product(left + [t] + right)) for t in G.args))
-        L = _product(left) if left else None
-        R = _product(right) if right else None
-        g = coef(A.transpose(G)) if G.is_row else coef(G)           # vec of a row is its transpose
+            return A.add(*(self(fold(left + [t] + right)) for t in G.args))
+        L = fold(left) if left else None
+        R = fold(right) if right else None
+        g = self(A.transpose(G)) if G.is_row else self(G)           # vec of a row is its transpose
         if R is None and L is not None and G.is_column:
             return A.matmul(L, g)
         if R is not None and R.is_scalar:
@@ -174,33 +108,12 @@ def linear_coefficient(expr: Node, T: Node) -> Node:
         Lm = A.eye(G.rows) if L is None else L
         return A.matmul(A.kron(Rt, Lm), g)
 
-    return coef(expr)
+    def op_sum(self, e: Node) -> Node:
+        if not e.args[0].is_column:
+            raise UnsupportedError(self.missing.format(e.op))
+        return A.matmul(A.ones((ONE, e.args[0].rows)), self(e.args[0]))
 
-
-def _flatten_matmul(e: Node) -> list[Node]:
-    """The factors of a product chain, left to right (1×1 products stay whole: they are scalars)."""
-    out, stack = [], [e]
-    while stack:
-        node = stack.pop()
-        if node.op == "matmul" and not (node is not e and node.is_scalar):
-            stack.extend(reversed(node.args))
-        else:
-            out.append(node)
-    return out
-
-
-def _product(factors: list[Node]) -> Node:
-    out = factors[0]
-    for f in factors[1:]:
-        out = A.matmul(out, f)
-    return out
-
-
-def _as_column(body: Node) -> Node:
-    if body.is_column:
-        return body
-    raise UnsupportedError("a Jacobian of a matrix-valued expression by a vector")
-
-
-def _unsupported(e: Node) -> Node:
-    raise UnsupportedError(f"cannot write the Jacobian through {e.op} in closed form")
+    def op_transpose(self, e: Node) -> Node:
+        if not e.args[0].is_scalar:
+            raise UnsupportedError(self.missing.format(e.op))
+        return self(e.args[0])

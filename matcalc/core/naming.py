@@ -3,7 +3,10 @@
 A ``Namer`` hands out names that are valid Python, unique within one generated module, never a
 keyword (``lambda`` becomes ``lambda_``), never one of the module's own names (``np``, ``cache``,
 ``upstream``...) and never one that ruff flags as ambiguous (``l``, ``I``, ``O``).  Gradients are
-``dL_dW``; temporaries without a name in the program are ``z1``, ``z2``...
+``dL_dW``; forward steps without a name in the program are ``z1``, ``z2``..., shared
+subexpressions ``t1``, ``t2``...; the second-order module's ``v_x``, ``hv_x``, ``H_x_y``, ``e_x``
+are made here too (``Namer``'s methods), and so are printed programs' temporaries (``numbered``)
+and the steps' Unicode subscripts (``subscripted``: ``z₁``).
 
 Python reads identifiers NFKC-normalised (PEP 3131): ``ｘ`` *is* ``x`` and ``ｎｐ`` *is* ``np`` to
 the interpreter.  So every name is made here in its NFKC form (what Python will see), and two
@@ -83,6 +86,72 @@ class Namer:
 
     def dim(self, symbol: str) -> str:
         return self.local(f"dim_{symbol}")
+
+    # ------------------------------------------------------------ the names generated code uses
+    def output(self, statement: str | None) -> str:
+        """The local of the program's result: its last statement's name, else ``out``."""
+        return self.local(statement if statement else "out")
+
+    def step(self) -> str:
+        """A forward step the program did not name: ``z1``, ``z2``, ..."""
+        return self.fresh("z")
+
+    def temporary(self) -> str:
+        """A shared subexpression hoisted into a line of its own: ``t1``, ``t2``, ..."""
+        return self.fresh("t")
+
+    def seed(self, output_local: str, prefix: str, scalar: bool) -> str:
+        """The upstream gradient backward receives: ``G`` for a scalar output, else ``dL_dout``."""
+        return self.local("G" if scalar else f"d{prefix}_d{output_local}")
+
+    def adjoint(self, forward_local: str | None, transposed_of: str | None, prefix: str) -> str:
+        """A node's adjoint in backward: ``dL_dh`` after its forward local ``h``; a transpose of a
+        named ``h`` is ``dL_dhT``; any other node ``dL_dt``."""
+        base = forward_local
+        if base is None:
+            base = f"{transposed_of.rstrip('_')}T" if transposed_of else "t"
+        return self.grad(base.rstrip("_"), prefix)
+
+    def tangent(self, variable: str) -> str:
+        """hvp's direction for ``variable``: ``v_x``."""
+        return self.local(f"v_{variable}")
+
+    def hvp_result(self, variable: str) -> str:
+        """hvp's result for ``variable``: ``hv_x``."""
+        return self.local(f"hv_{variable}")
+
+    def hessian_block(self, a: str, b: str, several: bool) -> str:
+        """A Hessian block's local: ``H`` for one variable, else ``H_a`` or ``H_a_b``."""
+        return self.local("H" if not several else f"H_{a}" if a == b else f"H_{a}_{b}")
+
+    def basis(self, variable: str) -> str:
+        """The basis direction of a loop over ``variable``'s entries: ``e_x``."""
+        return self.local(f"e_{variable}")
+
+    def loop_index(self) -> str:
+        return self.local("k")
+
+    def column(self, block: str) -> str:
+        """One column of a Hessian block built in a loop: ``H_col``."""
+        return self.local(f"{block}_col")
+
+
+def numbered(prefix: str, counter: int, taken: set[str]) -> tuple[str, int]:
+    """The next free ``{prefix}{k}`` after ``counter`` (``t1``, ``t2``, ... skipping names in
+    ``taken``) and its ``k``: the printed programs' temporaries."""
+    counter += 1
+    while f"{prefix}{counter}" in taken:
+        counter += 1
+    return f"{prefix}{counter}", counter
+
+
+_SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def subscripted(name: str) -> str:
+    """A fresh name's trailing number as Unicode subscripts: ``z1`` is ``z₁`` (steps in Unicode)."""
+    stem = name.rstrip("0123456789")
+    return stem + name[len(stem):].translate(_SUBSCRIPT_DIGITS)
 
 
 def identifier_counts(code: str) -> dict[str, int]:

@@ -23,8 +23,8 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import gradients, jvp
 from matcalc.core.errors import MatcalcError, ShapeError, UnsupportedError
 from matcalc.core.graph import Node, topo_order
-from matcalc.derivation.derivation import Derivation, _external_shape, tensor_of
-from matcalc.derivation.verification import verified
+from matcalc.derivation.derivation import Derivation, external_shape, tensor_of
+from matcalc.derivation.verification import printed_forms, verified
 from matcalc.language.program import Wrt, resolve_wrt, typed_program, wrt_names
 from matcalc.numeric.evaluate import bind_dims, eval_node, evaluate, stable_value, to_internal, user_callable
 from matcalc.numeric.finite_differences import (
@@ -98,7 +98,7 @@ class Hessian(Derivation):
         xn, yn = self.pairs[key]
         x, y = self.variables[xn], self.variables[yn]
         xs, ys = env[xn].shape, env[yn].shape
-        shape = _external_shape(xs, x, x.attrs[1]) + _external_shape(ys, y, y.attrs[1])
+        shape = external_shape(xs, x, x.attrs[1]) + external_shape(ys, y, y.attrs[1])
         node, form = node if node is not None else self.results[key], self.forms[key]
         leaves = list(self.variables.values())       # bind every dimension, even ones node lacks
         if form == "matrix":
@@ -119,13 +119,10 @@ class Hessian(Derivation):
         variables = dict(self.typed.variables)
         variables.update(self.variables)
         leaves = list(variables.values())
-        try:
-            shown, unverified = self._printed_hessians() if printed else ({}, [])
-        except MatcalcError as e:
-            return CheckReport("mismatch", detail=f"the printed text does not parse back ({e})")
-        except RecursionError:                      # a bug in building it, not in what is shown
-            shown, unverified = {}, [("the printed text could not be rebuilt to check it (recursion in "
-                                     "the builder): only the graph behind it was verified")]
+        got = printed_forms(lambda: self._printed_hessians()) if printed else ({}, [])
+        if isinstance(got, CheckReport):
+            return got
+        shown, unverified = got
 
         def errors_at(env):
             errors: dict[str, float] = {}
@@ -133,7 +130,7 @@ class Hessian(Derivation):
                 g = self.gradient_nodes[key]
                 H = self._value(key, env, functions)
                 y = self.variables[yn]
-                ny = len(_external_shape(env[yn].shape, y, y.attrs[1]))
+                ny = len(external_shape(env[yn].shape, y, y.attrs[1]))
 
                 def f(e, g=g):
                     return evaluate([g, *leaves], e, functions)[0]

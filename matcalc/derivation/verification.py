@@ -75,3 +75,20 @@ def printed_value(node: Node, functions, leaves, transpose: bool):
         except ValueError:                  # a printed result of the wrong shape is a mismatch
             return np.full(np.shape(graph_value), np.nan)
     return value_of
+
+
+UNREBUILT = ("the printed text could not be rebuilt to check it (recursion in the builder): only the "
+             "graph behind it was verified")
+
+
+def printed_forms(build: Callable[[], tuple[dict, list]]) -> tuple[dict, list] | CheckReport:
+    """``build()``: the printed forms parsed back (label -> what to evaluate) and notes on what has
+    no parseable form; a mismatch report where the printed text does not parse back; nothing to
+    check (and a note) where rebuilding it recursed too deeply, a bug in building, not in what
+    is shown."""
+    try:
+        return build()
+    except MatcalcError as e:
+        return CheckReport("mismatch", detail=f"the printed text does not parse back ({e})")
+    except RecursionError:
+        return {}, [UNREBUILT]

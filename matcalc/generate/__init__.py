@@ -1,2 +1,3 @@
-"""Code generation: planning, the NumPy emitter, first- and second-order modules, gradchecks.
+"""Code generation: planning, the NumPy emitter, first- and second-order programs, the module
+template they are laid out by, gradchecks.
 """

@@ -1,11 +1,9 @@
-"""NumPy expressions from graph nodes: the emitter behind generated forward and backward code.
+"""The NumPy expression emitter: one graph node as one line of generated code.
 
-``_Emitter`` prints one node at a time as a NumPy expression (``Code``: text, precedence, whether
-it has the node's full shape or broadcasts to it, and what it aliases), hoisting shared
-subexpressions into lines of their own.  It never builds a diagonal, identity-times or ones
-matrix it can broadcast instead (``diag(v) A`` → ``v * A``, ``𝟏 rᵀ`` → ``r``), and uses stable
-forms (log-softmax and logsumexp with the max subtracted, sigmoid through tanh).  ``program``
-assembles the module around it.
+``Emitter`` prints a node's value as NumPy text from its arguments' names, with precedence
+levels (``ADD`` … ``ATOM``) so that parentheses appear only where needed; it never builds a
+diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` → ``v * A``).
+``Program`` (``generate.program``) decides which nodes get lines and names.
 """
 from __future__ import annotations
 
@@ -39,6 +37,13 @@ HELPERS = {
 }
 
 
+def known_size(d) -> int:
+    """A dimension's value when the shapes declared it, else a huge stand-in."""
+    return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
+
+
+
+
 @dataclass
 class Code:
     """An emitted expression: its text, precedence, whether it has the node's full shape (else it
@@ -61,7 +66,7 @@ def literal(x: Fraction | float) -> Code:
     return Code(t, UNARY if v < 0 else ATOM)
 
 
-class _Emitter:
+class Emitter:
     """Prints graph nodes as NumPy expressions, hoisting shared subexpressions into lines."""
 
     def __init__(self, namer: Namer, dim_names: dict, helpers: set):
@@ -133,7 +138,7 @@ class _Emitter:
             self.reads.append(set())
         c = self.op(node)
         if hoisted:
-            info = self.assign(self.namer.fresh("t"), node, c)
+            info = self.assign(self.namer.temporary(), node, c)
             self.reads.pop()
             self.read(info.text)
             return Code(info.text, ATOM, info.full, info.alias or info.text)
@@ -302,10 +307,10 @@ class _Emitter:
             u = self.full(a.args[0]) if a.op == "transpose" else x
             return Code(f"np.vdot({u.text}, {y.text})")
         if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
-            if _known(a.rows) * _known(b.cols) <= _EINSUM_OUTER:
+            if known_size(a.rows) * known_size(b.cols) <= _EINSUM_OUTER:
                 return Code(f'np.einsum("ik,kj->ij", {x.text}, {y.text})')
             return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
-        if a.op == "transpose" and b.cols != ONE and _known(b.cols) <= _NARROW < _known(a.rows):
+        if a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):
             # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
             xa = self.full(a.args[0])
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
@@ -320,9 +325,9 @@ class _Emitter:
             return Code(f"1.0 / np.sqrt({c.text})", MUL, c.full)
         if p < 0:
             q = -p
-            den = wrap(c, ATOM) if q == 1 else f"{wrap(c, ATOM)} ** {_num(q)}"
+            den = wrap(c, ATOM) if q == 1 else f"{wrap(c, ATOM)} ** {number_literal(q)}"
             return Code(f"1.0 / {den}", MUL, c.full)
-        return Code(f"{wrap(c, ATOM)} ** {_num(p)}", POW, c.full)
+        return Code(f"{wrap(c, ATOM)} ** {number_literal(p)}", POW, c.full)
 
     def op_ew(self, n):
         name, order = n.attrs
@@ -383,10 +388,21 @@ class _Emitter:
 
 
 
-def _num(p: Fraction) -> str:
+def number_literal(p: Fraction) -> str:
     return str(int(p)) if p.denominator == 1 else repr(float(p))
 
 
-def _known(d) -> int:
-    """A dimension's value when the shapes declared it, else a huge stand-in."""
-    return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
+def external(node_ndim: int, text: str) -> str:
+    if node_ndim == 0:
+        return f"_scalar({text})"
+    if node_ndim == 1:
+        return f"{text}.reshape(-1)"
+    return text
+
+
+def ndim(node: Node) -> int:
+    if node.op == "var":
+        return node.attrs[1]
+    return 0 if node.is_scalar else 1 if node.is_column else 2
+
+

@@ -81,14 +81,8 @@ def gradcheck_gradients(expr: str, wrt, shapes: dict | None = None, assume: dict
     tol = TOL[dtype] if tol is None else tol
     rng = np.random.default_rng(seed)
     report = GradcheckReport(expr, tol=tol, dtype=dtype)
-    checked = 0
-    for _ in range(points):
-        env = sample_point([typed.output], variables, rng, functions)
-        if env is None:
-            continue
-        checked += 1
-        inputs = {n: to_external(env[n], v.attrs[1]) for n, v in variables.items()}
-        kw = {"functions": functions} if functions else {}
+    kw = {"functions": functions} if functions else {}
+    for env, inputs in sample_inputs(typed, variables, rng, functions, points):
         value, cache = mod["forward"](**inputs, **kw)
         grads = mod["backward"](cache)
         trouble = _reentrancy(mod, cache, grads) or _forward_mismatch(typed, variables, env, functions, value, tol)
@@ -99,14 +93,7 @@ def gradcheck_gradients(expr: str, wrt, shapes: dict | None = None, assume: dict
         def f(values, kw=kw):
             return float(np.sum(ref["forward"](**values, **kw)[0]))
         for name in names:
-            x = np.array(inputs[name], dtype=float)
-            numeric = np.zeros_like(x)
-            flat = numeric.reshape(-1)
-            for i in range(x.size):
-                xp, xm = x.copy(), x.copy()
-                xp.reshape(-1)[i] += h
-                xm.reshape(-1)[i] -= h
-                flat[i] = (f({**inputs, name: xp}) - f({**inputs, name: xm})) / (2 * h)
+            numeric = central_difference(f, inputs, name, h)
             got = np.asarray(grads[name], dtype=float)
             if got.shape != numeric.shape:
                 report.detail = f"gradient of {name} has shape {got.shape}, its variable {numeric.shape}"
@@ -117,9 +104,33 @@ def gradcheck_gradients(expr: str, wrt, shapes: dict | None = None, assume: dict
                 err = float("inf")
             report.errors[name] = max(report.errors.get(name, 0.0), err)
         report.point = inputs
+    return report
+
+
+def sample_inputs(typed, variables: dict, rng, functions, points: int):
+    """Up to ``points`` random points inside the function's domain, each as (internal values,
+    the inputs as forward() takes them); none at all is an error."""
+    checked = 0
+    for _ in range(points):
+        env = sample_point([typed.output], variables, rng, functions)
+        if env is None:
+            continue
+        checked += 1
+        yield env, {n: to_external(env[n], v.attrs[1]) for n, v in variables.items()}
     if not checked:
         raise MatcalcError("gradcheck: no valid random point was found inside the function's domain")
-    return report
+
+
+def central_difference(f, inputs: dict, name: str, h: float) -> np.ndarray:
+    """∂f/∂name at ``inputs`` by central differences, entry by entry (f returns a float)."""
+    x = np.array(inputs[name], dtype=float)
+    out = np.zeros_like(x)
+    for i in range(x.size):
+        plus, minus = x.copy(), x.copy()
+        plus.reshape(-1)[i] += h
+        minus.reshape(-1)[i] -= h
+        out.reshape(-1)[i] = (f({**inputs, name: plus}) - f({**inputs, name: minus})) / (2 * h)
+    return out
 
 
 def _forward_mismatch(typed, variables, env, functions, value, tol) -> str | None:

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcalc.core.errors import MatcalcError
-from matcalc.generate.gradcheck import TOL, GradcheckReport, prepare
+from matcalc.generate.gradcheck import TOL, GradcheckReport, central_difference, prepare, sample_inputs
 from matcalc.generate.hessian_program import block_keys, codegen_hessian_source
-from matcalc.numeric.evaluate import to_external
-from matcalc.numeric.finite_differences import sample_point
 
 
 def gradcheck_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
@@ -36,7 +33,6 @@ def gradcheck_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict |
     rng = np.random.default_rng(seed)
     report = GradcheckReport(expr, tol=tol, dtype=dtype)
     several = len(names) > 1
-    checked = 0
 
     def value(values):
         return float(np.sum(ref["forward"](**values, **kw)[0]))
@@ -54,12 +50,7 @@ def gradcheck_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict |
         err = float(np.max(np.abs(got - want), initial=0.0)) / max(scale, 1e-12)
         report.errors[key] = max(report.errors.get(key, 0.0), err if np.isfinite(err) else float("inf"))
 
-    for _ in range(points):
-        env = sample_point([typed.output], variables, rng, functions)
-        if env is None:
-            continue
-        checked += 1
-        inputs = {n: to_external(env[n], v.attrs[1]) for n, v in variables.items()}
+    for _, inputs in sample_inputs(typed, variables, rng, functions, points):
         x = {n: np.array(inputs[n], dtype=float) for n in names}
         _, cache = mod["forward"](**inputs, **kw)
         snapshot = {k: np.array(v, copy=True) for k, v in cache.items() if isinstance(v, np.ndarray)}
@@ -71,12 +62,7 @@ def gradcheck_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict |
 
         # first order: backward against central differences of forward
         for n in names:
-            fd = np.zeros_like(x[n])
-            for i in range(x[n].size):
-                plus, minus = x[n].copy(), x[n].copy()
-                plus.reshape(-1)[i] += h
-                minus.reshape(-1)[i] -= h
-                fd.reshape(-1)[i] = (value({**inputs, n: plus}) - value({**inputs, n: minus})) / (2 * h)
+            fd = central_difference(value, inputs, n, h)
             got = np.asarray(grads[n], dtype=float)
             note(f"backward {n}", got, fd, max(np.max(np.abs(fd), initial=0.0), np.max(np.abs(got), initial=0.0)))
 
@@ -127,6 +113,4 @@ def gradcheck_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict |
             if not np.array_equal(np.asarray(cache[k]), s, equal_nan=True):
                 report.detail = f"backward, hessian_from_cache or hvp wrote into the cache entry {k}"
         report.point = inputs
-    if not checked:
-        raise MatcalcError("gradcheck: no valid random point was found inside the function's domain")
     return report

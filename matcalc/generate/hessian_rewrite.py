@@ -17,7 +17,9 @@ Values are unchanged: only the order of exact operations.
 from __future__ import annotations
 
 from matcalc.core import algebra as A
-from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.graph import ONE, Node
+from matcalc.core.linear import fold
+from matcalc.core.rebuild import rebuild
 from matcalc.generate.plan import cheapest, matmul
 from matcalc.second_order.kronecker import kron
 from matcalc.simplify.rewrite import REBUILD, merge_diagonals
@@ -32,23 +34,20 @@ class Rewriter:
         self.new: dict[int, Node] = {}
 
     def rewrite(self, roots: list[Node]) -> list[Node]:
-        for node in topo_order(roots):
-            if id(node) in self.new:
-                continue
-            if id(node) in self.keep or not node.args:
-                self.new[id(node)] = node
-                continue
-            if node.op == "matmul":
-                factors = [self.new[id(f)] for f in self._flatten(node)]
-                out = self._chain([g for f in factors for g in self._flatten(f)])
-            else:
-                out = REBUILD[node.op](node, [self.new[id(a)] for a in node.args])
-                if out.op == "add":
-                    out = merge_diagonals(out)
-                elif out.op == "scale":
-                    out = _scaled(*A.split(out))
-            self.new[id(node)] = out
-        return [self.new[id(r)] for r in roots]
+        return rebuild(roots, self._step, memo=self.new)
+
+    def _step(self, node: Node, args: list[Node]) -> Node:
+        if id(node) in self.keep:
+            return node
+        if node.op == "matmul":
+            factors = [self.new[id(f)] for f in self._flatten(node)]
+            return self._chain([g for f in factors for g in self._flatten(f)])
+        out = REBUILD[node.op](node, args)
+        if out.op == "add":
+            return merge_diagonals(out)
+        if out.op == "scale":
+            return _scaled(*A.split(out))
+        return out
 
     def _flatten(self, node: Node) -> list[Node]:
         if node.op != "matmul" or id(node) in self.keep:
@@ -63,10 +62,7 @@ class Rewriter:
 
     def _kron_chain(self, fs: list[Node]) -> Node:
         """A chain with a Kronecker factor, multiplied out by the mixed-product rule."""
-        out = fs[0]
-        for f in fs[1:]:
-            out = self._kmul(out, f)
-        return out
+        return fold(fs, self._kmul)
 
     def _kmul(self, a: Node, b: Node) -> Node:
         """a b with (P ⊗ Q)(R ⊗ S) = PR ⊗ QS, (p ⊗ Q) M = p ⊗ QM for a column p, M (pᵀ ⊗ Q) = pᵀ ⊗ MQ,

@@ -8,8 +8,10 @@ flattened and re-parenthesised by the classic matrix-chain dynamic programme, wi
 dimensions priced as large (``_LARGE``) and declared ones at their value.  ``sum(A B)`` becomes
 ``(𝟏ᵀ A)(B 𝟏)``: two reductions and a dot product instead of a matrix product, which also turns
 the adjoint of the sum into broadcasts rather than matrix products by a ones matrix.  ``‖x‖²``
-is ``Σ x∘x``, whose gradient ``2 x`` has no ``x/‖x‖`` to divide by zero.  ``log σ(z)`` is
-``-softplus(-z)`` and ``log(1 - σ(z))`` is ``-softplus(z)``: finite where σ rounds to 0 or 1.
+is ``Σ x∘x``, whose gradient ``2 x`` has no ``x/‖x‖`` to divide by zero.  Every node takes its
+stable form (``core.stable``): ``log σ(z)`` is ``-softplus(-z)``, ``log(1 - σ(z))`` is
+``-softplus(z)``, ``1 - σ(z)`` is ``σ(-z)``, ``log exp(z)`` is ``z``: finite and accurate where σ
+rounds to 0 or 1.
 
 Values are unchanged (only the order of exact operations); the backward program is derived
 from the rewritten graph, so it inherits the cheaper order.
@@ -22,6 +24,8 @@ import sympy
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.rebuild import rebuild
+from matcalc.core.stable import stable_form
 from matcalc.language.shapes import Typed
 from matcalc.simplify.rewrite import REBUILD
 
@@ -37,49 +41,25 @@ def plan(typed: Typed) -> Typed:
         for a in node.args:
             uses[id(a)] = uses.get(id(a), 0) + 1
     new: dict[int, Node] = {}
-    for node in topo_order(roots):
-        if not node.args:
-            new[id(node)] = node
-            continue
-        args = [new[id(a)] for a in node.args]
+
+    def step(node: Node, args: list[Node]) -> Node:
         if node.op == "matmul":
             chain = _links(node, new, uses, keep)
-            out = _best(chain) if len(chain) > 2 else matmul(*args)
-        elif node.op == "sum" and node.attrs[0] is None and args[0].op == "matmul" \
+            return _best(chain) if len(chain) > 2 else matmul(*args)
+        if node.op == "sum" and node.attrs[0] is None and args[0].op == "matmul" \
                 and uses.get(id(node.args[0]), 0) == 1 and id(node.args[0]) not in keep:
             a, b = args[0].args
-            out = matmul(matmul(A.ones((ONE, a.rows)), a), matmul(b, A.ones((b.cols, ONE))))
-        elif node.op == "ew" and node.attrs == ("log", 0) and _stable_log(args[0]) is not None:
-            out = _stable_log(args[0])                  # log σ(z) = -softplus(-z): finite for every z
-        elif node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
+            return matmul(matmul(A.ones((ONE, a.rows)), a), matmul(b, A.ones((b.cols, ONE))))
+        if node.op == "pow" and node.attrs[0] == 2 and args[0].op == "norm":
             x = args[0].args[0]                         # ‖x‖² = Σ x∘x: no square root, no 0/0 at x = 0
-            out = A.sum_(A.hadamard(x, x))
-        else:
-            out = REBUILD[node.op](node, args)
-        new[id(node)] = out
+            return A.sum_(A.hadamard(x, x))
+        out = REBUILD[node.op](node, args)
+        stable = stable_form(out)                       # log σ(z) = -softplus(-z), 1 - σ(z) = σ(-z), ...
+        return out if stable is None else stable.form
+    rebuild(roots, step, memo=new)
     return Typed(new[id(typed.output)], typed.variables,
                  {k: new[id(v)] for k, v in typed.intermediates.items()},
                  [(k, new[id(v)]) for k, v in typed.statements], typed.source, typed.notes)
-
-
-def _stable_log(arg: Node) -> Node | None:
-    """``log σ(z)`` as ``-softplus(-z)`` and ``log(1 - σ(z))`` as ``-softplus(z)`` (softplus is
-    ``logaddexp(0, ·)``, finite everywhere), where ``log`` of a rounded σ would be ``-inf`` once
-    σ(z) underflows (z < -745) or rounds to 1 (z > 37); ``log softmax(z)`` as ``log_softmax(z)``
-    (an underflowed softmax entry is ``-inf``, its gradient NaN); None for any other argument."""
-    if arg.op == "ew" and arg.attrs == ("sigmoid", 0):
-        return A.neg(A.ew("softplus", A.neg(arg.args[0])))
-    if arg.op == "softmax":                             # log softmax(z) = z - logsumexp(z), max subtracted
-        return A.softmax_family("log_softmax", arg.args[0], arg.attrs[0])
-    if arg.op == "add" and len(arg.args) == 2:
-        for one, other in (arg.args, arg.args[::-1]):
-            if not ((one.op == "ones" and one.shape == arg.shape) or (arg.is_scalar and A.is_const(one, 1))):
-                continue
-            coef, factors, body = A.split(other)
-            if coef == -1 and not factors and body is not None and body.op == "ew" and body.attrs == ("sigmoid", 0) \
-                    and body.shape == arg.shape:
-                return A.neg(A.ew("softplus", body.args[0]))
-    return None
 
 
 def _links(node: Node, new: dict, uses: dict, keep: set) -> list[Node]:

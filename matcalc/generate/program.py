@@ -1,57 +1,28 @@
-"""NumPy forward/backward code from the graph: ``codegen(expr, wrt)`` returns a module's source.
+"""NumPy forward/backward code from the graph: ``codegen_source(expr, wrt)`` returns a module's source.
 
 The forward program is the typed graph in topological order, one line per operation, named
-after the program's intermediates (CSE is free: nodes are hash-consed).  The backward program is
-reverse mode over the same graph: each node's adjoint is a placeholder ``dL_dh``, the rule
-table's symbolic VJP applied to it is the adjoint template (``dL_dz = dL_dh * (1 - h ** 2)``
-reuses the cached ``h``), contributions meeting at a fork are accumulated with ``+=``, and only
-the adjoints the requested gradients need are emitted.  The expression printer never builds a
-diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` → ``v * A``,
-``𝟏 rᵀ`` → ``r``), and uses stable forms (log-softmax and logsumexp with the max subtracted,
-sigmoid through tanh).  Values are 2-D inside (a vector ``(n, 1)``); inputs and results follow
-LANGUAGE.md's NumPy conventions at the boundary.
+after the program's intermediates (CSE is free: nodes are hash-consed), printed by
+``emitter.Emitter``.  The backward program is reverse mode over the same graph, by the one
+reverse loop (``core.reverse.backpropagate``): each node's adjoint is a placeholder ``dL_dh``,
+the rule table's symbolic VJP applied to it is the adjoint template (``dL_dz = dL_dh * (1 - h **
+2)`` reuses the cached ``h``), contributions meeting at a fork are accumulated with ``+=``, and
+only the adjoints the requested gradients need are emitted.  ``Program.parts`` says what the
+module holds and ``template.module_source`` lays it out.  Values are 2-D inside (a vector
+``(n, 1)``); inputs and results follow LANGUAGE.md's NumPy conventions at the boundary.
 """
 from __future__ import annotations
 
-import unicodedata
-
 from matcalc.core import algebra as A
-from matcalc.core.errors import MatcalcError, UnsupportedError
-from matcalc.core.graph import Node, depends_on, topo_order
+from matcalc.core.errors import MatcalcError, ShapeError, UnsupportedError
+from matcalc.core.graph import Node, topo_order
 from matcalc.core.naming import Namer, identifiers
-from matcalc.core.rules import ELEMENTWISE, RULES
-from matcalc.generate.emitter import ATOM, HELPERS, LEAVES, MUL, Code, _Emitter, wrap  # noqa: F401 - hessian_program reads them here
+from matcalc.core.reverse import backpropagate
+from matcalc.core.rules import ELEMENTWISE
+from matcalc.generate.emitter import ATOM, LEAVES, Code, Emitter, external, ndim, wrap
 from matcalc.generate.inplace import in_place
 from matcalc.generate.plan import plan
+from matcalc.generate.template import Parts, module_source
 from matcalc.language.program import resolve_wrt, typed_program, wrt_names
-
-
-def _external(node_ndim: int, text: str) -> str:
-    if node_ndim == 0:
-        return f"_scalar({text})"
-    if node_ndim == 1:
-        return f"{text}.reshape(-1)"
-    return text
-
-
-def _ndim(node: Node) -> int:
-    if node.op == "var":
-        return node.attrs[1]
-    return 0 if node.is_scalar else 1 if node.is_column else 2
-
-
-def codegen_source(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
-                   dtype: str | None = None) -> str:
-    """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
-    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``, unverified
-    (``matcalc.codegen`` gradchecks it with ``generate.verify`` before returning it)."""
-    names = wrt_names(wrt)
-    dtype = normalize_dtype(dtype)
-    typed = typed_program(expr, shapes, assume)
-    wrt_nodes, _ = resolve_wrt(typed, names, shapes)
-    typed = plan(typed)
-    return _Program(expr, typed, names, wrt_nodes, dtype).source()
-
 
 DTYPES = {None: "float64", "float64": "float64", "float32": "float32", "double": "float64", "single": "float32"}
 
@@ -64,7 +35,31 @@ def normalize_dtype(dtype) -> str:
     return DTYPES[key]
 
 
-class _Program:
+def prepare(expr: str, wrt, shapes: dict | None, assume: dict | None, dtype, scalar: str | None = None) -> tuple:
+    """What every generated module starts from: (wrt names, typed and planned program, the wrt
+    variables' nodes, the dtype); ``scalar``: the message of the ``ShapeError`` raised when the
+    output is not a scalar."""
+    names = wrt_names(wrt)
+    dtype = normalize_dtype(dtype)
+    typed = typed_program(expr, shapes, assume)
+    if scalar is not None and not typed.output.is_scalar:
+        raise ShapeError(scalar)
+    wrt_nodes, _ = resolve_wrt(typed, names, shapes)
+    return names, plan(typed), wrt_nodes, dtype
+
+
+def codegen_source(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
+                   dtype: str | None = None) -> str:
+    """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
+    ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``, unverified
+    (``matcalc.codegen`` gradchecks it with ``generate.verify`` before returning it)."""
+    names, typed, wrt_nodes, dtype = prepare(expr, wrt, shapes, assume, dtype)
+    return Program(expr, typed, names, wrt_nodes, dtype).source()
+
+
+class Program:
+    """One generated module: its names, the forward and backward emitters, and its parts."""
+
     def __init__(self, expr, typed, wrt, wrt_nodes, dtype):
         self.expr, self.typed, self.wrt, self.wrt_nodes, self.dtype = expr, typed, wrt, wrt_nodes, dtype
         self.namer = Namer()
@@ -81,12 +76,12 @@ class _Program:
         self.dim_names = dims
         out = typed.output
         last = typed.statements[-1][0]
-        self.out_name = self.namer.local(last) if last and out.op != "var" else self.namer.local("out")
+        self.out_name = self.namer.output(last if last and out.op != "var" else None)
         self.grad_prefix = last if last and last.isidentifier() and out.op != "var" else "L"
 
     # ------------------------------------------------------------ forward
-    def forward(self) -> tuple[list[str], _Emitter]:
-        em = _Emitter(self.namer, self.dim_names, self.helpers)
+    def forward(self) -> tuple[list[str], Emitter]:
+        em = Emitter(self.namer, self.dim_names, self.helpers)
         self.fwd = em
         self.own_locals: set[str] = set()
         for name, v in self.inputs.items():
@@ -111,7 +106,7 @@ class _Program:
                 name = self.namer.local(named[id(node)])
                 self.own_locals.add(name)
             else:
-                name = self.namer.fresh("z")
+                name = self.namer.step()
             em.forward_of[id(node)] = node
             em.assign(name, node, em.op(node))
         if id(out) not in em.named:                     # a constant or a bare variable
@@ -124,62 +119,43 @@ class _Program:
         return order, em
 
     # ------------------------------------------------------------ backward
-    def backward(self, fwd: _Emitter) -> _Emitter:
+    def backward(self, fwd: Emitter) -> Emitter:
         out = self.typed.output
-        em = _Emitter(self.namer, self.dim_names, self.helpers)
-        em.named = {k: Code(v.text, ATOM, v.full, v.text) for k, v in fwd.named.items()}
-        em.forward_of = fwd.forward_of
-        forward_locals = {v.text for v in fwd.named.values()}
-        self.forward_locals = forward_locals
+        em = self.emitter(fwd)
+        self.forward_locals = {v.text for v in fwd.named.values()}
         pre = self.grad_prefix
-        seed = A.var("\0seed", out.shape, _ndim(out))
-        seed_name = self.namer.local("G" if out.is_scalar else f"d{pre}_d{self.out_name}")
-        em.named[id(seed)] = Code(seed_name)
-        self.seed_name = seed_name
-        wrt = [v for v in self.wrt_nodes]
-        order = [n for n in topo_order([out]) if any(depends_on(n, v) for v in wrt)]
-        incoming: dict[int, list[Node]] = {id(out): [seed]} if order else {}
-        finals: dict[int, Node] = {}
-        adjoint_names = {}
-        for name, info in fwd.named.items():
-            adjoint_names[name] = info.text
-        for node in reversed(order):
-            parts = incoming.pop(id(node), None)
-            if not parts:
-                continue
-            G = A.add(*parts) if len(parts) > 1 else parts[0]
-            if node.op == "var":
-                finals[id(node)] = G
-                continue
-            if A.is_zero(G):
-                continue
-            if not (G.op == "var" and G.attrs[0].startswith("\0")) and not _broadcast_constant(G) \
-                    and not _scaled_value(G, fwd.named):
-                P = A.var(f"\0adj{node.serial}", node.shape, _ndim(node))
-                base = adjoint_names.get(id(node))
-                if base is None:
-                    inner = adjoint_names.get(id(node.args[0])) if node.args else None
-                    base = f"{inner.rstrip('_')}T" if node.op == "transpose" and inner else "t"
-                em.pending[id(P)] = (self.namer.grad(base.rstrip("_"), pre), P, G)
-                G = P
-            for arg, g in zip(node.args, RULES[node.op].vjp(node, G)):
-                if g is None or not any(depends_on(arg, v) for v in wrt):
-                    continue
-                incoming.setdefault(id(arg), []).append(g)
+        seed = A.var("\0seed", out.shape, ndim(out))
+        self.seed_name = self.namer.seed(self.out_name, pre, out.is_scalar)
+        em.named[id(seed)] = Code(self.seed_name)
+        wrt = list(self.wrt_nodes)
+
+        def adjoint(node: Node, G: Node) -> Node:
+            """The adjoint as a placeholder that prints as its own line (``dL_dh``), unless it is
+            the seed, a broadcast constant or a scaled cached value (kept structured)."""
+            if G.op == "var" and G.attrs[0].startswith("\0") or _broadcast_constant(G) or _scaled_value(G, fwd.named):
+                return G
+            P = A.var(f"\0adj{node.serial}", node.shape, ndim(node))
+            own = fwd.named[id(node)].text if id(node) in fwd.named else None
+            inner = fwd.named[id(node.args[0])].text if node.op == "transpose" and id(node.args[0]) in fwd.named else None
+            em.pending[id(P)] = (self.namer.adjoint(own, inner, pre), P, G)
+            return P
+
+        reached = backpropagate(out, wrt, seed, adjoint)
+        finals = {k: A.add(*parts) if len(parts) > 1 else parts[0] for k, parts in reached.items()}
         # shared subexpressions of the backward program get their own line
         roots = [finals[id(v)] for v in wrt if id(v) in finals] + [p[2] for p in em.pending.values()]
-        em.hoist = _shared(roots, em.named, em.pending)
+        em.hoist = shared_nodes(roots, em.named, em.pending)
         self.grads = []
         self.grad_locals: list[str] = []
         returned_roots: set[str] = set()
         for name, v in zip(self.wrt, wrt):
             gname = self.namer.grad(self.local[name], pre)
             self.grad_locals.append(gname)
-            ext = _ndim(v)
+            ext = ndim(v)
             if id(v) not in finals:
                 text = "0.0" if ext == 0 else f"np.zeros({em.shape(v)}, dtype=DTYPE)"
                 em.lines.append(f"    {gname} = {text}")
-                self.grads.append((name, _external(ext, gname)))
+                self.grads.append((name, external(ext, gname)))
                 continue
             info = em.define(gname, v, finals[id(v)], False) if finals[id(v)].op == "add" else None
             if info is not None and not info.full and not v.is_scalar:     # a sum of broadcasts
@@ -190,56 +166,67 @@ class _Program:
                     c = Code(f"np.full({em.shape(v)}, {c.text}, dtype=DTYPE)", ATOM, True, None)
                 elif c.alias is not None and not v.is_scalar:
                     root = c.alias
-                    if root in forward_locals or root in returned_roots or root in ("broadcast", "view", "call") \
-                            or c.alias == c.text and c.text in forward_locals:
+                    if root in self.forward_locals or root in returned_roots or root in ("broadcast", "view", "call") \
+                            or c.alias == c.text and c.text in self.forward_locals:
                         c = Code(f"{wrap(c, ATOM)}.copy()", ATOM, True, None)
                     returned_roots.add(root)
-                info = em.assign(gname, v, c, False)
-            self.grads.append((name, _external(ext, gname)))
+                em.assign(gname, v, c, False)
+            self.grads.append((name, external(ext, gname)))
+        return em
+
+    def emitter(self, fwd: Emitter) -> Emitter:
+        """An emitter for code after forward: forward's locals read as cached values."""
+        em = Emitter(self.namer, self.dim_names, self.helpers)
+        em.named = {k: Code(v.text, ATOM, v.full, v.text) for k, v in fwd.named.items()}
+        em.forward_of = fwd.forward_of
         return em
 
     # ------------------------------------------------------------ module
     def source(self) -> str:
         order, fwd = self.forward()
         bwd = self.backward(fwd)
+        return module_source(self.parts(order, fwd, bwd))
+
+    def parts(self, order: list[Node], fwd: Emitter, bwd: Emitter, later: tuple[Emitter, ...] = ()) -> Parts:
+        """What the module holds; ``later`` are emitters of functions after backward that read
+        forward's cache too (hessian, hvp)."""
         out = self.typed.output
-        # what backward reads from the cache
+        seed_shape = bwd.shape(out) if self.seed_name in bwd.used and not out.is_scalar else None
+        cached = {t for em in (bwd, *later) for t in em.used}
+        cached_dims = {s for em in (bwd, *later) for s in em.dims_used}
+        # what backward and the later functions read from the cache
         made = [self.local[n] for n in self.inputs] + [ln.split(" = ")[0].strip() for ln in fwd.lines]
         rank = {t: i for i, t in reversed(list(enumerate(made)))}
-        needed = sorted((t for t in _locals_in(bwd) if t in self.forward_locals), key=lambda t: rank.get(t, len(rank)))
+        needed = sorted((t for t in cached if t in self.forward_locals), key=lambda t: rank.get(t, len(rank)))
         generic = sorted({n.attrs[0] for n in order if n.op == "ew" and n.attrs[0] not in ELEMENTWISE})
-        fn_needed = [self.namer.function(g) for g in generic if self.namer.function(g) in bwd.used]
-        seed_shape = bwd.shape(out) if self.seed_name in bwd.used and not out.is_scalar else None
-        dims_needed = sorted({self.dim_names[s] for s in bwd.dims_used})   # after the seed's shape
-        fdims = sorted({self.dim_names[s] for s in fwd.dims_used | bwd.dims_used})
+        fn_needed = [self.namer.function(g) for g in generic if self.namer.function(g) in cached]
+        dims_needed = sorted({self.dim_names[s] for s in cached_dims})   # after the seed's shape
+        fdims = sorted({self.dim_names[s] for s in fwd.dims_used | cached_dims})
+        own = bwd.used | {self.dim_names[s] for s in bwd.dims_used}
+        body = []
+        if self.seed_name in bwd.used:
+            if out.is_scalar:
+                body.append(f"    {self.seed_name} = DTYPE(upstream)")
+            else:
+                shp = "(-1, 1)" if ndim(out) == 1 and out.is_column else "np.shape(upstream)"
+                body.append(f"    {self.seed_name} = np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape("
+                            f"{shp}), {seed_shape})")
+        body += in_place(bwd.lines, bwd.fresh, set(self.grad_locals))
+        helpers = self.helpers | {"_scalar"} if self._uses_scalar() else self.helpers
+        return Parts(self.expr, [(name, _shape_doc(v)) for name, v in self.inputs.items()], self.wrt, self.dtype,
+                     generic, helpers, self._forward_body(fwd, fdims, generic, needed + fn_needed + dims_needed),
+                     [t for t in needed + fn_needed + dims_needed if t in own], body, self.grads)
+
+    def _forward_body(self, fwd: Emitter, fdims: list[str], generic: list[str], cached: list[str]) -> list[str]:
+        out = self.typed.output
+        keep = set(cached) | {fwd.named[id(out)].text}
+        live, read = _live(fwd.lines, fwd.line_reads, keep)
+        read |= keep | {self._dim_source(d).partition(".shape")[0] for d in fdims}
         lines = []
-        lines.append(f'"""Generated by matcalc: forward and backward for\n\n    {_doc_escape(self.expr)}\n')
-        lines.append("Shapes (internal vectors are columns; inputs and results use NumPy conventions):")
-        for name, v in self.inputs.items():
-            lines.append(f"    {_doc_escape(name)}: {_shape_doc(v)}")
-        lines.append(f"\nforward(**inputs) -> (output, cache); backward(cache, upstream=1.0) returns the "
-                     f"gradients of {', '.join(_doc_escape(w) for w in self.wrt)} (dict keyed by name).")
-        lines.append(f"dtype: {self.dtype}.")
-        lookalikes = [n for n in self.inputs if unicodedata.normalize("NFKC", n) != n]
-        if lookalikes:
-            lines.append("Python reads a keyword NFKC-normalised, so pass " + ", ".join(repr(n) for n in lookalikes)
-                         + " as forward(**{name: value}), not as name=value.")
-        if generic:
-            lines.append("Generic functions: pass functions={" + ", ".join(f'"{g}": (f, f_prime)' for g in generic)
-                         + "} to forward().")
-        lines.append('"""')
-        lines.append("import numpy as np\n")
-        lines.append(f"DTYPE = np.{self.dtype}\n")
-        for h in sorted(self.helpers | {"_scalar"} if self._uses_scalar() else self.helpers):
-            lines.append("")
-            lines.append(HELPERS[h])
-            lines.append("")
-        lines.append("")
-        lines.append("def forward(functions=None, **inputs):")
-        lines.append('    """The output and the cache backward needs."""')
-        first_input = len(lines)
-        for name, v in self.inputs.items():
+        for name, v in self.inputs.items():             # an input nothing reads gets no line
             loc = self.local[name]
+            if loc not in read:
+                continue
             nd = v.attrs[1]
             conv = {0: f"np.asarray(inputs[{name!r}], dtype=DTYPE).reshape(())",
                     1: f"np.asarray(inputs[{name!r}], dtype=DTYPE).reshape(-1, 1)"}.get(
@@ -253,50 +240,13 @@ class _Program:
             lines.append(f"    {self.namer.function(g)} = functions[{g!r}]")
         for dname in fdims:
             lines.append(f"    {dname} = {self._dim_source(dname)}")
-        keep = set(needed) | {fwd.named[id(out)].text}
-        live, read = _live(fwd.lines, fwd.line_reads, keep)
         lines += in_place(live, fwd.fresh, keep, frozenset(self.own_locals))
-        items = [f"{t!r}: {t}" for t in needed + fn_needed + dims_needed]
-        lines.append("    cache = {" + ", ".join(items) + "}")
-        lines.append(f"    return {_external(_ndim(out), fwd.named[id(out)].text)}, cache")
-        # an input nothing reads (a variable the output does not depend on) gets no line
-        span = slice(first_input, first_input + len(self.inputs))
-        read |= set(keep) | {self._dim_source(d).partition(".shape")[0] for d in fdims}
-        lines[span] = [ln for ln, n in zip(lines[span], self.inputs) if self.local[n] in read]
-        lines.append("")
-        lines.append("")
-        lines.append("def backward(cache, upstream=1.0):")
-        lines.append('    """Fresh gradient arrays keyed by variable name; the cache is left untouched."""')
-        for t in needed + fn_needed + dims_needed:
-            lines.append(f"    {t} = cache[{t!r}]")
-        if self.seed_name in bwd.used:
-            if out.is_scalar:
-                lines.append(f"    {self.seed_name} = DTYPE(upstream)")
-            else:
-                shp = "(-1, 1)" if _ndim(out) == 1 and out.is_column else "np.shape(upstream)"
-                lines.append(f"    {self.seed_name} = np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape("
-                             f"{shp}), {seed_shape})")
-        returned = set(self.grad_locals)
-        lines += in_place(bwd.lines, bwd.fresh, returned)
-        lines.append("    return {" + ", ".join(f"{n!r}: {t}" for n, t in self.grads) + "}")
-        lines.append("")
-        lines.append("")
-        lines.append("class Model:")
-        lines.append('    """The gate API: forward stores the cache, backward uses it."""')
-        lines.append("")
-        lines.append("    def __init__(self):")
-        lines.append("        self.cache = None")
-        lines.append("")
-        lines.append("    def forward(self, functions=None, **inputs):")
-        lines.append("        out, self.cache = forward(functions=functions, **inputs)")
-        lines.append("        return out")
-        lines.append("")
-        lines.append("    def backward(self, upstream=1.0):")
-        lines.append("        return backward(self.cache, upstream)")
-        return "\n".join(lines) + "\n"
+        lines.append("    cache = {" + ", ".join(f"{t!r}: {t}" for t in cached) + "}")
+        lines.append(f"    return {external(ndim(out), fwd.named[id(out)].text)}, cache")
+        return lines
 
     def _uses_scalar(self) -> bool:
-        return _ndim(self.typed.output) == 0 or any(t.startswith("_scalar(") for _, t in self.grads)
+        return ndim(self.typed.output) == 0 or any(t.startswith("_scalar(") for _, t in self.grads)
 
     def _dim_source(self, dname: str) -> str:
         for s, nm in self.dim_names.items():
@@ -307,6 +257,7 @@ class _Program:
                     if d == s and v.attrs[1] > 0:
                         return f"{self.local[name]}.shape[{i}]"
         raise UnsupportedError(f"cannot read the dimension {dname} off the inputs")
+
 
 
 def _live(lines: list[str], line_reads: dict[int, set[str]], keep: set[str]) -> tuple[list[str], set[str]]:
@@ -348,12 +299,20 @@ def _broadcast_constant(G: Node) -> bool:
     return body is not None and body.op == "ones"
 
 
-def _locals_in(em: _Emitter):
-    return em.used
+def _shape_doc(v: Node) -> str:
+    nd = v.attrs[1]
+    if nd == 0:
+        return "scalar"
+    dims = [str(d) for d in v.shape]
+    if nd == 1:
+        return f"vector ({dims[0] if v.is_column else dims[1]},)"
+    extra = f", {v.attrs[2]}" if v.attrs[2] else ""
+    return f"matrix ({dims[0]}, {dims[1]}){extra}"
 
 
-def _shared(roots: list[Node], named: dict, pending: dict) -> set[int]:
-    """Nodes referenced more than once in the backward expressions (below the named ones)."""
+def shared_nodes(roots: list[Node], named: dict, pending: dict) -> set[int]:
+    """Nodes referenced more than once in the expressions ``roots`` (below the named ones): the
+    subexpressions to hoist into lines of their own."""
     count: dict[int, int] = {}
     stack = list(roots)
     while stack:
@@ -366,18 +325,3 @@ def _shared(roots: list[Node], named: dict, pending: dict) -> set[int]:
         if count[id(n)] == 1:
             stack.extend(n.args)
     return {k for k, c in count.items() if c > 1}
-
-
-def _doc_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-
-
-def _shape_doc(v: Node) -> str:
-    nd = v.attrs[1]
-    if nd == 0:
-        return "scalar"
-    dims = [str(d) for d in v.shape]
-    if nd == 1:
-        return f"vector ({dims[0] if v.is_column else dims[1]},)"
-    extra = f", {v.attrs[2]}" if v.attrs[2] else ""
-    return f"matrix ({dims[0]}, {dims[1]}){extra}"

@@ -14,7 +14,8 @@ import sympy
 
 from matcalc.core.errors import MatcalcError, ShapeError
 from matcalc.core.graph import Dim, Node, topo_order
-from matcalc.core.rules import RULES, ew_numpy
+from matcalc.core.rules import RULES
+from matcalc.core.stable import stable_form
 
 
 def to_internal(value, ndim: int) -> np.ndarray:
@@ -92,62 +93,23 @@ def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | No
 
 
 def stable_value(node: Node, val: dict):
-    """The value of ``node`` by a stable formula read off its arguments' nodes (log σ(z), 1 − σ(z),
-    log softmax(z), log exp(z)), or None where the plain evaluation is stable.  ``val`` holds the
+    """The value of ``node`` by its stable form (``core.stable``: log σ(z), 1 − σ(z), log
+    softmax(z), log exp(z)), or None where the plain evaluation is stable.  ``val`` holds the
     values of the nodes already evaluated, keyed by id; every evaluator loop asks this first."""
-    stable = _stable_log(node, val)
-    return stable if stable is not None else _stable_complement(node, val)
-
-
-def _stable_log(node: Node, val: dict):
-    """log σ(z) = −softplus(−z), log(1 − σ(z)) = −softplus(z), log softmax(z) = log_softmax(z):
-    σ(z) rounds to 0 or 1 for |z| ≳ 37 (a softmax entry to 0 far sooner), where the plain log
-    would be −∞ while the true value is about −|z|."""
-    if node.op != "ew" or node.attrs != ("log", 0):
+    stable = stable_form(node)
+    if stable is None:
         return None
-    a = node.args[0]
-    if a.op == "softmax":                                        # log softmax(z) = z − logsumexp(z)
-        return RULES["log_softmax"].numpy(a, _num(val[id(a.args[0])]))
-    if a.op == "ew" and a.attrs == ("sigmoid", 0):
-        return -np.logaddexp(0.0, -_num(val[id(a.args[0])]))
-    if a.op == "ew" and a.attrs == ("exp", 0):                   # log exp(z) = z (exp(z) may overflow)
-        return _num(val[id(a.args[0])])
-    s = _one_minus_sigmoid(a)
-    if s is not None:
-        z = _num(val[id(s.args[0])])
-        return np.broadcast_to(-np.logaddexp(0.0, z), (np.shape(_num(val[id(a)]))))
-    return None
 
-
-def _one_minus_sigmoid(node: Node) -> Node | None:
-    """The σ(z) node of ``1 − σ(z)``, else None."""
-    if node.op != "add" or len(node.args) != 2:
-        return None
-    one, rest = (node.args if _is_one(node.args[0]) else node.args[::-1])
-    if _is_one(one) and rest.op == "scale" and rest.attrs == (-1,) and len(rest.args) == 1:
-        s = rest.args[0]
-        if s.op == "ew" and s.attrs == ("sigmoid", 0):
-            return s
-    return None
-
-
-def _stable_complement(node: Node, val: dict):
-    """1 − σ(z) = σ(−z): the subtraction rounds to 0 for z ≳ 37 while σ(−z) ≈ e⁻ᶻ keeps its digits
-    (σ' = σ (1 − σ) and the gradient of log σ meet it)."""
-    s = _one_minus_sigmoid(node)
-    if s is None:
-        return None
-    z = _num(val[id(s.args[0])])
-    return np.broadcast_to(ew_numpy("sigmoid", 0, None)(-z), np.shape(_num(val[id(s)]))).copy()
+    def value(n: Node):           # the form's new nodes over nodes already evaluated (a new node's id may be stale in val)
+        if n.serial < stable.first_new and id(n) in val:
+            return _num(val[id(n)])
+        return eval_node(n, [value(a) for a in n.args], {}, {}, None)
+    return value(stable.form)
 
 
 def _num(v) -> np.ndarray:
     """A value as a float array (the Hessian's evaluator keeps some diagonal matrices lazily)."""
     return np.asarray(v.dense() if hasattr(v, "dense") else v, dtype=float)
-
-
-def _is_one(n: Node) -> bool:
-    return n.op == "ones" or (n.op == "scale" and not n.args and n.attrs[0] == 1)
 
 
 class Context:
@@ -164,11 +126,11 @@ class Context:
 
 def eval_node(node: Node, args: list, env, dims, functions, ctx: Context | None = None):
     """The value of one node from its arguments' values: the rule table's NumPy forward."""
-    rule = RULES[node.op]
-    if rule.context:
-        out = rule.numpy(node, ctx or Context(env, dims, functions), *args)
+    numpy = RULES[node.op].numpy
+    if getattr(numpy, "context", False):               # Primitive.context, without the property call
+        out = numpy(node, ctx or Context(env, dims, functions), *args)
     else:
-        out = rule.numpy(node, *args)
+        out = numpy(node, *args)
     if np.ndim(out) == 0:
         out = np.asarray(out, dtype=float).reshape(1, 1)
     return out

@@ -17,6 +17,7 @@ from html import escape
 
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.optional import optional_module
 from matcalc.core.rules import RULES
 from matcalc.numeric.evaluate import evaluate
 from matcalc.output.explain import explanation, format_value, values_at
@@ -206,9 +207,10 @@ def to_svg(model: Model) -> str:
 
 
 def _png_matplotlib(model: Model, path: str) -> None:
-    import matplotlib
+    matplotlib = optional_module("matplotlib", "writing .png without Graphviz",
+                                 "apt-get install graphviz, or pip install matplotlib (.svg and .dot need neither)")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = optional_module("matplotlib.pyplot", "writing .png", "pip install matplotlib")
     pos, width, height = layout(model)
     fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
     ax = fig.add_axes([0, 0, 1, 1])
@@ -255,10 +257,6 @@ def write(model: Model, path: str, renderer: str = "auto") -> str:
         with open(path, "w", encoding="utf-8") as f:
             f.write(to_svg(model))
         return "builtin"
-    try:
-        _png_matplotlib(model, path)
-    except ImportError:
-        raise MatcalcError("writing .png needs Graphviz (apt-get install graphviz) or matplotlib "
-                           "(pip install matplotlib); .svg and .dot need neither") from None
+    _png_matplotlib(model, path)
     return "matplotlib"
 

@@ -16,21 +16,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
 from matcalc.core import algebra as A
 from matcalc.core.errors import UnsupportedError
-from matcalc.core.graph import ONE, Dim, Node, depends_on
+from matcalc.core.graph import ONE, Dim, Node
+from matcalc.core.linear import LinearMap, factors, fold
 from matcalc.output.render import ATOM, fmt_dim, fmt_number, subscript
-from matcalc.simplify.rewrite import flatten
 
 Index = str | None                         # None: the single index of a dimension of size 1
 _POOL = "prstuvaehox"                      # summation indices (all have Unicode subscripts)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """``node[row, col]`` of a matrix that does not depend on the tangent."""
 
     node: Node
@@ -38,8 +38,7 @@ class Entry:
     col: Index
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """coef · Π scalars · Π counts · Σ_sums Π entries · Π deltas."""
 
     coef: Fraction
@@ -108,116 +107,121 @@ def index_form(dY: Node, T: Node, free: tuple[Index, Index, Index, Index] = ("i"
     i, j, k, l_ = free
     free = (i if dY.rows != ONE else None, j if dY.cols != ONE else None,
             k if T.rows != ONE else None, l_ if T.cols != ONE else None)
-    i, j, k, l_ = free
-    dims: dict[str, Dim] = {}
+    walk = IndexWalk(T, free)
     for ix, d in zip(free, (dY.rows, dY.cols, T.rows, T.cols)):
         if ix is not None:
-            dims[ix] = d
-    taken = {ix for ix in free if ix is not None}
-    counter = [0]
+            walk.dims[ix] = d
+    terms = [_contract(t, walk.dims) for t in walk(dY, free[0], free[1])]
+    return IndexForm(_collect([t for t in terms if t.coef != 0]), free, walk.dims)
 
-    def fresh(size: Dim) -> Index:
+
+class IndexWalk(LinearMap):
+    """The target: the terms of ∂e[a, b]/∂T[k, l], called with the entry's indices (a, b)."""
+
+    memoise = False                     # fresh summation indices each time a node is met
+    missing = "no index form through {}"
+
+    def __init__(self, T: Node, free: tuple[Index, Index, Index, Index]):
+        super().__init__(T)
+        self.k, self.l_ = free[2], free[3]
+        self.dims: dict[str, Dim] = {}
+        self.taken = {ix for ix in free if ix is not None}
+        self.counter = 0
+
+    def fresh(self, size: Dim) -> Index:
+        """A summation index not yet taken (None for a dimension of size 1)."""
         if size == ONE:
             return None
         while True:
-            n = counter[0]
-            counter[0] += 1
+            n = self.counter
+            self.counter += 1
             name = _POOL[n] if n < len(_POOL) else f"p{n - len(_POOL) + 2}"
-            if name not in taken:
-                taken.add(name)
-                dims[name] = size
+            if name not in self.taken:
+                self.taken.add(name)
+                self.dims[name] = size
                 return name
 
-    def delta(a: Index, b: Index) -> Term:
-        return Term(Fraction(1), deltas=() if a is None and b is None else ((a, b),))
+    def tangent(self, e: Node, a: Index, b: Index) -> list[Term]:
+        return [_delta(a, self.k).times(_delta(b, self.l_))]
 
-    def entry(node: Node, a: Index, b: Index) -> Term:
-        """node[a, b] as a term: scalars out front, I a delta, 𝟏 nothing, transposes swapped."""
-        c, fs, body = A.split(node)
-        scalars = (A.product(Fraction(1), fs, None),) if fs else ()
-        head = Term(c, scalars)
-        if body is None or body.op == "ones":
-            return head
-        if body.op == "zero":
-            return Term(Fraction(0))
-        if body.op == "eye":
-            return head.times(delta(a, b))
-        if body.op == "transpose":
-            return head.times(entry(body.args[0], b, a))
-        if body.op == "diag" and body.args[0].is_column:
-            return head.times(delta(a, b)).times(entry(body.args[0], a, None))
-        return head.times(Term(Fraction(1), entries=(Entry(body, a, b),)))
+    def constant(self, e: Node, a: Index, b: Index) -> list[Term]:
+        return []
 
-    def summed(terms: list[Term], *ixs: Index) -> list[Term]:
-        s = tuple(x for x in ixs if x is not None)
-        return [t.times(Term(Fraction(1), sums=s)) for t in terms]
+    def sum(self, parts: list[list[Term]], a: Index, b: Index) -> list[Term]:
+        return [t for part in parts for t in part]
 
-    def of(e: Node, a: Index, b: Index) -> list[Term]:
-        if e is T:
-            return [delta(a, k).times(delta(b, l_))]
-        if not depends_on(e, T):
-            return []
-        op = e.op
-        if op == "add":
-            return [t for x in e.args for t in of(x, a, b)]
-        if op == "scale":
-            c, fs, body = A.split(e)
-            factors = e.args if body is None else e.args[:-1]
-            hit = [n for n, f in enumerate(factors) if depends_on(f, T)]
-            body_hit = body is not None and depends_on(body, T)
-            if len(hit) + body_hit != 1:
-                raise UnsupportedError("not linear in the tangent")
-            if body_hit:
-                return [entry(A.product(c, fs, None), None, None).times(t) for t in of(body, a, b)]
-            n = hit[0]
-            rest = A.product(c, [(g, Fraction(1)) for m, g in enumerate(factors) if m != n], body)
-            return [entry(rest, a, b).times(t) for t in of(factors[n], None, None)]
-        if op == "matmul":
-            chain = flatten(e)
-            hit = [n for n, f in enumerate(chain) if depends_on(f, T)]
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            n = hit[0]
-            F = chain[n]
-            p = fresh(F.rows) if n > 0 else a
-            q = fresh(F.cols) if n + 1 < len(chain) else b
-            left = entry(_product(chain[:n]), a, p) if n > 0 else Term(Fraction(1))
-            right = entry(_product(chain[n + 1:]), q, b) if n + 1 < len(chain) else Term(Fraction(1))
-            inner = summed(of(F, p, q), p if n > 0 else None, q if n + 1 < len(chain) else None)
-            return [left.times(t).times(right) for t in inner]
-        if op == "transpose":
-            return of(e.args[0], b, a)
-        if op == "hadamard":
-            hit = [n for n, f in enumerate(e.args) if depends_on(f, T)]
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            others = A.hadamard(*(f for m, f in enumerate(e.args) if m != hit[0]))
-            return [entry(others, a, b).times(t) for t in of(e.args[hit[0]], a, b)]
-        if op == "diag" and e.args[0].is_column:
-            return [delta(a, b).times(t) for t in of(e.args[0], a, None)]
-        if op == "diagpart":
-            return of(e.args[0], a, a)
-        if op == "trace":
-            p = fresh(e.args[0].rows)
-            return summed(of(e.args[0], p, p), p)
-        if op == "sum":
-            P, axis = e.args[0], e.attrs[0]
-            p = fresh(P.rows) if axis in (None, 1) else a
-            q = fresh(P.cols) if axis in (None, 2) else b
-            return summed(of(P, p, q), p if axis in (None, 1) else None, q if axis in (None, 2) else None)
-        if op in ("vec", "unvec") and e.args[0].shape == e.shape:
-            return of(e.args[0], a, b)
-        raise UnsupportedError(f"no index form through {op}")
+    def scaled(self, c, fs, body: Node, a: Index, b: Index) -> list[Term]:
+        return [_entry(A.product(c, fs, None), None, None).times(t) for t in self(body, a, b)]
 
-    terms = [_contract(t, dims) for t in of(dY, i, j)]
-    return IndexForm(_collect([t for t in terms if t.coef != 0]), free, dims)
+    def scalar(self, c, rest, factor: Node, body: Node | None, a: Index, b: Index) -> list[Term]:
+        return [_entry(A.product(c, rest, body), a, b).times(t) for t in self(factor, None, None)]
+
+    def hadamard(self, others: Node, inner: Node, a: Index, b: Index) -> list[Term]:
+        return [_entry(others, a, b).times(t) for t in self(inner, a, b)]
+
+    def op_matmul(self, e: Node, a: Index, b: Index) -> list[Term]:
+        left, F, right = self.split_chain(factors(e))
+        p = self.fresh(F.rows) if left else a
+        q = self.fresh(F.cols) if right else b
+        lhs = _entry(fold(left), a, p) if left else Term(Fraction(1))
+        rhs = _entry(fold(right), q, b) if right else Term(Fraction(1))
+        inner = _summed(self(F, p, q), p if left else None, q if right else None)
+        return [lhs.times(t).times(rhs) for t in inner]
+
+    def op_transpose(self, e: Node, a: Index, b: Index) -> list[Term]:
+        return self(e.args[0], b, a)
+
+    def op_diag(self, e: Node, a: Index, b: Index) -> list[Term]:
+        if not e.args[0].is_column:
+            raise UnsupportedError(self.missing.format(e.op))
+        return [_delta(a, b).times(t) for t in self(e.args[0], a, None)]
+
+    def op_diagpart(self, e: Node, a: Index, b: Index) -> list[Term]:
+        return self(e.args[0], a, a)
+
+    def op_trace(self, e: Node, a: Index, b: Index) -> list[Term]:
+        p = self.fresh(e.args[0].rows)
+        return _summed(self(e.args[0], p, p), p)
+
+    def op_sum(self, e: Node, a: Index, b: Index) -> list[Term]:
+        P, axis = e.args[0], e.attrs[0]
+        p = self.fresh(P.rows) if axis in (None, 1) else a
+        q = self.fresh(P.cols) if axis in (None, 2) else b
+        return _summed(self(P, p, q), p if axis in (None, 1) else None, q if axis in (None, 2) else None)
+
+    def op_vec(self, e: Node, a: Index, b: Index) -> list[Term]:
+        if e.args[0].shape != e.shape:
+            raise UnsupportedError(self.missing.format(e.op))
+        return self(e.args[0], a, b)
+
+    op_unvec = op_vec
 
 
-def _product(chain: list[Node]) -> Node:
-    out = chain[0]
-    for f in chain[1:]:
-        out = A.matmul(out, f)
-    return out
+def _delta(a: Index, b: Index) -> Term:
+    return Term(Fraction(1), deltas=() if a is None and b is None else ((a, b),))
+
+
+def _entry(node: Node, a: Index, b: Index) -> Term:
+    """node[a, b] as a term: scalars out front, I a delta, 𝟏 nothing, transposes swapped."""
+    c, fs, body = A.split(node)
+    scalars = (A.product(Fraction(1), fs, None),) if fs else ()
+    head = Term(c, scalars)
+    if body is None or body.op == "ones":
+        return head
+    if body.op == "zero":
+        return Term(Fraction(0))
+    if body.op == "eye":
+        return head.times(_delta(a, b))
+    if body.op == "transpose":
+        return head.times(_entry(body.args[0], b, a))
+    if body.op == "diag" and body.args[0].is_column:
+        return head.times(_delta(a, b)).times(_entry(body.args[0], a, None))
+    return head.times(Term(Fraction(1), entries=(Entry(body, a, b),)))
+
+
+def _summed(terms: list[Term], *ixs: Index) -> list[Term]:
+    s = tuple(x for x in ixs if x is not None)
+    return [t.times(Term(Fraction(1), sums=s)) for t in terms]
 
 
 def _contract(t: Term, dims: dict[str, Dim]) -> Term:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from matcalc.core import algebra as A
 from matcalc.core.diff import linear_coefficient
-from matcalc.core.errors import InternalError, UnsupportedError
+from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.linear import MatrixTarget, factors, fold
 from matcalc.output.render import Printer, commutation_symbol, fmt_dim, program
 from matcalc.second_order.indexform import index_form, index_label, render_index
-from matcalc.simplify.rewrite import flatten, simplify_all
+from matcalc.simplify.rewrite import simplify_all
 
 
 def kron(a: Node, b: Node) -> Node:
@@ -42,9 +43,9 @@ def kmatmul(a: Node, b: Node) -> Node:
         return A.matmul(a, b)
     ca, fa, ba = A.split(a)
     cb, fb, bb = A.split(b)
-    if bb.op == "add" and any(f.op == "commutation" for f in flatten(ba)):
+    if bb.op == "add" and any(f.op == "commutation" for f in factors(ba)):
         return A.product(ca * cb, fa + fb, A.add(*(kmatmul(ba, t) for t in bb.args)))
-    chain = flatten(ba) + flatten(bb)
+    chain = factors(ba) + factors(bb)
     changed = True
     while changed:
         changed = False
@@ -56,7 +57,7 @@ def kmatmul(a: Node, b: Node) -> Node:
                 break
     if not chain:
         return A.product(ca * cb, fa + fb, A.eye(a.rows))
-    return A.product(ca * cb, fa + fb, _chain(chain, a))
+    return A.product(ca * cb, fa + fb, fold(chain))
 
 
 def _pair(p: Node, q: Node) -> list[Node] | None:
@@ -106,101 +107,70 @@ def commutation_legend(roots: list[Node], variables: dict[str, Node], style: str
     return lines
 
 
-def _chain(factors: list[Node], n: Node | None = None) -> Node:
-    out = factors[0]
-    for f in factors[1:]:
-        out = A.matmul(out, f)
-    return out
-
-
 def vec_coefficient(expr: Node, T: Node) -> Node:
     """M with vec(expr) = M vec(T), for ``expr`` linear in ``T``."""
-    N = T.rows * T.cols
-    memo: dict[Node, Node] = {}                     # keyed by node: a temporary's id may be reused
+    return VecCoefficient(T, T.rows * T.cols)(expr)
 
-    def coef(e: Node) -> Node:
-        if e not in memo:
-            r = _coef(e)
-            if r.shape != (e.rows * e.cols, N):
-                raise InternalError(f"vec coefficient of {e.op} has shape {r.shape}")
-            memo[e] = r
-        return memo[e]
 
-    def _coef(e: Node) -> Node:
-        if e is T:
-            return A.eye(N)
-        if not depends_on(e, T):
-            return A.zero((e.rows * e.cols, N))
-        op = e.op
-        if op == "add":
-            return A.add(*(coef(t) for t in e.args))
-        if op == "scale":
-            c, fs, body = A.split(e)
-            factors = e.args if body is None else e.args[:-1]
-            hit = [i for i, f in enumerate(factors) if depends_on(f, T)]
-            body_hit = body is not None and depends_on(body, T)
-            if len(hit) + body_hit != 1:
-                raise UnsupportedError("not linear in the tangent")
-            if body_hit:
-                return A.product(c, fs, coef(body))
+class VecCoefficient(MatrixTarget):
+    """The target ``M`` with vec(e) = M vec(T) (``rows·cols(e) × rows·cols(T)``)."""
+
+    missing = "no Kronecker form through {}"
+    label = "vec coefficient"
+
+    def scalar(self, c, rest, factor: Node, body: Node | None) -> Node:
+        lin = self(factor)                                          # 1 × N
+        if body is None:
+            return A.product(c, rest, lin)
+        return A.product(c, rest, kmatmul(A.vec(body), lin))       # vec(s · Y) = vec(Y) ds
+
+    def hadamard(self, others: Node, inner: Node) -> Node:
+        return kmatmul(A.diag(A.vec(others)), self(inner))         # vec(C ∘ dX) = diag(vec(C)) vec(dX)
+
+    def op_matmul(self, e: Node) -> Node:
+        left, F, right = self.split_chain(factors(e))
+        L = fold(left) if left else A.eye(F.rows)
+        R = fold(right) if right else A.eye(F.cols)
+        if F.op == "transpose" and not F.args[0].is_column and (e.is_column or e.is_row):
+            return kmatmul(kron(L, A.transpose(R)), self(F.args[0]))   # e = (Rᵀ P Lᵀ)ᵀ, a vector
+        return kmatmul(kron(A.transpose(R), L), self(F))           # vec(L dXᵀ R) = (Rᵀ ⊗ L) K vec(dX)
+
+    def op_transpose(self, e: Node) -> Node:                       # vec(Pᵀ) = K₍ₘ,ₙ₎ vec(P), P m×n
+        P = e.args[0]
+        return kmatmul(A.commutation(P.rows, P.cols), self(P))
+
+    def op_sum(self, e: Node) -> Node:                 # sum(P, 1) = 𝟏ᵀ P, sum(P, 2) = P 𝟏 (Cookbook 520)
+        P = e.args[0]
+        if e.attrs[0] is None:
+            return A.matmul(A.ones((ONE, P.rows * P.cols)), self(P))
+        if e.attrs[0] == 1:
+            return kmatmul(kron(A.eye(P.cols), A.ones((ONE, P.rows))), self(P))
+        return kmatmul(kron(A.ones((ONE, P.cols)), A.eye(P.rows)), self(P))
+
+    def op_trace(self, e: Node) -> Node:
+        P = e.args[0]
+        chain = factors(P)
+        hit = [i for i, f in enumerate(chain) if depends_on(f, self.T)]
+        if len(chain) > 1 and len(hit) == 1:                        # tr(F M) = vec(Mᵀ)ᵀ vec(F)
             i = hit[0]
-            rest = [(g, 1) for j, g in enumerate(factors) if j != i]
-            lin = coef(factors[i])                                   # 1 × N
-            if body is None:
-                return A.product(c, rest, lin)
-            return A.product(c, rest, kmatmul(A.vec(body), lin))
-        if op == "matmul":
-            chain = flatten(e)
-            hit = [i for i, f in enumerate(chain) if depends_on(f, T)]
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            i = hit[0]
-            F = chain[i]
-            if F.op == "transpose" and not F.args[0].is_column and (e.is_column or e.is_row):
-                L = _chain(chain[:i], e) if i > 0 else A.eye(F.rows)        # e = (Rᵀ P Lᵀ)ᵀ, a vector
-                R = _chain(chain[i + 1:], e) if i + 1 < len(chain) else A.eye(F.cols)
-                return kmatmul(kron(L, A.transpose(R)), coef(F.args[0]))
-            L = _chain(chain[:i], e) if i > 0 else A.eye(F.rows)
-            R = _chain(chain[i + 1:], e) if i + 1 < len(chain) else A.eye(F.cols)
-            return kmatmul(kron(A.transpose(R), L), coef(F))     # vec(L dXᵀ R) = (Rᵀ ⊗ L) K vec(dX)
-        if op == "hadamard":
-            hit = [i for i, f in enumerate(e.args) if depends_on(f, T)]
-            if len(hit) != 1:
-                raise UnsupportedError("not linear in the tangent")
-            others = A.hadamard(*(f for j, f in enumerate(e.args) if j != hit[0]))
-            return kmatmul(A.diag(A.vec(others)), coef(e.args[hit[0]]))
-        if op == "transpose":                                    # vec(Pᵀ) = K₍ₘ,ₙ₎ vec(P), P m×n
-            P = e.args[0]
-            return kmatmul(A.commutation(P.rows, P.cols), coef(P))
-        if op == "sum" and e.attrs[0] is None:
-            P = e.args[0]
-            return A.matmul(A.ones((ONE, P.rows * P.cols)), coef(P))
-        if op == "sum":                          # sum(P, 1) = 𝟏ᵀ P, sum(P, 2) = P 𝟏 (Cookbook 520)
-            P = e.args[0]
-            if e.attrs[0] == 1:
-                return kmatmul(kron(A.eye(P.cols), A.ones((ONE, P.rows))), coef(P))
-            return kmatmul(kron(A.ones((ONE, P.cols)), A.eye(P.rows)), coef(P))
-        if op == "trace":
-            P = e.args[0]
-            chain = flatten(P)
-            hit = [i for i, f in enumerate(chain) if depends_on(f, T)]
-            if len(chain) > 1 and len(hit) == 1:                 # tr(F M) = vec(Mᵀ)ᵀ vec(F)
-                i = hit[0]
-                F, M = chain[i], _chain(chain[i + 1:] + chain[:i])
-                if F.op == "transpose":                          # tr(Gᵀ M) = vec(M)ᵀ vec(G)
-                    return kmatmul(A.transpose(A.vec(M)), coef(F.args[0]))
-                return kmatmul(A.transpose(A.vec(A.transpose(M))), coef(F))
-            return A.matmul(A.transpose(A.vec(A.eye(P.rows))), coef(P))
-        if op in ("vec", "unvec"):
-            return coef(e.args[0])
-        if op == "diag" and e.args[0].op == "diagpart":          # diag(diag(P)) = I ∘ P
+            F, M = chain[i], fold(chain[i + 1:] + chain[:i])
+            if F.op == "transpose":                                 # tr(Gᵀ M) = vec(M)ᵀ vec(G)
+                return kmatmul(A.transpose(A.vec(M)), self(F.args[0]))
+            return kmatmul(A.transpose(A.vec(A.transpose(M))), self(F))
+        return A.matmul(A.transpose(A.vec(A.eye(P.rows))), self(P))
+
+    def op_vec(self, e: Node) -> Node:
+        return self(e.args[0])
+
+    op_unvec = op_vec
+
+    def op_diag(self, e: Node) -> Node:
+        if e.args[0].op == "diagpart":                              # diag(diag(P)) = I ∘ P
             P = e.args[0].args[0]
-            return kmatmul(A.diag(A.vec(A.eye(P.rows))), coef(P))
-        if op == "diag" and e.args[0].is_column:                    # vec(diag(v)) = W v, no name
+            return kmatmul(A.diag(A.vec(A.eye(P.rows))), self(P))
+        if e.args[0].is_column:                                     # vec(diag(v)) = W v, no name
             raise UnsupportedError("vec(diag(v)) needs a selection matrix")
-        raise UnsupportedError(f"no Kronecker form through {op}")
-
-    return coef(expr)
+        raise UnsupportedError(self.missing.format(e.op))
 
 
 def try_vec_coefficient(expr: Node, T: Node) -> Node | None:

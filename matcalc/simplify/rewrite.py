@@ -12,6 +12,8 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.linear import factors, fold
+from matcalc.core.rebuild import rebuild
 from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
@@ -40,7 +42,7 @@ REBUILD = {
     "vec": lambda n, a: A.vec(a[0]),
     "unvec": lambda n, a: A.unvec(a[0], n.shape),
 }
-# every other primitive rebuilds as its rule table entry says (clip, and what v2 adds)
+# every other primitive rebuilds as its rule table entry says (clip, unit, and what v2 adds)
 REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
 
 
@@ -52,13 +54,7 @@ def _scale(n: Node, args: list[Node]) -> Node:
 
 def simplify_all(roots: list[Node]) -> list[Node]:
     """Simplified versions of ``roots`` (one memo, so shared parts stay shared)."""
-    new: dict[int, Node] = {}
-    for node in topo_order(roots):
-        if not node.args:
-            new[id(node)] = node
-            continue
-        new[id(node)] = _rebuild([new[id(a)] for a in node.args], node)
-    out = [new[id(r)] for r in roots]
+    out = rebuild(roots, _rebuild)
     for _ in range(3):                      # elementwise regions, until nothing changes
         again = _elementwise_pass(out)
         if all(a is b for a, b in zip(again, out)):
@@ -67,7 +63,9 @@ def simplify_all(roots: list[Node]) -> list[Node]:
     return out
 
 
-def _rebuild(args: list[Node], node: Node) -> Node:
+def _rebuild(node: Node, args: list[Node]) -> Node:
+    """``node`` over the rebuilt ``args``, through the constructors, diagonals merged and shared
+    factors pulled out of sums."""
     out = REBUILD[node.op](node, args)
     if out.op == "add":
         out = merge_diagonals(out)
@@ -83,12 +81,11 @@ def _elementwise_pass(roots: list[Node]) -> list[Node]:
     if all(simplify_region(n) is n for n in regions):     # the usual case: nothing to do
         return roots
     starts = {id(n) for n in regions}
-    new: dict[int, Node] = {}
-    for node in order:
-        args = [new[id(a)] for a in node.args]
-        out = node if all(a is b for a, b in zip(args, node.args)) else _rebuild(args, node)
-        new[id(node)] = simplify_region(out) if id(node) in starts else out
-    return [new[id(r)] for r in roots]
+
+    def step(node: Node, args: list[Node]) -> Node:
+        out = node if all(a is b for a, b in zip(args, node.args)) else _rebuild(node, args)
+        return simplify_region(out) if id(node) in starts else out
+    return rebuild(roots, step, order=order)
 
 
 def simplify(node: Node) -> Node:
@@ -96,18 +93,6 @@ def simplify(node: Node) -> Node:
 
 
 # ---------------------------------------------------------------------- product chains
-def flatten(node: Node) -> list[Node]:
-    """The factors of a matrix-product chain, left to right."""
-    out, stack = [], [node]
-    while stack:
-        x = stack.pop()
-        if x.op == "matmul":
-            stack += [x.args[1], x.args[0]]
-        else:
-            out.append(x)
-    return out
-
-
 def _expand_powers(chain: list[Node]) -> list[Node]:
     out = []
     for f in chain:
@@ -135,7 +120,7 @@ def _chain(a: Node, b: Node) -> Node:
     c, fs, body = A.split(product)
     if body is None or body.op != "matmul":
         return product
-    chain = _expand_powers(flatten(body))
+    chain = _expand_powers(factors(body))
     out: list[Node] = []
     for f in chain:
         if out and _cancels(out[-1], f):
@@ -154,10 +139,7 @@ def _chain(a: Node, b: Node) -> Node:
     out = _compress(out)
     if not out:
         return A.product(c, fs, A.eye(body.rows))
-    result = out[0]
-    for f in out[1:]:
-        result = A.matmul(result, f)
-    return A.product(c, fs, result)
+    return A.product(c, fs, fold(out))
 
 
 def _compress(chain: list[Node]) -> list[Node]:
@@ -200,7 +182,7 @@ def _factor(total: Node) -> Node:
     """Pull a matrix factor shared by several terms out of a sum (greedy, largest group first)."""
     terms = list(total.args)
     split = [A.split(t) for t in terms]
-    chains = [flatten(b) if b is not None else None for _, _, b in split]
+    chains = [factors(b) if b is not None else None for _, _, b in split]
     best = None
     for side in (-1, 0):
         groups: dict[int, list[int]] = {}
@@ -218,10 +200,7 @@ def _factor(total: Node) -> Node:
     for i in members:
         c, fs, _ = split[i]
         rest = chains[i][:-1] if side == -1 else chains[i][1:]
-        body = rest[0]
-        for f in rest[1:]:
-            body = A.matmul(body, f)
-        inner_terms.append((c, fs, body))
+        inner_terms.append((c, fs, fold(rest)))
     inner_terms.sort(key=lambda t: _transposes(t[2]))
     common = inner_terms[0][0]
     if any(c != common for c, _, _ in inner_terms):

@@ -90,7 +90,7 @@ def scale(n: Node, a):
         k = k * scalar(x)
     if body is None:
         return k
-    return MatMul(k, a[-1]) if k != 1 else a[-1]
+    return product(k, a[-1]) if k != 1 else a[-1]
 
 
 def add(n: Node, a):
@@ -118,7 +118,7 @@ def eye(n: Node, a):
 
 
 def matmul(n: Node, a):
-    return MatMul(*a)
+    return product(*a)
 
 
 def transpose(n: Node, a):
@@ -147,3 +147,9 @@ def determinant(n: Node, a):
 
 def logdet(n: Node, a):
     return sympy.log(sympy.Abs(Determinant(a[0])))
+
+
+def product(*factors):
+    """One flat ``MatMul`` (``2*W*x*x.T``, as the textbook writes it, not ``2*((W*x)*x.T)``)."""
+    flat = [f for x in factors for f in (x.args if isinstance(x, MatMul) else (x,))]
+    return MatMul(*flat)

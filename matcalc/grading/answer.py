@@ -1,0 +1,173 @@
+"""Reading an answer: untrusted text parsed by matcalc's grammar in the context of the question.
+
+``read(text, question)`` returns the answer as a typed graph node, built together with the
+question's program (so the answer may use its inputs and intermediates, ``f'`` of its generic
+functions and the Unicode symbols), or a ``Rejected`` saying why it cannot be graded: too long,
+empty, unparsable, redefining an input, naming something the question does not define, an
+invalid expression in that context, or too large.  Never ``eval``: bounded length, nesting (the
+parser) and graph size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from matcalc.core.errors import MatcalcError
+from matcalc.core.graph import Node, topo_order
+from matcalc.core.rules import RESERVED
+from matcalc.language import syntax as ast
+from matcalc.language.parser import parse
+from matcalc.language.shapes import Typed, build, names_in
+
+MAX_ANSWER_CHARS = 10_000
+MAX_ANSWER_NODES = 5_000
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An answer that cannot be graded: ``diagnosis`` is ``unreadable`` or ``invalid``."""
+
+    diagnosis: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """What an answer is read against: the question's typed program, the variable differentiated
+    by, every variable node of the derivation, and the caller's shapes and assumptions."""
+
+    typed: Typed
+    wrt: str
+    variables: dict[str, Node]
+    shapes: dict | None
+    assume: dict | None
+
+
+def read(text: str, q: Question) -> tuple[Node, Typed] | Rejected:
+    """The answer's node and the combined typed program, or why the answer cannot be graded."""
+    if len(text) > MAX_ANSWER_CHARS:
+        return Rejected("unreadable", f"Your answer is too long to check ({len(text)} characters; "
+                        f"the limit is {MAX_ANSWER_CHARS}).")
+    if not text.strip():
+        return Rejected("unreadable", "Your answer is empty.")
+    try:
+        prog = parse(text)
+    except MatcalcError as e:
+        return Rejected("unreadable", "Your answer could not be read: " + one_line(e) + ".")
+    got = _renamed(text, prog, q)
+    if isinstance(got, Rejected):
+        return got
+    src = got
+    declared = _declared_shapes(q)
+    combined_src = q.typed.source + "\n" + src
+    offset = len(q.typed.source) + 1
+    try:
+        typed = build(parse(combined_src), declared, q.assume)
+    except MatcalcError as e:
+        msg = e.message
+        if e.pos is not None and e.pos >= offset:
+            msg = one_line(MatcalcError(e.message, src, e.pos - offset, None if e.end is None
+                                        else e.end - offset))
+        return Rejected("invalid", f"Your answer is not a valid expression here: {msg}.")
+    extra = [n for n in typed.variables if n not in q.typed.variables and n != q.wrt]
+    if extra:
+        return _undefined(extra, q)
+    node = typed.output
+    if len(topo_order([node])) > MAX_ANSWER_NODES:
+        return Rejected("invalid", "Your answer is too large to check.")
+    return node, typed
+
+
+def _renamed(text: str, prog, q: Question) -> str | Rejected:
+    """The answer's source with its restatements of the program's intermediates renamed (its own
+    definition shadows the program's), or why it may not be read: it redefines an input or uses
+    a name nothing defines."""
+    inputs = set(q.typed.variables) | {q.wrt}
+    inter = q.typed.intermediates
+    renames = []                       # (start, old, new) for restated intermediates
+    for i, st in enumerate(prog.statements):
+        if st.name is None:
+            continue
+        if st.name in inputs:
+            return Rejected("invalid", f"Your answer assigns {st.name}, which is an input of the "
+                            "expression; an answer may not redefine it.")
+        if st.name in inter:
+            new = f"_answer{i}_{st.name}"
+            renames.append((st.start, st.name, new))
+            for later in prog.statements[i + 1:]:
+                renames += [(pos, st.name, new) for pos in name_positions(later.value, st.name)]
+                if later.name == st.name:
+                    break
+    known = set(inputs) | set(inter)
+    for st in prog.statements:
+        unknown = [n for n in dict.fromkeys(names_in(st.value)) if n not in known and n not in RESERVED]
+        if unknown:
+            return _undefined(unknown, q)
+        if st.name is not None:
+            known.add(st.name)
+    src = text
+    for start, old, new in sorted(renames, reverse=True):
+        src = src[:start] + new + src[start + len(old):]
+    return src
+
+
+def _undefined(names: list[str], q: Question) -> Rejected:
+    known = ", ".join(list(q.typed.variables) + list(q.typed.intermediates))
+    return Rejected("invalid", f"Your answer uses {', '.join(names)}, which the expression does not "
+                    f"define (its names: {known}).")
+
+
+def _declared_shapes(q: Question) -> dict:
+    """The shapes the answer is built with: every variable's, or the caller's where one is not
+    a plain name or number."""
+    declared = {}
+    for name, v in {**q.variables, **q.typed.variables}.items():
+        shp = declared_shape(v)
+        if shp is None:
+            return dict(q.shapes or {})
+        declared[name] = shp
+    return declared
+
+
+def name_positions(node, name: str) -> list[int]:
+    """Start offsets of every use of ``name`` in an expression's syntax tree."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Name):
+            if n.id == name:
+                out.append(n.start)
+        elif isinstance(n, (ast.Neg, ast.Transpose)):
+            stack.append(n.operand)
+        elif isinstance(n, ast.BinOp):
+            stack += [n.left, n.right]
+        elif isinstance(n, ast.Call):
+            stack += list(n.args)
+        elif isinstance(n, ast.Index):
+            stack.append(n.base)
+    return out
+
+
+def one_line(e: MatcalcError) -> str:
+    """An error message with its position, for a sentence of a verdict."""
+    loc = e.location()
+    msg = e.message.rstrip(".")
+    return f"{msg} (at column {loc[1]})" if loc and loc[0] == 1 else (
+        f"{msg} (line {loc[0]}, column {loc[1]})" if loc else msg)
+
+
+def declared_shape(v: Node):
+    """A variable's shape as ``--shape`` would declare it (numbers and names), or None."""
+    if v.attrs[2] == "index":                  # an index name stays one
+        return "index"
+    ndim = v.attrs[1]
+    dims = []
+    for d in v.shape[:ndim] if ndim else ():
+        if isinstance(d, sympy.Integer):
+            dims.append(int(d))
+        elif isinstance(d, sympy.Symbol):
+            dims.append(d.name)
+        else:
+            return None
+    return tuple(dims)

@@ -1,0 +1,93 @@
+"""Numbers at a point (``matcalc derive --at``): the value of a scalar program and its gradients.
+
+``parse_at`` reads ``x=-2,y=5`` or ``w=[2,-3,-3]`` (numbers only, never ``eval``); ``values_at``
+evaluates the output, every cached node and each gradient there; ``values_text`` prints them;
+``format_value`` is how steps and pictures print a number.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+
+from matcalc.core.errors import MatcalcError
+from matcalc.numeric.evaluate import evaluate, to_external, to_internal
+
+
+def parse_at(text: str) -> dict[str, list]:
+    """``x=-2,y=5,z=-4`` or ``w=[2,-3,-3],x=[-1,-2]`` → {name: value}; numbers only, never eval."""
+    out: dict[str, object] = {}
+    pos = 0
+    text = text.strip()
+    item = re.compile(r"\s*([^\W\d]\w*)\s*=\s*(\[[^\]]*\]|[^,\[\]]+)\s*(,|$)")
+    while pos < len(text):
+        m = item.match(text, pos)
+        if not m:
+            raise MatcalcError(f"--at {text!r}: write NAME=NUMBER or NAME=[n1,n2,...], separated by commas "
+                               "(e.g. x=-2,y=5,z=-4)")
+        name, raw = m.group(1), m.group(2).strip()
+        try:
+            if raw.startswith("["):
+                rows = [r for r in raw[1:-1].split(";")]
+                vals = [[float(v) for v in r.replace(",", " ").split()] for r in rows]
+                out[name] = vals[0] if len(vals) == 1 else vals
+            else:
+                out[name] = float(raw)
+        except ValueError:
+            raise MatcalcError(f"--at: {name}={raw} is not a number or a list of numbers") from None
+        pos = m.end()
+    return out
+
+
+def format_value(v) -> str:
+    """A value as the steps and pictures print it: 6 significant digits, 0 for −0."""
+    a = np.asarray(v, dtype=float)
+    if a.ndim == 0 or a.size == 1:
+        x = float(a.reshape(-1)[0])
+        return format(0.0 if x == 0 else x, ".6g")
+    return np.array2string(a, precision=6, suppress_small=True, separator=", ",
+                           formatter={"float_kind": lambda x: format(0.0 if x == 0 else x, ".6g")})
+
+
+def values_at(d, point: dict, functions: dict | None = None) -> dict:
+    """Forward value, value of every named node, and each gradient at ``point`` (external values)."""
+    if d.kind != "gradient":
+        raise MatcalcError("--at evaluates a scalar output and its gradients; this derivation is a " + d.kind)
+    env = {}
+    for name, var in {**d.typed.variables, **d.variables}.items():
+        if name not in point:
+            raise MatcalcError(f"--at gives no value for {name}")
+        value = point[name]
+        if var.attrs[2] == "index":            # a user's point counts an index from 1, NumPy from 0
+            value = float(value) - 1
+        env[name] = to_internal(value, var.attrs[1])
+    out = d.typed.output
+    cache: dict = {}
+    (val,) = evaluate([out], env, functions, cache)
+    grads = {}
+    for w in d.wrt:
+        g = evaluate([d.results[w]], env, functions)[0]
+        grads[w] = to_external(g if g.shape == env[w].shape else np.broadcast_to(g, env[w].shape),
+                               d.variables[w].attrs[1])
+    return {"value": to_external(val, 0 if out.is_scalar else 2), "gradients": grads, "cache": cache, "env": env}
+
+
+def values_text(d, point: dict, style: str = "unicode") -> str:
+    """``f = -12`` then ``∂f/∂x = -4``, … at the point (value-only evaluation)."""
+    vals = values_at(d, point)
+    ex_name = d.typed.statements[-1][0] or d.output_name
+    lines = [f"at {', '.join(f'{k} = {format_value(v)}' for k, v in point.items())}:", f"{ex_name} = {format_value(vals['value'])}"]
+    for w, g in vals["gradients"].items():
+        lab = f"d{ex_name}/d{w}" if style == "text" else f"∂{ex_name}/∂{w}"
+        lines.append(f"{lab} = {format_value(g)}")
+    if style == "json":
+        return json.dumps({"value": _jsonable(vals["value"]),
+                           "gradients": {w: _jsonable(g) for w, g in vals["gradients"].items()}}, indent=2)
+    return "\n".join(lines)
+
+
+def _jsonable(v):
+    a = np.asarray(v, dtype=float)
+    return float(a) if a.ndim == 0 else a.tolist()
+
