@@ -13,6 +13,7 @@ import numpy as np
 from matcalc.core import algebra as A
 from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node
+from matcalc.core.rules import clip_rules as C
 from matcalc.core.rules import elementwise_rules as E
 from matcalc.core.rules import index_rules as X
 from matcalc.core.rules import matrix_calculus as M
@@ -221,13 +222,13 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
               shape=_vec_shape, printed=called("vec", r"\operatorname{vec}"),
               code=CodeForm('{x_}.reshape((-1, 1), order="F")', alias="view"), picture="vec"),
     Primitive("clip", "clip(z, lo, hi): d clip = clip'(z, lo, hi) ∘ dz, 1 strictly inside (lo, hi), 0 outside",
-              E.clip_numpy, E.clip_vjp, E.clip_jvp, rebuild=lambda n, a: E.clip(a[0], *n.attrs),
-              printed=called("clip", extra=E.clip_bounds_text), code=CodeForm("np.clip({x}, {a0}, {a1})"),
-              kinks=E.clip_kinks, picture="clip", gate="clip passes the gradient where lo < z < hi, blocks it outside"),
+              C.clip_numpy, C.clip_vjp, C.clip_jvp, rebuild=lambda n, a: C.clip(a[0], *n.attrs),
+              printed=called("clip", extra=C.clip_bounds_text), code=CodeForm("np.clip({x}, {a0}, {a1})"),
+              kinks=C.clip_kinks, picture="clip", gate="clip passes the gradient where lo < z < hi, blocks it outside"),
     Primitive("clip'", "clip'(z, lo, hi) = 𝟙[lo < z < hi]: piecewise constant, its derivative is 0",
-              E.clip_numpy, E.clip_vjp, E.clip_jvp, rebuild=lambda n, a: E.clip(a[0], *n.attrs, 1),
-              printed=called("clip'", extra=E.clip_bounds_text),
-              code=CodeForm("((({x}) > {a0}) & (({x}) < {a1})).astype(DTYPE)"), kinks=E.clip_kinks, picture="clip'"),
+              C.clip_numpy, C.clip_vjp, C.clip_jvp, rebuild=lambda n, a: C.clip(a[0], *n.attrs, 1),
+              printed=called("clip'", extra=C.clip_bounds_text),
+              code=CodeForm("((({x}) > {a0}) & (({x}) < {a1})).astype(DTYPE)"), kinks=C.clip_kinks, picture="clip'"),
     deflinear("unvec", "the inverse of vec (linear)", M.np_unvec, lambda n, G: A.vec(G),
               lambda n, a: A.unvec(a[0], n.shape),
               code=CodeForm('{x_}.reshape({shape}, order="F")', alias="view")),
@@ -236,8 +237,8 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
 # Spellings of the language that are not one primitive: composed (dot) or chosen by shape (diag).
 COMPOSED = [
     Function("dot", (2, 2), lambda x, y: A.matmul(A.transpose(x), y), "xᵀy", _dot_shape),
-    Function("clip", (3, 3), E.clip_build, "clip(z, lo, hi), constant bounds; clip'(z, lo, hi) = 𝟙[lo < z < hi]",
-             E.clip_shape, prime=E.clip_prime),
+    Function("clip", (3, 3), C.clip_build, "clip(z, lo, hi), constant bounds; clip'(z, lo, hi) = 𝟙[lo < z < hi]",
+             C.clip_shape, prime=C.clip_prime),
     Function("norm1", (1, 1), lambda a: A.sum_(A.ew("abs", a)), "‖A‖₁ = sum(|A|), the sum of absolute values",
              scalar_shape),
     Function("norm2", (1, 1), A.norm, "‖x‖₂, the 2-norm of a vector (norm(x))", _norm2_shape),
