@@ -108,3 +108,34 @@ def test_cli_accepts_index_shapes(capsys):
     from matcalc.cli.main import main
     assert main(["derive", W2V, "--wrt", "v", "--shape", "o=index", "--text"]) == 0
     assert "unit(o" in capsys.readouterr().out
+
+
+def test_selections_print_as_indexing_and_parse_back():
+    d = matcalc.derive("norm(W[:, o] - v)^2", "W", shapes={"W": (4, 5), "v": (4,), "o": "index"})
+    assert d.render("unicode") == "∂f/∂W = 2(W[:, o] − v) eₒᵀ"
+    d = matcalc.derive("log(sigmoid(W[o, :]*x))", "W", shapes={"W": (4, 3), "x": (3,), "o": "index"})
+    assert d.text() == "(1 - sigmoid(W[o, :]*x))*unit(o, 4)*x'"
+    d = matcalc.derive("x[2]*y[o]", "y", shapes={"o": "index"})
+    assert d.text().startswith("x[2]*unit(o, ")
+
+
+def test_word2vec_negative_sampling():
+    expr = "-log(sigmoid(U[:, o]'*v)) - sum(log(sigmoid(-N'*v)))"
+    shapes = {"U": ("d", "V"), "v": ("d",), "N": ("d", "K"), "o": "index"}
+    d = matcalc.derive(expr, "v", shapes=shapes)
+    assert d.render("unicode") == "∂f/∂v = N(1 − σ(−Nᵀ v)) − (1 − σ(U[:, o]ᵀ v)) U[:, o]"
+    assert matcalc.gradcheck(expr, "v", shapes=shapes).ok
+    dU = matcalc.derive(expr, "U", shapes=shapes)
+    assert dU.text() == "-(1 - sigmoid(U[:, o]'*v))*v*unit(o, V)'"
+
+
+def test_word2vec_as_a_program_reads_y_hat():
+    d = matcalc.derive("ŷ = softmax(U'*v); -log(ŷ[o])", "v", shapes=W2V_SHAPES)
+    assert d.render("unicode") == "ŷ = softmax(Uᵀ v)\n∂f/∂v = U(ŷ − eₒ)"
+
+
+def test_at_counts_an_index_from_one(capsys):
+    from matcalc.cli.main import main
+    assert main(["derive", "-log(sigmoid(x[o]))", "--wrt", "x", "--shape", "x=2", "--shape", "o=index",
+                 "--at", "o=2,x=[1,-1]"]) == 0
+    assert "∂f/∂x = [0, -0.731059]" in capsys.readouterr().out
