@@ -133,6 +133,7 @@ class Primitive:
     kinks: Callable[[Node], list] | None = None
     picture: str | Callable[[Node], str] = ""   # the graph picture's label
     gate: str = ""
+    domain: str = "real"               # "invertible": numeric checks keep the argument well conditioned
 
     @property
     def name(self) -> str:
