@@ -45,6 +45,8 @@ REBUILD = {
 # every other primitive rebuilds as its rule table entry says (clip, unit, and what v2 adds)
 REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
 
+REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
+
 
 def _scale(n: Node, args: list[Node]) -> Node:
     coef, _, body = A.split(n)

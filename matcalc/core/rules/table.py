@@ -133,7 +133,8 @@ class Primitive:
     kinks: Callable[[Node], list] | None = None
     picture: str | Callable[[Node], str] = ""   # the graph picture's label
     gate: str = ""
-    domain: str = "real"               # "invertible": numeric checks keep the argument well conditioned
+    domain: str = "real"               # "invertible": numeric checks keep the argument well conditioned;
+                                       # "positive": they keep the first argument positive
 
     @property
     def name(self) -> str:
