@@ -42,6 +42,8 @@ REBUILD = {
     "vec": lambda n, a: A.vec(a[0]),
     "unvec": lambda n, a: A.unvec(a[0], n.shape),
 }
+# every other primitive rebuilds as its rule table entry says (clip, unit, and what v2 adds)
+REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
 
 REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
 
