@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, make, topo_order
+from matcalc.core.naming import numbered
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
 from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
 from matcalc.output.latexname import _latex_chars, latex_name
@@ -389,10 +390,7 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
         if RULES[node.op].structure == "leaf" or (node.op == "scale" and not node.args):
             continue
         if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
-            counter += 1
-            while f"t{counter}" in taken:
-                counter += 1
-            names[node] = f"t{counter}"
+            names[node], counter = numbered("t", counter, taken)
     return names
 
 

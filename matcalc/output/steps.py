@@ -24,11 +24,10 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import linear_coefficient
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.naming import numbered, subscripted
 from matcalc.core.rules import RULES
 from matcalc.output.render import Printer
 from matcalc.simplify.rewrite import simplify_all
-
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 # ---------------------------------------------------------------------- the data
@@ -88,7 +87,7 @@ class Explanation:
         out = {}
         for k, v in self.names.items():
             if k in self.fresh:
-                v = v.rstrip("0123456789") + v[len(v.rstrip("0123456789")):].translate(_SUB)
+                v = subscripted(v)
             out[k] = "δ" if v == "delta" else v
         return out
 
@@ -153,10 +152,7 @@ def _name_graph(typed) -> _Naming:
     for node in order:
         if _leafish(node) or id(node) in names:
             continue
-        counter += 1
-        while f"z{counter}" in taken:
-            counter += 1
-        names[id(node)] = f"z{counter}"
+        names[id(node)], counter = numbered("z", counter, taken)
         fresh.add(id(node))
     # simplified twins of named nodes print with the same name
     named_nodes = [n for n in order if id(n) in names]
