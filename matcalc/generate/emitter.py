@@ -16,6 +16,7 @@ import sympy
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import ONE, Node
+from matcalc.core.kinds import is_sum, is_variable
 from matcalc.core.naming import Namer
 from matcalc.core.rules import BINARY, CODE_HELPERS, ELEMENTWISE, RULES, CodeForm
 
@@ -146,7 +147,7 @@ class Emitter:
 
     def define(self, name: str, node: Node, value: Node, register: bool = True) -> Code:
         """``name = value`` with ``+=`` accumulation when the first term is a fresh array."""
-        if value.op == "add" and not value.is_scalar:
+        if is_sum(value) and not value.is_scalar:
             first = self.expr(value.args[0])
             if first.full and first.alias is None:
                 reads, self.reads[-1] = self.reads[-1], set()
@@ -400,7 +401,7 @@ def external(node_ndim: int, text: str) -> str:
 
 
 def ndim(node: Node) -> int:
-    if node.op == "var":
+    if is_variable(node):
         return node.attrs[1]
     return 0 if node.is_scalar else 1 if node.is_column else 2
 

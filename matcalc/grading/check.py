@@ -34,6 +34,7 @@ from matcalc.grading.diagnose import counterexample, diagnose, factor_words, hin
 from matcalc.grading.verdict import DIAGNOSES, FORM_WORDS, FORMS, OTHER_LAYOUT, Verdict, describe
 from matcalc.language.program import wrt_names
 from matcalc.numeric.evaluate import to_external
+from matcalc.second_order.kronecker import MATRIX_FORM, VEC_FORM
 from matcalc.simplify.rewrite import simplify_all
 
 __all__ = ["DIAGNOSES", "FORMS", "MAX_CACHED_QUESTIONS", "Verdict", "check"]
@@ -218,7 +219,7 @@ def _hessian_expected(expr, wrt, shapes, assume, typed):
     forms = getattr(H, "forms", {}) or {}
     if len(results) == 1:
         key, node = next(iter(results.items()))
-        if isinstance(node, Node) and forms.get(key, "matrix") in ("matrix", "vec"):
+        if isinstance(node, Node) and forms.get(key, "matrix") in (MATRIX_FORM, VEC_FORM):
             return node, text, None
     call = H.numpy()
 

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, make, topo_order
+from matcalc.core.kinds import is_leaf, is_sum, is_variable
 from matcalc.core.naming import numbered
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
 from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
@@ -255,7 +256,7 @@ class Printer:
         return self.product_str(c, fs, body, PROD)
 
     def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
-        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: f[0].op == "var")
+        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: is_variable(f[0]))
         den = [(b, -e) for b, e in fs if e < 0]
         parts = []
         if c != 1 or (not num and body is None):
@@ -273,7 +274,7 @@ class Printer:
             d = ds[0] if len(ds) == 1 else self.paren(self.juxt(ds))
             if self.latex:
                 return rf"\frac{{{s}}}{{{self.juxt(ds)}}}", PROD
-            if len(parts) > 1 and body is not None and (body.op in ("add",)):
+            if len(parts) > 1 and body is not None and is_sum(body):
                 s = self.paren(s)
             return f"{s}/{d}", PROD
         return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
@@ -384,10 +385,10 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
     names = {}
     counter = 0
     for node in order:
-        if node in given and node.op != "var":
+        if node in given and not is_variable(node):
             names[node] = given[node]
             continue
-        if RULES[node.op].structure == "leaf" or (node.op == "scale" and not node.args):
+        if is_leaf(node) or A.is_const(node):
             continue
         if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
             names[node], counter = numbered("t", counter, taken)

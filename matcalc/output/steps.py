@@ -24,6 +24,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import linear_coefficient
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.kinds import function_name, is_leaf, is_variable
 from matcalc.core.naming import numbered, subscripted
 from matcalc.core.rules import RULES
 from matcalc.output.render import Printer
@@ -129,15 +130,15 @@ def explanation(d) -> Explanation:
 
 
 def _leafish(n: Node) -> bool:
-    return n.op in ("var", "ones", "zero", "eye") or (n.op == "scale" and not n.args) or (
-        n.op in ("transpose", "scale") and len(n.args) == 1 and n.args[0].op == "var")
+    return is_leaf(n) or A.is_const(n) or (
+        n.op in ("transpose", "scale") and len(n.args) == 1 and is_variable(n.args[0]))
 
 
 def _name_graph(typed) -> _Naming:
     """Pass 1: the program's names for its intermediates and output, z1, z2, … for the rest."""
     out = typed.output
     taken = set(typed.variables) | set(typed.intermediates)
-    generic = {n.attrs[0] for n in topo_order([out]) if n.op == "ew"}
+    generic = {function_name(n) for n in topo_order([out])}
     last = typed.statements[-1][0]
     output = last or ("s" if "f" in generic or "f" in taken else "f")
     names: dict[int, str] = {}

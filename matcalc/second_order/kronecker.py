@@ -27,6 +27,10 @@ from matcalc.output.render import Printer, commutation_symbol, fmt_dim, program
 from matcalc.second_order.indexform import index_form, index_label, render_index
 from matcalc.simplify.rewrite import simplify_all
 
+# The printed forms of a derivative (``Derivation.forms``): a matrix, a Kronecker/vec coefficient,
+# index notation, or the differential itself (a JVP).  Form names, not graph operations.
+MATRIX_FORM, VEC_FORM, INDEX_FORM, JVP_FORM = "matrix", "vec", "index", "jvp"
+
 
 def kron(a: Node, b: Node) -> Node:
     """a ⊗ b with I ⊗ I = I."""
@@ -203,11 +207,11 @@ def closed_form(dY: Node, T: Node) -> tuple[str, object]:
     ("index", IndexForm) with the entries ∂Yᵢⱼ/∂Tₖₗ, or ("jvp", dY), the differential itself."""
     M = try_vec_coefficient(dY, T)
     if M is not None:
-        return "vec", M
+        return VEC_FORM, M
     try:
-        return "index", index_form(dY, T)
+        return INDEX_FORM, index_form(dY, T)
     except UnsupportedError:
-        return "jvp", dY
+        return JVP_FORM, dY
 
 
 def render_tensor(d, style: str) -> str:
@@ -216,7 +220,7 @@ def render_tensor(d, style: str) -> str:
     roots: list[Node] = []
     for name, dY in d.results.items():
         form = d.forms.get(name, "jvp")
-        roots += d.closed[name].nodes() if form == "index" else [d.closed[name] if form == "vec" else dY]
+        roots += d.closed[name].nodes() if form == INDEX_FORM else [d.closed[name] if form == VEC_FORM else dY]
     names = d._names(roots)
     defs, _ = program(roots, style, names)
     printer = Printer(style, names)
@@ -236,8 +240,8 @@ def render_tensor(d, style: str) -> str:
             texts.append(render_index(d.closed[name], printer, style))
             labels.append(index_label(out, var, d.closed[name], style))
             continue
-        texts.append(printer(d.closed[name] if form == "vec" else dY))
-        if form == "vec":
+        texts.append(printer(d.closed[name] if form == VEC_FORM else dY))
+        if form == VEC_FORM:
             labels.append(vec_label(out, var, style))
         else:
             labels.append(differential_label(out, style))
@@ -247,7 +251,7 @@ def render_tensor(d, style: str) -> str:
         return "\n".join(lines + [f"d{d.output_name}_d{w} = {t}" for w, t in zip(d.results, texts)])
     lines += [f"{label} = {t}" for label, t in zip(labels, texts)]
     if style != "text":
-        vec_roots = [d.closed[w] for w in d.results if d.forms.get(w) == "vec"]
+        vec_roots = [d.closed[w] for w in d.results if d.forms.get(w) == VEC_FORM]
         lines += commutation_legend(vec_roots, d.variables, style)
     return "\n".join(lines)
 
@@ -270,5 +274,5 @@ def linear_map_form(dg: Node, T: Node) -> tuple[str, Node]:
     M = try_vec_coefficient(dg, T)
     if M is not None:
         vector_like = (dg.is_column or dg.is_scalar) and (T.is_column or T.is_scalar)
-        return ("matrix" if vector_like else "vec"), M
+        return (MATRIX_FORM if vector_like else VEC_FORM), M
     return "jvp", dg
