@@ -81,6 +81,7 @@ class Explanation:
     definitions: dict[int, Node]
     G: Node
     delta_var: Node | None = None
+    alive: list[Node] = field(default_factory=list)   # every node ``names`` keys by id, kept alive
 
     def names_for(self, style: str) -> dict[int, str]:
         if style != "unicode":
@@ -103,6 +104,7 @@ class _Naming:
     order: list[Node]                  # the forward graph in topological order
     named: list[Node]                  # the named nodes, in that order
     taken: set[str]                    # the program's own names
+    twins: list[Node]                  # the simplified twins named too (kept alive: names are by id)
 
     def label(self, n: Node) -> str:
         if id(n) in self.names:
@@ -126,7 +128,7 @@ def explanation(d) -> Explanation:
     finals, delta_var = _finals(d, naming.names, senders, jac_chain)
     definitions = {id(n): n for n in naming.named}
     return Explanation(d.expr, naming.output, graph, steps, finals, naming.names, naming.fresh, definitions,
-                       G, delta_var)
+                       G, delta_var, naming.order + naming.twins)
 
 
 def _leafish(n: Node) -> bool:
@@ -157,12 +159,13 @@ def _name_graph(typed) -> _Naming:
         fresh.add(id(node))
     # simplified twins of named nodes print with the same name
     named_nodes = [n for n in order if id(n) in names]
-    for n, s in zip(named_nodes, simplify_all(named_nodes)):
+    twins = simplify_all(named_nodes)
+    for n, s in zip(named_nodes, twins):
         if id(s) not in names:
             names[id(s)] = names[id(n)]
             if id(n) in fresh:
                 fresh.add(id(s))
-    return _Naming(output, names, fresh, order, named_nodes, taken)
+    return _Naming(output, names, fresh, order, named_nodes, taken, twins)
 
 
 def _backward_steps(d, naming: _Naming, gname: str):
