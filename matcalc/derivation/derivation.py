@@ -28,7 +28,8 @@ from matcalc.numeric.finite_differences import (
     printed_nodes,
 )
 from matcalc.output.explain import explain
-from matcalc.output.render import Printer, auto_names, program
+from matcalc.output.programs import auto_names, program
+from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
 from matcalc.second_order.kronecker import VEC_FORM, closed_form, render_tensor, vec_to_tensor
 from matcalc.simplify.rewrite import simplify_all

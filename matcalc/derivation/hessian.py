@@ -35,7 +35,8 @@ from matcalc.numeric.finite_differences import (
     generic_functions,
     printed_nodes,
 )
-from matcalc.output.render import Printer, program
+from matcalc.output.programs import program
+from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
 from matcalc.second_order.indexform import index_form, index_label, render_index
 from matcalc.second_order.kronecker import MATRIX_FORM, VEC_FORM, commutation_legend, linear_map_form

@@ -28,7 +28,8 @@ from matcalc.core.diff import gradients, jvp
 from matcalc.core.graph import Node, depends_on, topo_order
 from matcalc.core.kinds import is_leaf, is_sum, terms
 from matcalc.core.naming import identifiers
-from matcalc.generate.emitter import ATOM, MUL, Code, Emitter, external, ndim, wrap
+from matcalc.generate.code import ATOM, MUL, Code, external, ndim, wrap
+from matcalc.generate.emitter import Emitter
 from matcalc.generate.hessian_rewrite import Rewriter
 from matcalc.generate.program import Program, prepare, shared_nodes
 from matcalc.generate.template import SecondOrder, module_source

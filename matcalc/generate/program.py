@@ -18,7 +18,8 @@ from matcalc.core.graph import Node, topo_order
 from matcalc.core.kinds import generic_function, is_leaf, is_sum, is_variable
 from matcalc.core.naming import Namer, identifiers
 from matcalc.core.reverse import backpropagate
-from matcalc.generate.emitter import ATOM, Code, Emitter, external, ndim, wrap
+from matcalc.generate.code import ATOM, Code, external, ndim, wrap
+from matcalc.generate.emitter import Emitter
 from matcalc.generate.inplace import in_place
 from matcalc.generate.plan import plan
 from matcalc.generate.template import Parts, module_source

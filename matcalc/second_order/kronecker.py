@@ -23,7 +23,8 @@ from matcalc.core.diff import linear_coefficient
 from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
 from matcalc.core.linear import MatrixTarget, factors, fold
-from matcalc.output.render import Printer, commutation_symbol, fmt_dim, program
+from matcalc.output.programs import program
+from matcalc.output.render import Printer, commutation_symbol, fmt_dim
 from matcalc.second_order.indexform import index_form, index_label, render_index
 from matcalc.simplify.rewrite import simplify_all
 
