@@ -22,6 +22,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import linear_coefficient
 from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.kinds import is_sum
 from matcalc.core.linear import MatrixTarget, factors, fold
 from matcalc.output.programs import program
 from matcalc.output.render import Printer, commutation_symbol, fmt_dim
@@ -48,7 +49,7 @@ def kmatmul(a: Node, b: Node) -> Node:
         return A.matmul(a, b)
     ca, fa, ba = A.split(a)
     cb, fb, bb = A.split(b)
-    if bb.op == "add" and any(f.op == "commutation" for f in factors(ba)):
+    if is_sum(bb) and any(f.op == "commutation" for f in factors(ba)):
         return A.product(ca * cb, fa + fb, A.add(*(kmatmul(ba, t) for t in bb.args)))
     chain = factors(ba) + factors(bb)
     changed = True
