@@ -56,7 +56,7 @@ IDENTITIES = [
              "det(A*X*B)*inv(X)'", "t1 = A*X*B; det(t1)*A'*inv(t1)'*B'", SQUARE_ABX),
     Identity("55", "logdet(X'*X)", "X", {"X": (4, 3)},
              lambda X: np.log(det(X.T @ X)), lambda X: 2 * np.linalg.pinv(X).T,
-             "2*X*inv(X'*X)", "t1 = inv(X'*X); X*(t1 + t1')", {"X": (4, 3)}),
+             "2*X*inv(X'*X)", "2*X*inv(X'*X)", {"X": (4, 3)}),
     Identity("57", "logdet(X)", "X", {"X": (3, 3)},
              lambda X: np.log(det(X)), lambda X: inv(X).T,
              "inv(X)'", "inv(X)'"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 
 from matcalc.cli.ascii import ASCII_HELP, AsciiStream, EscapeStream, JsonAsciiStream, use_ascii
 from matcalc.cli.check_command import add_check_parser, run_check
@@ -24,6 +25,7 @@ from matcalc.cli.commands import (
 from matcalc.cli.graph_command import add_graph_command, run_graph
 from matcalc.cli.options import Parser, validate_args
 from matcalc.core.errors import ClosedPipe, InternalError, MatcalcError
+from matcalc.core.rules import DIMENSIONS, FUNCTIONS
 
 EXAMPLES = """examples:
   matcalc derive "norm(W*x)^2" --wrt W
@@ -34,13 +36,22 @@ EXAMPLES = """examples:
 """
 
 
+def language_help() -> str:
+    """The functions the language knows (read from the rule table) and where the reference is."""
+    names = sorted(set(FUNCTIONS) | set(DIMENSIONS))
+    return "\n".join(textwrap.wrap("functions: " + ", ".join(names) + "; any other name applied like a "
+                                    "function is a generic elementwise f with derivative f'. The language "
+                                    "reference, every construct with an example: docs/language.md (in the "
+                                    "source distribution).", 96))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="matcalc", description="Symbolic matrix calculus with textbook output.",
-               epilog=EXAMPLES + "\n" + ASCII_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+               epilog=EXAMPLES + "\n" + language_help() + "\n\n" + ASCII_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ascii", action="store_true", help="ASCII output only (accepted after any subcommand "
                    "too; automatic when the terminal cannot encode Unicode): see below")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
-    add_derive_parser(sub, EXAMPLES + "\n" + ASCII_HELP)
+    add_derive_parser(sub, EXAMPLES + "\n" + language_help() + "\n\n" + ASCII_HELP)
     add_graph_command(sub)
     add_hessian_parser(sub)
     add_check_parser(sub)

@@ -60,6 +60,8 @@ def is_symmetric(a: Node) -> bool:
         return is_symmetric(split(a)[2])
     if a.op == "add":
         return all(is_symmetric(t) for t in a.args)
+    if a.op == "matmul":                      # Xᵀ X, A S Aᵀ: the product is its own transpose
+        return a.is_square and transpose(a) is a
     return False
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
 from matcalc.core.kinds import generic_function
+from matcalc.core.rules import RULES
 from matcalc.language.parser import parse
 from matcalc.language.shapes import build, names_in
 from matcalc.numeric.evaluate import evaluate
@@ -48,6 +49,21 @@ def generic_functions(roots: list[Node], given: dict | None) -> dict:
     return out
 
 
+MAX_CONDITION = 1e8   # an argument of inv/det/logdet worse conditioned than this is "singular here"
+
+
+def well_conditioned(roots: list[Node], value) -> bool:
+    """Whether every argument of a primitive whose domain is the invertible matrices (the rule
+    table's ``domain``) is well conditioned at this point: at a numerically singular ``XᵀX``
+    (X wider than tall) ``logdet`` is rounding noise, and a check there compares noise."""
+    for node in topo_order(roots):
+        if RULES[node.op].domain == "invertible":
+            a = np.asarray(value(node.args[0]), dtype=float)
+            if a.size > 1 and not np.linalg.cond(a) < MAX_CONDITION:
+                return False
+    return True
+
+
 def sample_point(roots: list[Node], variables: dict[str, Node], rng: np.random.Generator,
                  functions: dict, tries: int = 40):
     """A valid internal environment for ``roots``, or None."""
@@ -68,6 +84,8 @@ def sample_point(roots: list[Node], variables: dict[str, Node], rng: np.random.G
         def value(n, env=env, cache=cache):
             return evaluate([n], env, functions, cache, leaves)[0]
         if kink_list and not away_from_kinks(value, kink_list):
+            continue
+        if not well_conditioned(roots, value):
             continue
         return env
     return None

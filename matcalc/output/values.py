@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from matcalc.core.errors import MatcalcError
+from matcalc.core.graph import Node
 from matcalc.numeric.evaluate import evaluate, to_external, to_internal
 
 
@@ -58,7 +59,7 @@ def values_at(d, point: dict, functions: dict | None = None) -> dict:
     for name, var in {**d.typed.variables, **d.variables}.items():
         if name not in point:
             raise MatcalcError(f"--at gives no value for {name}")
-        env[name] = to_internal(point[name], var.attrs[1])
+        env[name] = _point_value(name, var, point[name])
     out = d.typed.output
     cache: dict = {}
     (val,) = evaluate([out], env, functions, cache)
@@ -68,6 +69,28 @@ def values_at(d, point: dict, functions: dict | None = None) -> dict:
         grads[w] = to_external(g if g.shape == env[w].shape else np.broadcast_to(g, env[w].shape),
                                d.variables[w].attrs[1])
     return {"value": to_external(val, 0 if out.is_scalar else 2), "gradients": grads, "cache": cache, "env": env}
+
+
+_KINDS = ("a scalar", "a vector", "a matrix")
+
+
+def _point_value(name: str, var: Node, value) -> np.ndarray:
+    """``--at``'s value for ``var`` as an internal array, refused (exit 2) when its kind or a
+    declared size differs from the variable's: a list for a scalar, a number for a matrix."""
+    ndim = var.attrs[1]
+    a = np.asarray(value, dtype=float)
+    given = 0 if a.size == 1 and a.ndim <= 1 and not isinstance(value, list) else min(a.ndim, 2)
+    if given != ndim:
+        shown = "one number" if given == 0 else f"{a.size} values" if a.ndim == 1 else f"a {a.shape[0]}×{a.shape[1]} array"
+        raise MatcalcError(f"--at: {name} is {_KINDS[ndim]} in this expression, but {shown} "
+                           f"{'was' if given == 0 else 'were'} given for it"
+                           + (" (declare its shape with --shape to change its kind)" if ndim == 0 else ""))
+    internal = to_internal(a, ndim)
+    for d, size in zip(var.shape, internal.shape):
+        if d.is_Integer and int(d) != size:
+            raise MatcalcError(f"--at: {name} has {int(d)} {'rows' if d is var.shape[0] else 'columns'}, "
+                               f"but its value has {size}")
+    return internal
 
 
 def values_text(d, point: dict, style: str = "unicode") -> str:

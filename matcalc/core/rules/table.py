@@ -134,6 +134,7 @@ class Primitive:
     gate: str = ""
     constant: bool = False             # a leaf whose value does not depend on the inputs (ones, I, K)
     terms: bool = False                # the arguments are the terms of a sum (stages split it into them)
+    domain: str = "real"               # "invertible": numeric checks keep the argument well conditioned
 
     @property
     def name(self) -> str:
