@@ -50,7 +50,7 @@ def jvp(expr: Node, tangents: dict[Node, Node]) -> Node:
 
 def linear_coefficient(expr: Node, T: Node) -> Node:
     """The matrix M with expr = M T, for a column vector ``T`` and expr linear in it."""
-    if not (expr.is_column or expr.is_scalar):
+    if not (expr.is_column or expr.is_scalar or expr.is_row):
         raise UnsupportedError(_MATRIX_BY_VECTOR)
     return MatrixCoefficient(T, T.rows)(expr)
 
@@ -67,14 +67,14 @@ class MatrixCoefficient(MatrixTarget):
         lin = self(factor)                                           # 1 × n
         if body is None:
             return A.product(c, rest, lin)
-        if not body.is_column:
+        if not (body.is_column or body.is_row):
             raise UnsupportedError(_MATRIX_BY_VECTOR)
-        return A.product(c, rest, A.matmul(body, lin))
+        return A.product(c, rest, A.matmul(_entries(body), lin))
 
     def hadamard(self, others: Node, inner: Node) -> Node:
         if is_sum(inner):
-            return A.add(*(A.matmul(A.diag(others), self(t)) for t in inner.args))
-        return A.matmul(A.diag(others), self(inner))
+            return A.add(*(A.matmul(A.diag(_entries(others)), self(t)) for t in inner.args))
+        return A.matmul(A.diag(_entries(others)), self(inner))
 
     def op_matmul(self, e: Node) -> Node:
         p, q = e.args
@@ -83,7 +83,7 @@ class MatrixCoefficient(MatrixTarget):
                 return A.matmul(p, self(q))
             return self.chain(e)
         if not depends_on(q, self.T):
-            if e.is_scalar and p.is_row:                             # (row · q) = qᵀ rowᵀ
+            if (e.is_scalar or e.is_row) and p.is_row:               # (row · q) = qᵀ rowᵀ
                 return A.matmul(A.transpose(q), self(A.transpose(p)))
             if p.op == "diag":                                       # diag(L) q = q ∘ L
                 return A.matmul(A.diag(q), self(p.args[0]))
@@ -110,11 +110,37 @@ class MatrixCoefficient(MatrixTarget):
         return A.matmul(A.kron(Rt, Lm), g)
 
     def op_sum(self, e: Node) -> Node:
-        if not e.args[0].is_column:
+        a = e.args[0]
+        if not (a.is_column or (a.is_row and e.is_scalar)):
             raise UnsupportedError(self.missing.format(e.op))
-        return A.matmul(A.ones((ONE, e.args[0].rows)), self(e.args[0]))
+        return A.matmul(A.ones((ONE, a.rows * a.cols)), self(a))
 
-    def op_transpose(self, e: Node) -> Node:
-        if not e.args[0].is_scalar:
+    def op_transpose(self, e: Node) -> Node:                         # a vector's entries stay in order
+        a = e.args[0]
+        if not (a.is_scalar or a.is_column or a.is_row):
             raise UnsupportedError(self.missing.format(e.op))
         return self(e.args[0])
+
+
+def _entries(v: Node) -> Node:
+    """A vector as the column of its entries (a row output is differentiated as that column)."""
+    return A.transpose(v) if v.is_row and not v.is_scalar else v
+
+
+ENTRYWISE = ("add", "scale", "hadamard")     # with the table's elementwise entries: a transpose moves inside
+
+
+def column_of(row: Node) -> Node:
+    """A row output as the column of its entries, the transpose taken inside entrywise operations
+    (σ(wᵀX)ᵀ = σ(Xᵀw)) so that its Jacobian reads like a column's; a column stays as it is."""
+    memo: dict[int, Node] = {}
+
+    def col(n: Node) -> Node:
+        if n.is_scalar or not n.is_row:
+            return n
+        if id(n) not in memo:
+            rule = RULES[n.op]
+            entrywise = n.op in ENTRYWISE or rule.structure == "elementwise"
+            memo[id(n)] = rule.rebuild(n, [col(a) for a in n.args]) if entrywise else A.transpose(n)
+        return memo[id(n)]
+    return col(row)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matcalc.core import algebra as A
-from matcalc.core.diff import Step, gradients, jvp, linear_coefficient
+from matcalc.core.diff import Step, column_of, gradients, jvp, linear_coefficient
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
 from matcalc.core.kinds import is_variable
@@ -114,19 +114,25 @@ class Derivation:
             return to_external(val, var.attrs[1])
         if self.kind == "jacobian":
             (val,) = evaluate([node], env, functions, leaves=self._leaves())
-            return np.asarray(val, dtype=float)
+            val = np.asarray(val, dtype=float)
+            if var.is_scalar:                        # the output's shape, vectors (rows too) 1-D
+                out = self.typed.output
+                dims = bind_dims(self._leaves(), env)
+                val = np.broadcast_to(val, (concrete(out.rows, dims), concrete(out.cols, dims)))
+                return val.reshape(-1) if out.is_column or out.is_row else np.array(val)
+            return val
         return self._tensor(name, node, env, functions)
 
     def _tensor(self, name, dY: Node, env: dict, functions):
         """d out[i,j] / d X[k,l] in LANGUAGE.md's shapes (vectors 1-D, scalars dropped)."""
-        result = self._tensor4(name, env, functions)
+        result = self.tensor4(name, env, functions)
         out_nd = self.typed.output.attrs[1] if is_variable(self.typed.output) else None
         var_nd = self.variables[name].attrs[1]
         shape = (external_shape(result.shape[:2], self.typed.output, out_nd)
                  + external_shape(result.shape[2:], self.variables[name], var_nd))
         return result.reshape(shape)
 
-    def _tensor4(self, name: str, env: dict, functions) -> np.ndarray:
+    def tensor4(self, name: str, env: dict, functions) -> np.ndarray:
         """d out[i,j] / d X[k,l] as a 4-D array of the internal 2-D shapes, from the printed form:
         the vec/Kronecker matrix, the index form, or the differential applied to each basis matrix."""
         leaves = [v for v in list(self.typed.variables.values()) + list(self.variables.values())
@@ -157,6 +163,8 @@ class Derivation:
         def along_value(d, V):
             if self.kind == "gradient":
                 return np.sum(d * V)
+            if self.kind == "jacobian" and np.size(V) == 1:      # by a scalar: d has the output's shape
+                return np.asarray(d) * float(np.asarray(V).reshape(-1)[0])
             if self.kind == "jacobian":
                 return d @ V.reshape(-1, 1)
             return np.tensordot(d, V, axes=2)
@@ -224,7 +232,7 @@ class Derivation:
             return np.broadcast_to(val, env[name].shape)
         if self.kind == "jacobian":
             return evaluate([node], env, functions, leaves=self._leaves())[0]
-        return self._tensor4(name, env, functions)
+        return self.tensor4(name, env, functions)
 
     # ---------------------------------------------------------------- printing
     def _names(self, roots: list[Node], style_taken=None) -> dict[Node, str]:
@@ -327,13 +335,16 @@ def _derive(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None, steps
         kind = "gradient"
         grads = gradients(out, nodes, recorded if steps else None)
         results = dict(zip(names, simplify_all([grads[v] for v in nodes])))
-    elif (out.is_column or out.is_row) and all(v.is_column or v.is_scalar for v in nodes):
+    elif all(v.is_scalar for v in nodes) or ((out.is_column or out.is_row) and
+                                                all(v.is_column or v.is_scalar for v in nodes)):
         kind = "jacobian"
-        column = out if out.is_column else A.transpose(out)
         raw = []
         for v in nodes:
+            if v.is_scalar:                          # by a scalar: the output's shape (a row stays a row)
+                raw.append(jvp(out, {v: A.const(1)}))
+                continue
             T = A.var("∂" + v.attrs[0], v.shape, v.attrs[1])
-            raw.append(linear_coefficient(jvp(column, {v: T}), T))
+            raw.append(linear_coefficient(jvp(column_of(out), {v: T}), T))
         results = dict(zip(names, simplify_all(raw)))
     else:
         kind = "tensor"

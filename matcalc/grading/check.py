@@ -104,8 +104,7 @@ class Checker:
         if self.form == "hessian":
             return _hessian_expected(self.expr, w, self.shapes, self.assume, self.typed)
         if d.kind == "tensor":
-            raise UnsupportedError("checking a matrix-by-matrix derivative is not supported yet: "
-                                   "check a scalar or vector output")
+            return _tensor_expected(d, w)
         if d.kind == "gradient":
             if self.form == "gradient":
                 return d.results[w], d.render("text", "gradient"), None
@@ -122,6 +121,9 @@ class Checker:
     def expected_shape(self):
         v = self.d.variables[self.wrt]
         n = v.shape[0] * v.shape[1]
+        if self.d.kind == "tensor":                  # ∂vec(F)/∂vec(X)ᵀ
+            out = self.typed.output
+            return (out.shape[0] * out.shape[1], n)
         return (n, n)
 
     # -------------------------------------------------------------- deciding
@@ -171,10 +173,23 @@ class Checker:
         return self.verdict(False, "wrong", f"Your answer is not the {self.what()}: the two differ "
                             "at the counterexample below.", counterexample=ce, method="numeric")
 
+    def by_scalar(self) -> bool:
+        """A vector or matrix output by a scalar: the derivative has the output's shape."""
+        return (self.form == "jacobian" and self.d.variables[self.wrt].is_scalar
+                and not self.typed.output.is_scalar)
+
     def what(self) -> str:
+        if self.by_scalar():
+            return f"derivative by the scalar {self.wrt} (the output's shape)"
+        if self.form == "jacobian" and self.d.kind == "tensor":
+            return "Jacobian of the vec form, ∂vec(F)/∂vec(X)ᵀ (numerator layout)"
         return FORM_WORDS[self.form]
 
     def layout_verdict(self, method, ce=None) -> Verdict:
+        if self.by_scalar():
+            return self.verdict(False, "layout", "Your answer is the transpose of the right one: it is "
+                                "the other layout, but the derivative by a scalar has the output's "
+                                "shape.", method=method, counterexample=ce)
         other = FORM_WORDS[OTHER_LAYOUT[self.form]]
         return self.verdict(False, "layout", f"Your answer is the transpose of the right one: it is "
                             f"the {other} form, but the {self.what()} was asked for.",
@@ -207,6 +222,19 @@ def _cache_key(expr, wrt, shapes, assume, form):
         return key
     except TypeError:
         return None
+
+
+def _tensor_expected(d, wrt):
+    """(node or None, text, numeric fallback) of a matrix-by-matrix, vector-by-matrix or
+    matrix-by-vector derivative, graded as its vec form ∂vec(F)/∂vec(X)ᵀ (Cookbook 520)."""
+    if d.forms.get(wrt) == VEC_FORM:
+        return d.closed[wrt], d.render("text"), None
+
+    def fallback(env, functions):
+        T = d.tensor4(wrt, env, functions)
+        r, c, p, q = T.shape
+        return T.transpose(1, 0, 3, 2).reshape(r * c, p * q)     # vec_to_tensor's inverse
+    return None, d.render("text"), fallback
 
 
 def _hessian_expected(expr, wrt, shapes, assume, typed):

@@ -21,7 +21,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import jvp
 from matcalc.core.errors import MatcalcError, NameError_, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, dim
-from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED
+from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED, RULES
 from matcalc.language import syntax as ast
 
 GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "lam", "lambda", "mu", "sigma", "eta", "rho", "tau",
@@ -192,8 +192,10 @@ class _Inference:
                 raise _Clash(node, "division by a non-scalar (use ./ for elementwise division)", ops)
             return left
         if op in ("^", ".^"):
+            if op == ".^" and not self.is_scalar(right):           # a same-shaped exponent (v2)
+                return self.elementwise(node, left, right, ops)
             if not self.is_scalar(right):
-                raise _Clash(node, "the exponent must be a scalar", ops)
+                raise _Clash(node, "the exponent must be a scalar (use .^ for an elementwise power)", ops)
             if op == ".^" or self.is_scalar(left):
                 return left
             if self.find(left[1]) == ONE or self.find(left[0]) == ONE:
@@ -210,7 +212,8 @@ class _Inference:
         if self.is_scalar(right):
             return left
         if not (self.unify(left[0], right[0]) and self.unify(left[1], right[1])):
-            word = {"+": "add", "-": "subtract", ".*": "multiply elementwise", "./": "divide elementwise"}
+            word = {"+": "add", "-": "subtract", ".*": "multiply elementwise", "./": "divide elementwise",
+                    ".^": "raise elementwise"}
             raise _Clash(node, f"cannot {word[node.op]}", ops)
         return left
 
@@ -483,8 +486,10 @@ class _Builder:
 
     def power(self, node, a, b):
         if not A.is_const(b):
-            raise UnsupportedError("an exponent must be a number", self.program.source,
-                                   node.right.start, node.right.end)
+            if node.op == "^" and not a.is_scalar:
+                raise UnsupportedError("a matrix power keeps an integer literal exponent (use .^ for an "
+                                       "elementwise power)", self.program.source, node.right.start, node.right.end)
+            return RULES["power"].build(a, b)                    # any exponent, variables included
         p = b.attrs[0]
         if node.op == ".^" or a.is_scalar:
             return A.pow_(a, p)

@@ -55,12 +55,15 @@ MAX_CONDITION = 1e8   # an argument of inv/det/logdet worse conditioned than thi
 def well_conditioned(roots: list[Node], value) -> bool:
     """Whether every argument of a primitive whose domain is the invertible matrices (the rule
     table's ``domain``) is well conditioned at this point: at a numerically singular ``XᵀX``
-    (X wider than tall) ``logdet`` is rounding noise, and a check there compares noise."""
+    (X wider than tall) ``logdet`` is rounding noise, and a check there compares noise.  The base
+    of a power whose domain is ``positive`` (any exponent, a.^p) must be positive here."""
     for node in topo_order(roots):
         if RULES[node.op].domain == "invertible":
             a = np.asarray(value(node.args[0]), dtype=float)
             if a.size > 1 and not np.linalg.cond(a) < MAX_CONDITION:
                 return False
+        if RULES[node.op].domain == "positive" and not np.all(np.asarray(value(node.args[0])) > 0):
+            return False                # the base of a power with any exponent: drawn positive
     return True
 
 

@@ -86,6 +86,8 @@ class Evaluation:
             return a[0].T
         if op == "epow":
             return a[0] ** e.attr
+        if op == "vpow":
+            return np.power(a[0], a[1])
         if op == "pow":
             return a[0] ** e.attr if a[0].shape == SCALAR else np.linalg.matrix_power(a[0], e.attr)
         if op == "fn":

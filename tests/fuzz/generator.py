@@ -18,6 +18,7 @@ empty until matcalc implements v2.
 """
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 
@@ -116,6 +117,8 @@ def render(e: Expr, dims: dict | None = None) -> str:
         return f"({a[0]}).^{_num(e.attr)}"
     if op == "pow":
         return f"({a[0]})^{e.attr}"
+    if op == "vpow":
+        return f"({a[0]}).^({a[1]})"
     if op == "fn":
         return f"{e.attr}({a[0]})"
     if op == "dfn":
@@ -187,7 +190,8 @@ class Generator:
             return self.leaf(shape)
         if shape == SCALAR and self.rng.random() < 0.6:      # scalars mostly from vectors/matrices
             return self.rng.choice([self.b_reduce, self.b_reduce, self.b_mul])(shape, depth - 1)
-        builders = [b for ok, b in self._builders() + V2_BUILDERS if ok(shape)]
+        builders = [b for ok, b in self._builders() if ok(shape)] + \
+            [functools.partial(b, self) for ok, b in V2_BUILDERS if ok(shape)]
         return self.rng.choice(builders)(shape, depth - 1)
 
     def _builders(self):
@@ -401,3 +405,13 @@ def generate(seed: int, index: int, max_depth: int = 3) -> Program:
         program.dim_names = {nm: d for d, nm in names.items()}
     return program
 
+
+def b_vpow(gen, s, d):
+    """A variable exponent (LANGUAGE.md v2): a positive base .^ a scalar or same-shaped exponent."""
+    roll = gen.rng.random()
+    base = gen.positive(SCALAR if roll < 0.2 else s, d - 1)
+    p = gen.expr(SCALAR if 0.2 <= roll < 0.6 else s, d - 1)
+    return Expr("vpow", (base, p), s)
+
+
+V2_BUILDERS.append((lambda s: True, b_vpow))

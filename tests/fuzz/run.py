@@ -32,9 +32,7 @@ def examples(seed: int, count: int, max_wrt: int = 2, plain: bool = False):
         if plain:
             program = plain_names(program)
         index += 1
-        shape_out = program.output.shape
-        wrts = [w for w in program.wrt_candidates()
-                if shape_out == (1, 1) or len(program.variables[w].shape) >= 1]
+        wrts = list(program.wrt_candidates())      # any output by any variable (v2), scalars too
         if not wrts:
             continue
         values = sample_point(program, seed * 1_000_003 + index)

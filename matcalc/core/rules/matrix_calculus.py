@@ -12,8 +12,8 @@ import numpy as np
 
 from matcalc.core import algebra as A
 from matcalc.core.errors import UnsupportedError
-from matcalc.core.graph import ONE, Node
-from matcalc.core.rules.table import with_context
+from matcalc.core.graph import ONE, Node, make
+from matcalc.core.rules.table import Kinks, with_context
 
 
 def unbroadcast(arg: Node, g: Node | None) -> Node | None:
@@ -234,3 +234,40 @@ def np_matmul(node, ctx, a, b):
 @with_context
 def np_unvec(node, ctx, a):
     return np.asarray(a).reshape((ctx.size(node.rows), ctx.size(node.cols)), order="F")
+
+
+# ------------------------------------------------------------------ the power with any exponent
+def power(a: Node, p: Node) -> Node:
+    """a.^p for an exponent p that is a scalar or has a's shape (variables included); a number
+    keeps the monomial a.^k of the simplifier.  A scalar base spreads to the exponent's shape."""
+    if A.is_const(p):
+        return A.pow_(a, p.attrs[0])
+    if A.is_zero(p):
+        return A.ones(a.shape if not a.is_scalar else p.shape)
+    return make("power", (a, p), p.shape if a.is_scalar else a.shape)
+
+
+def _power_partials(n: Node) -> tuple[Node, Node]:
+    """∂(a.^p)/∂a = p ∘ a.^(p − 1) and ∂(a.^p)/∂p = a.^p ∘ log(a), elementwise."""
+    a, p = n.args
+    return (A.hadamard(p, power(a, A.sub(p, A.const(1)))), A.hadamard(n, A.ew("log", a)))
+
+
+def power_vjp(n: Node, G: Node):
+    da, dp = _power_partials(n)
+    return tuple(unbroadcast(x, A.hadamard(G, d)) for x, d in zip(n.args, (da, dp)))
+
+
+def power_jvp(n: Node, ts):
+    partials = _power_partials(n)
+    return A.add(*(A.hadamard(t, d) for t, d in zip(ts, partials) if t is not None))
+
+
+def np_power(node, a, p):
+    return np.power(a, p)
+
+
+def power_kinks(n: Node) -> list:
+    """The base keeps away from 0 (log(a) in the derivative by the exponent); it is drawn positive
+    (a negative base has no real a.^p for a non-integer p: the sampler's positive draws)."""
+    return [(n.args[0], None, Kinks((0.0,), margin=0.05))]

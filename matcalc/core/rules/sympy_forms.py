@@ -105,6 +105,12 @@ def power(n: Node, a):
     return Applied(f"elementwise_pow_{n.attrs[0]}", n.rows, n.cols, a[0])
 
 
+def variable_power(n: Node, a):
+    if n.is_scalar:
+        return sympy.Pow(scalar(a[0]), scalar(a[1]))
+    return Applied("elementwise_power", n.rows, n.cols, a[0], a[1])
+
+
 def ones(n: Node, a):
     return OneMatrix(n.rows, n.cols)
 

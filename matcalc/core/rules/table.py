@@ -134,7 +134,8 @@ class Primitive:
     gate: str = ""
     constant: bool = False             # a leaf whose value does not depend on the inputs (ones, I, K)
     terms: bool = False                # the arguments are the terms of a sum (stages split it into them)
-    domain: str = "real"               # "invertible": numeric checks keep the argument well conditioned
+    domain: str = "real"               # "invertible": numeric checks keep the argument well conditioned;
+                                       # "positive": they keep the first argument positive
 
     @property
     def name(self) -> str:
