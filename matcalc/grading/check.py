@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from matcalc.core import algebra as A
-from matcalc.core.errors import InternalError, MatcalcError, UnsupportedError
+from matcalc.core.errors import InternalError, MatcalcError
 from matcalc.core.graph import ONE, Node
 from matcalc.derivation.derivation import derive
 from matcalc.derivation.hessian import hessian
