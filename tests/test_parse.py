@@ -211,7 +211,7 @@ def test_every_span_reparses_to_the_same_node(source):
     ("(‖x)", "unclosed '‖'", (1, 2)),
     ("x $ y", "unexpected character '$'", (1, 3)),
     ("x # comment", "unexpected character '#'", (1, 3)),
-    ("[1, 2]", "unexpected character '['", (1, 1)),
+    ("[1, 2]", "'[' starts an index and must follow what it indexes", (1, 1)),
     ("a\nb = 'os'", "transpose ' needs an operand before it", (2, 5)),
     ('f("os")', "unexpected character '\"'", (1, 3)),
     ("x\u200b", "unexpected character 'U+200B'", (1, 2)),

@@ -28,7 +28,7 @@ from matcalc.numeric.finite_differences import directional_check, generic_functi
 from matcalc.numeric.sampling import kinks
 from matcalc.output.render import Printer
 
-DOMAIN_ASSUMPTION = {"real": None, "bounded": None, "positive": "positive"}
+DOMAIN_ASSUMPTION = {"real": None, "bounded": None, "positive": "positive", "unit": None}
 
 
 def _elementwise_specs():
@@ -62,6 +62,9 @@ SPECS = {
     "ew2": [("max(A, B)", {"A": (3, 2), "B": (3, 2)}, {}), ("min(A, B)", {"A": (3, 2), "B": (3, 2)}, {}),
             ("leaky_relu(z, a)", {"z": (5,), "a": ()}, {}), ("max(x, lam)", {"x": (4,), "lam": ()}, {}),
             ("leaky_relu'(z, a)", {"z": (5,), "a": ()}, {})],
+    "unit": [("x[2]", {"x": (3,)}, {}), ("A[:, 2] + A[1, :]'", {"A": (3, 3)}, {})],
+    "clip": [("clip(X, -1, 0.5)", {"X": (3, 2)}, {}), ("clip(x, 0, 2)", {"x": (4,)}, {})],
+    "clip'": [("clip'(X, -1, 0.5)", {"X": (3, 2)}, {})],
     "sum": [("sum(X)", {"X": (3, 2)}, {}), ("sum(X, 1)", {"X": (3, 2)}, {}), ("sum(X, 2)", {"X": (3, 2)}, {})],
     "trace": [("tr(X)", {"X": (3, 3)}, {})],
     "det": [("det(X)", {"X": (3, 3)}, {"X": "invertible"})],

@@ -27,6 +27,8 @@ def parse_shape(text: str) -> tuple[str, tuple]:
     dims = dims.strip()
     if dims in ("scalar", "", "()"):
         return name, ()
+    if dims == "index":                    # an index name (LANGUAGE.md v2): o=index
+        return name, "index"
     parts = []
     for d in dims.replace("x", ",").replace("×", ",").split(",") if not dims.isidentifier() else [dims]:
         d = d.strip()
@@ -92,7 +94,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("expr", help="expression or program in the matcalc language (docs/language.md)")
     p.add_argument("--wrt", required=True, help="variable(s) to differentiate by: W or W,b")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
-                   help="declare a shape: W=n,m  x=m  lam=scalar (repeatable)")
+                   help="declare a shape: W=n,m  x=m  lam=scalar  o=index (repeatable)")
     p.add_argument("--assume", action="append", default=[], metavar="NAME=KIND",
                    help="symmetric, spd, invertible, positive, onehot, onehot_rows, probability, diagonal")
 

@@ -58,6 +58,8 @@ def is_const(a: Node, value=None) -> bool:
 
 
 def assumption(a: Node) -> str | None:
+    if a.op == "unit":                                          # eᵢ: a one-hot vector (LANGUAGE.md v2)
+        return "onehot"
     return a.attrs[2] if a.op == "var" else None
 
 

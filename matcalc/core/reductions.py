@@ -22,7 +22,7 @@ def sum_(a: Node, axis: int | None = None) -> Node:
         pulled = _scalars_out(a, sum_, const(0))
         if pulled is not None:
             return pulled
-        if a.op == "var" and a.is_column and a.attrs[2] in ("onehot", "probability"):
+        if a.is_column and assumption(a) in ("onehot", "probability"):     # a unit vector too
             return const(1)
         if a.op == "transpose":
             return sum_(a.args[0])

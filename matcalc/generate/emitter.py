@@ -158,6 +158,7 @@ class Emitter:
             fields["y"] = args[1].text
         if n.attrs:
             fields["k"] = n.attrs[0]
+            fields.update({f"a{i}": number_literal(a) if isinstance(a, Fraction) else a for i, a in enumerate(n.attrs)})
             if isinstance(n.attrs[0], int):
                 fields["axis"] = n.attrs[0] - 1
         if "{shape}" in code.template:

@@ -302,6 +302,8 @@ def _broadcast_constant(G: Node) -> bool:
 
 def _shape_doc(v: Node) -> str:
     nd = v.attrs[1]
+    if v.attrs[2] == "index":
+        return "index, an int counted from 0 as NumPy counts"
     if nd == 0:
         return "scalar"
     dims = [str(d) for d in v.shape]

@@ -144,6 +144,8 @@ def name_positions(node, name: str) -> list[int]:
             stack += [n.left, n.right]
         elif isinstance(n, ast.Call):
             stack += list(n.args)
+        elif isinstance(n, ast.Index):
+            stack.append(n.base)
     return out
 
 
@@ -157,6 +159,8 @@ def one_line(e: MatcalcError) -> str:
 
 def declared_shape(v: Node):
     """A variable's shape as ``--shape`` would declare it (numbers and names), or None."""
+    if v.attrs[2] == "index":                  # an index name stays one
+        return "index"
     ndim = v.attrs[1]
     dims = []
     for d in v.shape[:ndim] if ndim else ():

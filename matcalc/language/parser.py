@@ -23,7 +23,7 @@ import re
 from typing import NamedTuple, NoReturn
 
 from matcalc.core.errors import ParseError
-from matcalc.language.syntax import Assign, BinOp, Call, Expr, Name, Neg, Num, Program, Transpose
+from matcalc.language.syntax import Assign, BinOp, Call, Expr, Index, Name, Neg, Num, Program, Transpose
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "parse"]
 
@@ -33,11 +33,13 @@ MAX_DEPTH = 200
 # Token kinds.
 NUM, NAME, DERIV, OP, POST, LPAR, RPAR, COMMA, BAR, EQ, SEMI, NL, EOF = (
     "num", "name", "deriv", "op", "post", "(", ")", ",", "‖", "=", ";", "newline", "eof")
+LBRACK, RBRACK, COLON = "[", "]", ":"
 
 _OPS = {"+": "+", "-": "-", "\u2212": "-", "*": "*", "@": "*", "\u00b7": "*", "\u00d7": "*",
         "\u22c5": "*", "/": "/", "^": "^", "\u2218": ".*", "\u2299": ".*", "**": "^",
         ".*": ".*", "./": "./", ".^": ".^"}
-_SINGLE = {"(": LPAR, ")": RPAR, ",": COMMA, "\u2016": BAR, "=": EQ, ";": SEMI, "\n": NL}
+_SINGLE = {"(": LPAR, ")": RPAR, ",": COMMA, "\u2016": BAR, "=": EQ, ";": SEMI, "\n": NL,
+           "[": LBRACK, "]": RBRACK, ":": COLON}
 _POSTFIX = {"'": "'", ".T": "'", "\u1d40": "'", "\u00b2": "2",      # ' .T ᵀ ²
             "\u207b\u00b9": "inv", "\u207b\u1d40": "invT"}             # ⁻¹ ⁻ᵀ
 _TOKEN_RE = re.compile(
@@ -46,13 +48,13 @@ _TOKEN_RE = re.compile(
     r"|(?P<op>\*\*|\.[*/^]|[-+*/^@\u00b7\u00d7\u22c5\u2212\u2218\u2299])"
     r"|(?P<post>'|\.T|\u1d40|\u00b2|\u207b[\u00b9\u1d40])"
     r"|(?P<name>\w+)"
-    r"|(?P<one>[\n(),\u2016=;])")
+    r"|(?P<one>[\n(),\u2016=;\[\]:])")
 _MISPLACED = {COMMA: "unexpected ',' (commas only separate the arguments of a function call)",
               EQ: "unexpected '=' ('=' may only follow a name at the start of a statement)"}
 _POWERS = ("^", ".^")
 _SIGNS = ("+", "-")
 _OPERAND_START = (NUM, NAME, DERIV, LPAR)
-_HINTS = {**dict.fromkeys("[]{}", "brackets are not part of the language; use parentheses"),
+_HINTS = {**dict.fromkeys("{}", "braces are not part of the language; use parentheses"),
           "#": "comments are not supported", '"': "strings are not part of the language",
           "|": "write norm(A) or ‖A‖ for a norm, abs(x) for an absolute value",
           "\u207b": "only ⁻¹ (inverse) and ⁻ᵀ (inverse transpose) are superscripts"}
@@ -306,13 +308,15 @@ class _Parser:
             self.fail_operand(tok)
         count = 0
         post = self.peek()
-        while post.kind == POST:
+        while post.kind in (POST, LBRACK):
             self.advance()
             count += 1
             if count > MAX_DEPTH:
                 self.fail(f"expression nested too deeply (more than {MAX_DEPTH} levels)",
                           post.start, post.end)
-            if post.value == "'":
+            if post.kind == LBRACK:
+                node = self.index(node, post)
+            elif post.value == "'":
                 node = Transpose(node, node.start, post.end)
             elif post.value == "2":
                 node = BinOp("^", node, Num(2.0, "2", post.start, post.end), node.start,
@@ -323,6 +327,49 @@ class _Parser:
             post = self.peek()
         self.last = node
         return node
+
+    def index(self, base: Expr, opener: _Tok) -> Expr:
+        """``base[i]`` or ``base[i, j]`` after the ``[``: each index an integer literal counted
+        from 1, a name (an index name) or ``:``."""
+        self.groups += 1
+        items: list = []
+        while True:
+            tok = self.peek()
+            if tok.kind == COLON:
+                self.advance()
+                items.append(None)
+            elif tok.kind == NUM:
+                self.advance()
+                value = float(tok.value)
+                if value != int(value) or value < 1 or not tok.value.isdigit():
+                    self.fail(f"an index is an integer counted from 1, not '{_snippet(tok.value)}'",
+                              tok.start, tok.end)
+                items.append(Num(value, tok.value, tok.start, tok.end))
+            elif tok.kind == NAME and self.toks[self.i + 1].kind in (COMMA, RBRACK, NL):
+                self.advance()
+                items.append(Name(tok.value, tok.start, tok.end))
+            elif tok.kind == RBRACK:
+                self.fail("empty brackets: write x[i], A[i, j], A[:, j] or A[i, :]", opener.start, tok.end)
+            else:
+                self.fail("an index is an integer literal (from 1), an index name or ':'",
+                          tok.start, tok.end)
+            tok = self.peek()
+            if tok.kind == COMMA:
+                self.advance()
+                continue
+            if tok.kind == RBRACK:
+                break
+            found = "the end of the input" if tok.kind == EOF else f"'{self.text(tok)}'"
+            self.fail(f"unclosed '[': expected ']' or ',' before {found}", opener.start, opener.end)
+        end = self.advance().end
+        self.groups -= 1
+        if len(items) > 2:
+            self.fail("at most two indices: x[i] or A[i, j]", opener.start, end)
+        if items == [None]:
+            self.fail("x[:] selects everything; write x", opener.start, end)
+        if items == [None, None]:
+            self.fail("A[:, :] selects everything; write A", opener.start, end)
+        return Index(base, tuple(items), base.start, end)
 
     def make_group(self, head: _Tok, func: str | None, args: list[Expr], end: int) -> Expr:
         """The node of ``( x )``, ``‖ x ‖`` or ``func(args)`` spanning ``[head.start, end)``."""
@@ -350,6 +397,11 @@ class _Parser:
             self.fail(f"{what} {text} needs an operand before it", tok.start, tok.end)
         if tok.kind == RPAR and self.groups == 0:
             self.fail("unmatched ')'", tok.start, tok.end)
+        if tok.kind == LBRACK:
+            self.fail("'[' starts an index and must follow what it indexes (x[i], A[:, j]); there are no "
+                      "bracketed matrix literals", tok.start, tok.end)
+        if tok.kind in (RBRACK, COLON):
+            self.fail(f"unexpected '{text}' outside an index", tok.start, tok.end)
         if prev is None or prev.kind in (SEMI, NL):
             if tok.kind == EQ:
                 self.fail("'=' needs a name on its left", tok.start, tok.end)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, NameError_
 from matcalc.core.graph import ONE, Node, dim
+from matcalc.core.rules.index_rules import INDEX, is_index
 from matcalc.language.parser import parse
 from matcalc.language.shapes import Typed, build
 
@@ -40,6 +41,9 @@ def normalize_shapes(shapes: dict | None) -> dict:
     """``shapes`` as the API accepts it (``"n"``, ``("n", 3)``, ``"scalar"``) as name ↦ tuple of dims."""
     out = {}
     for name, shp in (shapes or {}).items():
+        if shp == INDEX:                   # an index name (LANGUAGE.md v2): an integer input
+            out[name] = INDEX
+            continue
         if isinstance(shp, (int, str)) and shp != "scalar":
             shp = (shp,)
         if shp in ("scalar", None):
@@ -59,11 +63,13 @@ def resolve_wrt(typed: Typed, names: list[str], shapes: dict | None) -> tuple[li
     nodes, notes = [], []
     declared = normalize_shapes(shapes)
     for n in names:
+        if n in typed.variables and is_index(typed.variables[n]):
+            raise NameError_(f"{n} is an index name, an integer: nothing is differentiated by it")
         if n in typed.variables:
             nodes.append(typed.variables[n])
         elif n in typed.intermediates:
             raise NameError_(f"{n} is an intermediate the program defines; differentiate by an input")
-        elif n in declared:
+        elif n in declared and declared[n] != INDEX:
             shp = declared[n]
             dims = tuple(dim(d) for d in shp)
             shape = (ONE, ONE) if not dims else (dims[0], ONE) if len(dims) == 1 else dims

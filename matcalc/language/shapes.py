@@ -22,6 +22,7 @@ from matcalc.core.diff import jvp
 from matcalc.core.errors import MatcalcError, NameError_, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, dim
 from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED, RULES
+from matcalc.core.rules.index_rules import INDEX, select
 from matcalc.language import syntax as ast
 
 GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "lam", "lambda", "mu", "sigma", "eta", "rho", "tau",
@@ -138,6 +139,9 @@ class _Inference:
         if n in RESERVED:
             raise NameError_(f"{n} is a function; call it as {n}(...)", self.program.source,
                              node.start, node.end)
+        if self.declared.get(n) == INDEX:
+            raise ShapeError(f"{n} is an index name: use it inside brackets (x[{n}], A[:, {n}]) or as "
+                             f"unit({n}, n)", self.program.source, node.start, node.end)
         if n not in self.names:
             if n in self.declared:
                 shp = self.declared[n]
@@ -172,7 +176,47 @@ class _Inference:
             return self.binop(node, memo[id(node.left)], memo[id(node.right)])
         if isinstance(node, ast.Call):
             return self.call(node, memo)
+        if isinstance(node, ast.Index):
+            return self.index(node, memo[id(node.base)])
         raise MatcalcError(f"unexpected syntax node {type(node).__name__}")
+
+    def index_name(self, item) -> None:
+        """An index item: a literal (checked by the parser) or a declared index name."""
+        if isinstance(item, ast.Name):
+            if self.declared.get(item.id) != INDEX:
+                raise ShapeError(f"{item.id} is not an index name: declare it with --shape {item.id}=index "
+                                 f'(Python: shapes={{"{item.id}": "index"}})', self.program.source,
+                                 item.start, item.end)
+            self.names.setdefault(item.id, (ONE, ONE))
+            self.ndim[item.id] = 0
+
+    def in_range(self, item, size) -> None:
+        size = self.find(size)
+        if isinstance(item, ast.Num) and getattr(size, "is_Integer", False) and int(item.value) > int(size):
+            raise ShapeError(f"index {int(item.value)} is out of range: the size is {size}", self.program.source,
+                             item.start, item.end)
+
+    def index(self, node: ast.Index, base):
+        """x[i] (a vector), A[i, j], A[:, j] (a column), A[i, :] (a row)."""
+        for item in node.items:
+            self.index_name(item)
+        src = self.program.source
+        text = src[node.base.start:node.base.end]
+        if len(node.items) == 1:
+            if self.is_scalar(base):
+                raise ShapeError(f"{text} is a scalar: it has no entries to index", src, node.start, node.end)
+            if self.find(base[1]) == ONE:
+                self.in_range(node.items[0], base[0])
+            elif self.find(base[0]) == ONE:
+                self.in_range(node.items[0], base[1])
+            else:
+                raise ShapeError(f"{text} is a matrix: write {text}[i, j], {text}[:, j] or {text}[i, :]",
+                                 src, node.start, node.end)
+            return (ONE, ONE)
+        i, j = node.items
+        self.in_range(i, base[0]) if i is not None else None
+        self.in_range(j, base[1]) if j is not None else None
+        return (ONE if i is not None else base[0], ONE if j is not None else base[1])
 
     def binop(self, node: ast.BinOp, left, right):
         op = node.op
@@ -221,8 +265,10 @@ class _Inference:
         f = node.func
         src = self.program.source
         if f in DIMENSIONS:
-            dims = [self.dim_arg(a) for a in node.args]
             rule = DIMENSIONS[f]
+            if rule.indexed and node.args:
+                self.index_item(node.args[0])
+            dims = [ONE if rule.indexed and k == 0 else self.dim_arg(a) for k, a in enumerate(node.args)]
             lo, hi = rule.arity
             if not lo <= len(dims) <= hi:
                 words = {1: "one", 2: "two"}
@@ -259,6 +305,16 @@ class _Inference:
         """A shape rule's failure: retried with scalars, else reported with both operands."""
         raise _Clash(node, message, operands)
 
+    def index_item(self, node) -> None:
+        """The index argument of unit(o, n): an integer literal from 1 or an index name."""
+        if isinstance(node, ast.Num) and node.value == int(node.value) and node.value >= 1:
+            return
+        if isinstance(node, ast.Name):
+            self.index_name(node)
+            return
+        raise ShapeError("an index is an integer literal (from 1) or an index name (--shape o=index)",
+                         self.program.source, node.start, node.end)
+
     def dim_arg(self, node):
         if isinstance(node, ast.Num) and node.value == int(node.value) and node.value >= 1:
             return sympy.Integer(int(node.value))
@@ -278,6 +334,8 @@ def children(node, flatten_sums: bool = False) -> list:
         return [node.left, node.right]
     if isinstance(node, ast.Call) and node.func not in DIMENSIONS:
         return list(node.args)
+    if isinstance(node, ast.Index):
+        return [node.base]
     return []
 
 
@@ -321,6 +379,8 @@ def names_in(node) -> list[str]:
             stack += [n.left, n.right]
         elif isinstance(n, ast.Call) and n.func not in DIMENSIONS:
             stack += list(n.args)
+        elif isinstance(n, ast.Index):
+            stack.append(n.base)
     return out
 
 
@@ -406,6 +466,8 @@ def build(program: ast.Program, shapes: dict | None = None, assume: dict | None 
         a = assume.get(n)
         if a in ("spd", "symmetric", "invertible", "diagonal") and shape[0] != shape[1]:
             raise ShapeError(f"{n} is assumed {a} but is {shape[0]}×{shape[1]}, not square")
+        if declared.get(n) == INDEX:
+            a = INDEX                      # an integer input; nothing is differentiated by it
         variables[n] = A.var(n, shape, inf.ndim[n], a)
     for n in assume:
         if n not in variables:
@@ -422,7 +484,7 @@ def build(program: ast.Program, shapes: dict | None = None, assume: dict | None 
 
 
 def _resolve_dims(inf: _Inference, program, declared):
-    used = set(inf.names) | {str(s) for shp in declared.values() for s in shp if isinstance(s, str)}
+    used = set(inf.names) | {str(s) for shp in declared.values() if shp != INDEX for s in shp if isinstance(s, str)}
     # lazily: building the 10,000 fallback names on every call cost ~2.5 ms per build
     free = (d for d in itertools.chain(FRESH_DIMS, (f"d{i}" for i in range(1, 10_000))) if d not in used)
     mapping: dict = {}
@@ -482,7 +544,18 @@ class _Builder:
             if op == "./":
                 return A.hadamard(a, A.pow_(b, -1))
             return self.power(node, a, b)
+        if isinstance(node, ast.Index):
+            base = memo[id(node.base)]
+            items = [self.index_node(i) for i in node.items]
+            if len(items) == 2:
+                return select(base, *items)
+            return select(base, items[0], None) if base.is_column else select(base, None, items[0])
         return self.call(node, memo)
+
+    def index_node(self, item) -> Node | None:
+        if item is None:
+            return None
+        return A.const(int(item.value)) if isinstance(item, ast.Num) else self.env[item.id]
 
     def power(self, node, a, b):
         if not A.is_const(b):
@@ -502,6 +575,8 @@ class _Builder:
         f = node.func
         if f in DIMENSIONS:
             dims = [sympy.Integer(int(a.value)) if isinstance(a, ast.Num) else dim(a.id) for a in node.args]
+            if DIMENSIONS[f].indexed:
+                return DIMENSIONS[f].build(dims, self.index_node(node.args[0]))
             return DIMENSIONS[f].build(dims)
         args = [memo[id(a)] for a in node.args]
         if f not in FUNCTIONS:

@@ -61,7 +61,18 @@ class BinOp:
     end: int
 
 
-Expr = Num | Name | Call | Neg | Transpose | BinOp
+@dataclass(frozen=True)
+class Index:
+    """``base[i]`` or ``base[i, j]`` (LANGUAGE.md v2); an item is a ``Num`` (counted from 1), a
+    ``Name`` (an index name) or None for ``:`` (a whole row or column)."""
+
+    base: Expr
+    items: tuple
+    start: int
+    end: int
+
+
+Expr = Num | Name | Call | Neg | Transpose | BinOp | Index
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,9 @@ def parse_printed(text: str, variables: dict[str, Node]):
         nd = v.attrs[1]
         r, c = v.shape
         shapes[name] = () if nd == 0 else (_dim_arg(r),) if nd == 1 else (_dim_arg(r), _dim_arg(c))
-        if v.attrs[2] and name in mentioned:
+        if v.attrs[2] == "index":
+            shapes[name] = "index"
+        elif v.attrs[2] and name in mentioned:
             assume[name] = v.attrs[2]
     return build(program, shapes, assume or None)
 

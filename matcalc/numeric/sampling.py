@@ -3,8 +3,8 @@
 Dimensions that are symbolic get small distinct sizes; each variable is drawn to respect its
 assumption (LANGUAGE.md); a point is kept only if the output and the derivatives are finite
 there and every kink the rule table names (relu, abs, max, hardtanh, ...) is comfortably far away.
-When plain normal draws fail, positive entries and then SPD matrices are tried, which covers
-``log``, ``sqrt`` and ``logdet`` without the user having to say so.
+When plain normal draws fail, small entries, positive entries and then SPD matrices are tried,
+which covers ``asin``, ``log``, ``sqrt`` and ``logdet`` without the user having to say so.
 """
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from matcalc.core.graph import Node, topo_order
 from matcalc.core.rules import RULES, Kinks
 
 SMALL_SIZES = (3, 2, 4, 5, 3, 2, 4, 5)
-STRATEGIES = ("normal", "positive", "spd")
+STRATEGIES = ("normal", "small", "positive", "spd")   # small: inside (-1, 1) for asin, acos
 
 
 def draw(rng: np.random.Generator, shape: tuple[int, int], assumption: str | None, strategy: str) -> np.ndarray:
     """One internal (2-D) value for a variable of ``shape``."""
     r, c = shape
+    if assumption == "index":               # an index name, counted from 0: 0 or 1 fits every size
+        return np.full((1, 1), float(rng.integers(2)))
     if assumption in ("spd", "symmetric", "invertible", "diagonal") or (strategy == "spd" and r == c and r > 1):
         a = rng.standard_normal((r, r))
         kind = assumption or "spd"
@@ -47,6 +49,8 @@ def draw(rng: np.random.Generator, shape: tuple[int, int], assumption: str | Non
         return p / p.sum(axis=0, keepdims=True)
     if assumption == "positive" or strategy in ("positive", "spd"):
         return np.abs(rng.standard_normal((r, c))) + 0.5
+    if strategy == "small":
+        return 0.3 * rng.standard_normal((r, c))
     return rng.standard_normal((r, c))
 
 

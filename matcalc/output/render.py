@@ -49,6 +49,11 @@ def subscript(s: str) -> str | None:
     return None if None in out else "".join(out)
 
 
+def _unit_row(x: Node) -> Node | None:
+    """The unit vector u of a node uᵀ, else None."""
+    return x.args[0] if x.op == "transpose" and x.args[0].op == "unit" else None
+
+
 def commutation_symbol(m: str, n: str) -> str:
     """K₍ₘ,ₙ₎ (Cookbook 9.3), or K_(m,n) when a size has no subscript form."""
     sm, sn = subscript(m), subscript(n)
@@ -218,6 +223,17 @@ class Printer:
             return _kron_text([f"eye({fmt_dim(d)})" for d in _dim_factors(n.rows)]), ATOM
         return (f"eye({fmt_dim(n.rows)})" if self.t else "I"), ATOM
 
+    def op_unit(self, n):
+        """eₒ (LaTeX e_{o}); text ``unit(o, n)``, which parses back (a literal index as written)."""
+        i = n.args[0]
+        index = str(int(i.attrs[0])) if A.is_const(i) else self.var_name(i.attrs[0])
+        if self.t:
+            return f"unit({index}, {fmt_dim(n.rows)})", ATOM
+        if self.latex:
+            return f"e_{{{index}}}", ATOM
+        sub = subscript(index)
+        return (f"e{sub}" if sub is not None else f"e_{index}"), ATOM
+
     def op_commutation(self, n):
         m, k = (fmt_dim(d) for d in n.attrs)
         if self.t:
@@ -293,10 +309,57 @@ class Printer:
                 stack += [x.args[1], x.args[0]]
             else:
                 chain.append(x)
+        parts = self.selections(chain) if not self.latex and any(x.op == "unit" or _unit_row(x)
+                                                                   for x in chain) else None
+        if parts is not None:
+            return (parts[0], ATOM) if len(parts) == 1 else (self.juxt(parts), PROD)
         parts = [self.p(x, PROD + 1) for x in chain]
         if self.u and len(parts) == 2 and n.is_scalar and chain[0].op == "transpose":
             return parts[0] + parts[1], PROD
         return self.juxt(parts), PROD
+
+    def selections(self, chain: list[Node]) -> list[str]:
+        """A product chain with its unit vectors read as indexing (LANGUAGE.md v2): eₒᵀ x is
+        ``x[o]``, A eₒ is ``A[:, o]``, eᵢᵀ A is ``A[i, :]``, eᵢᵀ A eⱼ is ``A[i, j]``; a unit vector
+        beside nothing it can select from stays eₒ."""
+        out, i, k = [], 0, len(chain)
+        while i < k:
+            x = chain[i]
+            row = _unit_row(x)
+            nxt = chain[i + 1] if i + 1 < k else None
+            if row is not None and nxt is not None and nxt.op != "unit" and _unit_row(nxt) is None:
+                col = chain[i + 2] if i + 2 < k and chain[i + 2].op == "unit" else None
+                out.append(self.selection(nxt, row, col))
+                i += 3 if col is not None else 2
+            elif row is None and x.op != "unit" and nxt is not None and nxt.op == "unit":
+                out.append(self.selection(x, None, nxt))
+                i += 2
+            else:
+                out.append(self.p(x, PROD + 1))
+                i += 1
+        return out
+
+    def selection(self, base: Node, row: Node | None, col: Node | None) -> str:
+        """base[row, col] printed (either may be None for ':'); a transposed base selects from
+        what it transposes: (Uᵀ)eᵢ... is U[i, :]ᵀ."""
+        flip = base.op == "transpose" and not self.named(base)
+        inner = base.args[0] if flip else base
+        r, c = (col, row) if flip else (row, col)
+        text = self.p(inner, ATOM)
+        idx = [self.index_text(u) if u is not None else ":" for u in (r, c)]
+        if inner.cols == ONE and c is None:
+            out, scalar = f"{text}[{idx[0]}]", True
+        elif inner.rows == ONE and r is None:
+            out, scalar = f"{text}[{idx[1]}]", True
+        else:
+            out, scalar = f"{text}[{idx[0]}, {idx[1]}]", r is not None and c is not None
+        if flip and not scalar:
+            out += "ᵀ" if self.u else "'"
+        return out
+
+    def index_text(self, u: Node) -> str:
+        i = u.args[0]
+        return str(int(i.attrs[0])) if A.is_const(i) else self.var_name(i.attrs[0])
 
     def op_transpose(self, n):
         a = n.args[0]

@@ -85,6 +85,10 @@ def _point_value(name: str, var: Node, value) -> np.ndarray:
         raise MatcalcError(f"--at: {name} is {_KINDS[ndim]} in this expression, but {shown} "
                            f"{'was' if given == 0 else 'were'} given for it"
                            + (" (declare its shape with --shape to change its kind)" if ndim == 0 else ""))
+    if var.attrs[2] == "index":                 # a user's point counts an index from 1, NumPy from 0
+        if a.size != 1 or a.reshape(-1)[0] != int(a.reshape(-1)[0]) or a.reshape(-1)[0] < 1:
+            raise MatcalcError(f"--at: {name} is an index, a whole number counted from 1")
+        a = a - 1
     internal = to_internal(a, ndim)
     for d, size in zip(var.shape, internal.shape):
         if d.is_Integer and int(d) != size:

@@ -223,7 +223,7 @@ class _Region:
         ``softmax(z) − y``."""
         out = []
         for Y, node in list(self.sym_node.items()):
-            if not (node.op == "var" and A.assumption(node) == "onehot" and node.is_column):
+            if not (A.assumption(node) == "onehot" and node.is_column):
                 continue
             vectors = [s for s, n in self.sym_node.items() if s != Y and not n.is_scalar and s in expr.free_symbols]
             if not vectors or sp.count_ops(expr) > 4 * MAX_REGION:
@@ -355,13 +355,13 @@ def _positive(n: Node) -> bool:
     if n.op == "matmul" and n.is_scalar:
         a, b = n.args
         y = a.args[0] if a.op == "transpose" else None
-        return y is not None and y.op == "var" and A.assumption(y) in ("onehot", "probability") and _positive(b)
+        return y is not None and A.assumption(y) in ("onehot", "probability") and _positive(b)
     return False
 
 
 def _onehot_with_vectors(leaves: list[Node]) -> bool:
     """A one-hot vector beside another vector leaf: ``y ∘ v = (yᵀv) y`` may shorten the region."""
-    hot = any(n.op == "var" and A.assumption(n) == "onehot" and n.is_column for n in leaves)
+    hot = any(A.assumption(n) == "onehot" and n.is_column for n in leaves)
     return hot and len({id(n) for n in leaves if not n.is_scalar}) >= 2
 
 

@@ -8,6 +8,8 @@ away from them and central differences stay valid.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .generator import SCALAR, Program, _shape2
@@ -28,12 +30,16 @@ FUNCTIONS = {
     "sigmoid": _sigmoid, "relu": lambda z: np.maximum(z, 0), "hardtanh": lambda z: np.clip(z, -1, 1),
     "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))), "softplus": _softplus, "abs": np.abs,
     **{k: v[0] for k, v in GENERIC_FUNCTIONS.items()},
+    # LANGUAGE.md v2 functions
+    "atan": np.arctan, "sign": np.sign, "silu": lambda z: z * _sigmoid(z),
+    "erf": lambda z: np.vectorize(math.erf, otypes=[float])(z),
+    "gelu": lambda z: z * 0.5 * (1 + np.vectorize(math.erf, otypes=[float])(z / math.sqrt(2))),
 }
 DERIVATIVES = {
     "tanh": lambda z: 1 - np.tanh(z) ** 2, "sigmoid": lambda z: _sigmoid(z) * (1 - _sigmoid(z)),
     "sin": np.cos, "cos": lambda z: -np.sin(z), "exp": np.exp, "softplus": _sigmoid,
 }
-KINKS = {"relu": (0,), "abs": (0,), "hardtanh": (-1, 1), "elu": (0,)}
+KINKS = {"relu": (0,), "abs": (0,), "hardtanh": (-1, 1), "elu": (0,), "sign": (0,)}
 
 
 def _lse(z, axis):
@@ -96,6 +102,10 @@ class Evaluation:
             return FUNCTIONS[e.attr](a[0])
         if op == "dfn":
             return DERIVATIVES[e.attr](a[0])
+        if op == "index":                    # LANGUAGE.md v2: a literal counts from 1
+            kind, k = e.attr
+            return a[0][[k - 1], :][:, [0]] if kind == "entry" else a[0][:, [k - 1]] if kind == "col" \
+                else a[0][[k - 1], :]
         if op == "leaky_relu":
             self._near(a[0])
             return np.where(a[0] > 0, a[0], e.attr * a[0])

@@ -34,11 +34,28 @@ ASSUMPTIONS = {"vector": ["positive", "onehot", "probability"],
 # Assumed names are not differentiated by, except 'positive' (a perturbation keeps it valid).
 DIFFERENTIABLE_ASSUMPTIONS = {None, "positive"}
 
-ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "hardtanh", "elu", "softplus", "abs"]
+ELEMENTWISE = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "hardtanh", "elu", "softplus", "abs",
+               "atan", "erf", "gelu", "silu", "sign"]          # the last five: LANGUAGE.md v2
 POSITIVE_ONLY = ["log", "sqrt"]
 DERIVATIVE_FORMS = ["tanh", "sigmoid", "sin", "cos", "exp", "softplus"]
 GENERIC = ["f", "g"]
-V2_BUILDERS: list = []
+V2_BUILDERS: list = []          # (shape predicate, builder(generator, shape, depth))
+
+
+def _b_index(g, s, d):
+    """LANGUAGE.md v2 indexing with a literal (from 1): x[k] of a vector, A[:, k], A[k, :]."""
+    r, c = s
+    if s == SCALAR:
+        n = g.dim()
+        return Expr("index", (g.expr((n, 1), d),), s, ("entry", g.rng.randint(1, n)))
+    if c == 1:
+        m = g.dim()
+        return Expr("index", (g.expr((r, m), d),), s, ("col", g.rng.randint(1, m)))
+    n = g.dim()
+    return Expr("index", (g.expr((n, c), d),), s, ("row", g.rng.randint(1, n)))
+
+
+V2_BUILDERS.append((lambda s: s[0] == 1 or s[1] == 1, _b_index))
 
 
 @dataclass(eq=False)
@@ -121,6 +138,9 @@ def render(e: Expr, dims: dict | None = None) -> str:
         return f"({a[0]}).^({a[1]})"
     if op == "fn":
         return f"{e.attr}({a[0]})"
+    if op == "index":
+        kind, k = e.attr
+        return f"({a[0]})[{k}]" if kind == "entry" else f"({a[0]})[:, {k}]" if kind == "col" else f"({a[0]})[{k}, :]"
     if op == "dfn":
         return f"{e.attr}'({a[0]})"
     if op == "leaky_relu":

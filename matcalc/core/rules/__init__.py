@@ -45,7 +45,8 @@ __all__ = ["BINARY", "CODE_HELPERS", "DIMENSIONS", "DIMENSION_FUNCTIONS", "ELEME
 
 
 def _functions() -> dict[str, Function]:
-    out = [Function(n, (1, 1), partial(A.ew, n), e.doc, same_shape, prime=ew_prime(n)) for n, e in ELEMENTWISE.items()]
+    out = [Function(alias, (1, 1), partial(A.ew, n), e.doc, same_shape, prime=ew_prime(n))
+           for n, e in ELEMENTWISE.items() for alias in (n, *e.aliases)]
     out += [Function(n, (2, 2), b.build, b.doc, binary_shape, prime=b.prime) for n, b in BINARY.items()]
     for r in RULES.values():
         if r.build is not None and not r.dims:

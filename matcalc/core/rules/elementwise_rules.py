@@ -6,6 +6,7 @@ of the ``ew2`` family.  Most entries are ``defelementwise(name, doc, f, f′, co
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -58,6 +59,60 @@ SIGMOID_CODE = '''def _sigmoid(z):
         s[low] = e / (1.0 + e)
     return s'''
 
+_ERF = np.frompyfunc(math.erf, 1, 1)
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _erf(z):
+    """erf per entry by ``math.erf``: exact to the last digit (NumPy has no erf and SciPy is not a
+    dependency), at the cost of one Python call per entry."""
+    return np.asarray(_ERF(z), dtype=float)
+
+
+def _erf1(z):
+    return 2.0 / math.sqrt(math.pi) * np.exp(-np.square(z))
+
+
+def _gelu(z):
+    """z Φ(z), Φ the standard normal CDF (exact GELU, not the tanh approximation)."""
+    return z * 0.5 * (1.0 + _erf(z * _SQRT1_2))
+
+
+def _gelu1(z):
+    """gelu'(z) = Φ(z) + z φ(z)."""
+    return 0.5 * (1.0 + _erf(z * _SQRT1_2)) + z * _INV_SQRT_2PI * np.exp(-0.5 * np.square(z))
+
+
+def _gelu2(z):
+    """gelu''(z) = φ(z) (2 − z²)."""
+    return _INV_SQRT_2PI * np.exp(-0.5 * np.square(z)) * (2.0 - np.square(z))
+
+
+def _gelu3(z):
+    """The third derivative of gelu: φ(z) z (z² − 4)."""
+    return _INV_SQRT_2PI * np.exp(-0.5 * np.square(z)) * z * (np.square(z) - 4.0)
+
+
+def _primitive_orders(name: str, last: int, symbolic: Callable | None = None):
+    """Derivative orders kept as primitives up to ``last``; the next one ``symbolic(z, out)`` if
+    given (erf'' = −2 z erf'), else not supported."""
+    def d(z, out, k):
+        if k + 1 <= last:
+            return A.ew(name, z, k + 1)
+        if symbolic is not None and k == last:
+            return symbolic(z, out)
+        raise UnsupportedError(f"derivative of order {k + 1} of {name}")
+    return d
+
+
+def _inv_sqrt_one_minus_sq(z: Node) -> Node:
+    """1/√(1 − z²), the slope of asin."""
+    return A.pow_(A.ew("sqrt", A.sub(A.ones(z.shape), A.pow_(z, 2))), -1)
+
+
+UNIT_POLES = Kinks((-1.0, 1.0), margin=0.05)       # asin, acos: infinite slope at ±1, undefined beyond
+
 ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     defelementwise("exp", "exp' = exp", np.exp, lambda z, out: out, "np.exp({0})", domain="bounded",
                    latex=r"\exp"),
@@ -71,6 +126,36 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                    latex=r"\cos"),
     defelementwise("tan", "tan' = 1 + tan²", np.tan, lambda z, out: A.add(A.ones(z.shape), A.pow_(out, 2)),
                    "np.tan({0})", latex=r"\tan", kinks=Kinks((np.pi / 2,), period=np.pi, margin=0.05)),  # poles
+    defelementwise("asin", "asin'(z) = 1/√(1 − z²), for |z| < 1", np.arcsin, lambda z, out: _inv_sqrt_one_minus_sq(z),
+                   "np.arcsin({0})", domain="unit", latex=r"\arcsin", kinks=UNIT_POLES, aliases=("arcsin",)),
+    defelementwise("acos", "acos'(z) = −1/√(1 − z²), for |z| < 1", np.arccos,
+                   lambda z, out: A.neg(_inv_sqrt_one_minus_sq(z)), "np.arccos({0})", domain="unit",
+                   latex=r"\arccos", kinks=UNIT_POLES, aliases=("arccos",)),
+    defelementwise("atan", "atan'(z) = 1/(1 + z²)", np.arctan,
+                   lambda z, out: A.pow_(A.add(A.ones(z.shape), A.pow_(z, 2)), -1), "np.arctan({0})",
+                   latex=r"\arctan", aliases=("arctan",)),
+    defelementwise("sinh", "sinh' = cosh", np.sinh, lambda z, out: A.ew("cosh", z), "np.sinh({0})", domain="bounded",
+                   latex=r"\sinh"),
+    defelementwise("cosh", "cosh' = sinh", np.cosh, lambda z, out: A.ew("sinh", z), "np.cosh({0})", domain="bounded",
+                   latex=r"\cosh"),
+    defelementwise("log1p", "log1p(z) = log(1 + z), log1p'(z) = 1/(1 + z), for z > −1", np.log1p,
+                   lambda z, out: A.pow_(A.add(A.ones(z.shape), z), -1), "np.log1p({0})", domain="positive",
+                   latex=r"\operatorname{log1p}", kinks=Kinks((-1.0,), margin=0.05)),   # a pole at −1
+    defelementwise("expm1", "expm1(z) = exp(z) − 1, expm1' = exp", np.expm1, lambda z, out: A.ew("exp", z),
+                   "np.expm1({0})", domain="bounded", latex=r"\operatorname{expm1}"),
+    defelementwise("sign", "sign'(z) = 0 away from 0 (a jump at 0)", np.sign, lambda z, out: A.zero(z.shape),
+                   "np.sign({0})", kinks=AT_ZERO, latex=r"\operatorname{sign}"),
+    Elementwise("erf", "erf'(z) = 2 exp(−z²)/√π, erf'' = −2 z erf'", (_erf, _erf1),
+                _primitive_orders("erf", 1, lambda z, out: A.scale(-2, A.hadamard(z, out))),
+                latex=r"\operatorname{erf}", code=("_erf({0})", "_erf1({0})"), helpers=("_erf",), closed=True),
+    Elementwise("gelu", "gelu(z) = z Φ(z) (exact); gelu' = Φ + z φ, gelu'' = φ (2 − z²)",
+                (_gelu, _gelu1, _gelu2, _gelu3), _primitive_orders("gelu", 3), latex=r"\operatorname{GELU}",
+                code=("_gelu({0}, 0)", "_gelu({0}, 1)", "_gelu({0}, 2)", "_gelu({0}, 3)"), helpers=("_erf", "_gelu"), closed=True),
+    defelementwise("silu", "silu(z) = z σ(z); silu' = σ (1 + z (1 − σ))", lambda z: z * _sigmoid(z),
+                   lambda z, out: A.hadamard(A.ew("sigmoid", z),
+                                             A.add(A.ones(z.shape), A.hadamard(z, A.sub(A.ones(z.shape),
+                                                                                     A.ew("sigmoid", z))))),
+                   "_silu({0})", helpers=("_sigmoid", "_silu"), latex=r"\operatorname{SiLU}"),
     defelementwise("tanh", "tanh' = 1 - tanh²", np.tanh, lambda z, out: A.sub(A.ones(z.shape), A.pow_(out, 2)),
                    "np.tanh({0})", latex=r"\tanh"),
     defelementwise("sigmoid", "σ' = σ (1 - σ)", _sigmoid, lambda z, out: A.hadamard(out, A.sub(A.ones(z.shape), out)),
@@ -79,7 +164,8 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                 lambda z: (z > 0).astype(float)), _d_primitive("relu", 1), latex=r"\operatorname{relu}",
                 code=("np.maximum({0}, 0.0)", "({0} > 0).astype(DTYPE)"), kinks=AT_ZERO, closed=True,
                 forms={1: ("𝟙[{0} > 0]", r"\mathbb{{1}}\left[{0} > 0\right]")}),
-    Elementwise("abs", "|z|' = sign(z)", (np.abs, np.sign), _d_primitive("abs", 1),
+    Elementwise("abs", "|z|' = sign(z)", (np.abs, np.sign),
+                lambda z, out, k: A.ew("sign", z) if k == 0 else A.zero(z.shape),
                 code=("np.abs({0})", "np.sign({0})"), kinks=AT_ZERO, closed=True,
                 forms={0: ("|{0}|", r"\left\lvert {0} \right\rvert"),
                        1: ("sign({0})", r"\operatorname{{sign}}\left({0}\right)")}),
@@ -96,7 +182,33 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     defelementwise("softplus", "softplus' = σ", lambda z: np.logaddexp(0.0, z), lambda z, out: A.ew("sigmoid", z),
                    "np.logaddexp(0.0, {0})", latex=r"\operatorname{softplus}"),
 ]}
-CODE_HELPERS = {"_sigmoid": SIGMOID_CODE}
+ERF_CODE = '''def _erf(z):
+    """erf per entry by math.erf: exact to the last digit (NumPy has no erf, SciPy is not
+    required), at the cost of one Python call per entry: slow on large arrays."""
+    import math
+    z = np.asarray(z)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(z), dtype=z.dtype if z.dtype.kind == "f" else DTYPE)
+
+
+def _erf1(z):
+    """erf'(z) = 2 exp(-z²)/√π."""
+    return 1.1283791670955126 * np.exp(-(z * z))'''
+
+GELU_CODE = '''def _gelu(z, order):
+    """Exact GELU z Φ(z) (order 0), Φ + z φ (1), φ (2 - z²) (2); Φ, φ the normal CDF and density."""
+    phi = 0.3989422804014327 * np.exp(-0.5 * (z * z))
+    if order == 2:
+        return phi * (2.0 - z * z)
+    if order == 3:
+        return phi * z * (z * z - 4.0)
+    cdf = 0.5 * (1.0 + _erf(z * 0.7071067811865476))
+    return z * cdf if order == 0 else cdf + z * phi'''
+
+SILU_CODE = '''def _silu(z):
+    """z σ(z), σ without overflow."""
+    return z * _sigmoid(z)'''
+
+CODE_HELPERS = {"_sigmoid": SIGMOID_CODE, "_erf": ERF_CODE, "_gelu": GELU_CODE, "_silu": SILU_CODE}
 
 
 # ------------------------------------------------------------------ binary: max, min, leaky_relu

@@ -13,7 +13,9 @@ import numpy as np
 from matcalc.core import algebra as A
 from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node
+from matcalc.core.rules import clip_rules as C
 from matcalc.core.rules import elementwise_rules as E
+from matcalc.core.rules import index_rules as X
 from matcalc.core.rules import matrix_calculus as M
 from matcalc.core.rules import sympy_forms as S
 from matcalc.core.rules.table import (
@@ -85,6 +87,14 @@ def _dot_shape(inf, call):
     return (ONE, ONE)
 
 
+def _norm2_shape(inf, call):
+    a = call.args[0]
+    if not inf.is_scalar(a) and inf.find(a[1]) != ONE and inf.find(a[0]) != ONE:
+        inf.clash(call.node, "norm2 is the 2-norm of a vector; for a matrix write norm(A) (the Frobenius norm): "
+                  "the spectral norm is not supported", call.node.args[:1])
+    return (ONE, ONE)
+
+
 def _tangents(n: Node, ts, f):
     """Σᵢ f(n, i, tᵢ) over the arguments that have a tangent."""
     return A.add(*(f(n, i, t) for i, t in enumerate(ts) if t is not None))
@@ -105,6 +115,11 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
     defleaf("commutation", "K₍ₘ,ₙ₎ vec(X) = vec(Xᵀ): a constant permutation", M.np_commutation,
             aliases=("commutation",), dims=True, arity=(2, 2), build=lambda d: A.commutation(d[0], d[1]),
             shape=lambda d: (d[0] * d[1], d[0] * d[1]), sympy=S.commutation(M.commutation_matrix)),
+    Primitive("unit", "eᵢ, the unit vector: a constant (nothing is differentiated by an index)", X.np_unit,
+              lambda n, G: (None,), lambda n, ts: None, rebuild=lambda n, a: X.unit(a[0], n.rows),
+              aliases=("unit",), dims=True, indexed=True, arity=(2, 2), shape=X.unit_shape,
+              build=lambda d, index: X.unit(index, d[1]),
+              code=CodeForm("_unit({x}, {shape}, {a0})", helpers=("_unit",)), picture="e"),
     Primitive("scale", "c · Π fᵢ · B: the product rule over scalar factors", M.np_scale, M.scale_vjp, M.scale_jvp,
               rebuild=M.rebuild_scale, sympy=S.scale,
               gate="mul switches: each factor receives the upstream gradient times the other factors"),
@@ -213,6 +228,14 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
               lambda n, G: A.unvec(G, n.args[0].shape), lambda n, a: A.vec(a[0]), aliases=("vec",), build=A.vec,
               shape=_vec_shape, printed=called("vec", r"\operatorname{vec}"),
               code=CodeForm('{x_}.reshape((-1, 1), order="F")', alias="view"), picture="vec"),
+    Primitive("clip", "clip(z, lo, hi): d clip = clip'(z, lo, hi) ∘ dz, 1 strictly inside (lo, hi), 0 outside",
+              C.clip_numpy, C.clip_vjp, C.clip_jvp, rebuild=lambda n, a: C.clip(a[0], *n.attrs),
+              printed=called("clip", extra=C.clip_bounds_text), code=CodeForm("np.clip({x}, {a0}, {a1})"),
+              kinks=C.clip_kinks, picture="clip", gate="clip passes the gradient where lo < z < hi, blocks it outside"),
+    Primitive("clip'", "clip'(z, lo, hi) = 𝟙[lo < z < hi]: piecewise constant, its derivative is 0",
+              C.clip_numpy, C.clip_vjp, C.clip_jvp, rebuild=lambda n, a: C.clip(a[0], *n.attrs, 1),
+              printed=called("clip'", extra=C.clip_bounds_text),
+              code=CodeForm("((({x}) > {a0}) & (({x}) < {a1})).astype(DTYPE)"), kinks=C.clip_kinks, picture="clip'"),
     deflinear("unvec", "the inverse of vec (linear)", M.np_unvec, lambda n, G: A.vec(G),
               lambda n, a: A.unvec(a[0], n.shape),
               code=CodeForm('{x_}.reshape({shape}, order="F")', alias="view")),
@@ -221,10 +244,16 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
 # Spellings of the language that are not one primitive: composed (dot) or chosen by shape (diag).
 COMPOSED = [
     Function("dot", (2, 2), lambda x, y: A.matmul(A.transpose(x), y), "xᵀy", _dot_shape),
+    Function("clip", (3, 3), C.clip_build, "clip(z, lo, hi), constant bounds; clip'(z, lo, hi) = 𝟙[lo < z < hi]",
+             C.clip_shape, prime=C.clip_prime),
+    Function("norm1", (1, 1), lambda a: A.sum_(A.ew("abs", a)), "‖A‖₁ = sum(|A|), the sum of absolute values",
+             scalar_shape),
+    Function("norm2", (1, 1), A.norm, "‖x‖₂, the 2-norm of a vector (norm(x))", _norm2_shape),
 ]
 
 # Module-level helpers the generated code calls (templates name them in ``helpers``).
 CODE_HELPERS = {
+    "_unit": X.UNIT_CODE,
     "_logsumexp": '''def _logsumexp(z, axis):
     """log Σ exp along axis, with the max subtracted first (no overflow)."""
     m = z.max(axis=axis, keepdims=True)

@@ -126,6 +126,7 @@ class Primitive:
     shape: Callable | None = None
     axis: bool = False
     dims: bool = False                 # the language arguments are dimensions (eye(n), ones(m, n))
+    indexed: bool = False              # with dims: the first argument is an index (unit(o, n))
     printed: Printed | None = None     # None: the printer lays it out itself (sums, products, ...)
     code: CodeForm | None = None       # None: the emitter writes it itself (products, broadcasts)
     sympy: Callable | None = None      # sympy(node, args) -> a SymPy expression
@@ -156,7 +157,7 @@ class Elementwise:
     doc: str
     numpy: tuple[Callable, ...]                    # f, f', ... as far as they stay primitive
     deriv: Callable[[Node, Node, int], Node]       # (z, out, order) -> d out / d z
-    domain: str = "real"                           # where tests sample: real, positive, bounded
+    domain: str = "real"                           # where tests sample: real, positive, bounded, unit (|z| < 1)
     latex: str = ""                                # LaTeX name (\tanh), else \operatorname{name}
     code: tuple[str, ...] = ()                     # NumPy template per order, "{0}" the argument
     helpers: tuple[str, ...] = ()
@@ -164,6 +165,7 @@ class Elementwise:
     closed: bool = False                           # every derivative order is a table primitive
     unicode: str = ""                              # the Unicode name (σ), else name
     forms: dict = field(default_factory=dict)      # order -> (unicode, latex) template for non-text styles
+    aliases: tuple[str, ...] = ()                  # other spellings the language accepts (arcsin for asin)
 
     @property
     def label(self) -> str:
