@@ -21,10 +21,11 @@ def add_styles(p: argparse.ArgumentParser, markdown: bool = False) -> None:
     p.add_argument("--no-verify", action="store_true", help="skip the finite-difference cross-check")
 
 
-def print_notes(notes: list[str], style: str) -> None:
-    """Notes go to stderr: every one in the unicode style, a skipped check in every style."""
+def print_notes(notes: list[str], style: str, guesses: list[str] = ()) -> None:
+    """Notes go to stderr: every one in the unicode style; a skipped check and every guess of the
+    language (a name retried as a scalar, a generic function: LANGUAGE.md v2) in every style."""
     for note in notes:
-        if style == "unicode" or "skipped" in note:
+        if style == "unicode" or "skipped" in note or note in guesses:
             print(f"note: {note}", file=sys.stderr)
 
 
@@ -66,7 +67,7 @@ def run_derive(args) -> int:
         print(d.render(style, f))
         if len(forms) > 1 and i + 1 < len(forms):
             print()
-    print_notes(d.notes, style)
+    print_notes(d.notes, style, d.typed.notes)
     return 0
 
 
@@ -130,5 +131,5 @@ def run_hessian(args) -> int:
         return 0
     style = "text" if args.text else "latex" if args.latex else "unicode"
     print(h.render(style))
-    print_notes(h.notes, style)
+    print_notes(h.notes, style, h.typed.notes)
     return 0

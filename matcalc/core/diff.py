@@ -72,9 +72,13 @@ class MatrixCoefficient(MatrixTarget):
         return A.product(c, rest, A.matmul(_entries(body), lin))
 
     def hadamard(self, others: Node, inner: Node) -> Node:
+        # a vector factor (a row read as its entries) is diag of it; a matrix factor acts on
+        # vec(inner): diag(vec(others)) (a broadcast bias's Hessian)
+        vector = others.is_column or others.is_row or others.is_scalar
+        d = A.diag(_entries(others)) if vector else A.diag(A.vec(others))
         if is_sum(inner):
-            return A.add(*(A.matmul(A.diag(_entries(others)), self(t)) for t in inner.args))
-        return A.matmul(A.diag(_entries(others)), self(inner))
+            return A.add(*(A.matmul(d, self(t)) for t in inner.args))
+        return A.matmul(d, self(inner))
 
     def op_matmul(self, e: Node) -> Node:
         p, q = e.args

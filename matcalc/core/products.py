@@ -87,6 +87,8 @@ def matmul(a: Node, b: Node) -> Node:
     if ba.op == "ones" and bb.op == "ones" and shape != SCALAR and ba.cols.is_Integer:
         # 𝟏ₘₖ 𝟏ₖₙ = k 𝟏ₘₙ: the inner size is a factor (a symbolic k stays a product, never dropped)
         return product(ca * cb * int(ba.cols), fa + fb, ones(shape))
+    if ba.op == "ones" and bb.op == "ones" and ba.cols.is_Integer:
+        return product(ca * cb * int(ba.cols), fa + fb, None)      # 𝟏ᵀ𝟏 = k, a known size
     if (ca, fa, cb, fb) != (1, (), 1, ()):
         return product(ca * cb, fa + fb, matmul(ba, bb))
     return make("matmul", (a, b), shape)

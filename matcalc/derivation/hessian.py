@@ -102,7 +102,8 @@ class Hessian(Derivation):
         xs, ys = env[xn].shape, env[yn].shape
         shape = external_shape(xs, x, x.attrs[1]) + external_shape(ys, y, y.attrs[1])
         node, form = node if node is not None else self.results[key], self.forms[key]
-        leaves = list(self.variables.values())       # bind every dimension, even ones node lacks
+        leaves = [v for v in {**self.typed.variables, **self.variables}.values()   # bind every dimension,
+                  if v.attrs[0] in env]                # even ones node lacks (2 𝟏ᵀ𝟏 I: n from X)
         if form == "matrix":
             (val,) = _fast([node], env, functions, leaves)
             return np.broadcast_to(np.asarray(val, dtype=float), (xs[0] * xs[1], ys[0] * ys[1])).reshape(shape)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, ShapeError, UnsupportedError
-from matcalc.core.graph import Node, topo_order
+from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.kinds import generic_function, is_leaf, is_sum, is_variable
 from matcalc.core.naming import Namer, identifiers
 from matcalc.core.reverse import backpropagate
@@ -277,7 +277,14 @@ def _live(lines: list[str], line_reads: dict[int, set[str]], keep: set[str]) -> 
 
 def _inlined(node: Node, consumers: list[Node]) -> bool:
     """Forward steps not worth a line of their own: ``-Y`` read once (``z - Y`` instead), and
-    ``x²`` read only by ``sum`` (``np.vdot(x, x)``, no temporary)."""
+    ``x²`` read only by ``sum`` (``np.vdot(x, x)``, no temporary); and a broadcast vector
+    ``𝟏 bᵀ`` / ``c 𝟏ᵀ`` (LANGUAGE.md v2), which NumPy broadcasting spreads where it is read
+    (``X @ W + b.T``), never a materialised matrix."""
+    _, _, body = A.split(node)
+    if body is not None and body.op == "matmul" and (
+            (body.args[0].op == "ones" and body.args[0].cols == ONE) or
+            (body.args[1].op == "ones" and body.args[1].rows == ONE)):
+        return True
     if len(consumers) != 1:
         return False
     if node.op == "scale" and len(node.args) == 1 and is_variable(node.args[0]) and not node.is_scalar:

@@ -63,6 +63,7 @@ def check(expr: str, wrt, answer: str, shapes: dict | None = None, assume: dict 
     try:
         checker = Checker(expr, names[0], answer, shapes, assume, form, seed)
         verdict = checker.run()
+        verdict.notes[:0] = [n for n in checker.typed.notes if n not in verdict.notes]   # the question's guesses
         if not verdict.correct and verdict.diagnosis in HINTED:
             hint(verdict, checker.typed.variables, names[0], assume,
                  lambda other: Checker(expr, names[0], answer, shapes, other, form, seed).run())

@@ -21,7 +21,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import jvp
 from matcalc.core.errors import MatcalcError, NameError_, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, dim
-from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED, RULES
+from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED, RULES, binary_shape
 from matcalc.core.rules.index_rules import INDEX, select
 from matcalc.language import syntax as ast
 
@@ -64,8 +64,14 @@ class _CallShapes:
 
 
 class _Clash(Exception):
-    def __init__(self, node, message, operands=()):
-        self.node, self.message, self.operands = node, message, operands
+    def __init__(self, node, message, operands=(), final=False, namer=None):
+        self.node, self.message, self.operands, self.final = node, message, operands, final
+        self.namer = namer
+
+
+def _paren(text: str) -> str:
+    """``text`` as a factor of a product: parenthesised unless it is one primary."""
+    return text if text.replace("_", "a").replace("'", "").isalnum() else f"({text})"
 
 
 class _Inference:
@@ -80,6 +86,7 @@ class _Inference:
         self.names: dict[str, tuple] = {}
         self.ndim: dict[str, int] = {}
         self.defined: dict[str, tuple] = {}
+        self.retried: list[str] = []
 
     # -- union-find over sympy atoms; unknowns are Dummy symbols
     def fresh(self):
@@ -251,15 +258,36 @@ class _Inference:
         raise MatcalcError(f"unknown operator {op}")
 
     def elementwise(self, node, left, right, ops):
+        """Equal shapes, a scalar against anything, or (LANGUAGE.md v2) a row vector 1×m against
+        an n×m matrix and a column vector n×1 against an n×m matrix, as NumPy broadcasts."""
         if self.is_scalar(left):
             return right
         if self.is_scalar(right):
             return left
-        if not (self.unify(left[0], right[0]) and self.unify(left[1], right[1])):
-            word = {"+": "add", "-": "subtract", ".*": "multiply elementwise", "./": "divide elementwise",
-                    ".^": "raise elementwise"}
-            raise _Clash(node, f"cannot {word[node.op]}", ops)
-        return left
+        word = {"+": "add", "-": "subtract", ".*": "multiply elementwise", "./": "divide elementwise",
+                ".^": "raise elementwise"}.get(getattr(node, "op", None), f"apply {getattr(node, 'func', '')} to")
+        lrow, lcol = self.find(left[0]) == ONE, self.find(left[1]) == ONE
+        rrow, rcol = self.find(right[0]) == ONE, self.find(right[1]) == ONE
+        if (lrow and rcol) or (lcol and rrow):
+            row, col = (ops[0], ops[1]) if lrow else (ops[1], ops[0])
+            src, names = self.program.source, _DimNamer(self)
+            rtext, ctext = src[row.start:row.end], src[col.start:col.end]
+            n, m = names.dim((left if lcol else right)[0]), names.dim((left if lrow else right)[1])
+            op = getattr(node, "op", "+")
+            c, r = f"{_paren(ctext)}*ones(1, {m})", f"ones({n})*{_paren(rtext)}"
+            pair = (c, r) if lcol else (r, c)
+            suggestion = f"{pair[0]} {op} {pair[1]}" if op in ("+", "-") else f"({pair[0]}) {op} ({pair[1]})"
+            raise _Clash(node, f"cannot {word} a row vector and a column vector: they never broadcast to a "
+                               f"matrix (for the {n}×{m} matrix write {suggestion})", ops, final=True, namer=names)
+        if lrow != rrow and not (lcol or rcol):         # a row against a matrix: every row
+            if self.unify(left[1], right[1]):
+                return right if lrow else left
+        elif lcol != rcol and not (lrow or rrow):       # a column against a matrix: every column
+            if self.unify(left[0], right[0]):
+                return right if lcol else left
+        elif self.unify(left[0], right[0]) and self.unify(left[1], right[1]):
+            return left
+        raise _Clash(node, f"cannot {word}", ops)
 
     def call(self, node: ast.Call, memo):
         f = node.func
@@ -391,9 +419,13 @@ def infer(program: ast.Program, declared: dict) -> tuple[_Inference, list]:
     for _ in range(64):
         inf = _Inference(program, declared, scalar_names)
         try:
-            return inf, inf.run()
+            shapes = inf.run()
+            inf.retried = [n for n in inf.names if n in scalar_names]
+            return inf, shapes
         except _Clash as clash:
-            first_error = first_error or (clash, inf)
+            first_error = (clash, inf) if clash.final else first_error or (clash, inf)
+            if clash.final:
+                break
             candidates = {n for n in names_in(clash.node)
                           if n not in declared and n not in scalar_names and n in inf.names
                           and inf.ndim.get(n) == 1}
@@ -404,8 +436,22 @@ def infer(program: ast.Program, declared: dict) -> tuple[_Inference, list]:
     raise _clash_error(clash, inf, program.source)
 
 
+def generic_note(f: str) -> str:
+    """The note for a function name that is not known, hence generic (with a close known name)."""
+    close = difflib.get_close_matches(f, list(FUNCTIONS), n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return (f"{f} is not a known function: taken as a generic elementwise function {f}(z) with "
+            f"derivative {f}'(z){hint}")
+
+
+def retry_note(name: str) -> str:
+    """The note for a name whose kind came from the scalar retry, not from its spelling."""
+    return (f"{name} was taken as a scalar because it did not fit as a vector; declare "
+            f"--shape {name}=... to change that")
+
+
 def _clash_error(clash: _Clash, inf: _Inference, source: str) -> ShapeError:
-    names = _DimNamer(inf)
+    names = clash.namer or _DimNamer(inf)
     parts = []
     for operand in clash.operands:
         text = source[operand.start:operand.end]
@@ -418,7 +464,7 @@ def _clash_error(clash: _Clash, inf: _Inference, source: str) -> ShapeError:
     detail = f": {' but '.join(parts)}" if parts else ""
     undeclared = [n for n in dict.fromkeys(names_in(clash.node)) if n not in inf.declared]
     hint = ""
-    if undeclared:
+    if undeclared and not clash.final:
         hint = (" — declare the shapes, e.g. " +
                 " ".join(f"--shape {n}={names.example(inf, n)}" for n in undeclared[:3]))
     return ShapeError(f"{expr_text}: {clash.message}{detail}{hint}", source, clash.node.start,
@@ -473,6 +519,7 @@ def build(program: ast.Program, shapes: dict | None = None, assume: dict | None 
         if n not in variables:
             raise NameError_(f"the assumption names {n}, which the expression does not use")
     builder = _Builder(program, variables)
+    builder.notes.extend(retry_note(n) for n in inf.retried)
     statements = []
     for st in program.statements:
         node = builder.expr(st.value)
@@ -532,9 +579,12 @@ class _Builder:
             return A.transpose(memo[id(node.operand)])
         if isinstance(node, ast.BinOp):
             if node.op in ("+", "-"):
-                return A.add(*(memo[id(t)] if sign > 0 else A.neg(memo[id(t)]) for sign, t in sum_terms(node)))
+                terms = broadcast(*(memo[id(t)] for _, t in sum_terms(node)))
+                return A.add(*(t if sign > 0 else A.neg(t) for (sign, _), t in zip(sum_terms(node), terms)))
             a, b = memo[id(node.left)], memo[id(node.right)]
             op = node.op
+            if op in (".*", "./"):
+                a, b = broadcast(a, b)
             if op == "*":
                 return A.matmul(a, b)
             if op == ".*":
@@ -562,6 +612,8 @@ class _Builder:
             if node.op == "^" and not a.is_scalar:
                 raise UnsupportedError("a matrix power keeps an integer literal exponent (use .^ for an "
                                        "elementwise power)", self.program.source, node.right.start, node.right.end)
+            if node.op == ".^":                                  # X.^p': a row exponent for every row
+                a, b = broadcast(a, b)
             return RULES["power"].build(a, b)                    # any exponent, variables included
         p = b.attrs[0]
         if node.op == ".^" or a.is_scalar:
@@ -580,13 +632,38 @@ class _Builder:
             return DIMENSIONS[f].build(dims)
         args = [memo[id(a)] for a in node.args]
         if f not in FUNCTIONS:
-            close = difflib.get_close_matches(f, list(ELEMENTWISE), n=1, cutoff=0.75)
-            if close and not node.deriv:
-                self.notes.append(f"{f} is taken as a generic elementwise function; did you mean {close[0]}?")
+            note = generic_note(f)
+            if note not in self.notes:
+                self.notes.append(note)
             return A.ew(f, args[0], node.deriv)
+        if FUNCTIONS[f].shape is binary_shape:          # max, min, leaky_relu broadcast like +
+            args = broadcast(*args)
         if node.deriv:
             return FUNCTIONS[f].prime(args, node.deriv, _elementwise_slope)
         return FUNCTIONS[f].build(*args)
+
+
+def broadcast(*nodes: Node) -> list[Node]:
+    """The operands of an elementwise operation with every row or column vector spread to the
+    matrix shape among them (LANGUAGE.md v2): a 1×m row ``r`` against n×m is ``𝟏ₙ r`` (a matrix
+    product with the ones column), an n×1 column ``c`` is ``c 𝟏ₘᵀ``.  Through those
+    products every stage already knows the rest: the VJP of ``𝟏 r`` gives ``r`` the column sums
+    ``𝟏ᵀG`` (``Gᵀ𝟏`` for the bias vector), codegen writes it as a NumPy broadcast.  Scalars are
+    left as they are (every operation broadcasts them itself)."""
+    full = next((x.shape for x in nodes if x.rows != ONE and x.cols != ONE), None)
+    if full is None:
+        return list(nodes)
+    out = []
+    for x in nodes:
+        if x.is_scalar or x.shape == full:
+            out.append(x)
+        elif x.rows == ONE and x.cols == full[1]:
+            out.append(A.matmul(A.ones((full[0], ONE)), x))
+        elif x.cols == ONE and x.rows == full[0]:
+            out.append(A.matmul(x, A.ones((ONE, full[1]))))
+        else:
+            raise ShapeError(f"cannot broadcast {x.rows}×{x.cols} against {full[0]}×{full[1]}")
+    return out
 
 
 def _elementwise_slope(expr: Node, z: Node) -> Node:

@@ -87,7 +87,7 @@ def graph_model(typed, d=None, at: dict | None = None) -> Model:
         values = {key[id(n)]: cache[id(n)] for n in order if id(n) in cache}
         for st in d.steps:
             for inp, g in st.sent:
-                (gv,) = evaluate([g], vals["env"], None, dict(cache))
+                (gv,) = evaluate([g], vals["env"], None, dict(cache), leaves=d.typed.variables.values())
                 k = (key[id(inp)], key[id(st.node)])
                 sent[k] = gv if k not in sent else sent[k] + gv
     for n in order:

@@ -85,6 +85,25 @@ def _has_int_keys(names: dict) -> bool:
     return any(isinstance(k, int) for k in names)
 
 
+
+def _spread(body: Node | None) -> Node | None:
+    """The vector of a broadcast ``𝟏 r`` (a row down the rows) or ``c 𝟏ᵀ`` (a column across the
+    columns), else None (LANGUAGE.md v2 writes both as the bare vector beside a matrix)."""
+    if body is None or body.op != "matmul":
+        return None
+    a, b = body.args
+    if a.op == "ones" and a.cols == ONE and b.rows == ONE:
+        return b
+    if b.op == "ones" and b.rows == ONE and a.cols == ONE:
+        return a
+    return None
+
+
+def _full_term(t: Node) -> bool:
+    """A term of a sum that has the sum's full shape by itself (not a broadcast, not a scalar 𝟏)."""
+    _, _, body = A.split(t)
+    return body is not None and body.op != "ones" and _spread(body) is None
+
 class Printer:
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
@@ -199,10 +218,11 @@ class Printer:
         return self.var_name(n.attrs[0]), ATOM
 
     def op_ones(self, n):
+        row = n.rows == ONE and n.cols != ONE               # 𝟏ᵀ: a row of ones is a transposed 𝟏
         if self.u:
-            return "𝟏", ATOM
+            return "𝟏ᵀ" if row else "𝟏", ATOM
         if self.latex:
-            return r"\mathbf{1}", ATOM
+            return r"\mathbf{1}^\top" if row else r"\mathbf{1}", ATOM
         if _is_product(n.rows) or _is_product(n.cols):       # ones(m*n) does not parse: a kron does
             rows, cols = _dim_factors(n.rows), _dim_factors(n.cols)
             k = max(len(rows), len(cols))
@@ -243,24 +263,29 @@ class Printer:
         return commutation_symbol(m, k), ATOM
 
     def op_add(self, n):
-        terms = [self.signed_term(t, n) for t in n.args]
-        first_pos = next((i for i, (neg, _) in enumerate(terms) if not neg), None)
+        order = list(n.args)
+        first_pos = next((i for i, t in enumerate(order) if not A.split(t)[0] < 0), None)
         if first_pos:                                    # lead with a positive term
-            terms.insert(0, terms.pop(first_pos))
+            order.insert(0, order.pop(first_pos))
+        bare = self.t and _full_term(order[0])           # X*W + b': the language broadcasts it back
+        terms = [self.signed_term(t, n, bare) for t in order]
         minus = "−" if self.u else "-"
         out = ("-" if self.t or self.latex else "−") + terms[0][1] if terms[0][0] else terms[0][1]
         for neg, s in terms[1:]:
             out += f" {minus if neg else '+'} {s}"
         return out, SUM
 
-    def signed_term(self, t: Node, parent: Node) -> tuple[bool, str]:
-        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare."""
+    def signed_term(self, t: Node, parent: Node, bare: bool = False) -> tuple[bool, str]:
+        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare, and so
+        does a broadcast vector (``𝟏 bᵀ`` as ``b'``) with ``bare`` (a full matrix leads the sum)."""
         c, fs, body = A.split(t)
         neg = c < 0
         if neg:
             c = -c
         if body is not None and body.op == "ones" and not parent.is_scalar:
             body = None
+        if bare and _spread(body) is not None:
+            body = _spread(body)
         return neg, self.product_str(c, fs, body, SUM)[0]
 
     def op_scale(self, n):
@@ -379,6 +404,8 @@ class Printer:
         den = [A.pow_(a.args[0], -a.attrs[0]) for a in n.args if a.op == "pow" and a.attrs[0] < 0]
         dot = " .* " if self.t else r" \odot " if self.latex else " ∘ "
         div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+        if self.t and num and _full_term(num[0]):          # X .* g': a full matrix first, vectors bare
+            num = num[:1] + [_spread(a) or a for a in num[1:]]
         s = dot.join(self.p(a, PROD + 1) for a in num) if num else "1"
         for d in den:
             s += div + self.p(d, PROD + 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from matcalc.core import algebra as A
-from matcalc.core.graph import Node, topo_order
+from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.linear import factors, fold
 from matcalc.core.rebuild import rebuild
 from matcalc.core.rules import RULES
@@ -105,11 +105,42 @@ def _chain(a: Node, b: Node) -> Node:
         if out and out[-1].op == "diag" and f.op == "ones" and f.cols == 1:
             out[-1] = out[-1].args[0]                            # diag(p) 𝟏 = p
             continue
+        if len(out) >= 2 and _block_sum(out[-2], out[-1], f) is not None:
+            out[-2:] = [_block_sum(out[-2], out[-1], f)]         # a broadcast bias's Hessian
+            continue
         out.append(f)
     out = _compress(out)
     if not out:
         return A.product(c, fs, A.eye(body.rows))
+    if len(out) == 2 and _column_sum_reads_better(out[0], out[1]):
+        return A.product(c, fs, A.transpose(A.sum_(A.transpose(out[0]), 1)))
     return A.product(c, fs, fold(out))
+
+
+def _block_sum(left: Node, middle: Node, right: Node) -> Node | None:
+    """(Iₘ ⊗ 𝟏ᵀ) diag(vec M) (Iₘ ⊗ 𝟏) = diag(sum(M, 1)ᵀ) and (𝟏ᵀ ⊗ Iₙ) diag(vec M) (𝟏 ⊗ Iₙ) =
+    diag(sum(M, 2)) for an n×m ``M`` (vec column-major): the sums of its columns, of its rows."""
+    if not (middle.op == "diag" and middle.args[0].op == "vec" and left.op == "kron" and right.op == "kron"):
+        return None
+    M = middle.args[0].args[0]
+    n, m = M.shape
+    (la, lb), (ra, rb) = left.args, right.args
+    if (la.op, lb.op, ra.op, rb.op) == ("eye", "ones", "eye", "ones") and la.rows == ra.rows == m \
+            and lb.shape == (ONE, n) and rb.shape == (n, ONE):
+        return A.diag(A.transpose(A.sum_(M, 1)))
+    if (la.op, lb.op, ra.op, rb.op) == ("ones", "eye", "ones", "eye") and lb.rows == rb.rows == n \
+            and la.shape == (ONE, m) and ra.shape == (m, ONE):
+        return A.diag(A.sum_(M, 2))
+    return None
+
+
+def _column_sum_reads_better(m: Node, ones: Node) -> bool:
+    """``(Aᵀ + 𝟏 bᵀ... )ᵀ``-shaped sums times 𝟏: the gradient by a broadcast bias is ``Gᵀ𝟏``, and
+    with ``G`` a sum the transpose has been pushed onto every term (``(Wᵀ Xᵀ + b 𝟏ᵀ − Yᵀ) 𝟏``);
+    ``sum(X W + 𝟏 bᵀ − Y, 1)ᵀ`` is how a course writes it (LANGUAGE.md v2)."""
+    if not (ones.op == "ones" and ones.cols == 1 and m.op == "add"):
+        return False
+    return _transposes(A.transpose(m)) < _transposes(m)
 
 
 def _compress(chain: list[Node]) -> list[Node]:

@@ -13,8 +13,8 @@ or an spd-assumed name.  Size and depth are bounded by counts (``max_depth``, ``
 
 Extension point for LANGUAGE.md v2 (broadcasting, ones/mean/size, indexing, variable exponents,
 more functions): add entries to ``V2_BUILDERS`` — a list of ``(shape predicate, builder)`` like
-the v1 ones in ``Generator._builders`` — and the matching cases in ``evaluator.OPS``; it is
-empty until matcalc implements v2.
+the v1 ones in ``Generator._builders``, the builder a function ``builder(gen, shape, depth)`` of
+the generator — and the matching cases in ``evaluator.OPS``.
 """
 from __future__ import annotations
 
@@ -40,6 +40,24 @@ POSITIVE_ONLY = ["log", "sqrt"]
 DERIVATIVE_FORMS = ["tanh", "sigmoid", "sin", "cos", "exp", "softplus"]
 GENERIC = ["f", "g"]
 V2_BUILDERS: list = []          # (shape predicate, builder(generator, shape, depth))
+BROADCAST_OPS = ["add", "sub", "had", "ediv", "max", "min"]
+
+
+def b_broadcast(gen, s, d) -> Expr:
+    """LANGUAGE.md v2: a row vector (1×m) or a column vector (n×1) against an n×m matrix, in any
+    elementwise operation of two operands, on either side (NumPy broadcasting in the oracle)."""
+    op = gen.rng.choice(BROADCAST_OPS)
+    vshape = (1, s[1]) if gen.rng.random() < 0.5 else (s[0], 1)
+    mat = gen.expr(s, d)
+    vec = gen.positive(vshape, d) if op == "ediv" else gen.expr(vshape, d)
+    if op == "ediv":
+        return Expr(op, (mat, vec), s)
+    if op != "sub" and gen.rng.random() < 0.5:
+        return Expr(op, (vec, mat), s)
+    return Expr(op, (mat, vec) if gen.rng.random() < 0.7 else (vec, mat), s)
+
+
+V2_BUILDERS.append((lambda s: s[0] > 1 and s[1] > 1, b_broadcast))
 
 
 def _b_index(g, s, d):
