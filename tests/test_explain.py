@@ -3,6 +3,7 @@ numerically (upstream gradients by finite differences, local Jacobians, both for
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import re
@@ -237,3 +238,14 @@ def test_steps_need_a_gradient():
     d = derive("W*x", "x", steps=True)
     with pytest.raises(MatcalcError, match="scalar output"):
         explanation(d)
+
+
+def test_step_names_do_not_depend_on_memory_layout():
+    """A named node's simplified twin is kept alive while its name (keyed by id) is in use: once
+    it was collected, a later equal node was built anew and printed unnamed (``z₁ B M`` for
+    ``z₃``), or a dead id could hand its name to another node."""
+    d = derive("(leaky_relu(u', 0.1) * (B * M)) * leaky_relu(min(x, y), 0.1)", "x",
+               {"u": (4,), "B": (4, 3), "M": (3, 3), "x": (3,), "y": (3,)}, steps=True, verify=False)
+    gc.collect()
+    lines = d.steps_text().splitlines()
+    assert "        local     ∂f/∂z₅ = z₃" in lines

@@ -14,6 +14,7 @@ from __future__ import annotations
 from matcalc.core import algebra as A
 from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.kinds import is_sum
 from matcalc.core.linear import NOT_LINEAR, MatrixTarget, factors, fold
 from matcalc.core.reverse import Step, backpropagate
 from matcalc.core.rules import RULES
@@ -75,7 +76,7 @@ class MatrixCoefficient(MatrixTarget):
         # vec(inner): diag(vec(others)) (a broadcast bias's Hessian)
         vector = others.is_column or others.is_row or others.is_scalar
         d = A.diag(_entries(others)) if vector else A.diag(A.vec(others))
-        if inner.op == "add":
+        if is_sum(inner):
             return A.add(*(A.matmul(d, self(t)) for t in inner.args))
         return A.matmul(d, self(inner))
 
@@ -97,7 +98,7 @@ class MatrixCoefficient(MatrixTarget):
         """vec(L G R) = (Rᵀ ⊗ L) vec(G) (Cookbook 520), G the one factor of the flattened product
         that holds the tangent, whatever the association (``(a xᵀ) x``, ``(x xᵀ) x``)."""
         left, G, right = self.split_chain(factors(e, keep_scalars=True))
-        if G.op == "add":                                            # L (A + B) R = L A R + L B R
+        if is_sum(G):                                            # L (A + B) R = L A R + L B R
             return A.add(*(self(fold(left + [t] + right)) for t in G.args))
         L = fold(left) if left else None
         R = fold(right) if right else None

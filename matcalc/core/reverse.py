@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from matcalc.core import algebra as A
 from matcalc.core.errors import InternalError
 from matcalc.core.graph import Node, depends_on, topo_order
+from matcalc.core.kinds import is_variable
 from matcalc.core.rules import RULES
 
 
@@ -46,7 +47,7 @@ def backpropagate(output: Node, wrt: list[Node], seed: Node,
         parts = incoming.pop(id(node), None)
         if not parts:
             continue
-        if node.op == "var":
+        if is_variable(node):
             reached[id(node)] = parts
             continue
         G = A.add(*parts) if len(parts) > 1 else parts[0]

@@ -15,6 +15,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import Step, column_of, gradients, jvp, linear_coefficient
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
+from matcalc.core.kinds import is_variable
 from matcalc.derivation.verification import printed_forms, printed_value, verified
 from matcalc.language.program import Wrt, resolve_wrt, typed_program, wrt_names
 from matcalc.language.shapes import Typed
@@ -27,9 +28,10 @@ from matcalc.numeric.finite_differences import (
     printed_nodes,
 )
 from matcalc.output.explain import explain
-from matcalc.output.render import Printer, auto_names, program
+from matcalc.output.programs import auto_names, program
+from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
-from matcalc.second_order.kronecker import closed_form, render_tensor, vec_to_tensor
+from matcalc.second_order.kronecker import VEC_FORM, closed_form, render_tensor, vec_to_tensor
 from matcalc.simplify.rewrite import simplify_all
 
 
@@ -65,7 +67,7 @@ class Derivation:
         matrix, ∂vec(F)/∂vec(X)ᵀ where it has a Kronecker form, else the differential."""
         nodes = self.jacobian_nodes()
         if self.kind == "tensor":
-            nodes = {n: self.closed[n] if self.forms.get(n) == "vec" else r for n, r in nodes.items()}
+            nodes = {n: self.closed[n] if self.forms.get(n) == VEC_FORM else r for n, r in nodes.items()}
         return self._sympy(nodes)
 
     def jacobian_nodes(self) -> dict[str, Node]:
@@ -124,7 +126,7 @@ class Derivation:
     def _tensor(self, name, dY: Node, env: dict, functions):
         """d out[i,j] / d X[k,l] in LANGUAGE.md's shapes (vectors 1-D, scalars dropped)."""
         result = self.tensor4(name, env, functions)
-        out_nd = self.typed.output.attrs[1] if self.typed.output.op == "var" else None
+        out_nd = self.typed.output.attrs[1] if is_variable(self.typed.output) else None
         var_nd = self.variables[name].attrs[1]
         shape = (external_shape(result.shape[:2], self.typed.output, out_nd)
                  + external_shape(result.shape[2:], self.variables[name], var_nd))
@@ -188,8 +190,8 @@ class Derivation:
         leaves = list(self.typed.variables.values()) + list(self.variables.values())
         o = self.output_name
         if self.kind == "tensor":
-            if any(self.forms.get(w) != "vec" for w in self.wrt):
-                others = [f"{w} ({self.forms.get(w, 'jvp')} form)" for w in self.wrt if self.forms.get(w) != "vec"]
+            if any(self.forms.get(w) != VEC_FORM for w in self.wrt):
+                others = [f"{w} ({self.forms.get(w, 'jvp')} form)" for w in self.wrt if self.forms.get(w) != VEC_FORM]
                 return {}, [(f"the printed form of {', '.join(others)} has no parseable text form: "
                             "only the graph behind it was verified")]
             nodes = printed_nodes(self.render("text"), self.variables_all(), {w: f"d{o}_d{w}" for w in self.wrt})
@@ -220,7 +222,7 @@ class Derivation:
     def _tensor_value(self, name, node, functions, leaves):
         def value_of(env, graph_value):
             live = [v for v in leaves if env.get(v.attrs[0]) is not None]
-            return tensor_of("vec", node, None, None, self.typed.output, self.variables[name], env, functions, live)
+            return tensor_of(VEC_FORM, node, None, None, self.typed.output, self.variables[name], env, functions, live)
         return value_of
 
     def _raw(self, name, env, functions):
@@ -369,7 +371,7 @@ def tensor_of(form: str, closed, dY: Node, T: Node, out: Node, var: Node, env: d
     dims = bind_dims(leaves, env)
     out_shape = (concrete(out.rows, dims), concrete(out.cols, dims))
     var_shape = (concrete(var.rows, dims), concrete(var.cols, dims))
-    if form == "vec":
+    if form == VEC_FORM:
         (M,) = evaluate([closed], env, functions, leaves=leaves)
         M = np.broadcast_to(np.asarray(M, dtype=float), (out_shape[0] * out_shape[1], var_shape[0] * var_shape[1]))
         return vec_to_tensor(M, out_shape, var_shape)

@@ -23,6 +23,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import gradients, jvp
 from matcalc.core.errors import MatcalcError, ShapeError, UnsupportedError
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.kinds import is_variable
 from matcalc.derivation.derivation import Derivation, external_shape, tensor_of
 from matcalc.derivation.verification import printed_forms, verified
 from matcalc.language.program import Wrt, resolve_wrt, typed_program, wrt_names
@@ -34,10 +35,11 @@ from matcalc.numeric.finite_differences import (
     generic_functions,
     printed_nodes,
 )
-from matcalc.output.render import Printer, program
+from matcalc.output.programs import program
+from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
 from matcalc.second_order.indexform import index_form, index_label, render_index
-from matcalc.second_order.kronecker import commutation_legend, linear_map_form
+from matcalc.second_order.kronecker import MATRIX_FORM, VEC_FORM, commutation_legend, linear_map_form
 from matcalc.simplify.rewrite import simplify_all
 
 # Functions whose value is worth a name when a Hessian uses it twice (``p = softmax(x)``).
@@ -56,7 +58,7 @@ class Hessian(Derivation):
     @property
     def hessian(self):
         """The Hessian (or its vec form) as a SymPy matrix expression; a dict for several."""
-        out = {k: to_sympy(r) for k, r in self.results.items() if self.forms[k] in ("matrix", "vec")}
+        out = {k: to_sympy(r) for k, r in self.results.items() if self.forms[k] in (MATRIX_FORM, VEC_FORM)}
         return out.get(self.key) if len(self.results) == 1 else out
 
     @property
@@ -106,7 +108,7 @@ class Hessian(Derivation):
             (val,) = _fast([node], env, functions, leaves)
             return np.broadcast_to(np.asarray(val, dtype=float), (xs[0] * xs[1], ys[0] * ys[1])).reshape(shape)
         live = [v for v in list(self.typed.variables.values()) + leaves if env.get(v.attrs[0]) is not None]
-        closed = node if form == "vec" else self.closed.get(key)
+        closed = node if form == VEC_FORM else self.closed.get(key)
         return tensor_of(form, closed, node, self.tangents.get(key), self.gradient_nodes[key], y, env, functions,
                          live, _fast).reshape(shape)
 
@@ -160,7 +162,7 @@ class Hessian(Derivation):
     def _printed_hessians(self) -> tuple[dict[str, Node], list[str]]:
         """key -> the printed text's node for each matrix/vec block, parsed back; and a note for
         the forms with no parseable text (index form, differential)."""
-        other = [k for k in self.results if self.forms[k] not in ("matrix", "vec")]
+        other = [k for k in self.results if self.forms[k] not in (MATRIX_FORM, VEC_FORM)]
         if other:
             return {}, [(f"the printed Hessian of {', '.join(other)} ({', '.join(self.forms[k] for k in other)} form) "
                         "has no parseable text form: only the graph behind it was verified")]
@@ -205,7 +207,7 @@ class Hessian(Derivation):
         for k, t in zip(self.results, texts):
             lines.append(f"{self.label(k, style)} = {t}")
         if style != "text":
-            lines += commutation_legend([r for k, r in self.results.items() if self.forms[k] == "vec"],
+            lines += commutation_legend([r for k, r in self.results.items() if self.forms[k] == VEC_FORM],
                                         self.variables, style)
         return "\n".join(lines)
 
@@ -219,16 +221,16 @@ class Hessian(Derivation):
         if style == "latex":
             pl = Printer("latex")
             x, y, o = pl.var_name(xn), pl.var_name(yn), pl.var_name(o)
-            if form == "vec":
+            if form == VEC_FORM:
                 x, y = rf"\operatorname{{vec}}({x})", rf"\operatorname{{vec}}({y})"
             if form == "jvp":
                 return rf"d\left(\frac{{\partial {o}}}{{\partial {x}}}\right)"
-            den = rf"\partial {x}^2" if xn == yn and form != "vec" and self.variables[xn].is_scalar else \
+            den = rf"\partial {x}^2" if xn == yn and form != VEC_FORM and self.variables[xn].is_scalar else \
                 rf"\partial {x} \, \partial {y}^\top"
             return rf"\frac{{\partial^2 {o}}}{{{den}}}"
         if form == "jvp":
             return f"d(∂{o}/∂{xn})"
-        if form == "vec":
+        if form == VEC_FORM:
             return f"∂²{o}/∂vec({xn})∂vec({yn})ᵀ"
         if self.variables[xn].is_scalar and self.variables[yn].is_scalar:
             return f"∂²{o}/∂{xn}²" if xn == yn else f"∂²{o}/∂{xn}∂{yn}"
@@ -255,7 +257,7 @@ def _fast(roots: list[Node], env: dict, functions=None, leaves=()) -> list:
 def fast_evaluate(roots: list[Node], env: dict, functions=None) -> list:
     """numeric.evaluate, except that diag(v) A and A diag(v) scale rows and columns (O(n²), not O(n³))."""
     order = topo_order(roots)
-    dims = bind_dims([n for n in order if n.op == "var"], env)
+    dims = bind_dims([n for n in order if is_variable(n)], env)
     val: dict[int, object] = {}
     for node in order:
         args = [val[id(a)] for a in node.args]

@@ -8,7 +8,6 @@ diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 
 import sympy
@@ -16,54 +15,14 @@ import sympy
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import ONE, Node
+from matcalc.core.kinds import is_sum
 from matcalc.core.naming import Namer
-from matcalc.core.rules import BINARY, CODE_HELPERS, ELEMENTWISE, RULES, CodeForm
+from matcalc.core.rules import BINARY, ELEMENTWISE, RULES, CodeForm
+from matcalc.generate.code import ADD, ATOM, MUL, POW, UNARY, Code, known_size, literal, number_literal, wrap
 
-ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
 _EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
 _NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
-_UNKNOWN = 2 ** 40          # the size of a dimension known only by name
 _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
-LEAVES = ("var", "ones", "zero", "eye")
-HELPERS = {
-    **CODE_HELPERS,                                             # the rule table's, by name
-    "_scalar": '''def _scalar(v):
-    """A scalar result as a NumPy scalar of DTYPE."""
-    if type(v) is DTYPE:
-        return v
-    if type(v) is np.ndarray and v.size == 1 and v.dtype == DTYPE:
-        return v.flat[0]
-    return np.asarray(v, dtype=DTYPE).reshape(())[()]''',
-}
-
-
-def known_size(d) -> int:
-    """A dimension's value when the shapes declared it, else a huge stand-in."""
-    return int(d) if getattr(d, "is_Integer", False) or isinstance(d, int) else _UNKNOWN
-
-
-
-
-@dataclass
-class Code:
-    """An emitted expression: its text, precedence, whether it has the node's full shape (else it
-    broadcasts to it) and the local it is a view of (None: a fresh array)."""
-
-    text: str
-    prec: int = ATOM
-    full: bool = True
-    alias: str | None = None
-    scaled: tuple[str, str] | None = None   # (fresh product, scalar): assigned as two in-place lines
-
-
-def wrap(c: Code, level: int) -> str:
-    return c.text if c.prec >= level else f"({c.text})"
-
-
-def literal(x: Fraction | float) -> Code:
-    v = float(x)
-    t = repr(v)
-    return Code(t, UNARY if v < 0 else ATOM)
 
 
 class Emitter:
@@ -146,7 +105,7 @@ class Emitter:
 
     def define(self, name: str, node: Node, value: Node, register: bool = True) -> Code:
         """``name = value`` with ``+=`` accumulation when the first term is a fresh array."""
-        if value.op == "add" and not value.is_scalar:
+        if is_sum(value) and not value.is_scalar:
             first = self.expr(value.args[0])
             if first.full and first.alias is None:
                 reads, self.reads[-1] = self.reads[-1], set()
@@ -387,24 +346,3 @@ class Emitter:
         self.helpers.add("_logsumexp")
         zc = self.full(z)
         return Code(f"{wrap(zc, ADD)} - _logsumexp({zc.text}, {axis})", ADD)
-
-
-
-def number_literal(p: Fraction) -> str:
-    return str(int(p)) if p.denominator == 1 else repr(float(p))
-
-
-def external(node_ndim: int, text: str) -> str:
-    if node_ndim == 0:
-        return f"_scalar({text})"
-    if node_ndim == 1:
-        return f"{text}.reshape(-1)"
-    return text
-
-
-def ndim(node: Node) -> int:
-    if node.op == "var":
-        return node.attrs[1]
-    return 0 if node.is_scalar else 1 if node.is_column else 2
-
-

@@ -26,12 +26,14 @@ from __future__ import annotations
 from matcalc.core import algebra as A
 from matcalc.core.diff import gradients, jvp
 from matcalc.core.graph import Node, depends_on, topo_order
+from matcalc.core.kinds import is_leaf, is_sum, terms
 from matcalc.core.naming import identifiers
-from matcalc.generate.emitter import ATOM, LEAVES, MUL, Code, Emitter, external, ndim, wrap
+from matcalc.generate.code import ATOM, MUL, Code, external, ndim, wrap
+from matcalc.generate.emitter import Emitter
 from matcalc.generate.hessian_rewrite import Rewriter
 from matcalc.generate.program import Program, prepare, shared_nodes
 from matcalc.generate.template import SecondOrder, module_source
-from matcalc.second_order.kronecker import linear_map_form
+from matcalc.second_order.kronecker import VEC_FORM, linear_map_form
 from matcalc.simplify.rewrite import simplify_all
 
 
@@ -102,7 +104,7 @@ class _HessianProgram(Program):
             em.lines.append(f"    {name} = " + ("DTYPE(0.0)" if shape_node.is_scalar else
                                                 f"np.zeros({em.shape(shape_node)}, dtype=DTYPE)"))
             return name
-        if root.op == "add" and not root.is_scalar:
+        if is_sum(root) and not root.is_scalar:
             info = em.define(name, shape_node, root, False)
         else:
             info = em.assign(name, shape_node, em.expr(root), False)
@@ -145,8 +147,8 @@ class _HessianProgram(Program):
         prepared = []
         for key, a, b, form, node, dg in blocks:
             node = rw.rewrite([node])[0]
-            if form == "vec" and not all(_vec_term(t) for t in (node.args if node.op == "add" else [node])) \
-                    or not all(Emitter.emits(n.op) or form == "vec" and n.op == "commutation"
+            if form == VEC_FORM and not all(_vec_term(t) for t in terms(node)) \
+                    or not all(Emitter.emits(n.op) or form == VEC_FORM and n.op == "commutation"
                                for n in topo_order([node])):
                 form, node = "jvp", rw.rewrite([dg])[0]      # never multiply Kronecker products out
             prepared.append((key, a, b, form, node))
@@ -163,7 +165,7 @@ class _HessianProgram(Program):
                     em.lines.append(f"    {name} = np.asarray({name}, dtype=DTYPE).reshape(())")
                 elif not (ndim(va) == 1 and ndim(vb) == 1 and va.is_column and vb.is_column):
                     em.lines.append(f"    {name} = {name}.reshape({ext_text})")
-            elif form == "vec":
+            elif form == VEC_FORM:
                 self._vec_block(em, name, va, vb, node)
                 if not (ndim(va) == 2 and ndim(vb) == 2):
                     em.lines.append(f"    {name} = {name}.reshape({ext_text})")
@@ -175,9 +177,8 @@ class _HessianProgram(Program):
     def _matrix_block(self, em: Emitter, name: str, va: Node, vb: Node, node: Node) -> None:
         """The len(a) x len(b) block; diagonal terms are added to its diagonal in place."""
         shape_node = A.zero((va.rows * va.cols, vb.rows * vb.cols))
-        terms = list(node.args) if node.op == "add" else [node]
         dense, diagonal = [], []
-        for t in terms:
+        for t in terms(node):
             c, fs, body = A.split(t)
             if body is not None and body.op == "diag" and body.args[0].is_column:
                 diagonal.append(A.product(c, fs, body.args[0]))
@@ -205,7 +206,7 @@ class _HessianProgram(Program):
         r, c, p, q = (em.dim(d) for d in (va.rows, va.cols, vb.rows, vb.cols))
         size = em.dim(va.rows * va.cols)
         dense, diagonal = [], []
-        for t in (node.args if node.op == "add" else [node]):
+        for t in terms(node):
             coef, fs, body = A.split(t)
             scalar = A.product(coef, fs, None)
             if body.op == "commutation":           # K vec(T) = vec(Tᵀ): [i, j, k, l] = δ_il δ_jk
@@ -255,9 +256,9 @@ class _HessianProgram(Program):
         order = topo_order([node])
         moving = {id(n) for n in order if depends_on(n, T)}
         for n in order:                              # hoist what does not move with the tangent
-            if id(n) in moving or id(n) in em.named or n.op in LEAVES or A.is_const(n):
+            if id(n) in moving or id(n) in em.named or is_leaf(n) or A.is_const(n):
                 continue
-            if n.op == "transpose" and (id(n.args[0]) in em.named or n.args[0].op in LEAVES):
+            if n.op == "transpose" and (id(n.args[0]) in em.named or is_leaf(n.args[0])):
                 continue
             if any(id(p) in moving and any(a is n for a in p.args) for p in order):
                 em.assign(self.namer.temporary(), n, em.expr(n))

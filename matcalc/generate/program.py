@@ -15,10 +15,11 @@ from __future__ import annotations
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.kinds import generic_function, is_leaf, is_sum, is_variable
 from matcalc.core.naming import Namer, identifiers
 from matcalc.core.reverse import backpropagate
-from matcalc.core.rules import ELEMENTWISE
-from matcalc.generate.emitter import ATOM, LEAVES, Code, Emitter, external, ndim, wrap
+from matcalc.generate.code import ATOM, Code, external, ndim, wrap
+from matcalc.generate.emitter import Emitter
 from matcalc.generate.inplace import in_place
 from matcalc.generate.plan import plan
 from matcalc.generate.template import Parts, module_source
@@ -76,8 +77,8 @@ class Program:
         self.dim_names = dims
         out = typed.output
         last = typed.statements[-1][0]
-        self.out_name = self.namer.output(last if last and out.op != "var" else None)
-        self.grad_prefix = last if last and last.isidentifier() and out.op != "var" else "L"
+        self.out_name = self.namer.output(last if last and not is_variable(out) else None)
+        self.grad_prefix = last if last and last.isidentifier() and not is_variable(out) else "L"
 
     # ------------------------------------------------------------ forward
     def forward(self) -> tuple[list[str], Emitter]:
@@ -96,7 +97,7 @@ class Program:
             for a in node.args:
                 consumers.setdefault(id(a), []).append(node)
         for node in order:
-            if node.op in LEAVES or A.is_const(node) or id(node) in em.named or node.op in ("transpose", "diag"):
+            if is_leaf(node) or A.is_const(node) or id(node) in em.named or node.op in ("transpose", "diag"):
                 continue
             if node is not out and id(node) not in named and _inlined(node, consumers.get(id(node), [])):
                 continue
@@ -110,7 +111,7 @@ class Program:
             em.forward_of[id(node)] = node
             em.assign(name, node, em.op(node))
         if id(out) not in em.named:                     # a constant or a bare variable
-            em.assign(self.out_name, out, em.op(out) if out.op != "var" else Code(self.local[out.attrs[0]]))
+            em.assign(self.out_name, out, em.op(out) if not is_variable(out) else Code(self.local[out.attrs[0]]))
         info = em.named[id(out)]
         if not info.full and not out.is_scalar:
             shape = em.shape(out)
@@ -132,7 +133,7 @@ class Program:
         def adjoint(node: Node, G: Node) -> Node:
             """The adjoint as a placeholder that prints as its own line (``dL_dh``), unless it is
             the seed, a broadcast constant or a scaled cached value (kept structured)."""
-            if G.op == "var" and G.attrs[0].startswith("\0") or _broadcast_constant(G) or _scaled_value(G, fwd.named):
+            if is_variable(G) and G.attrs[0].startswith("\0") or _broadcast_constant(G) or _scaled_value(G, fwd.named):
                 return G
             P = A.var(f"\0adj{node.serial}", node.shape, ndim(node))
             own = fwd.named[id(node)].text if id(node) in fwd.named else None
@@ -157,7 +158,7 @@ class Program:
                 em.lines.append(f"    {gname} = {text}")
                 self.grads.append((name, external(ext, gname)))
                 continue
-            info = em.define(gname, v, finals[id(v)], False) if finals[id(v)].op == "add" else None
+            info = em.define(gname, v, finals[id(v)], False) if is_sum(finals[id(v)]) else None
             if info is not None and not info.full and not v.is_scalar:     # a sum of broadcasts
                 em.lines.append(f"    {gname} = np.full({em.shape(v)}, {gname}, dtype=DTYPE)")
             if info is None:
@@ -198,7 +199,7 @@ class Program:
         made = [self.local[n] for n in self.inputs] + [ln.split(" = ")[0].strip() for ln in fwd.lines]
         rank = {t: i for i, t in reversed(list(enumerate(made)))}
         needed = sorted((t for t in cached if t in self.forward_locals), key=lambda t: rank.get(t, len(rank)))
-        generic = sorted({n.attrs[0] for n in order if n.op == "ew" and n.attrs[0] not in ELEMENTWISE})
+        generic = sorted({g for g in map(generic_function, order) if g is not None})
         fn_needed = [self.namer.function(g) for g in generic if self.namer.function(g) in cached]
         dims_needed = sorted({self.dim_names[s] for s in cached_dims})   # after the seed's shape
         fdims = sorted({self.dim_names[s] for s in fwd.dims_used | cached_dims})
@@ -286,7 +287,7 @@ def _inlined(node: Node, consumers: list[Node]) -> bool:
         return True
     if len(consumers) != 1:
         return False
-    if node.op == "scale" and len(node.args) == 1 and node.args[0].op == "var" and not node.is_scalar:
+    if node.op == "scale" and len(node.args) == 1 and is_variable(node.args[0]) and not node.is_scalar:
         return True
     return node.op == "pow" and node.attrs[0] == 2 and not node.is_scalar and consumers[0].op == "sum" \
         and consumers[0].attrs[0] is None
@@ -296,7 +297,7 @@ def _scaled_value(G: Node, named: dict) -> bool:
     """A scalar times a cached forward value (``2 G z`` for ``‖z‖²``): kept structured, so the
     scalar lands on whatever product reads it (``dW = z Xᵀ; dW *= 2 G``), not on a temporary."""
     _, _, body = A.split(G)
-    return body is not None and G is not body and id(body) in named and body.op != "var"
+    return body is not None and G is not body and id(body) in named and not is_variable(body)
 
 
 def _broadcast_constant(G: Node) -> bool:
@@ -326,9 +327,9 @@ def shared_nodes(roots: list[Node], named: dict, pending: dict) -> set[int]:
     stack = list(roots)
     while stack:
         n = stack.pop()
-        if id(n) in named or id(n) in pending or n.op in LEAVES or A.is_const(n):
+        if id(n) in named or id(n) in pending or is_leaf(n) or A.is_const(n):
             continue
-        if n.op == "transpose" and (id(n.args[0]) in named or n.args[0].op in LEAVES):
+        if n.op == "transpose" and (id(n.args[0]) in named or is_leaf(n.args[0])):
             continue                                    # a view: free to print twice
         count[id(n)] = count.get(id(n), 0) + 1
         if count[id(n)] == 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-from matcalc.generate.emitter import HELPERS
+from matcalc.generate.code import HELPERS
 
 SECOND_ORDER_HELPERS = {
     "_kron4": '''def _kron4(a, b):

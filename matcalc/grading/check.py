@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from matcalc.core import algebra as A
-from matcalc.core.errors import InternalError, MatcalcError, UnsupportedError
+from matcalc.core.errors import InternalError, MatcalcError
 from matcalc.core.graph import ONE, Node
 from matcalc.derivation.derivation import derive
 from matcalc.derivation.hessian import hessian
@@ -34,6 +34,7 @@ from matcalc.grading.diagnose import counterexample, diagnose, factor_words, hin
 from matcalc.grading.verdict import DIAGNOSES, FORM_WORDS, FORMS, OTHER_LAYOUT, Verdict, describe
 from matcalc.language.program import wrt_names
 from matcalc.numeric.evaluate import to_external
+from matcalc.second_order.kronecker import MATRIX_FORM, VEC_FORM
 from matcalc.simplify.rewrite import simplify_all
 
 __all__ = ["DIAGNOSES", "FORMS", "MAX_CACHED_QUESTIONS", "Verdict", "check"]
@@ -227,7 +228,7 @@ def _cache_key(expr, wrt, shapes, assume, form):
 def _tensor_expected(d, wrt):
     """(node or None, text, numeric fallback) of a matrix-by-matrix, vector-by-matrix or
     matrix-by-vector derivative, graded as its vec form ∂vec(F)/∂vec(X)ᵀ (Cookbook 520)."""
-    if d.forms.get(wrt) == "vec":
+    if d.forms.get(wrt) == VEC_FORM:
         return d.closed[wrt], d.render("text"), None
 
     def fallback(env, functions):
@@ -247,7 +248,7 @@ def _hessian_expected(expr, wrt, shapes, assume, typed):
     forms = getattr(H, "forms", {}) or {}
     if len(results) == 1:
         key, node = next(iter(results.items()))
-        if isinstance(node, Node) and forms.get(key, "matrix") in ("matrix", "vec"):
+        if isinstance(node, Node) and forms.get(key, "matrix") in (MATRIX_FORM, VEC_FORM):
             return node, text, None
     call = H.numpy()
 

@@ -19,7 +19,7 @@ import sympy
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import Node, topo_order
-from matcalc.core.rules import ELEMENTWISE
+from matcalc.core.kinds import generic_function, is_sum
 from matcalc.numeric.evaluate import evaluate
 from matcalc.numeric.sampling import STRATEGIES, away_from_kinks, dimension_sizes, draw, kinks
 from matcalc.simplify.rewrite import simplify_all
@@ -90,8 +90,8 @@ class Sampler:
         expected's transpose (an answer in the other layout)."""
         variables = dict(typed.variables)
         variables.setdefault(self.wrt, wrt_node)
-        e_terms = list(exp.args) if exp is not None and exp.op == "add" and not transposed else []
-        a_terms = list(ans.args) if ans.op == "add" and not transposed else []
+        e_terms = list(exp.args) if exp is not None and is_sum(exp) and not transposed else []
+        a_terms = list(ans.args) if is_sum(ans) and not transposed else []
         valid_roots = [out] + ([exp] if exp is not None else [])
         roots = valid_roots + [ans] + e_terms + a_terms
         rng = np.random.default_rng(self.seed)
@@ -253,7 +253,7 @@ def random_functions(roots, rng) -> dict:
     """A random smooth f = a·sin(b·z + c) + d·z and its derivatives for each generic function."""
     out = {}
     for n in topo_order(roots):
-        if n.op == "ew" and n.attrs[0] not in ELEMENTWISE and n.attrs[0] not in out:
+        if generic_function(n) is not None and n.attrs[0] not in out:
             a, b = rng.uniform(0.5, 1.5, 2)
             c = rng.uniform(-1, 1)
             d = rng.uniform(0.2, 0.8) * rng.choice([-1.0, 1.0])

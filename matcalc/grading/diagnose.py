@@ -18,7 +18,7 @@ from matcalc.core.graph import Node
 from matcalc.grading.decide import Comparison, equal_within
 from matcalc.grading.verdict import Verdict
 from matcalc.numeric.evaluate import to_external
-from matcalc.output.render import program as render_program
+from matcalc.output.programs import program as render_program
 
 RTOL = 1e-10                  # for diagnoses (factor, missing term) of an answer already found wrong
 KIND_WORDS = {"onehot": "one-hot", "onehot_rows": "a matrix with one-hot rows",

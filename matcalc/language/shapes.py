@@ -21,7 +21,7 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import jvp
 from matcalc.core.errors import MatcalcError, NameError_, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, dim
-from matcalc.core.rules import DIMENSIONS, ELEMENTWISE, FUNCTIONS, RESERVED, RULES, binary_shape
+from matcalc.core.rules import DIMENSIONS, FUNCTIONS, RESERVED, RULES, binary_shape
 from matcalc.core.rules.index_rules import INDEX, select
 from matcalc.language import syntax as ast
 

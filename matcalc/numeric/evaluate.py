@@ -14,6 +14,7 @@ import sympy
 
 from matcalc.core.errors import MatcalcError, ShapeError
 from matcalc.core.graph import Dim, Node, topo_order
+from matcalc.core.kinds import is_variable
 from matcalc.core.rules import RULES
 from matcalc.core.stable import stable_form
 
@@ -76,7 +77,7 @@ def evaluate(roots: list[Node], env: dict[str, np.ndarray], functions: dict | No
     would: the spread of a few such runs estimates how far float64 evaluation of *these*
     expressions is from exact (large where they cancel), which is the grader's tolerance."""
     order = topo_order(roots)
-    dims = bind_dims([n for n in order if n.op == "var"] + [v for v in leaves if v.attrs[0] in env], env)
+    dims = bind_dims([n for n in order if is_variable(n)] + [v for v in leaves if v.attrs[0] in env], env)
     val: dict[int, object] = {} if cache is None else cache
     ctx = Context(env, dims, functions)
     for node in order:

@@ -14,7 +14,8 @@ import numpy as np
 
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
-from matcalc.core.rules import ELEMENTWISE, RULES
+from matcalc.core.kinds import generic_function
+from matcalc.core.rules import RULES
 from matcalc.language.parser import parse
 from matcalc.language.shapes import build, names_in
 from matcalc.numeric.evaluate import evaluate
@@ -43,7 +44,7 @@ def generic_functions(roots: list[Node], given: dict | None) -> dict:
     """Concrete stand-ins (sin, cos, ...) for generic functions the caller did not instantiate."""
     out = dict(given or {})
     for n in topo_order(roots):
-        if n.op == "ew" and n.attrs[0] not in ELEMENTWISE and n.attrs[0] not in out:
+        if generic_function(n) is not None and n.attrs[0] not in out:
             out[n.attrs[0]] = GENERIC_STANDIN
     return out
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from html import escape
 
+from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
+from matcalc.core.kinds import is_variable
 from matcalc.core.optional import optional_module
 from matcalc.core.rules import RULES
 from matcalc.numeric.evaluate import evaluate
@@ -49,9 +51,9 @@ class Model:
 
 
 def _label(n: Node) -> str:
-    if n.op == "var":
+    if is_variable(n):
         return n.attrs[0]
-    if n.op == "scale" and not n.args:
+    if A.is_const(n):
         return format_value(float(n.attrs[0]))
     if n.op == "scale":
         c = n.attrs[0]
@@ -74,7 +76,7 @@ def graph_model(typed, d=None, at: dict | None = None) -> Model:
     order = topo_order([out])
     key = {id(n): i + 1 for i, n in enumerate(order)}      # stable keys: the topological position
     for n in order:
-        model.nodes.append(PNode(key[id(n)], _label(n), not n.args, "" if n.op == "var" else names.get(id(n), "")))
+        model.nodes.append(PNode(key[id(n)], _label(n), not n.args, "" if is_variable(n) else names.get(id(n), "")))
     values: dict[int, object] = {}
     sent: dict[tuple[int, int], object] = {}
     if at is not None:

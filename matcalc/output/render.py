@@ -2,7 +2,7 @@
 
 One printer, three styles, driven by a precedence table: sums bind loosest, then products
 (juxtaposition in Unicode, ``*`` in text), then negation, then powers and postfix transposes.
-Named intermediates print as their names; ``Printer.program`` writes the definitions a result
+Named intermediates print as their names; ``output.programs`` writes the definitions a result
 needs before it, so a deep network's gradient stays linear in size.  Nothing here changes a
 node: what is printed is exactly what was derived and checked.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from matcalc.core import algebra as A
-from matcalc.core.graph import ONE, Node, make, topo_order
+from matcalc.core.graph import ONE, Node, make
+from matcalc.core.kinds import is_sum, is_variable
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
 from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
 from matcalc.output.latexname import _latex_chars, latex_name
@@ -295,6 +296,7 @@ class Printer:
         return self.product_str(c, fs, body, PROD)
 
     def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
+<<<<<<< HEAD
         mean = self.as_mean(fs, body)
         if mean is not None:
             fs, body = mean[0], None if mean[1] else body
@@ -303,6 +305,9 @@ class Printer:
             c *= int(b.attrs[0]) ** int(e)
         fs = [f for f in fs if f not in known]
         num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: f[0].op == "var")
+=======
+        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: is_variable(f[0]))
+>>>>>>> main
         den = [(b, -e) for b, e in fs if e < 0]
         parts = []
         if c != 1 or (not num and body is None and mean is None):
@@ -322,7 +327,7 @@ class Printer:
             d = ds[0] if len(ds) == 1 else self.paren(self.juxt(ds))
             if self.latex:
                 return rf"\frac{{{s}}}{{{self.juxt(ds)}}}", PROD
-            if len(parts) > 1 and body is not None and (body.op in ("add",)):
+            if len(parts) > 1 and body is not None and is_sum(body):
                 s = self.paren(s)
             return f"{s}/{d}", PROD
         return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
@@ -520,77 +525,3 @@ class Printer:
         left = make("kron", (A.transpose(A.vec(A.eye(k))), A.eye(m)), (m, k * k * m))
         right = make("kron", (A.eye(k), v), (k * v.rows, k))
         return self.p(make("matmul", (left, right), n.shape), PROD), PROD
-
-
-# ---------------------------------------------------------------------- programs
-def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int = 4) -> dict[Node, str]:
-    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``.
-
-    ``given`` and the result are keyed by node (not ``id``), so a name can never attach to a
-    later node that reuses a dead node's id."""
-    parents: dict[Node, int] = {}
-    order = topo_order(roots)
-    for node in order:
-        for a in node.args:
-            parents[a] = parents.get(a, 0) + 1
-    sizes: dict[Node, int] = {}
-    for node in order:
-        sizes[node] = 1 + sum(sizes[a] for a in node.args)
-    names = {}
-    counter = 0
-    for node in order:
-        if node in given and node.op != "var":
-            names[node] = given[node]
-            continue
-        if RULES[node.op].structure == "leaf" or (node.op == "scale" and not node.args):
-            continue
-        if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
-            counter += 1
-            while f"t{counter}" in taken:
-                counter += 1
-            names[node] = f"t{counter}"
-    return names
-
-
-def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
-    """(definitions, root texts): each named node that the roots use, defined before its uses.
-
-    "Uses" are what the printed text refers to, not only graph edges: a denominator prints
-    through a temporary (``1 ./ t7`` for ``t3.^(-0.5)`` when ``t7 = t3.^(0.5)``), so each
-    definition is placed after every name its own text mentions."""
-    lookup = Printer(style, names)
-    texts: dict[Node, str] = {}
-    refs: dict[Node, list[Node]] = {}
-    pending = [n for n in topo_order(roots) if lookup.named(n)]
-    printer = Printer(style, names)
-    root_texts = [printer(r) for r in roots]
-    pending += printer.referenced
-    while pending:
-        n = pending.pop(0)
-        if n in texts:
-            continue
-        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
-        texts[n] = inner(n)
-        refs[n] = inner.referenced
-        pending += [r for r in inner.referenced if r not in texts]
-    ordered: list[Node] = []
-    state: dict[Node, int] = {}                      # 1 visiting, 2 done
-
-    def visit(n: Node) -> None:
-        stack = [(n, iter(refs.get(n, ())))]
-        state[n] = 1
-        while stack:
-            node, it = stack[-1]
-            child = next((c for c in it if state.get(c) is None), None)
-            if child is not None:
-                state[child] = 1
-                stack.append((child, iter(refs.get(child, ()))))
-            else:
-                stack.pop()
-                state[node] = 2
-                ordered.append(node)
-    for n in texts:
-        if state.get(n) is None:
-            visit(n)
-    definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
-    return definitions, root_texts

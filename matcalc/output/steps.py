@@ -24,11 +24,11 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import linear_coefficient
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.kinds import function_name, is_leaf, is_variable
+from matcalc.core.naming import numbered, subscripted
 from matcalc.core.rules import RULES
 from matcalc.output.render import Printer
 from matcalc.simplify.rewrite import simplify_all
-
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 # ---------------------------------------------------------------------- the data
@@ -81,6 +81,7 @@ class Explanation:
     definitions: dict[int, Node]
     G: Node
     delta_var: Node | None = None
+    alive: list[Node] = field(default_factory=list)   # every node ``names`` keys by id, kept alive
 
     def names_for(self, style: str) -> dict[int, str]:
         if style != "unicode":
@@ -88,7 +89,7 @@ class Explanation:
         out = {}
         for k, v in self.names.items():
             if k in self.fresh:
-                v = v.rstrip("0123456789") + v[len(v.rstrip("0123456789")):].translate(_SUB)
+                v = subscripted(v)
             out[k] = "δ" if v == "delta" else v
         return out
 
@@ -103,6 +104,7 @@ class _Naming:
     order: list[Node]                  # the forward graph in topological order
     named: list[Node]                  # the named nodes, in that order
     taken: set[str]                    # the program's own names
+    twins: list[Node]                  # the simplified twins named too (kept alive: names are by id)
 
     def label(self, n: Node) -> str:
         if id(n) in self.names:
@@ -126,19 +128,19 @@ def explanation(d) -> Explanation:
     finals, delta_var = _finals(d, naming.names, senders, jac_chain)
     definitions = {id(n): n for n in naming.named}
     return Explanation(d.expr, naming.output, graph, steps, finals, naming.names, naming.fresh, definitions,
-                       G, delta_var)
+                       G, delta_var, naming.order + naming.twins)
 
 
 def _leafish(n: Node) -> bool:
-    return n.op in ("var", "ones", "zero", "eye") or (n.op == "scale" and not n.args) or (
-        n.op in ("transpose", "scale") and len(n.args) == 1 and n.args[0].op == "var")
+    return is_leaf(n) or A.is_const(n) or (
+        n.op in ("transpose", "scale") and len(n.args) == 1 and is_variable(n.args[0]))
 
 
 def _name_graph(typed) -> _Naming:
     """Pass 1: the program's names for its intermediates and output, z1, z2, … for the rest."""
     out = typed.output
     taken = set(typed.variables) | set(typed.intermediates)
-    generic = {n.attrs[0] for n in topo_order([out]) if n.op == "ew"}
+    generic = {function_name(n) for n in topo_order([out])}
     last = typed.statements[-1][0]
     output = last or ("s" if "f" in generic or "f" in taken else "f")
     names: dict[int, str] = {}
@@ -153,19 +155,17 @@ def _name_graph(typed) -> _Naming:
     for node in order:
         if _leafish(node) or id(node) in names:
             continue
-        counter += 1
-        while f"z{counter}" in taken:
-            counter += 1
-        names[id(node)] = f"z{counter}"
+        names[id(node)], counter = numbered("z", counter, taken)
         fresh.add(id(node))
     # simplified twins of named nodes print with the same name
     named_nodes = [n for n in order if id(n) in names]
-    for n, s in zip(named_nodes, simplify_all(named_nodes)):
+    twins = simplify_all(named_nodes)
+    for n, s in zip(named_nodes, twins):
         if id(s) not in names:
             names[id(s)] = names[id(n)]
             if id(n) in fresh:
                 fresh.add(id(s))
-    return _Naming(output, names, fresh, order, named_nodes, taken)
+    return _Naming(output, names, fresh, order, named_nodes, taken, twins)
 
 
 def _backward_steps(d, naming: _Naming, gname: str):

@@ -22,10 +22,16 @@ from matcalc.core import algebra as A
 from matcalc.core.diff import linear_coefficient
 from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import ONE, Node, depends_on, topo_order
+from matcalc.core.kinds import is_sum
 from matcalc.core.linear import MatrixTarget, factors, fold
-from matcalc.output.render import Printer, commutation_symbol, fmt_dim, program
+from matcalc.output.programs import program
+from matcalc.output.render import Printer, commutation_symbol, fmt_dim
 from matcalc.second_order.indexform import index_form, index_label, render_index
 from matcalc.simplify.rewrite import simplify_all
+
+# The printed forms of a derivative (``Derivation.forms``): a matrix, a Kronecker/vec coefficient,
+# index notation, or the differential itself (a JVP).  Form names, not graph operations.
+MATRIX_FORM, VEC_FORM, INDEX_FORM, JVP_FORM = "matrix", "vec", "index", "jvp"
 
 
 def kron(a: Node, b: Node) -> Node:
@@ -43,7 +49,7 @@ def kmatmul(a: Node, b: Node) -> Node:
         return A.matmul(a, b)
     ca, fa, ba = A.split(a)
     cb, fb, bb = A.split(b)
-    if bb.op == "add" and any(f.op == "commutation" for f in factors(ba)):
+    if is_sum(bb) and any(f.op == "commutation" for f in factors(ba)):
         return A.product(ca * cb, fa + fb, A.add(*(kmatmul(ba, t) for t in bb.args)))
     chain = factors(ba) + factors(bb)
     changed = True
@@ -203,11 +209,11 @@ def closed_form(dY: Node, T: Node) -> tuple[str, object]:
     ("index", IndexForm) with the entries ∂Yᵢⱼ/∂Tₖₗ, or ("jvp", dY), the differential itself."""
     M = try_vec_coefficient(dY, T)
     if M is not None:
-        return "vec", M
+        return VEC_FORM, M
     try:
-        return "index", index_form(dY, T)
+        return INDEX_FORM, index_form(dY, T)
     except UnsupportedError:
-        return "jvp", dY
+        return JVP_FORM, dY
 
 
 def render_tensor(d, style: str) -> str:
@@ -216,7 +222,7 @@ def render_tensor(d, style: str) -> str:
     roots: list[Node] = []
     for name, dY in d.results.items():
         form = d.forms.get(name, "jvp")
-        roots += d.closed[name].nodes() if form == "index" else [d.closed[name] if form == "vec" else dY]
+        roots += d.closed[name].nodes() if form == INDEX_FORM else [d.closed[name] if form == VEC_FORM else dY]
     names = d._names(roots)
     defs, _ = program(roots, style, names)
     printer = Printer(style, names)
@@ -236,8 +242,8 @@ def render_tensor(d, style: str) -> str:
             texts.append(render_index(d.closed[name], printer, style))
             labels.append(index_label(out, var, d.closed[name], style))
             continue
-        texts.append(printer(d.closed[name] if form == "vec" else dY))
-        if form == "vec":
+        texts.append(printer(d.closed[name] if form == VEC_FORM else dY))
+        if form == VEC_FORM:
             labels.append(vec_label(out, var, style))
         else:
             labels.append(differential_label(out, style))
@@ -247,7 +253,7 @@ def render_tensor(d, style: str) -> str:
         return "\n".join(lines + [f"d{d.output_name}_d{w} = {t}" for w, t in zip(d.results, texts)])
     lines += [f"{label} = {t}" for label, t in zip(labels, texts)]
     if style != "text":
-        vec_roots = [d.closed[w] for w in d.results if d.forms.get(w) == "vec"]
+        vec_roots = [d.closed[w] for w in d.results if d.forms.get(w) == VEC_FORM]
         lines += commutation_legend(vec_roots, d.variables, style)
     return "\n".join(lines)
 
@@ -270,5 +276,5 @@ def linear_map_form(dg: Node, T: Node) -> tuple[str, Node]:
     M = try_vec_coefficient(dg, T)
     if M is not None:
         vector_like = (dg.is_column or dg.is_scalar) and (T.is_column or T.is_scalar)
-        return ("matrix" if vector_like else "vec"), M
+        return (MATRIX_FORM if vector_like else VEC_FORM), M
     return "jvp", dg

@@ -17,41 +17,10 @@ from matcalc.core.rebuild import rebuild
 from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
-REBUILD = {
-    "add": lambda n, a: A.add(*a),
-    "matmul": lambda n, a: _chain(a[0], a[1]),
-    "transpose": lambda n, a: A.transpose(a[0]),
-    "hadamard": lambda n, a: A.hadamard(*a),
-    "scale": lambda n, a: _scale(n, a),
-    "pow": lambda n, a: A.pow_(a[0], n.attrs[0]),
-    "matpow": lambda n, a: A.matpow(a[0], n.attrs[0]),
-    "ew": lambda n, a: A.ew(n.attrs[0], a[0], n.attrs[1]),
-    "ew2": lambda n, a: A.ew2(n.attrs[0], a[0], a[1], n.attrs[1]),
-    "sum": lambda n, a: _sum(a[0], n.attrs[0]),
-    "trace": lambda n, a: A.trace(a[0]),
-    "det": lambda n, a: A.det(a[0]),
-    "logdet": lambda n, a: A.logdet(a[0]),
-    "norm": lambda n, a: A.norm(a[0]),
-    "inv": lambda n, a: A.inv(a[0]),
-    "diag": lambda n, a: A.diag(a[0]),
-    "diagpart": lambda n, a: A.diag(a[0]),
-    "softmax": lambda n, a: A.softmax_family("softmax", a[0], n.attrs[0]),
-    "log_softmax": lambda n, a: A.softmax_family("log_softmax", a[0], n.attrs[0]),
-    "logsumexp": lambda n, a: A.softmax_family("logsumexp", a[0], n.attrs[0]),
-    "kron": lambda n, a: A.kron(*a),
-    "vec": lambda n, a: A.vec(a[0]),
-    "unvec": lambda n, a: A.unvec(a[0], n.shape),
-}
-# every other primitive rebuilds as its rule table entry says (clip, unit, and what v2 adds)
-REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
-
-REBUILD.update({op: r.rebuild for op, r in RULES.items() if op not in REBUILD and r.rebuild is not None})
-
-
-def _scale(n: Node, args: list[Node]) -> Node:
-    coef, _, body = A.split(n)
-    factors = args if body is None else args[:-1]
-    return A.product(coef, [(f, Fraction(1)) for f in factors], args[-1] if body is not None else None)
+# How each op is rebuilt over simplified arguments: the table's constructor, except that a
+# product goes through the simplifier's chain fold (cancellations across the whole chain).
+REBUILD = {op: r.rebuild for op, r in RULES.items() if r.rebuild is not None} | {"matmul": lambda n, a: _chain(a[0], a[1]),
+                                                                               "sum": lambda n, a: _sum(a[0], n.attrs[0])}
 
 
 def _sum(a: Node, axis: int | None) -> Node:

@@ -52,7 +52,7 @@ def select(base: Node, rows: Node | None, cols: Node | None) -> Node:
 
 
 def unit_position(node: Node, value) -> int:
-    k = int(round(float(np.asarray(value).reshape(-1)[0]))) - node.attrs[0]
+    k = round(float(np.asarray(value).reshape(-1)[0])) - node.attrs[0]
     return k
 
 

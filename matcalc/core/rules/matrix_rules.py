@@ -105,7 +105,7 @@ def _others(n: Node, i: int):
 
 
 RULES: dict[str, Primitive] = {r.op: r for r in [
-    defleaf("var", "a variable", M.np_var, sympy=S.var),
+    defleaf("var", "a variable", M.np_var, constant=False, sympy=S.var),
     defleaf("ones", "𝟏, all entries 1", M.np_ones, aliases=("ones",), dims=True, arity=(1, 2),
             build=lambda d: A.ones((d[0], d[1] if len(d) == 2 else ONE)),
             shape=lambda d: (d[0], d[1] if len(d) == 2 else ONE), sympy=S.ones, picture="𝟏"),
@@ -128,7 +128,7 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
               gate="mul switches: each factor receives the upstream gradient times the other factors"),
     Primitive("add", "d(A + B) = dA + dB: add distributes", lambda n, *v: sum(v[1:], v[0]),
               lambda n, G: tuple(M.unbroadcast(a, G) for a in n.args),
-              lambda n, ts: A.add(*(t for t in ts if t is not None)), structure="linear",
+              lambda n, ts: A.add(*(t for t in ts if t is not None)), structure="linear", terms=True,
               rebuild=lambda n, a: A.add(*a), sympy=S.add, picture="+",
               gate="add distributes: each input receives the upstream gradient"),
     defbilinear("matmul", "d(AB) = dA B + A dB; ∂/∂A = G Bᵀ, ∂/∂B = Aᵀ G: mul switches", M.np_matmul,

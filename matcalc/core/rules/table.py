@@ -133,6 +133,8 @@ class Primitive:
     kinks: Callable[[Node], list] | None = None
     picture: str | Callable[[Node], str] = ""   # the graph picture's label
     gate: str = ""
+    constant: bool = False             # a leaf whose value does not depend on the inputs (ones, I, K)
+    terms: bool = False                # the arguments are the terms of a sum (stages split it into them)
     domain: str = "real"               # "invertible": numeric checks keep the argument well conditioned;
                                        # "positive": they keep the first argument positive
 
@@ -198,9 +200,10 @@ def _no_tangent(node, ts):
     return None
 
 
-def defleaf(op: str, doc: str, numpy, **fields) -> Primitive:
-    """A leaf: no arguments, nothing to differentiate."""
-    return Primitive(op, doc, with_context(numpy), lambda n, G: (), _no_tangent, structure="leaf", **fields)
+def defleaf(op: str, doc: str, numpy, constant: bool = True, **fields) -> Primitive:
+    """A leaf: no arguments, nothing to differentiate (``constant=False``: a variable)."""
+    return Primitive(op, doc, with_context(numpy), lambda n, G: (), _no_tangent, structure="leaf",
+                     constant=constant, **fields)
 
 
 def deflinear(op: str, doc: str, numpy, transpose: Callable[[Node, Node], Node],
