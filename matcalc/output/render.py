@@ -296,7 +296,6 @@ class Printer:
         return self.product_str(c, fs, body, PROD)
 
     def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
-<<<<<<< HEAD
         mean = self.as_mean(fs, body)
         if mean is not None:
             fs, body = mean[0], None if mean[1] else body
@@ -304,10 +303,7 @@ class Printer:
         for b, e in known:                   # 2 times the count 5 prints 10, not "2 5"
             c *= int(b.attrs[0]) ** int(e)
         fs = [f for f in fs if f not in known]
-        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: f[0].op == "var")
-=======
         num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: is_variable(f[0]))
->>>>>>> main
         den = [(b, -e) for b, e in fs if e < 0]
         parts = []
         if c != 1 or (not num and body is None and mean is None):
