@@ -80,7 +80,7 @@ SPECS = {
     "vec": [("vec(X)", {"X": (3, 2)}, {})],
     "kron": [("kron(A, B)", {"A": (2, 2), "B": (2, 3)}, {})],
 }
-NO_RULE_TO_CHECK = {"var", "ones", "zero", "eye", "commutation", "unvec"}   # leaves; unvec is vec's transpose
+NO_RULE_TO_CHECK = {"var", "ones", "zero", "eye", "commutation", "size", "unvec"}   # leaves; unvec is vec's transpose
 REVERSE_UNSUPPORTED = {"kron"}                         # forward mode only, for now
 
 

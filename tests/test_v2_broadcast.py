@@ -185,8 +185,8 @@ def test_a_scalar_retry_is_noted():
 
 def test_every_generic_function_is_noted_once():
     d = matcalc.derive("u'*mean2(W*x) + sum(mean2(x))", "x")
-    assert d.notes.count("mean2 is not a known function: taken as a generic elementwise function mean2(z) "
-                         "with derivative mean2'(z)") == 1
+    assert len([n for n in d.notes if n.startswith("mean2 is not a known function: taken as a generic elementwise "
+                                                  "function mean2(z) with derivative mean2'(z)")]) == 1   # (mean is known)
     close = matcalc.derive("u'*sigmiod(W*x)", "W").notes
     assert any(n.startswith("sigmiod is not a known function") and n.endswith("did you mean sigmoid?") for n in close)
 

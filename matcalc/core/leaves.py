@@ -49,6 +49,13 @@ def commutation(m: Dim, n: Dim) -> Node:
     return make("commutation", (), (m * n, m * n), (m, n))
 
 
+def size_leaf(d: Dim) -> Node:
+    """A size as a scalar constant: one dimension symbol ``n`` or a known count ``6``
+    (``reductions.size`` makes products of them); its text form is kept beside it."""
+    text = str(int(d)) if getattr(d, "is_Integer", False) else f"numel(ones({d}))"
+    return make("size", (), SCALAR, (d, text))
+
+
 def is_zero(a: Node) -> bool:
     return a.op == "zero" or (a.op == "scale" and a.attrs[0] == 0)
 

@@ -6,12 +6,41 @@ zero to zero.  Part of ``algebra``'s constructors.
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 from matcalc.core.entrywise import ew
 from matcalc.core.errors import ShapeError, UndefinedError
 from matcalc.core.graph import ONE, SCALAR, Node, make
-from matcalc.core.leaves import assumption, const, eye, fmt_shape, is_zero, ones, zero
+from matcalc.core.leaves import assumption, const, eye, fmt_shape, is_zero, ones, size_leaf, zero
 from matcalc.core.products import transpose
 from matcalc.core.scaling import product, split
+
+
+def size(d) -> Node:
+    """A dimension as a scalar constant (``size(A, k)``, ``numel(A)``, the count of a mean): a
+    monomial in one ``size`` leaf per dimension symbol and one for the known part (so ``n m / n``
+    cancels like any product, and a mean over 6 rows prints ``/6``, not ``0.1667``)."""
+    if d == ONE:
+        return const(1)
+    if getattr(d, "is_Integer", False):
+        return size_leaf(d)
+    c, fs = 1, []
+    for base, e in sorted(d.as_powers_dict().items(), key=lambda be: str(be[0])):
+        if getattr(base, "is_Integer", False):
+            c *= int(base) ** int(e)
+        elif getattr(e, "is_Integer", False) and base.is_Symbol:
+            fs.append((size_leaf(base), int(e)))
+        else:
+            raise ShapeError(f"the size {d} is not a product of dimensions")
+    if c != 1:
+        fs.insert(0, (size_leaf(ONE * c), 1))
+    return product(1, [(f, Fraction(e)) for f, e in fs], None)
+
+
+def mean(a: Node, axis: int | None = None) -> Node:
+    """mean(A): sum(A) over the count of what it sums (all entries, the rows, the columns)."""
+    count = a.rows * a.cols if axis is None else a.rows if axis == 1 else a.cols
+    return product(1, [(size(count), Fraction(-1))], sum_(a, axis))
 
 
 def sum_(a: Node, axis: int | None = None) -> Node:
@@ -19,6 +48,8 @@ def sum_(a: Node, axis: int | None = None) -> Node:
     if axis is None:
         if a.is_scalar:
             return a
+        if a.op == "ones":                           # sum(𝟏) counts the entries
+            return size(a.rows * a.cols)
         pulled = _scalars_out(a, sum_, const(0))
         if pulled is not None:
             return pulled

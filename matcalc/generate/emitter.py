@@ -163,6 +163,8 @@ class Emitter:
                 fields["axis"] = n.attrs[0] - 1
         if "{shape}" in code.template:
             fields["shape"] = self.shape(n)
+        if "{dim}" in code.template:                    # a size leaf: the dimension's local
+            fields["dim"] = self.dim(n.attrs[0])
         self.helpers.update(code.helpers)
         return Code(code.template.format(**fields), ATOM, True, code.alias)
 

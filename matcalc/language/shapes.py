@@ -348,8 +348,23 @@ class _Inference:
             return sympy.Integer(int(node.value))
         if isinstance(node, ast.Name):
             return dim(node.id)
-        raise ShapeError("a dimension is a positive integer or a name", self.program.source,
-                         node.start, node.end)
+        k = size_call(node, self.program.source)
+        shape = self.expr(node.args[0])
+        return self.find(shape[0]) * self.find(shape[1]) if k is None else self.find(shape[k - 1])
+
+
+def size_call(node, source: str) -> int | None:
+    """A dimension argument ``size(A, k)`` (its k) or ``numel(A)`` (None); else the error."""
+    if isinstance(node, ast.Call) and not node.deriv:
+        if node.func == "numel" and len(node.args) == 1:
+            return None
+        if node.func == "size" and len(node.args) == 2:
+            ax = node.args[1]
+            if isinstance(ax, ast.Num) and ax.value in (1, 2):
+                return int(ax.value)
+            raise ShapeError("the k of size(A, k) is the number 1 (rows) or 2 (columns)", source, ax.start, ax.end)
+    raise ShapeError("a dimension is a positive integer, a name, size(A, k) or numel(A)", source,
+                     node.start, node.end)
 
 
 def children(node, flatten_sums: bool = False) -> list:
@@ -602,6 +617,16 @@ class _Builder:
             return select(base, items[0], None) if base.is_column else select(base, None, items[0])
         return self.call(node, memo)
 
+    def dim_arg(self, a):
+        """A dimension argument's size: a literal, a name, ``size(A, k)`` or ``numel(A)``."""
+        if isinstance(a, ast.Num):
+            return sympy.Integer(int(a.value))
+        if isinstance(a, ast.Name):
+            return dim(a.id)
+        k = size_call(a, self.program.source)
+        shape = self.expr(a.args[0]).shape
+        return shape[0] * shape[1] if k is None else shape[k - 1]
+
     def index_node(self, item) -> Node | None:
         if item is None:
             return None
@@ -626,10 +651,9 @@ class _Builder:
     def call(self, node: ast.Call, memo) -> Node:
         f = node.func
         if f in DIMENSIONS:
-            dims = [sympy.Integer(int(a.value)) if isinstance(a, ast.Num) else dim(a.id) for a in node.args]
             if DIMENSIONS[f].indexed:
-                return DIMENSIONS[f].build(dims, self.index_node(node.args[0]))
-            return DIMENSIONS[f].build(dims)
+                return DIMENSIONS[f].build([self.dim_arg(a) for a in node.args], self.index_node(node.args[0]))
+            return DIMENSIONS[f].build([self.dim_arg(a) for a in node.args])
         args = [memo[id(a)] for a in node.args]
         if f not in FUNCTIONS:
             note = generic_note(f)

@@ -212,7 +212,7 @@ class Printer:
         args = [self.p(a, f.arg) for a in n.args]
         if f.call:
             return self.call(f.template, *args, *(printed.extra(n) if printed.extra else ())), f.prec
-        return f.template.format(*args), f.prec
+        return f.template.format(*args, n=n), f.prec
 
     def op_var(self, n):
         return self.var_name(n.attrs[0]), ATOM
@@ -296,13 +296,22 @@ class Printer:
         return self.product_str(c, fs, body, PROD)
 
     def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
+        mean = self.as_mean(fs, body)
+        if mean is not None:
+            fs, body = mean[0], None if mean[1] else body
+        known = [(b, e) for b, e in fs if e > 0 and b.op == "size" and getattr(b.attrs[0], "is_Integer", False)]
+        for b, e in known:                   # 2 times the count 5 prints 10, not "2 5"
+            c *= int(b.attrs[0]) ** int(e)
+        fs = [f for f in fs if f not in known]
         num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: is_variable(f[0]))
         den = [(b, -e) for b, e in fs if e < 0]
         parts = []
-        if c != 1 or (not num and body is None):
+        if c != 1 or (not num and body is None and mean is None):
             parts.append(fmt_number(c, self.style) if c.denominator == 1 or not self.latex
                          else fmt_number(c, "latex"))
         parts += [self.factor(b, e) for b, e in num]
+        if mean is not None:
+            parts.append(mean[2])
         if body is not None:
             flat = not parts or body.op == "matmul" and not self.named(body)
             parts.append(self.p(body, PROD if flat else PROD + 1))
@@ -319,6 +328,63 @@ class Printer:
             return f"{s}/{d}", PROD
         return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
                                                  (body is None or self.p(body, ATOM) == parts[0]) else PROD)
+
+    def as_mean(self, fs, body: Node | None):
+        """``sum(B)/numel(B)`` (and ``sum(B, k)`` over its count), as a factor or the body,
+        printed as ``mean(B)``, the form it was written in: (the other factors, whether the body
+        was the sum, the mean's text), or None."""
+        candidates = [(b, False) for b, e in fs if e == 1] + ([(body, True)] if body is not None else [])
+        for total, is_body in candidates:
+            spread = None                    # 𝟏 sum(B, 1)/n: the column means copied down, 𝟏 mean(B, 1)
+            if is_body and total.op == "matmul" and not self.named(total) and total.args[0].op == "ones" \
+                    and total.args[0].cols == ONE and total.args[1].op == "sum":
+                spread, total = total.args[0], total.args[1]
+            ones_sum = self.ones_sum(total) if is_body and spread is None else None
+            if ones_sum is not None:
+                before, a, axis, after = ones_sum
+            elif total.op != "sum" or self.named(total):
+                continue
+            else:
+                before, a, axis, after = [], total.args[0], total.attrs[0], []
+            _, count, _ = A.split(A.size(a.rows * a.cols if axis is None else a.rows if axis == 1 else a.cols))
+            rest = list(fs)
+            if not is_body:
+                rest.remove((total, 1))
+            if not count or any((leaf, -e) not in rest for leaf, e in count):
+                continue
+            for leaf, e in count:
+                rest.remove((leaf, -e))
+            args = [self.p(a, SUM)] + ([] if axis is None else [str(axis)])
+            text = self.call("mean", *args)
+            if spread is not None:
+                before = [spread]
+            parts = [self.p(x, PROD + 1) for x in before] + [text] + [self.p(x, PROD + 1) for x in after]
+            return rest, is_body, parts[0] if len(parts) == 1 else self.juxt(parts)
+
+    def ones_sum(self, body: Node):
+        """A product chain ``… 𝟏ᵀ B`` or ``B 𝟏 …`` (the sums of B down its columns or across its
+        rows, as broadcasting writes them): (the factors before, B, the axis, the factors after)."""
+        if body.op != "matmul" or self.named(body):
+            return None
+        chain, stack = [], [body]
+        while stack:
+            x = stack.pop()
+            if x.op == "matmul" and not self.named(x):
+                stack += [x.args[1], x.args[0]]
+            else:
+                chain.append(x)
+        for i, f in enumerate(chain):
+            if f.op != "ones":
+                continue
+            if f.cols == ONE and i > 0:
+                b = chain[0] if i == 1 else A.matmul(*chain[:2]) if i == 2 else None
+                if b is not None:
+                    return [], b, None if b.rows == ONE else 2, chain[i + 1:]
+            if f.rows == ONE and i == len(chain) - 2:
+                b = chain[-1]
+                return chain[:i], b, None if b.cols == ONE else 1, []
+        return None
+        return None
 
     def factor(self, b: Node, e: Fraction) -> str:
         if e == 1:

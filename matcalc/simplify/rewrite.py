@@ -18,8 +18,47 @@ from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
 # How each op is rebuilt over simplified arguments: the table's constructor, except that a
-# product goes through the simplifier's chain fold (cancellations across the whole chain).
-REBUILD = {op: r.rebuild for op, r in RULES.items() if r.rebuild is not None} | {"matmul": lambda n, a: _chain(a[0], a[1])}
+# product goes through the simplifier's chain fold (cancellations across the whole chain) and a
+# sum is distributed over broadcast terms (``_sum``).
+REBUILD = {op: r.rebuild for op, r in RULES.items() if r.rebuild is not None} | {
+    "matmul": lambda n, a: _chain(a[0], a[1]),
+    "sum": lambda n, a: _sum(a[0], n.attrs[0]),       # a centred vector sums to zero
+}
+
+
+def _sum(a: Node, axis: int | None) -> Node:
+    """sum over a sum distributed where a term is broadcast (a scalar times 𝟏, a row or column
+    copied): such a term counts its copies, so a centred vector sums to zero (``𝟏ᵀ(x − mean(x))
+    = sum(x) − n sum(x)/n = 0``); kept whole otherwise."""
+    if a.op != "add" or a.is_scalar:
+        return A.sum_(a, axis)
+    parts, spread = [], False
+    for t in a.args:
+        c, fs, body = A.split(t)
+        if t.shape != a.shape:
+            spread = True
+            parts.append(_spread_sum(t, a.shape, axis))
+        elif body is not None and body.op == "ones":
+            spread = True
+            parts.append(A.sum_(t, axis))
+        elif body is not None and body.op == "add":
+            inner = _sum(body, axis)
+            spread = spread or A.is_zero(inner)
+            parts.append(A.product(c, fs, inner))
+        else:
+            parts.append(A.sum_(t, axis))
+    total = A.add(*parts)
+    return total if spread and _cancelled(parts, total) or A.is_zero(total) else A.sum_(a, axis)
+
+
+def _spread_sum(t: Node, shape, axis: int | None) -> Node:
+    """sum(·, axis) of ``t`` broadcast to ``shape``: each copy counted."""
+    rows, cols = shape
+    if t.is_scalar:
+        return A.sum_(A.scale(t, A.ones(shape)), axis)
+    if t.rows == rows:                           # a column copied across the columns
+        return A.scale(A.size(cols), t) if axis == 2 else A.sum_(A.scale(A.size(cols), t), axis)
+    return A.scale(A.size(rows), t) if axis == 1 else A.sum_(A.scale(A.size(rows), t), axis)
 
 
 def simplify_all(roots: list[Node]) -> list[Node]:
@@ -85,7 +124,69 @@ def _cancels(p: Node, q: Node) -> bool:
     return inv_of(p, q) or inv_of(q, p)
 
 
+def _ones_chain(a: Node, b: Node) -> Node | None:
+    """𝟏ᵀ M, M 𝟏 and 𝟏𝟏ᵀ M distributed where that cancels something (see ``_column_total``)."""
+    if a.op == "ones" and not b.is_scalar:
+        total, cancelled = _column_total(b)
+        if not cancelled:
+            return None
+        return total if a.rows == 1 else A.matmul(A.ones((a.rows, ONE)), total)
+    if b.op == "ones" and b.cols == 1 and not a.is_scalar:
+        total, cancelled = _column_total(A.transpose(a))
+        return A.transpose(total) if cancelled else None
+    return None
+
+
+def _broadcast_row(f: Node) -> Node | None:
+    """r when ``f`` is a row copied down the rows (𝟏 r, or a power of it), else None."""
+    if f.op == "matmul" and f.args[0].op == "ones" and f.args[0].cols == 1:
+        return f.args[1]
+    if f.op == "pow":
+        r = _broadcast_row(f.args[0])
+        return None if r is None else A.pow_(r, f.attrs[0])
+    return None
+
+
+def _cancelled(parts: list[Node], total: Node) -> bool:
+    """Whether adding ``parts`` lost a term (equal terms cancelled)."""
+    return A.is_zero(total) or len(total.args if total.op == "add" else (total,)) < len(parts)
+
+
+def _column_total(m: Node) -> tuple[Node, bool]:
+    """𝟏ᵀ M with what a broadcast makes of it: 𝟏ᵀ(𝟏 r) = n r, 𝟏ᵀ(𝟏 r ∘ B) = r ∘ 𝟏ᵀ B, over the
+    terms of a sum, and whether that cancelled anything: the column sums of a column-centred
+    matrix vanish (𝟏ᵀ(X − 𝟏 mean(X, 1)) = sum(X, 1) − n sum(X, 1)/n = 0).  The caller keeps
+    the distributed form only then (``sum(X W + 𝟏 bᵀ − Y, 1)`` stays whole)."""
+    c, fs, body = A.split(m)
+    plain = (A.sum_(m, 1), False)
+    if body is None:
+        return plain
+    n = body.rows
+    if body.op == "ones":
+        return A.product(c, fs, A.scale(A.size(n), A.ones((ONE, body.cols)))), False
+    row = _broadcast_row(body)
+    if row is not None and body.op == "matmul":
+        return A.product(c, fs, A.scale(A.size(n), row)), False
+    if body.op == "add":
+        results = [_column_total(t) for t in body.args]
+        parts = [p for p, _ in results]
+        total = A.add(*parts)
+        return A.product(c, fs, total), any(k for _, k in results) or _cancelled(parts, total)
+    if body.op == "hadamard":
+        rows = [_broadcast_row(f) for f in body.args]
+        if all(r is None for r in rows):
+            return plain
+        others = [f for f, r in zip(body.args, rows) if r is None]
+        rest = A.hadamard(*others) if len(others) > 1 else others[0] if others else A.ones(body.shape)
+        inner, cancelled = _column_total(rest)
+        return A.product(c, fs, A.hadamard(*(r for r in rows if r is not None), inner)), cancelled
+    return plain
+
+
 def _chain(a: Node, b: Node) -> Node:
+    spread = _ones_chain(a, b)
+    if spread is not None:
+        return spread
     product = A.matmul(a, b)
     c, fs, body = A.split(product)
     if body is None or body.op != "matmul":

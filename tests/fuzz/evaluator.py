@@ -116,6 +116,12 @@ class Evaluation:
             return a[0].T @ a[1]
         if op == "kron":
             return np.kron(a[0], a[1])
+        if op == "mean":
+            if e.attr is None:
+                return np.array([[a[0].mean()]])
+            return a[0].mean(axis=e.attr - 1, keepdims=True)
+        if op == "size":
+            return np.array([[float(a[0].size if e.attr is None else a[0].shape[e.attr - 1])]])
         if op == "sum":
             if e.attr is None:
                 return np.array([[a[0].sum()]])

@@ -60,6 +60,25 @@ def b_broadcast(gen, s, d) -> Expr:
 V2_BUILDERS.append((lambda s: s[0] > 1 and s[1] > 1, b_broadcast))
 
 
+def b_mean(gen, s, d) -> Expr:
+    """LANGUAGE.md v2: mean(A) (a scalar), mean(A, 1) (a row), mean(A, 2) (a column)."""
+    if s == SCALAR:
+        return Expr("mean", (gen.expr(gen.rng.choice([(gen.dim(), 1), (gen.dim(), gen.dim())]), d),), s)
+    if s[0] == 1:
+        return Expr("mean", (gen.expr((gen.dim(), s[1]), d),), s, 1)
+    return Expr("mean", (gen.expr((s[0], gen.dim()), d),), s, 2)
+
+
+def b_per_size(gen, s, d) -> Expr:
+    """LANGUAGE.md v2: an expression over a size constant, size(A, k) or numel(A)."""
+    k = gen.rng.choice([1, 2, None])
+    size = Expr("size", (gen.expr((gen.dim(), gen.dim()), 0),), SCALAR, k)
+    return Expr("sdiv", (gen.expr(s, d), size), s)
+
+
+V2_BUILDERS.append((lambda s: s == SCALAR or s[0] == 1 or s[1] == 1, b_mean))
+V2_BUILDERS.append((lambda s: True, b_per_size))
+
 def _b_index(g, s, d):
     """LANGUAGE.md v2 indexing with a literal (from 1): x[k] of a vector, A[:, k], A[k, :]."""
     r, c = s
@@ -165,8 +184,10 @@ def render(e: Expr, dims: dict | None = None) -> str:
         return f"leaky_relu({a[0]}, {e.attr})"
     if op in ("max", "min", "dot", "kron"):
         return f"{op}({a[0]}, {a[1]})"
-    if op in ("sum", "softmax", "log_softmax", "logsumexp"):
+    if op in ("sum", "softmax", "log_softmax", "logsumexp", "mean"):
         return f"{op}({a[0]})" if e.attr is None else f"{op}({a[0]}, {e.attr})"
+    if op == "size":
+        return f"numel({a[0]})" if e.attr is None else f"size({a[0]}, {e.attr})"
     if op in ("tr", "det", "logdet", "norm", "inv", "diagm", "diagv", "vec"):
         return {"diagm": "diag", "diagv": "diag"}.get(op, op) + f"({a[0]})"
     raise ValueError(op)

@@ -211,6 +211,10 @@ def np_zero(node, ctx):
     return np.zeros((ctx.size(node.rows), ctx.size(node.cols)))
 
 
+def np_size(node, ctx):
+    return float(ctx.size(node.attrs[0]))
+
+
 def np_eye(node, ctx):
     return np.eye(ctx.size(node.rows))
 

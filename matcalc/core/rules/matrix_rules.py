@@ -115,6 +115,9 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
     defleaf("commutation", "K₍ₘ,ₙ₎ vec(X) = vec(Xᵀ): a constant permutation", M.np_commutation,
             aliases=("commutation",), dims=True, arity=(2, 2), build=lambda d: A.commutation(d[0], d[1]),
             shape=lambda d: (d[0] * d[1], d[0] * d[1]), sympy=S.commutation(M.commutation_matrix)),
+    defleaf("size", "n, a size: a scalar constant with no derivative (size(A, k), numel(A))", M.np_size,
+            printed=Printed(Form("{n.attrs[0]}"), Form("{n.attrs[0]}"), Form("{n.attrs[1]}")),
+            code=CodeForm("DTYPE({dim})"), sympy=S.size, picture=lambda n: str(n.attrs[0])),
     Primitive("unit", "eᵢ, the unit vector: a constant (nothing is differentiated by an index)", X.np_unit,
               lambda n, G: (None,), lambda n, ts: None, rebuild=lambda n, a: X.unit(a[0], n.rows),
               aliases=("unit",), dims=True, indexed=True, arity=(2, 2), shape=X.unit_shape,
@@ -244,6 +247,13 @@ RULES: dict[str, Primitive] = {r.op: r for r in [
 # Spellings of the language that are not one primitive: composed (dot) or chosen by shape (diag).
 COMPOSED = [
     Function("dot", (2, 2), lambda x, y: A.matmul(A.transpose(x), y), "xᵀy", _dot_shape),
+    Function("size", (2, 2), lambda a, axis: A.size(a.shape[_axis_arg(a, axis) - 1]),
+             "size(A, k): the number of rows (k = 1) or columns (k = 2), a constant", scalar_shape, axis=True),
+    Function("numel", (1, 1), lambda a: A.size(a.rows * a.cols), "numel(A): the number of entries, a constant",
+             scalar_shape),
+    Function("mean", (1, 2), lambda a, axis=None: A.mean(a, _axis_arg(a, axis)),
+             "mean(A) = sum(A)/numel(A); mean(A, 1) down each column, mean(A, 2) across each row",
+             reduce_shape("scalar"), axis=True),
     Function("clip", (3, 3), C.clip_build, "clip(z, lo, hi), constant bounds; clip'(z, lo, hi) = 𝟙[lo < z < hi]",
              C.clip_shape, prime=C.clip_prime),
     Function("norm1", (1, 1), lambda a: A.sum_(A.ew("abs", a)), "‖A‖₁ = sum(|A|), the sum of absolute values",

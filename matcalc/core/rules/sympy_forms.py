@@ -119,6 +119,10 @@ def zero(n: Node, a):
     return ZeroMatrix(n.rows, n.cols)
 
 
+def size(n: Node, a):
+    return n.attrs[0]
+
+
 def eye(n: Node, a):
     return Identity(n.rows)
 
