@@ -4,7 +4,7 @@ central differences before returning it.
 
 Each program is one of ``tests/test_rules.py``'s spec expressions made scalar, ``c_ * (expr)``
 or ``sum(C_ .* (expr))`` with a random ``C_``, differentiated by every variable of the spec; the
-leaves the specs do not build on their own (``ones``, ``eye``, ``zero``, ``commutation``) have
+leaves the specs do not build on their own (``ones``, ``eye``, ``zero``, ``commutation``, ``size``) have
 programs here.  Completeness: every entry of ``RULES``, ``ELEMENTWISE`` and ``BINARY`` occurs in
 some program's forward graph or in one of its gradients (``unvec`` is ``vec``'s adjoint), so a
 new entry without a program fails.  A primitive without a reverse rule (``kron``) is asserted to
@@ -28,6 +28,7 @@ LEAF_PROGRAMS = [
     ("tr(inv(X + eye(3)))", {"X": (3, 3)}, {"X": "spd"}, ["X"]),
     ("sum(X - X) + norm(y)", {"X": (3, 2), "y": (2,)}, {}, ["X", "y"]),
     ("sum(C .* (commutation(3, 2) * vec(X)))", {"X": (3, 2), "C": (6,)}, {}, ["X"]),
+    ("sum(X .* X)/size(X, 1)", {"X": ("n", "m")}, {}, ["X"]),
 ]
 
 
