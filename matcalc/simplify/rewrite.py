@@ -18,9 +18,12 @@ from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
 # How each op is rebuilt over simplified arguments: the table's constructor, except that a
-# product goes through the simplifier's chain fold (cancellations across the whole chain).
-REBUILD = {op: r.rebuild for op, r in RULES.items() if r.rebuild is not None} | {"matmul": lambda n, a: _chain(a[0], a[1]),
-                                                                               "sum": lambda n, a: _sum(a[0], n.attrs[0])}
+# product goes through the simplifier's chain fold (cancellations across the whole chain) and a
+# sum is distributed over broadcast terms (``_sum``).
+REBUILD = {op: r.rebuild for op, r in RULES.items() if r.rebuild is not None} | {
+    "matmul": lambda n, a: _chain(a[0], a[1]),
+    "sum": lambda n, a: _sum(a[0], n.attrs[0]),       # a centred vector sums to zero
+}
 
 
 def _sum(a: Node, axis: int | None) -> Node:
