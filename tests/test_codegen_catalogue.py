@@ -20,7 +20,7 @@ from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import topo_order
 from matcalc.core.rules import BINARY, ELEMENTWISE, RULES
 from matcalc.language.program import typed_program
-from tests.test_rules import REVERSE_UNSUPPORTED, SPECS
+from test_rules import REVERSE_UNSUPPORTED, SPECS
 
 # Programs for the leaves: (expression, shapes, assume, wrt).
 LEAF_PROGRAMS = [

@@ -22,7 +22,7 @@ from matcalc.api import graph_model
 from matcalc.core.errors import ShapeError
 from matcalc.output.explain import explain
 from matcalc.output.picture import to_dot
-from tests.central import central_gradient
+from central import central_gradient
 
 AFFINE = "norm(X*W + b' - Y)^2"
 AFFINE_SHAPES = {"X": (5, 3), "W": (3, 2), "b": (2,), "Y": (5, 2)}

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import matcalc
 from matcalc.core.errors import ShapeError
 from matcalc.output.explain import explain
-from tests.central import central_gradient
+from central import central_gradient
 
 MSE = "mean((X*w - y).^2)"
 
