@@ -366,13 +366,7 @@ class Printer:
         rows, as broadcasting writes them): (the factors before, B, the axis, the factors after)."""
         if body.op != "matmul" or self.named(body):
             return None
-        chain, stack = [], [body]
-        while stack:
-            x = stack.pop()
-            if x.op == "matmul" and not self.named(x):
-                stack += [x.args[1], x.args[0]]
-            else:
-                chain.append(x)
+        chain = self.product_chain(body)
         for i, f in enumerate(chain):
             if f.op != "ones":
                 continue
@@ -384,7 +378,17 @@ class Printer:
                 b = chain[-1]
                 return chain[:i], b, None if b.cols == ONE else 1, []
         return None
-        return None
+
+    def product_chain(self, n: Node) -> list[Node]:
+        """The factors of a product, left to right, not looking inside a named intermediate."""
+        chain, stack = [], [n]
+        while stack:
+            x = stack.pop()
+            if x.op == "matmul" and not self.named(x):
+                stack += [x.args[1], x.args[0]]
+            else:
+                chain.append(x)
+        return chain
 
     def factor(self, b: Node, e: Fraction) -> str:
         if e == 1:
@@ -392,14 +396,7 @@ class Printer:
         return self.sup(self.p(b, ATOM), e)
 
     def op_matmul(self, n):
-        chain = []
-        stack = [n]
-        while stack:
-            x = stack.pop()
-            if x.op == "matmul" and not self.named(x):
-                stack += [x.args[1], x.args[0]]
-            else:
-                chain.append(x)
+        chain = self.product_chain(n)
         parts = self.selections(chain) if not self.latex and any(x.op == "unit" or _unit_row(x)
                                                                    for x in chain) else None
         if parts is not None:
