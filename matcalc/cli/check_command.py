@@ -152,13 +152,6 @@ class Tally:
                 "error": c.get("error", 0), "diagnoses": dict(sorted(self.diagnoses.items()))}
 
 
-def summarize(records) -> dict:
-    tally = Tally()
-    for r in records:
-        tally.add(r)
-    return tally.summary()
-
-
 def _progress(i: int, n: int | None) -> None:
     width = 30
     if n:

@@ -148,18 +148,3 @@ def user_callable(fn: Callable) -> Callable:
             raise MatcalcError(f"a matrix is singular at the given point ({e}): inv, det and logdet need "
                                "an invertible matrix there") from None
     return call
-
-
-def compile_numpy(root: Node, ndim_out: int | None, leaves: list[Node],
-                  functions: dict | None = None) -> Callable:
-    """A callable taking NumPy arrays by keyword (LANGUAGE.md conventions) and returning root."""
-    ndims = {leaf.attrs[0]: leaf.attrs[1] for leaf in leaves}
-
-    def fn(**inputs):
-        missing = [n for n in ndims if n not in inputs]
-        if missing:
-            raise MatcalcError(f"missing input(s): {', '.join(missing)}")
-        env = {n: to_internal(inputs[n], d) for n, d in ndims.items()}
-        (value,) = evaluate([root], env, functions)
-        return value if ndim_out is None else to_external(value, ndim_out)
-    return user_callable(fn)
