@@ -1,0 +1,180 @@
+"""What one API request computes, run inside a worker process: the same JSON as the CLI's ``--json``.
+
+``run_task(op, body)`` returns ``(status, payload)``: HTTP 200 and the result, or an error
+object.  The results are the CLI's: ``derive`` is ``matcalc derive --json --form both``'s
+object, ``steps`` is ``matcalc derive --steps --json`` (with ``"at"`` as ``--at`` adds it),
+``hessian`` is ``matcalc hessian --json``, ``check`` is ``matcalc check --json``; ``codegen``
+returns the module ``matcalc codegen`` prints, ``graph`` the SVG ``matcalc graph -o x.svg
+--renderer builtin`` writes, and ``point`` a random point in the ``--at`` spelling.  Every
+public path verifies what it returns (derive and hessian by central differences, codegen by its
+gradcheck, check against a verified expectation), as on the command line.
+
+An error is ``{"error": {...}}`` with the message, the CLI's text (with the caret), the exit code
+the CLI would return, the field it concerns and, where the error points into that field, the
+1-based line and column and the end column (see docs/web.md).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from matcalc.api import MatcalcError, check, codegen, codegen_hessian, derive, graph_model, hessian
+from matcalc.core.errors import InternalError
+from matcalc.numeric.evaluate import to_external
+from matcalc.numeric.finite_differences import sample_point
+from matcalc.output.explain import explain, parse_at, values_text
+from matcalc.output.picture import to_svg
+from matcalc.web.fields import FieldError, parse_assume, parse_shapes, read_request, require
+
+STATUS = {2: 400, 3: 500}
+POINT_TRIES = 20
+
+
+def _inputs(f: dict) -> tuple[str, str, dict | None, dict | None]:
+    require(f, "expr", "wrt")
+    return f["expr"], f["wrt"], parse_shapes(f["shapes"]) or None, parse_assume(f["assume"]) or None
+
+
+def _check(report) -> dict | None:
+    return None if report is None else {"status": report.status, "errors": report.errors}
+
+
+def derive_payload(f: dict) -> dict:
+    """``matcalc derive EXPR --wrt W --json --form both`` (one Jacobian form for a non-scalar output)."""
+    expr, wrt, shapes, assume = _inputs(f)
+    d = derive(expr, wrt, shapes=shapes, assume=assume)
+    form = f["form"] if f["form"] in ("gradient", "jacobian") else "both"
+    forms = ["gradient", "jacobian"] if form == "both" else [form]
+    if d.kind != "gradient":
+        forms = ["jacobian"]
+    payload = {"expr": expr, "wrt": d.wrt, "kind": d.kind, "notes": d.notes, "check": _check(d.check)}
+    for name in forms:
+        payload[name] = {s: d.render(s, name) for s in ("unicode", "text", "latex")}
+    return payload
+
+
+def steps_payload(f: dict) -> dict:
+    """``matcalc derive EXPR --wrt W --steps --json [--at POINT]``: verified, then explained."""
+    expr, wrt, shapes, assume = _inputs(f)
+    d = derive(expr, wrt, shapes=shapes, assume=assume, steps=True)
+    report = d.verify()
+    if report.status == "mismatch":
+        raise InternalError("internal error: the derived result failed its finite-difference check "
+                            f"({report.detail}); not showing it. Please report this expression.")
+    payload = json.loads(explain(d, "json"))
+    if f["at"].strip():
+        payload["at"] = json.loads(values_text(d, parse_at(f["at"]), "json"))
+    return payload
+
+
+def random_point(expr: str, wrt: str | None, shapes, assume, seed: int) -> str:
+    """A point inside the expression's domain (as the checks draw them), in the ``--at`` spelling
+    with 2 decimals: vectors ``[a,b]``, matrices ``[a,b;c,d]``; an index counts from 1."""
+    d = derive(expr, wrt, shapes=shapes, assume=assume, verify=False)
+    variables = {**d.typed.variables, **d.variables}
+    rng = np.random.default_rng(seed)
+    for _ in range(POINT_TRIES):             # a point small enough to read on the picture: sizes ≤ 3
+        env = sample_point([d.typed.output, *d.results.values()], variables, rng, {})
+        if env is None or max((max(v.shape) for v in env.values()), default=1) <= 3:
+            break
+    if env is None:
+        raise MatcalcError("no random point inside the domain was found: type one in the point field")
+    parts = []
+    for name, var in variables.items():
+        value = np.round(np.asarray(to_external(env[name], var.attrs[1]), dtype=float), 2) + 0.0
+        if var.attrs[2] == "index":
+            value = value + 1
+        if value.ndim == 0:
+            parts.append(f"{name}={value:g}")
+        else:
+            rows = value if value.ndim == 2 else [value]
+            parts.append(f"{name}=[" + ";".join(",".join(f"{v:g}" for v in row) for row in rows) + "]")
+    return ",".join(parts)
+
+
+def point_payload(f: dict) -> dict:
+    """A random point: ``{"at": "x=0.13,W=[1.2,-0.4;0.3,2]"}``."""
+    expr, wrt, shapes, assume = _inputs(f)
+    return {"at": random_point(expr, wrt, shapes, assume, f["seed"])}
+
+
+def graph_payload(f: dict) -> dict:
+    """The computational graph as SVG (the built-in writer), with the values and gradients at
+    ``at`` (``"random"``: a random point, returned as ``"at"`` so that the page can show it)."""
+    require(f, "expr")
+    expr, shapes, assume = f["expr"], parse_shapes(f["shapes"]) or None, parse_assume(f["assume"]) or None
+    wrt = f["wrt"].strip() or None
+    at = f["at"].strip()
+    if at == "random":
+        at = random_point(expr, wrt, shapes, assume, f["seed"])
+    model = graph_model(expr, wrt, shapes, assume, parse_at(at) if at else None)
+    return {"expr": expr, "at": at, "svg": to_svg(model)}
+
+
+def codegen_payload(f: dict) -> dict:
+    """``matcalc codegen`` (``form: "hessian"``: ``--hessian``), gradchecked before it is returned."""
+    expr, wrt, shapes, assume = _inputs(f)
+    make = codegen_hessian if f["form"] == "hessian" else codegen
+    return {"expr": expr, "wrt": wrt, "source": make(expr, wrt, shapes=shapes, assume=assume)}
+
+
+def hessian_payload(f: dict) -> dict:
+    """``matcalc hessian EXPR --wrt x --json``."""
+    expr, wrt, shapes, assume = _inputs(f)
+    h = hessian(expr, wrt, shapes=shapes, assume=assume)
+    return {"expr": expr, "wrt": h.wrt, "kind": "hessian", "forms": h.forms, "notes": h.notes,
+            "check": _check(h.check), "hessian": {s: h.render(s) for s in ("unicode", "text", "latex")}}
+
+
+def check_payload(f: dict) -> dict:
+    """``matcalc check EXPR --wrt W --answer ANSWER --json``: the verdict and its diagnosis."""
+    expr, wrt, shapes, assume = _inputs(f)
+    require(f, "answer")
+    form = f["form"] if f["form"] in ("gradient", "jacobian", "hessian") else None
+    return check(expr, wrt, f["answer"], shapes=shapes, assume=assume, form=form).to_dict()
+
+
+TASKS = {"derive": derive_payload, "steps": steps_payload, "graph": graph_payload, "codegen": codegen_payload,
+         "hessian": hessian_payload, "check": check_payload, "point": point_payload}
+
+
+def error_payload(e: MatcalcError, fields: dict | None) -> dict:
+    """The error object: message, the CLI's text with the caret, exit code, field and location."""
+    err: dict = {"kind": "internal" if e.exit_code == 3 else "bad_input", "message": e.message,
+                 "text": str(e), "exit_code": e.exit_code, "field": getattr(e, "field", "")}
+    loc = e.location()
+    if loc is not None:
+        for name in ("expr", "answer", "at", "wrt"):
+            if fields and fields.get(name) == e.source:
+                err["field"] = name
+                break
+        err["line"], err["column"] = loc
+        width = max(1, (e.end or e.pos + 1) - e.pos)
+        err["end_column"] = loc[1] + width
+    return {"error": err}
+
+
+def limit_payload(kind: str, message: str) -> dict:
+    """A request stopped by its time or memory limit (or refused for size): no result, never a
+    partial one."""
+    return {"error": {"kind": kind, "message": message, "text": f"error: {message}", "exit_code": 2, "field": ""}}
+
+
+def run_task(op: str, body: object) -> tuple[int, dict]:
+    """``(HTTP status, JSON object)`` for one request; never raises for anything the input causes."""
+    fields = None
+    try:
+        if op not in TASKS:
+            raise FieldError("", f"unknown operation {op!r}: one of {', '.join(TASKS)}")
+        fields = read_request(body)
+        return 200, TASKS[op](fields)
+    except MemoryError:
+        raise                                        # the worker reports it and is replaced
+    except MatcalcError as e:
+        return STATUS.get(e.exit_code, 400), error_payload(e, fields)
+    except RecursionError:
+        return 400, limit_payload("bad_input", "expression nested too deeply")
+    except Exception as e:  # noqa: BLE001 - the last line of defence, as in the CLI
+        err = InternalError(f"internal error: {type(e).__name__}: {e}. Please report this input.")
+        return 500, error_payload(err, fields)
