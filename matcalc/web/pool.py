@@ -18,10 +18,12 @@ milliseconds, not the second a fresh interpreter needs.
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import resource
 import signal
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from matcalc.web.tasks import limit_payload, run_task
@@ -30,22 +32,35 @@ DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 DEFAULT_TIME_LIMIT = 10.0       # seconds of work per request
 DEFAULT_MEMORY_MB = 1024        # address space per worker (an idle worker uses about 250 MB)
 DEFAULT_QUEUE_LIMIT = 256
+CACHE_SIZE = 256                # answers kept per worker
 
 
 def worker_main(conn, memory_bytes: int | None) -> None:
     """A worker's loop: cap the address space, then answer ``(op, body)`` messages until EOF.
-    A ``MemoryError`` is reported as the request's ``memory_limit`` error and ends the worker."""
+    A ``MemoryError`` is reported as the request's ``memory_limit`` error and ends the worker.
+    Answers are deterministic (every check is seeded), so the last ``CACHE_SIZE`` are kept: a
+    class asking the same question gets it computed once per worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the server, which stops the workers
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    cache: OrderedDict[str, tuple[int, dict]] = OrderedDict()
     while True:
         try:
             op, body = conn.recv()
         except (EOFError, OSError):
             return
+        key = json.dumps([op, body], sort_keys=True, ensure_ascii=False)
+        if key in cache:
+            cache.move_to_end(key)
+            conn.send(cache[key])
+            continue
         try:
             answer = run_task(op, body)
+            cache[key] = answer
+            if len(cache) > CACHE_SIZE:
+                cache.popitem(last=False)
         except MemoryError:
+            cache.clear()
             answer = None
         if answer is None:
             conn.send((503, limit_payload("memory_limit", "the request needed more than its memory limit; "

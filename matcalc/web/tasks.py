@@ -21,6 +21,7 @@ import numpy as np
 
 from matcalc.api import MatcalcError, check, codegen, codegen_hessian, derive, graph_model, hessian
 from matcalc.core.errors import InternalError
+from matcalc.language.program import typed_program
 from matcalc.numeric.evaluate import to_external
 from matcalc.numeric.finite_differences import sample_point
 from matcalc.output.explain import explain, parse_at, values_text
@@ -71,6 +72,8 @@ def steps_payload(f: dict) -> dict:
 def random_point(expr: str, wrt: str | None, shapes, assume, seed: int) -> str:
     """A point inside the expression's domain (as the checks draw them), in the ``--at`` spelling
     with 2 decimals: vectors ``[a,b]``, matrices ``[a,b;c,d]``; an index counts from 1."""
+    if not wrt:                                  # the picture's default: every variable
+        wrt = list(typed_program(expr, shapes, assume).variables)
     d = derive(expr, wrt, shapes=shapes, assume=assume, verify=False)
     variables = {**d.typed.variables, **d.variables}
     rng = np.random.default_rng(seed)

@@ -162,6 +162,10 @@ function showVerdict(v) {
   head.appendChild(document.createTextNode(" — " + v.reason));
   head.id = "verdict-text";
   root.appendChild(head);
+  const at = v.diagnosis === "unreadable" && /at column (\d+)/.exec(v.reason);
+  if (at) {                                   // the caret under the answer, as for the expression
+    showError($("answer-error"), {text: v.answer + "\n" + " ".repeat(Number(at[1]) - 1) + "^"});
+  }
   if (!v.correct && v.expected) {
     const e = document.createElement("p"); e.className = "plain"; e.textContent = "expected: " + v.expected; root.appendChild(e);
   }
