@@ -19,7 +19,7 @@ import json
 
 import numpy as np
 
-from matcalc.api import MatcalcError, check, codegen, codegen_hessian, derive, graph_model, hessian
+from matcalc.api import MatcalcError, check, codegen, codegen_hessian, derive, graph_model, hessian, wrt_names
 from matcalc.core.errors import InternalError
 from matcalc.language.program import typed_program
 from matcalc.numeric.evaluate import to_external
@@ -131,11 +131,12 @@ def hessian_payload(f: dict) -> dict:
 
 
 def check_payload(f: dict) -> dict:
-    """``matcalc check EXPR --wrt W --answer ANSWER --json``: the verdict and its diagnosis."""
+    """``matcalc check EXPR --wrt W --answer ANSWER --json``: the verdict and its diagnosis.  With
+    several variables in ``wrt`` (``W,b``) the answer is graded as the derivative by the first."""
     expr, wrt, shapes, assume = _inputs(f)
     require(f, "answer")
     form = f["form"] if f["form"] in ("gradient", "jacobian", "hessian") else None
-    return check(expr, wrt, f["answer"], shapes=shapes, assume=assume, form=form).to_dict()
+    return check(expr, wrt_names(wrt)[0], f["answer"], shapes=shapes, assume=assume, form=form).to_dict()
 
 
 TASKS = {"derive": derive_payload, "steps": steps_payload, "graph": graph_payload, "codegen": codegen_payload,

@@ -188,6 +188,8 @@ async function panel(op, body, show, errorBox, mine) {
 
 async function grade(mine) {
   const s = state();
+  const first = s.wrt.split(",")[0].trim();
+  $("answer-label").textContent = first ? "your ∂f/∂" + first + " (input-language text):" : "your answer:";
   showError($("answer-error"), null);
   $("verdict").textContent = "";
   if (!s.answer.trim() || !s.expr.trim()) return;
