@@ -22,19 +22,18 @@ def browser_page():
     sync_api = need("playwright.sync_api", 'pip install -e ".[browser]"')
     if not os.path.exists(CHROMIUM):
         missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with running_server(workers=2, time_limit=30.0) as (base, _pool):
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-            # bypass_csp: Playwright evaluates its own waits as strings, which the page's CSP (no eval) refuses
-            context = browser.new_context(viewport={"width": 1200, "height": 900}, bypass_csp=True)
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            requested: list[str] = []
-            page.on("request", lambda r: requested.append(r.url))
-            sync_api.expect.set_options(timeout=WAIT_MS)
-            yield base, page, sync_api.expect, requested
-            browser.close()
+    with running_server(workers=2, time_limit=30.0) as (base, _pool), sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        # bypass_csp: Playwright evaluates its own waits as strings, which the page's CSP (no eval) refuses
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, bypass_csp=True)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        sync_api.expect.set_options(timeout=WAIT_MS)
+        yield base, page, sync_api.expect, requested
+        browser.close()
 
 
 def open_page(page, base: str, **query) -> None:
@@ -68,7 +67,7 @@ def test_typing_shows_the_gradient_steps_graph_code_and_hessian(browser_page):
 
 
 def test_grading_a_right_and_a_wrong_answer(browser_page):
-    base, page, expect, requested = browser_page
+    base, page, expect, _requested = browser_page
     open_page(page, base, expr="x'*A*x", wrt="x")
     page.fill("#answer", "(A + A')*x")
     page.click("#grade")
@@ -96,7 +95,7 @@ def test_a_bad_input_shows_the_message_with_the_caret(browser_page):
 
 
 def test_a_url_reproduces_a_state(browser_page):
-    base, page, expect, requested = browser_page
+    base, page, expect, _requested = browser_page
     state = {"expr": "u'*f(W*x + b)", "wrt": "W,b", "layout": "jacobian", "at": "", "answer": "(u .* f'(W*x + b))*x'"}
     open_page(page, base, **state)
     assert page.input_value("#expr") == state["expr"] and page.input_value("#wrt") == "W,b"
@@ -111,7 +110,7 @@ def test_a_url_reproduces_a_state(browser_page):
 
 def test_every_request_stays_on_the_servers_origin(browser_page):
     """With every other origin refused (no network), the page still renders math and every panel."""
-    base, page, expect, requested = browser_page
+    base, page, expect, _requested = browser_page
     refused: list[str] = []
 
     def only_here(route):

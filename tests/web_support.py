@@ -19,7 +19,8 @@ from matcalc.web.app import build_app
 from matcalc.web.pool import WorkerPool
 
 CHROMIUM = "/usr/bin/chromium"
-# a program whose every statement squares the one before: expression swell without bound
+# a program whose every statement squares the one before: expression swell without bound (it
+# reaches the time limit or, on a fast machine, the memory limit first)
 TIME_BOMB = "; ".join(["a1 = x'*x"] + [f"a{i + 1} = a{i}*a{i} + a{i}" for i in range(1, 40)])
 # a random point with a 40000 × 40000 matrix: 12.8 GB, far beyond a worker's address space
 MEMORY_BOMB = {"expr": "x'*A*x", "wrt": "x", "shapes": "A=40000,40000 x=40000", "at": "random"}

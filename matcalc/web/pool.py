@@ -9,6 +9,10 @@ the other workers go on answering.  Each worker caps its own address space with
 the request gets a ``memory_limit`` error and the worker, whose heap may be in any state, is
 replaced.  A worker that dies by itself (the kernel's OOM killer, a crash) is replaced too.
 
+Answers are deterministic (every check is seeded), so the server keeps the last ``CACHE_SIZE``
+results and bad-input answers: a class asking the same question has it computed once, and a
+repeated question does not wait behind the queue.  Limit errors are never kept.
+
 The limit counts the time a worker spends on the request, not the time the request waited for an
 idle worker: under load a simple request waits longer, but is never killed for the queue.  At
 most ``queue_limit`` requests wait at once; beyond that a request is refused as ``busy`` at once.
@@ -32,35 +36,23 @@ DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 DEFAULT_TIME_LIMIT = 10.0       # seconds of work per request
 DEFAULT_MEMORY_MB = 1024        # address space per worker (an idle worker uses about 250 MB)
 DEFAULT_QUEUE_LIMIT = 256
-CACHE_SIZE = 256                # answers kept per worker
+CACHE_SIZE = 1024               # answers kept by the server (a class asks the same questions)
 
 
 def worker_main(conn, memory_bytes: int | None) -> None:
     """A worker's loop: cap the address space, then answer ``(op, body)`` messages until EOF.
-    A ``MemoryError`` is reported as the request's ``memory_limit`` error and ends the worker.
-    Answers are deterministic (every check is seeded), so the last ``CACHE_SIZE`` are kept: a
-    class asking the same question gets it computed once per worker."""
+    A ``MemoryError`` is reported as the request's ``memory_limit`` error and ends the worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the server, which stops the workers
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    cache: OrderedDict[str, tuple[int, dict]] = OrderedDict()
     while True:
         try:
             op, body = conn.recv()
         except (EOFError, OSError):
             return
-        key = json.dumps([op, body], sort_keys=True, ensure_ascii=False)
-        if key in cache:
-            cache.move_to_end(key)
-            conn.send(cache[key])
-            continue
         try:
             answer = run_task(op, body)
-            cache[key] = answer
-            if len(cache) > CACHE_SIZE:
-                cache.popitem(last=False)
         except MemoryError:
-            cache.clear()
             answer = None
         if answer is None:
             conn.send((503, limit_payload("memory_limit", "the request needed more than its memory limit; "
@@ -96,6 +88,7 @@ class WorkerPool:
         self.idle: asyncio.Queue | None = None
         self.waiting = 0
         self.replaced = 0              # workers killed or lost and started anew (for tests and logs)
+        self.cache: OrderedDict[str, tuple[int, dict]] = OrderedDict()
 
     def _spawn(self) -> Worker:
         parent, child = self.context.Pipe()
@@ -115,6 +108,18 @@ class WorkerPool:
             self.idle.get_nowait().kill()
 
     async def run(self, op: str, body: object) -> tuple[int, dict]:
+        key = json.dumps([op, body], sort_keys=True, ensure_ascii=False)
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key]
+        answer = await self._run(op, body)
+        if answer[0] in (200, 400):         # a result or bad input: deterministic (every check is seeded)
+            self.cache[key] = answer
+            if len(self.cache) > CACHE_SIZE:
+                self.cache.popitem(last=False)
+        return answer
+
+    async def _run(self, op: str, body: object) -> tuple[int, dict]:
         if self.waiting >= self.queue_limit:
             return 503, limit_payload("busy", "the server is busy: too many requests are waiting; try again")
         self.waiting += 1

@@ -46,15 +46,22 @@ async function api(op, body) {
   return data;
 }
 
+// One display equation per line: several variables (W,b) give one line each.
 function tex(el, latex, fallback) {
   el.textContent = "";
-  if (window.katex) {
-    try {
-      window.katex.render(latex, el, {displayMode: true, throwOnError: false, output: "htmlAndMathml"});
-      return;
-    } catch (e) { /* fall through to plain text */ }
-  }
-  el.textContent = fallback || latex;
+  const lines = latex.split("\n");
+  const plain = (fallback || latex).split("\n");
+  lines.forEach((line, i) => {
+    const div = document.createElement("div");
+    el.appendChild(div);
+    if (window.katex) {
+      try {
+        window.katex.render(line, div, {displayMode: true, throwOnError: false, output: "htmlAndMathml"});
+        return;
+      } catch (e) { /* fall through to plain text */ }
+    }
+    div.textContent = plain[i] || line;
+  });
 }
 
 function texBlock(parent, latex, fallback) {
