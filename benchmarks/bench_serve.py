@@ -47,7 +47,7 @@ def post(base: str, op: str, body: dict) -> tuple[int, dict]:
 
 def one(base: str, client: int, k: int, requests: int) -> tuple[str, float, bool]:
     if client in (0, 1) and k in (4, 14):
-        kinds = ("time_limit", "memory_limit") if client == 0 else ("memory_limit",)   # the program swells in both
+        kinds = ("TimeLimitError", "MemoryLimitError") if client == 0 else ("MemoryLimitError",)   # the program swells in both
         op, body = ("derive", {"expr": TIME_BOMB, "wrt": "x"}) if client == 0 else ("graph", MEMORY_BOMB)
         def ok(s, a):
             return s == 503 and a["error"]["kind"] in kinds

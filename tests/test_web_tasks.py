@@ -3,13 +3,14 @@ reads its form fields without eval, and reports errors with the line, column and
 from __future__ import annotations
 
 import json
+from importlib import resources
 
 import pytest
 
 from matcalc.cli.main import main
 from matcalc.output.explain import parse_at
 from matcalc.web.fields import FieldError, parse_assume, parse_shapes, read_request
-from matcalc.web.tasks import run_task
+from matcalc.web.tasks import limit_payload, run_task
 
 
 def cli_json(capsys, *argv):
@@ -38,6 +39,7 @@ def test_steps_hessian_and_check_are_the_cli_json(capsys):
     status, steps = run_task("steps", {"expr": "(x+y)*z", "wrt": "x,y,z", "at": "x=-2,y=5,z=-4"})
     assert status == 200
     assert steps == cli_json(capsys, "derive", "(x+y)*z", "--wrt", "x,y,z", "--steps", "--json", "--at", "x=-2,y=5,z=-4")
+    assert steps["schema"] == "matcalc/derive/v1" and steps["steps"]["latex"]["steps"]
     assert steps["at"]["gradients"] == {"x": -4.0, "y": -4.0, "z": 3.0}
     status, h = run_task("hessian", {"expr": "x'*A*x", "wrt": "x"})
     assert status == 200 and h == cli_json(capsys, "hessian", "x'*A*x", "--wrt", "x", "--json")
@@ -76,12 +78,15 @@ def test_random_point_respects_the_domain_and_the_assumptions():
     assert status == 200
 
 
-def test_a_parse_error_points_into_the_expression():
+def test_a_parse_error_is_the_cli_error_document(capsys):
     status, got = run_task("derive", {"expr": "norm(W*x))", "wrt": "W"})
+    assert status == 400
+    capsys.readouterr()
+    assert main(["derive", "norm(W*x))", "--wrt", "W", "--json"]) == 2
+    assert got == json.loads(capsys.readouterr().out)
     err = got["error"]
-    assert status == 400 and err["kind"] == "bad_input" and err["exit_code"] == 2
-    assert (err["field"], err["line"], err["column"]) == ("expr", 1, 10)
-    assert err["text"].splitlines()[-1] == "  " + " " * 9 + "^"
+    assert (err["kind"], err["line"], err["column"], err["source_line"], err["exit_code"]) == (
+        "ParseError", 1, 10, "norm(W*x))", 2)
 
 
 def test_an_unreadable_answer_is_a_verdict_that_names_the_column():
@@ -99,8 +104,24 @@ def test_an_unreadable_answer_is_a_verdict_that_names_the_column():
     ({"expr": "x'*x", "wrt": "x", "seed": -1}, "seed"),
 ])
 def test_bad_fields_are_named(body, field):
+    """A field error's message starts with the field's name (the page puts it under that box)."""
     status, got = run_task("derive", body)
-    assert status == 400 and got["error"]["field"] == field and got["error"]["exit_code"] == 2
+    err = got["error"]
+    assert status == 400 and err["kind"] == "FieldError" and err["exit_code"] == 2
+    assert err["message"].startswith(field)
+
+
+def test_every_document_is_valid_against_the_shipped_schemas():
+    jsonschema = pytest.importorskip("jsonschema")
+    bodies = {"derive": {"expr": "x'*A*x", "wrt": "x"}, "steps": {"expr": "x'*A*x", "wrt": "x", "at": "x=[1,2],A=[1,2;3,4]"},
+              "hessian": {"expr": "x'*A*x", "wrt": "x"}, "check": {"expr": "x'*A*x", "wrt": "x", "answer": "A*x"}}
+    for op, body in [*bodies.items(), ("derive", {"expr": "x'*A*x)", "wrt": "x"}), ("derive", {"expr": "x", "wrt": ""})]:
+        doc = run_task(op, body)[1]
+        name = doc["schema"].split("/")[1]
+        schema = json.loads(resources.files("matcalc").joinpath(f"schemas/{name}-v1.json").read_text(encoding="utf-8"))
+        jsonschema.validate(doc, schema)
+    jsonschema.validate(limit_payload("TimeLimitError", "stopped"),
+                        json.loads(resources.files("matcalc").joinpath("schemas/error-v1.json").read_text(encoding="utf-8")))
 
 
 def test_unknown_operation_and_non_object_body():

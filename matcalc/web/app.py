@@ -47,16 +47,16 @@ def build_app(pool: WorkerPool):
     async def api(request):
         op = request.path_params["op"]
         if op not in TASKS:
-            return responses.JSONResponse(limit_payload("bad_input", f"unknown operation {op!r}"), 404)
+            return responses.JSONResponse(limit_payload("NotFoundError", f"unknown operation {op!r}"), 404)
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY:
-                return responses.JSONResponse(limit_payload("too_long", f"request body over {MAX_BODY} bytes"), 413)
+                return responses.JSONResponse(limit_payload("TooLongError", f"request body over {MAX_BODY} bytes"), 413)
         try:
             data = json.loads(body.decode("utf-8") or "{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            return responses.JSONResponse(limit_payload("bad_input", f"the request body is not JSON: {e}"), 400)
+            return responses.JSONResponse(limit_payload("ParseError", f"the request body is not JSON: {e}"), 400)
         status, payload = await pool.run(op, data)
         return responses.JSONResponse(payload, status)
 

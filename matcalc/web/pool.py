@@ -3,10 +3,10 @@
 Students send untrusted text, and some text is expensive (a program whose every statement
 squares the one before).  So no request runs in the server's process: ``WorkerPool.run`` hands
 it to an idle worker and waits at most ``time_limit`` seconds for the answer.  A worker that
-overruns is killed (SIGKILL) and replaced, and that request alone gets a ``time_limit`` error;
+overruns is killed (SIGKILL) and replaced, and that request alone gets a ``TimeLimitError``;
 the other workers go on answering.  Each worker caps its own address space with
 ``setrlimit(RLIMIT_AS)``, so an allocation beyond ``memory_mb`` raises ``MemoryError`` there:
-the request gets a ``memory_limit`` error and the worker, whose heap may be in any state, is
+the request gets a ``MemoryLimitError`` and the worker, whose heap may be in any state, is
 replaced.  A worker that dies by itself (the kernel's OOM killer, a crash) is replaced too.
 
 Answers are deterministic (every check is seeded), so the server keeps the last ``CACHE_SIZE``
@@ -15,7 +15,7 @@ repeated question does not wait behind the queue.  Limit errors are never kept.
 
 The limit counts the time a worker spends on the request, not the time the request waited for an
 idle worker: under load a simple request waits longer, but is never killed for the queue.  At
-most ``queue_limit`` requests wait at once; beyond that a request is refused as ``busy`` at once.
+most ``queue_limit`` requests wait at once; beyond that a request is refused (``BusyError``) at once.
 Workers start from a fork server that has imported matcalc, so a replacement is ready in
 milliseconds, not the second a fresh interpreter needs.
 """
@@ -41,7 +41,7 @@ CACHE_SIZE = 1024               # answers kept by the server (a class asks the s
 
 def worker_main(conn, memory_bytes: int | None) -> None:
     """A worker's loop: cap the address space, then answer ``(op, body)`` messages until EOF.
-    A ``MemoryError`` is reported as the request's ``memory_limit`` error and ends the worker."""
+    A ``MemoryError`` is reported as the request's ``MemoryLimitError`` and ends the worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the server, which stops the workers
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -55,7 +55,7 @@ def worker_main(conn, memory_bytes: int | None) -> None:
         except MemoryError:
             answer = None
         if answer is None:
-            conn.send((503, limit_payload("memory_limit", "the request needed more than its memory limit; "
+            conn.send((503, limit_payload("MemoryLimitError", "the request needed more than its memory limit; "
                                                          "it was stopped (try smaller shapes or a shorter program)")))
             return
         conn.send(answer)
@@ -121,7 +121,7 @@ class WorkerPool:
 
     async def _run(self, op: str, body: object) -> tuple[int, dict]:
         if self.waiting >= self.queue_limit:
-            return 503, limit_payload("busy", "the server is busy: too many requests are waiting; try again")
+            return 503, limit_payload("BusyError", "the server is busy: too many requests are waiting; try again")
         self.waiting += 1
         try:
             worker = await self.idle.get()
@@ -133,9 +133,9 @@ class WorkerPool:
             answer = await self._answer(worker)
             if answer is None:
                 keep = False
-                return 503, limit_payload("time_limit", f"the request took longer than its time limit "
+                return 503, limit_payload("TimeLimitError", f"the request took longer than its time limit "
                                                         f"({self.time_limit:g} s of work); it was stopped")
-            if not worker.process.is_alive() or answer[1].get("error", {}).get("kind") == "memory_limit":
+            if not worker.process.is_alive() or answer[1].get("error", {}).get("kind") == "MemoryLimitError":
                 keep = False
             return answer
         except asyncio.CancelledError:           # the client went away: the worker may still be busy
@@ -143,7 +143,7 @@ class WorkerPool:
             raise
         except (EOFError, OSError, BrokenPipeError):
             keep = False
-            return 503, limit_payload("memory_limit", "the worker stopped while computing this request "
+            return 503, limit_payload("MemoryLimitError", "the worker stopped while computing this request "
                                                       "(most likely its memory limit); it was replaced")
         finally:
             await self._release(worker, keep)

@@ -1,30 +1,30 @@
 """What one API request computes, run inside a worker process: the same JSON as the CLI's ``--json``.
 
 ``run_task(op, body)`` returns ``(status, payload)``: HTTP 200 and the result, or an error
-object.  The results are the CLI's: ``derive`` is ``matcalc derive --json --form both``'s
-object, ``steps`` is ``matcalc derive --steps --json`` (with ``"at"`` as ``--at`` adds it),
-``hessian`` is ``matcalc hessian --json``, ``check`` is ``matcalc check --json``; ``codegen``
+document.  The results are the CLI's documents (``matcalc.derivation.payload``, docs/json.md):
+``derive`` is ``matcalc derive --json --form both``'s, ``steps`` is ``matcalc derive --steps
+--json [--at POINT]``'s, ``hessian`` is ``matcalc hessian --json``'s, ``check`` is ``matcalc
+check --json``'s; ``codegen``
 returns the module ``matcalc codegen`` prints, ``graph`` the SVG ``matcalc graph -o x.svg
 --renderer builtin`` writes, and ``point`` a random point in the ``--at`` spelling.  Every
 public path verifies what it returns (derive and hessian by central differences, codegen by its
 gradcheck, check against a verified expectation), as on the command line.
 
-An error is ``{"error": {...}}`` with the message, the CLI's text (with the caret), the exit code
-the CLI would return, the field it concerns and, where the error points into that field, the
-1-based line and column and the end column (see docs/web.md).
+An error is the CLI's ``matcalc/error/v1`` document: the message, the error's kind, the 1-based
+line and column and the input line they point into (or nulls), and the exit code the CLI would
+return (see docs/web.md).
 """
 from __future__ import annotations
-
-import json
 
 import numpy as np
 
 from matcalc.api import MatcalcError, check, codegen, codegen_hessian, derive, graph_model, hessian, wrt_names
 from matcalc.core.errors import InternalError
+from matcalc.derivation.payload import derivation_payload, error_payload, hessian_payload, schema_id
 from matcalc.language.program import typed_program
 from matcalc.numeric.evaluate import to_external
 from matcalc.numeric.finite_differences import sample_point
-from matcalc.output.explain import explain, parse_at, values_text
+from matcalc.output.explain import parse_at
 from matcalc.output.picture import to_svg
 from matcalc.web.fields import FieldError, parse_assume, parse_shapes, read_request, require
 
@@ -37,36 +37,19 @@ def _inputs(f: dict) -> tuple[str, str, dict | None, dict | None]:
     return f["expr"], f["wrt"], parse_shapes(f["shapes"]) or None, parse_assume(f["assume"]) or None
 
 
-def _check(report) -> dict | None:
-    return None if report is None else {"status": report.status, "errors": report.errors}
-
-
 def derive_payload(f: dict) -> dict:
     """``matcalc derive EXPR --wrt W --json --form both`` (one Jacobian form for a non-scalar output)."""
     expr, wrt, shapes, assume = _inputs(f)
     d = derive(expr, wrt, shapes=shapes, assume=assume)
     form = f["form"] if f["form"] in ("gradient", "jacobian") else "both"
-    forms = ["gradient", "jacobian"] if form == "both" else [form]
-    if d.kind != "gradient":
-        forms = ["jacobian"]
-    payload = {"expr": expr, "wrt": d.wrt, "kind": d.kind, "notes": d.notes, "check": _check(d.check)}
-    for name in forms:
-        payload[name] = {s: d.render(s, name) for s in ("unicode", "text", "latex")}
-    return payload
+    return derivation_payload(d, ("gradient", "jacobian") if form == "both" else (form,))
 
 
 def steps_payload(f: dict) -> dict:
     """``matcalc derive EXPR --wrt W --steps --json [--at POINT]``: verified, then explained."""
     expr, wrt, shapes, assume = _inputs(f)
     d = derive(expr, wrt, shapes=shapes, assume=assume, steps=True)
-    report = d.verify()
-    if report.status == "mismatch":
-        raise InternalError("internal error: the derived result failed its finite-difference check "
-                            f"({report.detail}); not showing it. Please report this expression.")
-    payload = json.loads(explain(d, "json"))
-    if f["at"].strip():
-        payload["at"] = json.loads(values_text(d, parse_at(f["at"]), "json"))
-    return payload
+    return derivation_payload(d, ("gradient",), steps=True, at=parse_at(f["at"]) if f["at"].strip() else None)
 
 
 def random_point(expr: str, wrt: str | None, shapes, assume, seed: int) -> str:
@@ -97,7 +80,7 @@ def random_point(expr: str, wrt: str | None, shapes, assume, seed: int) -> str:
 
 
 def point_payload(f: dict) -> dict:
-    """A random point: ``{"at": "x=0.13,W=[1.2,-0.4;0.3,2]"}``."""
+    """A random point: ``{"at": "x=0.13,W=[1.2,-0.4;0.3,2]"}`` (no CLI document has this shape)."""
     expr, wrt, shapes, assume = _inputs(f)
     return {"at": random_point(expr, wrt, shapes, assume, f["seed"])}
 
@@ -122,12 +105,10 @@ def codegen_payload(f: dict) -> dict:
     return {"expr": expr, "wrt": wrt, "source": make(expr, wrt, shapes=shapes, assume=assume)}
 
 
-def hessian_payload(f: dict) -> dict:
+def hessian_task(f: dict) -> dict:
     """``matcalc hessian EXPR --wrt x --json``."""
     expr, wrt, shapes, assume = _inputs(f)
-    h = hessian(expr, wrt, shapes=shapes, assume=assume)
-    return {"expr": expr, "wrt": h.wrt, "kind": "hessian", "forms": h.forms, "notes": h.notes,
-            "check": _check(h.check), "hessian": {s: h.render(s) for s in ("unicode", "text", "latex")}}
+    return hessian_payload(hessian(expr, wrt, shapes=shapes, assume=assume))
 
 
 def check_payload(f: dict) -> dict:
@@ -136,38 +117,24 @@ def check_payload(f: dict) -> dict:
     expr, wrt, shapes, assume = _inputs(f)
     require(f, "answer")
     form = f["form"] if f["form"] in ("gradient", "jacobian", "hessian") else None
-    return check(expr, wrt_names(wrt)[0], f["answer"], shapes=shapes, assume=assume, form=form).to_dict()
+    verdict = check(expr, wrt_names(wrt)[0], f["answer"], shapes=shapes, assume=assume, form=form)
+    return {"schema": schema_id("check"), **verdict.to_dict()}
 
 
 TASKS = {"derive": derive_payload, "steps": steps_payload, "graph": graph_payload, "codegen": codegen_payload,
-         "hessian": hessian_payload, "check": check_payload, "point": point_payload}
-
-
-def error_payload(e: MatcalcError, fields: dict | None) -> dict:
-    """The error object: message, the CLI's text with the caret, exit code, field and location."""
-    err: dict = {"kind": "internal" if e.exit_code == 3 else "bad_input", "message": e.message,
-                 "text": str(e), "exit_code": e.exit_code, "field": getattr(e, "field", "")}
-    loc = e.location()
-    if loc is not None:
-        for name in ("expr", "answer", "at", "wrt"):
-            if fields and fields.get(name) == e.source:
-                err["field"] = name
-                break
-        err["line"], err["column"] = loc
-        width = max(1, (e.end or e.pos + 1) - e.pos)
-        err["end_column"] = loc[1] + width
-    return {"error": err}
+         "hessian": hessian_task, "check": check_payload, "point": point_payload}
 
 
 def limit_payload(kind: str, message: str) -> dict:
-    """A request stopped by its time or memory limit (or refused for size): no result, never a
-    partial one."""
-    return {"error": {"kind": kind, "message": message, "text": f"error: {message}", "exit_code": 2, "field": ""}}
+    """A request stopped by its time or memory limit, or refused (busy, too long): an
+    ``matcalc/error/v1`` document with ``kind`` ``TimeLimitError``, ``MemoryLimitError``,
+    ``BusyError`` or ``TooLongError``, never a partial result."""
+    return {"schema": schema_id("error"), "error": {"message": message, "kind": kind, "line": None, "column": None,
+                                                    "source_line": None, "exit_code": 2}}
 
 
 def run_task(op: str, body: object) -> tuple[int, dict]:
     """``(HTTP status, JSON object)`` for one request; never raises for anything the input causes."""
-    fields = None
     try:
         if op not in TASKS:
             raise FieldError("", f"unknown operation {op!r}: one of {', '.join(TASKS)}")
@@ -176,9 +143,8 @@ def run_task(op: str, body: object) -> tuple[int, dict]:
     except MemoryError:
         raise                                        # the worker reports it and is replaced
     except MatcalcError as e:
-        return STATUS.get(e.exit_code, 400), error_payload(e, fields)
+        return STATUS.get(e.exit_code, 400), error_payload(e, e.exit_code)
     except RecursionError:
-        return 400, limit_payload("bad_input", "expression nested too deeply")
+        return 400, error_payload(MatcalcError("expression nested too deeply"), 2)
     except Exception as e:  # noqa: BLE001 - the last line of defence, as in the CLI
-        err = InternalError(f"internal error: {type(e).__name__}: {e}. Please report this input.")
-        return 500, error_payload(err, fields)
+        return 500, error_payload(InternalError(f"internal error: {type(e).__name__}: {e}. Please report this input."), 3)

@@ -41,7 +41,7 @@ async function api(op, body) {
   });
   let data;
   try { data = await response.json(); } catch (e) {
-    data = {error: {message: "the server sent no JSON (" + response.status + ")", text: ""}};
+    data = {error: {message: "the server sent no JSON (" + response.status + ")", line: null, source_line: null}};
   }
   return data;
 }
@@ -71,17 +71,27 @@ function texBlock(parent, latex, fallback) {
   return div;
 }
 
-// An error: the CLI's text (message, line, column and the input with a caret under it).
+// An error (a matcalc/error/v1 document): the message and, when it points into the input, the
+// line with a caret under the column, as the CLI prints it.
+function errorText(err) {
+  if (err.line === null || err.line === undefined || err.source_line === null) return err.message;
+  return err.message + " (line " + err.line + ", column " + err.column + ")\n  " + err.source_line +
+    "\n  " + " ".repeat(err.column - 1) + "^";
+}
+
 function showError(el, err) {
   if (!err) { el.hidden = true; el.textContent = ""; return; }
   el.hidden = false;
-  el.textContent = err.text ? err.text.replace(/^error: /, "") : err.message;
+  el.textContent = err.text !== undefined ? err.text : errorText(err);
 }
 
+// Which box an error belongs under: the field whose text it quotes, or the one its message names.
 function fieldErrorBox(err) {
-  if (err.field === "answer") return $("answer-error");
-  if (err.field === "at") return $("graph-error");
-  if (["wrt", "shapes", "assume"].includes(err.field)) return $("options-error");
+  const s = state();
+  const quotes = (text) => err.source_line !== null && err.source_line !== undefined && text.split("\n").includes(err.source_line);
+  if (!quotes(s.expr) && quotes(s.answer)) return $("answer-error");
+  if (!quotes(s.expr) && (quotes(s.at) || /^--at|^at\b/.test(err.message))) return $("graph-error");
+  if (/^(wrt|shapes|assume|seed)\b|\(wrt\)|--shape|--assume/.test(err.message)) return $("options-error");
   return $("expr-error");
 }
 
@@ -118,7 +128,7 @@ function showDerivative(d) {
 function showSteps(s) {
   const root = $("steps");
   root.textContent = "";
-  const L = s.latex, U = s.unicode;
+  const L = s.steps.latex, U = s.steps.unicode;
   const defs = document.createElement("div");
   defs.className = "defs";
   const h = document.createElement("p"); h.className = "plain"; h.textContent = "the graph, node by node:"; defs.appendChild(h);
