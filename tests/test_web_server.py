@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from web_support import MEMORY_BOMB, TIME_BOMB, post, running_server
 
+from matcalc.cli.main import main
 from matcalc.web.app import MAX_BODY
 from matcalc.web.serve import bind_warning, is_loopback
 from matcalc.web.tasks import run_task
@@ -142,7 +143,6 @@ def test_a_non_loopback_bind_is_warned_about():
 
 
 def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys):
-    from matcalc.cli.main import main
     monkeypatch.setitem(sys.modules, "uvicorn", None)          # as if not installed
     assert main(["serve", "--port", "1"]) == 2
     assert 'pip install "matcalc[web]"' in capsys.readouterr().err
@@ -182,3 +182,9 @@ def _builds_wheels() -> bool:
         return False
     major, minor = (int(p) for p in setuptools.__version__.split(".")[:2])
     return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+
+
+@pytest.mark.parametrize("argv", [["--workers", "0"], ["--time-limit", "0"], ["--memory-limit", "10"], ["--port", "70000"]])
+def test_serve_refuses_bad_limits(capsys, argv):
+    assert main(["serve", *argv]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -5,7 +5,8 @@ squares the one before).  So no request runs in the server's process: ``WorkerPo
 it to an idle worker and waits at most ``time_limit`` seconds for the answer.  A worker that
 overruns is killed (SIGKILL) and replaced, and that request alone gets a ``TimeLimitError``;
 the other workers go on answering.  Each worker caps its own address space with
-``setrlimit(RLIMIT_AS)``, so an allocation beyond ``memory_mb`` raises ``MemoryError`` there:
+``setrlimit(RLIMIT_AS)`` at what it has mapped when idle plus ``memory_mb``, so a request that
+allocates more than ``memory_mb`` raises ``MemoryError`` there:
 the request gets a ``MemoryLimitError`` and the worker, whose heap may be in any state, is
 replaced.  A worker that dies by itself (the kernel's OOM killer, a crash) is replaced too.
 
@@ -34,9 +35,20 @@ from matcalc.web.tasks import limit_payload, run_task
 
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 DEFAULT_TIME_LIMIT = 10.0       # seconds of work per request
-DEFAULT_MEMORY_MB = 1024        # address space per worker (an idle worker uses about 250 MB)
+DEFAULT_MEMORY_MB = 1024        # address space one request may add to an idle worker's
 DEFAULT_QUEUE_LIMIT = 256
 CACHE_SIZE = 1024               # answers kept by the server (a class asks the same questions)
+
+
+def address_space() -> int:
+    """This process's mapped address space in bytes (Linux's /proc; 0 where there is none).  The
+    limit is set above it: an idle worker's mappings (NumPy's BLAS buffers grow with the number of
+    cores) are not the request's to pay for."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def worker_main(conn, memory_bytes: int | None) -> None:
@@ -44,7 +56,8 @@ def worker_main(conn, memory_bytes: int | None) -> None:
     A ``MemoryError`` is reported as the request's ``MemoryLimitError`` and ends the worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the server, which stops the workers
     if memory_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        limit = address_space() + memory_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
             op, body = conn.recv()
