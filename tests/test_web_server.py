@@ -65,6 +65,10 @@ def test_malformed_and_oversized_bodies_are_refused(server):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(request, timeout=60)
     assert e.value.code == 400
+    nested = urllib.request.Request(base + "/api/derive", data=b"[" * 200_000, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(nested, timeout=60)
+    assert e.value.code == 400
     status, got = post(base, "derive", {"expr": "x" * MAX_BODY, "wrt": "x"})
     assert status == 413 and got["error"]["kind"] == "TooLongError"
     status, got = post(base, "nothing", {})

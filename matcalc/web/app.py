@@ -55,7 +55,7 @@ def build_app(pool: WorkerPool):
                 return responses.JSONResponse(limit_payload("TooLongError", f"request body over {MAX_BODY} bytes"), 413)
         try:
             data = json.loads(body.decode("utf-8") or "{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:   # RecursionError: [[[[...
             return responses.JSONResponse(limit_payload("ParseError", f"the request body is not JSON: {e}"), 400)
         status, payload = await pool.run(op, data)
         return responses.JSONResponse(payload, status)
