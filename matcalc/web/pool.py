@@ -26,12 +26,16 @@ import asyncio
 import json
 import multiprocessing
 import os
-import resource
 import signal
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from matcalc.web.tasks import limit_payload, run_task
+
+try:
+    import resource
+except ImportError:              # Windows: no RLIMIT_AS there; only the time limit applies
+    resource = None
 
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 DEFAULT_TIME_LIMIT = 10.0       # seconds of work per request
@@ -55,7 +59,7 @@ def worker_main(conn, memory_bytes: int | None) -> None:
     """A worker's loop: cap the address space, then answer ``(op, body)`` messages until EOF.
     A ``MemoryError`` is reported as the request's ``MemoryLimitError`` and ends the worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the server, which stops the workers
-    if memory_bytes:
+    if memory_bytes and resource is not None:
         limit = address_space() + memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
@@ -96,8 +100,10 @@ class WorkerPool:
         self.time_limit = time_limit
         self.memory_bytes = memory_mb * 2 ** 20 if memory_mb else None
         self.queue_limit = queue_limit
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(["matcalc.web.tasks"])
+        forkserver = "forkserver" in multiprocessing.get_all_start_methods()
+        self.context = multiprocessing.get_context("forkserver" if forkserver else "spawn")
+        if forkserver:
+            self.context.set_forkserver_preload(["matcalc.web.tasks"])
         self.idle: asyncio.Queue | None = None
         self.waiting = 0
         self.replaced = 0              # workers killed or lost and started anew (for tests and logs)
