@@ -19,7 +19,7 @@ from web_support import MEMORY_BOMB, TIME_BOMB, post, running_server
 
 from matcalc.cli.main import main
 from matcalc.web.app import MAX_BODY
-from matcalc.web.serve import bind_warning, is_loopback
+from matcalc.web.serve import bind_warning, is_loopback, page_url
 from matcalc.web.tasks import run_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +144,7 @@ def test_a_non_loopback_bind_is_warned_about():
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
     assert bind_warning("127.0.0.1") is None
     assert "not a loopback address" in bind_warning("0.0.0.0")
+    assert page_url("0.0.0.0", 8000) == "http://127.0.0.1:8000/" and page_url("::1", 80) == "http://[::1]:80/"
 
 
 def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys):

@@ -144,3 +144,10 @@ def test_the_derive_path_still_verifies():
     """The page shows only verified results: derive's check report comes with the answer."""
     _, got = run_task("derive", {"expr": "sum(exp(W*x))", "wrt": "W"})
     assert got["check"]["status"] == "ok"
+
+
+def test_a_generic_function_is_drawn_without_values_and_says_why():
+    status, got = run_task("graph", {"expr": "u'*f(W*x + b)", "wrt": "W,b", "at": "random"})
+    assert status == 200 and got["at"] == "" and "generic" in got["note"] and 'class="grad"' not in got["svg"]
+    status, got = run_task("graph", {"expr": "u'*f(W*x + b)", "wrt": "W,b", "at": "u=[1,2],W=[1,2;3,4],x=[1,1],b=[0,0]"})
+    assert status == 400 and got["error"]["kind"] == "UnsupportedError"

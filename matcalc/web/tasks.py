@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from matcalc.api import MatcalcError, check, codegen, codegen_hessian, derive, graph_model, hessian, wrt_names
-from matcalc.core.errors import InternalError
+from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.derivation.payload import derivation_payload, error_payload, hessian_payload, schema_id
 from matcalc.language.program import typed_program
 from matcalc.numeric.evaluate import to_external
@@ -87,15 +87,23 @@ def point_payload(f: dict) -> dict:
 
 def graph_payload(f: dict) -> dict:
     """The computational graph as SVG (the built-in writer), with the values and gradients at
-    ``at`` (``"random"``: a random point, returned as ``"at"`` so that the page can show it)."""
+    ``at`` (``"random"``: a random point, returned as ``"at"`` so that the page can show it; none
+    where a generic function has no values, said in ``note``)."""
     require(f, "expr")
     expr, shapes, assume = f["expr"], parse_shapes(f["shapes"]) or None, parse_assume(f["assume"]) or None
     wrt = f["wrt"].strip() or None
     at = f["at"].strip()
+    note = ""
     if at == "random":
-        at = random_point(expr, wrt, shapes, assume, f["seed"])
-    model = graph_model(expr, wrt, shapes, assume, parse_at(at) if at else None)
-    return {"expr": expr, "at": at, "svg": to_svg(model)}
+        try:
+            at = random_point(expr, wrt, shapes, assume, f["seed"])
+            model = graph_model(expr, wrt, shapes, assume, parse_at(at))
+        except UnsupportedError as e:       # a generic f has no values: the picture without them
+            at, note = "", f"no values drawn: {e.message}"
+            model = graph_model(expr, wrt, shapes, assume)
+    else:
+        model = graph_model(expr, wrt, shapes, assume, parse_at(at) if at else None)
+    return {"expr": expr, "at": at, "note": note, "svg": to_svg(model)}
 
 
 def codegen_payload(f: dict) -> dict:

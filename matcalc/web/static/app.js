@@ -165,7 +165,7 @@ function showGraph(g) {
   const svg = doc.documentElement;
   $("graph").textContent = "";
   if (svg && svg.nodeName === "svg") $("graph").appendChild(document.importNode(svg, true));
-  $("graph-point").textContent = g.at ? " — at " + g.at : "";
+  $("graph-point").textContent = g.at ? " — at " + g.at : g.note ? " — " + g.note : "";
 }
 
 function showVerdict(v) {
