@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from web_support import MEMORY_BOMB, TIME_BOMB, post, running_server
+from web_support import MEMORY_BOMB, TIME_BOMB, need, post, running_server
 
 from matcalc.cli.main import main
 from matcalc.web.app import MAX_BODY
@@ -193,3 +194,13 @@ def _builds_wheels() -> bool:
 def test_serve_refuses_bad_limits(capsys, argv):
     assert main(["serve", *argv]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_bad_input(capsys):
+    need("uvicorn", 'pip install -e ".[web]"')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -7,10 +7,12 @@ so on stderr before it starts, since each request costs a worker up to its time 
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 import threading
 import webbrowser
 
+from matcalc.core.errors import MatcalcError
 from matcalc.core.optional import optional_module
 from matcalc.web.app import INSTALL, build_app
 from matcalc.web.pool import WorkerPool
@@ -44,6 +46,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
           time_limit: float | None = None, memory_mb: int | None = None) -> int:
     """Serve until interrupted; returns the exit code."""
     uvicorn = optional_module("uvicorn", "matcalc serve", INSTALL)
+    sock = listen(host, port)
+    port = sock.getsockname()[1]                       # --port 0: the port the system chose
     warning = bind_warning(host)
     if warning:
         print(warning, file=sys.stderr)
@@ -54,5 +58,19 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False,
     print(f"matcalc: serving on {url} (Ctrl-C stops)", file=sys.stderr)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or a ``MatcalcError`` (exit 2) saying why not (a port in use,
+    an address this machine does not have) before any worker starts."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as e:
+        raise MatcalcError(f"cannot serve on {host}:{port}: {e.strerror or e}") from None
+    return sock
