@@ -119,7 +119,7 @@ def _one(base: str, client: int, k: int):
 
 
 def test_load_50_clients_by_20_requests_with_bombs_loses_nothing(server):
-    base, _ = server
+    base, pool = server
     with ThreadPoolExecutor(CLIENTS) as ex:
         futures = [ex.submit(lambda c: [_one(base, c, k) for k in range(REQUESTS)], c) for c in range(CLIENTS)]
         results = [r for f in futures for r in f.result()]
@@ -138,6 +138,9 @@ def test_load_50_clients_by_20_requests_with_bombs_loses_nothing(server):
         else:
             assert status == 200 and got["gradient"]["text"] == expected
     assert sum(e in ("time_limit", "memory_limit") for e, _ in results) == 4
+    # the cache holds results and bad input, never a limit error, and keeps count of its size
+    assert all(v[0] in (200, 400) for v in pool.cache.values())
+    assert pool.cached_bytes == sum(v[2] for v in pool.cache.values())
 
 
 def test_a_non_loopback_bind_is_warned_about():

@@ -11,7 +11,7 @@ the request gets a ``MemoryLimitError`` and the worker, whose heap may be in any
 replaced.  A worker that dies by itself (the kernel's OOM killer, a crash) is replaced too.
 
 Answers are deterministic (every check is seeded), so the server keeps the last ``CACHE_SIZE``
-results and bad-input answers: a class asking the same question has it computed once, and a
+results and bad-input answers (at most ``CACHE_BYTES`` of JSON): a class asking the same question has it computed once, and a
 repeated question does not wait behind the queue.  Limit errors are never kept.
 
 The limit counts the time a worker spends on the request, not the time the request waited for an
@@ -42,6 +42,7 @@ DEFAULT_TIME_LIMIT = 10.0       # seconds of work per request
 DEFAULT_MEMORY_MB = 1024        # address space one request may add to an idle worker's
 DEFAULT_QUEUE_LIMIT = 256
 CACHE_SIZE = 1024               # answers kept by the server (a class asks the same questions)
+CACHE_BYTES = 64 * 2 ** 20      # and at most this much of them (as JSON text)
 
 
 def address_space() -> int:
@@ -107,7 +108,8 @@ class WorkerPool:
         self.idle: asyncio.Queue | None = None
         self.waiting = 0
         self.replaced = 0              # workers killed or lost and started anew (for tests and logs)
-        self.cache: OrderedDict[str, tuple[int, dict]] = OrderedDict()
+        self.cache: OrderedDict[str, tuple[int, dict, int]] = OrderedDict()   # key -> status, answer, size
+        self.cached_bytes = 0
 
     def _spawn(self) -> Worker:
         parent, child = self.context.Pipe()
@@ -130,12 +132,16 @@ class WorkerPool:
         key = json.dumps([op, body], sort_keys=True, ensure_ascii=False)
         if key in self.cache:
             self.cache.move_to_end(key)
-            return self.cache[key]
+            return self.cache[key][:2]
         answer = await self._run(op, body)
-        if answer[0] in (200, 400):         # a result or bad input: deterministic (every check is seeded)
-            self.cache[key] = answer
-            if len(self.cache) > CACHE_SIZE:
-                self.cache.popitem(last=False)
+        size = len(key) + len(json.dumps(answer[1], ensure_ascii=False))
+        if answer[0] in (200, 400) and size <= CACHE_BYTES // 64:   # deterministic: every check is seeded
+            if key in self.cache:           # the same question computed twice at once
+                self.cached_bytes -= self.cache.pop(key)[2]
+            self.cache[key] = (*answer, size)
+            self.cached_bytes += size
+            while len(self.cache) > CACHE_SIZE or self.cached_bytes > CACHE_BYTES:
+                self.cached_bytes -= self.cache.popitem(last=False)[1][2]
         return answer
 
     async def _run(self, op: str, body: object) -> tuple[int, dict]:
