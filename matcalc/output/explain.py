@@ -14,6 +14,7 @@ import json
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
 from matcalc.core.rules import RULES
+from matcalc.output.chain_steps import jacobian_chain, render_chain
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, Final, Local, StepInfo, explanation
 from matcalc.output.values import format_value, parse_at, values_at, values_text
@@ -259,5 +260,10 @@ def _markdown(c: dict) -> str:
 
 
 def explain(derivation, style: str = "unicode") -> str:
-    """The chain-rule steps of ``derivation`` (made with ``steps=True``) printed in ``style``."""
+    """The chain-rule steps of ``derivation`` (made with ``steps=True``) printed in ``style``: the
+    gradient passed back for a scalar output, the Jacobian chain for a vector output."""
+    if style not in STYLES:
+        raise MatcalcError(f"unknown style {style!r}: one of {', '.join(STYLES)}")
+    if derivation.kind == "jacobian":
+        return render_chain(jacobian_chain(derivation), style)
     return render(explanation(derivation), style)
