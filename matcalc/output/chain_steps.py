@@ -242,8 +242,8 @@ def _text(c: dict, style: str) -> str:
     arrow = "->" if style == "text" else "→"
     lines = ["Computational graph (forward, in topological order):"]
     lines += [f"  {g['name']} = {g['definition']}" for g in c["graph"]]
-    lines += ["", f"Jacobian chain (from {c['output']} back; numerator layout: a row per entry of "
-              f"{c['output']}):"]
+    lines += ["", (f"Jacobian chain (from {c['output']} back; numerator layout: a row per entry of "
+                   f"{c['output']}):")]
     for st in c["links"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
         lines.append(f"- node {head}   [{st['gate']}]")
