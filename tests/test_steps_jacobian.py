@@ -134,7 +134,8 @@ def test_every_printed_jacobian_numerically(expr, wrt):
         for i in link.inputs:
             x = base[id(i.input)]
             others = {id(a): base[id(a)] for a in link.node.args if a is not i.input}
-            local = _jac(lambda v, n=link.node, o=others, k=id(i.input): evaluate([n] + anchors, env, FUNCS, {**o, k: v})[0], x)
+            key = id(i.input)
+            local = _jac(lambda v, n=link.node, o=others, k=key: evaluate([n] + anchors, env, FUNCS, {**o, k: v})[0], x)
             assert np.allclose(shaped(ev(i.local), n, x.size), local, atol=1e-5), ("local", expr)
             downstream = shaped(up, m, n) @ local          # this path's part of ∂out/∂input
             for node in (i.product, i.simplified):
@@ -147,8 +148,8 @@ def test_every_printed_jacobian_numerically(expr, wrt):
         if fin.product is not None:
             assert np.allclose(shaped(ev(fin.product, {}), m, x2.size), J, atol=1e-5), ("chain product", expr)
             for a, b, seg in zip(fin.path, fin.path[1:], fin.locals):      # each segment ∂a/∂b
-                fb = base[id(b)]
-                inner = _jac(lambda v, a=a, k=id(b): evaluate([a] + anchors, env, FUNCS, {k: v})[0], fb)
+                fb, key = base[id(b)], id(b)
+                inner = _jac(lambda v, a=a, k=key: evaluate([a] + anchors, env, FUNCS, {k: v})[0], fb)
                 assert np.allclose(shaped(ev(seg), base[id(a)].size, fb.size), inner, atol=1e-5), ("segment", expr)
         if fin.parts:
             assert np.allclose(sum(shaped(ev(p, {}), m, x2.size) for p in fin.parts), J, atol=1e-5), ("fork", expr)
