@@ -38,12 +38,14 @@ def add_derive_parser(sub, examples: str) -> None:
                    help="shape convention (default), Jacobian form (numerator layout), or both")
     add_styles(d, markdown=True)
     d.add_argument("--steps", action="store_true", help="explain: the graph and every chain-rule step")
+    d.add_argument("--index", action="store_true",
+                   help="the steps in index notation (per-entry partials, sums, Kronecker deltas)")
     d.add_argument("--at", metavar="x=-2,y=5,z=-4", help="also print the value and each gradient at a point")
 
 
 def run_derive(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
-    if getattr(args, "steps", False) or getattr(args, "at", None):
+    if getattr(args, "steps", False) or getattr(args, "at", None) or getattr(args, "index", False):
         print(cli_steps(args, shapes, assume))
         return 0
     # derive verifies (graph and printed text) and raises VerificationError itself: not twice here
