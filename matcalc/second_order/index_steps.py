@@ -208,8 +208,8 @@ def _text(c: dict, style: str) -> str:
     arrow = "->" if style == "text" else "→"
     lines = ["Computational graph (forward, in topological order):"]
     lines += [f"  {g['name']} = {g['definition']}" for g in c["graph"]]
-    lines += ["", f"Backward pass in index notation (from {c['output']} back; k, l index a node's entries, "
-              "i, j its input's):"]
+    lines += ["", (f"Backward pass in index notation (from {c['output']} back; k, l index a node's "
+                   "entries, i, j its input's):")]
     for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
         lines.append(f"- node {head}")
