@@ -95,7 +95,7 @@ def _vectorlike(n: Node) -> bool:
 
 def _times(up: Node, J: Node) -> Node:
     """upstream × local, a scalar local Jacobian scaling."""
-    return A.scale(up, J) if J.is_scalar else A.matmul(up, J)
+    return A.scale(J, up) if J.is_scalar else A.matmul(up, J)
 
 
 def jacobian_chain(d) -> JacobianChain:
