@@ -226,7 +226,7 @@ def _content(ch: JacobianChain, style: str) -> dict:
             labels = [grad(lab(a), lab(b)) for a, b in zip(f.path, f.path[1:])]
             item["chain"] = {"labels": labels, "product": pr(f.product)}
         finals.append(item)
-    return {"expr": ch.expr, "output": o, "graph": graph, "links": links, "jacobians": finals}
+    return {"expr": ch.expr, "output": o, "graph": graph, "steps": links, "jacobians": finals}
 
 
 def _eq(*parts: str) -> str:
@@ -244,7 +244,7 @@ def _text(c: dict, style: str) -> str:
     lines += [f"  {g['name']} = {g['definition']}" for g in c["graph"]]
     lines += ["", (f"Jacobian chain (from {c['output']} back; numerator layout: a row per entry of "
                    f"{c['output']}):")]
-    for st in c["links"]:
+    for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
         lines.append(f"- node {head}   [{st['gate']}]")
         if st["fork"]:
@@ -272,7 +272,7 @@ def _latex(c: dict) -> str:
     rows = ["&" + t("Computational graph (forward):")]
     rows += [f"{g['name']} &= {g['definition']}" for g in c["graph"]]
     rows.append("&" + t("Jacobian chain (numerator layout):"))
-    for st in c["links"]:
+    for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
         rows.append(f"&{t('node ')} {head}")
         rows.append(f"{st['upstream_label']} &= {st['upstream']} \\quad {t('(upstream)')}")
@@ -291,7 +291,7 @@ def _markdown(c: dict) -> str:
     lines = [f"### Steps for `{c['expr']}`", "", "**Computational graph** (forward, topological order):", ""]
     lines += [f"- `{g['name']} = {g['definition']}`" for g in c["graph"]]
     lines += ["", f"**Jacobian chain** from `{c['output']}` (numerator layout):", ""]
-    for st in c["links"]:
+    for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
         lines.append(f"- node `{head}`: {st['gate']}")
         lines.append(f"  - upstream `{st['upstream_label']} = {st['upstream']}`")
