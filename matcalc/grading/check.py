@@ -31,7 +31,7 @@ from matcalc.derivation.hessian import hessian
 from matcalc.grading import answer as answers
 from matcalc.grading.decide import Sampler, symbolically_equal
 from matcalc.grading.diagnose import counterexample, diagnose, factor_words, hint
-from matcalc.grading.repair import find_repair
+from matcalc.grading.repair import axis_repair, find_repair
 from matcalc.grading.verdict import DIAGNOSES, FORM_WORDS, FORMS, OTHER_LAYOUT, Verdict, describe
 from matcalc.language.program import wrt_names
 from matcalc.numeric.evaluate import to_external
@@ -143,6 +143,9 @@ class Checker:
                 res = self.numeric(ans, typed, transposed=True)
                 if res.get("equal"):
                     return self.layout_verdict("numeric")
+            repair = axis_repair(ans, exp_shape, lambda node: self.equal(node, typed))
+            if repair is not None:
+                return self.verdict(False, repair.diagnosis, repair.reason, method="numeric")
             return self.verdict(False, "wrong_shape", f"Your answer has the wrong shape: it is "
                                 f"{describe(ans.shape)}, but the {self.what()} is "
                                 f"{describe(exp_shape)}.", method="shape")

@@ -197,32 +197,54 @@ def _term_coefficient(cmp, pts, expected, ans, scalars, accept) -> Repair | None
 
 def _axis(cmp, pts, expected, ans, scalars, accept) -> Repair | None:
     """One reduction along the other axis: softmax(Z) (per column) where softmax(Z, 2) is right."""
+    p = pts[0]
+    for node, fixed, new in _flips(ans, ans.shape):
+        val = safe_eval(fixed, p.env, p.functions, {}, list(cmp.variables.values()))
+        if np.size(val) not in (1, np.size(p.expected)) or not close(np.broadcast_to(val, p.expected.shape), p.expected):
+            continue
+        if accept(fixed):
+            return _axis_repair(node, fixed, new)
+    return None
+
+
+def axis_repair(ans: Node, shape, verify: Callable[[Node], bool]) -> Repair | None:
+    """For an answer of the wrong shape: a reduction along the other axis that gives the right
+    ``shape`` and the right values (``sum(G, 1)`` where ``sum(G, 2)`` is right)."""
+    for k, (node, fixed, new) in enumerate(_flips(ans, shape)):
+        if k >= MAX_VERIFIED:
+            break
+        try:
+            if verify(fixed):
+                return _axis_repair(node, fixed, new)
+        except MatcalcError:
+            continue
+    return None
+
+
+def _flips(ans: Node, shape):
+    """(reduction, the answer with it along the other axis, the flipped reduction) of that shape."""
     reductions = [n for n in topo_order([ans]) if RULES[n.op].axis and n.attrs and n.attrs[0] in (1, 2)]
     for node in reductions[:MAX_CANDIDATES]:
-        flipped_of = {}
+        made: dict = {}
 
-        def step(n: Node, args: list[Node], node=node, flipped_of=flipped_of) -> Node:
-            if n is node:
+        def step(n: Node, args: list[Node], node=node, made=made) -> Node:
+            if n is node:         # the table's own constructor, read with the other axis
                 other = SimpleNamespace(op=n.op, args=tuple(args), shape=n.shape, attrs=(3 - n.attrs[0],) + n.attrs[1:])
-                flipped_of["new"] = RULES[n.op].rebuild(other, args)        # the table's own constructor
-                return flipped_of["new"]
+                made["new"] = RULES[n.op].rebuild(other, args)
+                return made["new"]
             return RULES[n.op].rebuild(n, args)
         try:
             (fixed,) = rebuild([ans], step)
         except MatcalcError:
             continue
-        if fixed.shape != ans.shape:
-            continue
-        p = pts[0]
-        val = safe_eval(fixed, p.env, p.functions, {}, list(cmp.variables.values()))
-        if np.size(val) not in (1, np.size(p.expected)) or not close(np.broadcast_to(val, p.expected.shape), p.expected):
-            continue
-        if accept(fixed):
-            old, new = _text(node), _text(flipped_of["new"])
-            along = "each row" if node.attrs[0] == 1 else "each column"
-            return Repair("axis", f"Your answer takes {node.op} along the wrong axis: {old} should be {new} "
-                          f"(along {along}).", _text(fixed))
-    return None
+        if tuple(fixed.shape) == tuple(shape):
+            yield node, fixed, made["new"]
+
+
+def _axis_repair(node: Node, fixed: Node, new: Node) -> Repair:
+    along = "each row" if node.attrs[0] == 1 else "each column"
+    return Repair("axis", f"Your answer takes {node.op} along the wrong axis: {_text(node)} should be "
+                  f"{_text(new)} (along {along}).", _text(fixed))
 
 
 # ---------------------------------------------------------------------- words
