@@ -110,3 +110,27 @@ def test_every_printed_index_form_numerically(expr, wrt):
             assert np.allclose(of(inp.local), fd, atol=1e-5), ("local", expr)
             assert np.allclose(of(inp.summed)[0, 0], c), ("sum over k", expr)
             assert np.allclose(of(inp.contracted)[0, 0], c), ("contracted", expr)
+
+
+@pytest.mark.parametrize("expr,wrt,index", [
+    ("norm(W*x)^2", "W", True),
+    ("h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "W1,W2", True),
+    ("tanh(W*x + b)", "x,b", False),                      # the Jacobian chain (tests/test_steps_jacobian.py)
+])
+def test_latex_compiles_without_overfull_boxes(tmp_path, expr, wrt, index):
+    """Long sums are one aligned line per equality, so the page holds them (pdflatex, an extra)."""
+    import os
+    import shutil
+    import subprocess
+    tex = shutil.which("pdflatex")
+    if not tex:
+        if os.environ.get("MATCALC_REQUIRE_EXTRAS") == "1":
+            pytest.fail("pdflatex is required (MATCALC_REQUIRE_EXTRAS=1)")
+        pytest.skip("no pdflatex on this machine (the TeX extra)")
+    body = derive(expr, wrt, steps=True).steps_text("latex", index=index)
+    (tmp_path / "d.tex").write_text("\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n"
+                                    "\\allowdisplaybreaks\n" + body + "\n\\end{document}\n")
+    r = subprocess.run([tex, "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,
+                       capture_output=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "Overfull" not in (tmp_path / "d.log").read_text(errors="replace")

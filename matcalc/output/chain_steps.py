@@ -278,12 +278,15 @@ def _latex(c: dict) -> str:
         rows.append(f"{st['upstream_label']} &= {st['upstream']} \\quad {t('(upstream)')}")
         for i in st["inputs"]:
             rows.append(f"{i['local_label']} &= {i['local']} \\quad {t('(local)')}")
-            rows.append(f"{i['downstream_label']} &= " + _eq(i["product"], i["simplified"]) + rf" \quad {t('(Jacobian)')}")
+            parts = _eq(st["upstream_label"] + r" \, " + i["local_label"], i["product"], i["simplified"]).split(" = ")
+            rows += [f"{i['downstream_label']} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
+            rows[-1] += rf" \quad {t('(Jacobian)')}"
     rows.append("&" + t("Result:"))
     for f in c["jacobians"]:
         rhs = (_eq(f["label"], r" \, ".join(f["chain"]["labels"]), f["chain"]["product"], f["result"]) if f["chain"]
                else _eq(f["label"], " + ".join(f["fork"]), f["result"]))
-        rows.append(rhs.replace(" = ", " &= ", 1))
+        lhs, *parts = rhs.split(" = ")
+        rows += [f"{lhs} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
 
 

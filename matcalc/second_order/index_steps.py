@@ -238,10 +238,14 @@ def _latex(c: dict) -> str:
                 if ": " in eq and w == "local":
                     rows.append(f"&{t(eq.split(': ', 1)[1])}")
                     continue
-                lhs, rhs = eq.split(" = ", 1)
-                rows.append(f"{lhs} &= {rhs} \\quad {t('(' + w + ')')}")
+                lhs, *parts = eq.split(" = ")          # one aligned line per equality: long sums fit the page
+                lines = [f"{lhs} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
+                lines[-1] += f" \\quad {t('(' + w + ')')}"
+                rows += lines
     rows.append("&" + t("Result:"))
-    rows += [f"{f['label']} &= {f['gradient']}" for f in c["gradients"]]
+    for f in c["gradients"]:
+        first, *rest = f["gradient"].split(" = ")
+        rows += [f"{f['label']} &= {first}"] + [f"&= {x}" for x in rest]
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
 
 
