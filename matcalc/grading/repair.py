@@ -78,7 +78,8 @@ def _scalar_inputs(roots: list[Node], cmp: Comparison, wrt: str) -> list[Node]:
     """Scalar variables other than ``wrt`` and sizes of arrays: what a missing ``/N`` or ``lam`` is."""
     out = []
     for n in topo_order(roots):
-        if (n.op == "size" or (is_variable(n) and n.is_scalar and n.attrs[0] != wrt)) and n not in out:
+        variable = is_variable(n) and n.is_scalar and n.attrs[0] != wrt and n.attrs[2] != "index"
+        if (n.op == "size" or variable) and n not in out:
             out.append(n)
     return out[:MAX_CANDIDATES]
 
