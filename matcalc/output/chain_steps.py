@@ -208,7 +208,7 @@ def _content(ch: JacobianChain, style: str) -> dict:
         head = lab(link.node)
         item = {"node": head, "op": link.node.op,
                 "definition": definition(link.node) if id(link.node) in names else head,
-                "gate": RULES[link.node.op].gate or RULES[link.node.op].doc,
+                "gate": _rule_words(link.node.op),
                 "upstream_label": grad(o, head), "upstream": pr(link.upstream),
                 "fork": [{"from": lab(f), "product": pr(p)} for f, p in link.fork], "inputs": []}
         for i in link.inputs:
@@ -227,6 +227,14 @@ def _content(ch: JacobianChain, style: str) -> dict:
             item["chain"] = {"labels": labels, "product": pr(f.product)}
         finals.append(item)
     return {"expr": ch.expr, "output": o, "graph": graph, "steps": links, "jacobians": finals}
+
+
+def _rule_words(op: str) -> str:
+    """What a node's local Jacobian is: the lecture's gate sentence where it speaks of Jacobians
+    (elementwise: diagonal), else the rule's differential (``d(AB) = dA B + A dB``), not the words
+    about gradients flowing back."""
+    rule = RULES[op]
+    return rule.gate if "Jacobian" in (rule.gate or "") else rule.doc.split(";")[0].split(": ")[0]
 
 
 def _eq(*parts: str) -> str:
