@@ -134,3 +134,9 @@ def test_latex_compiles_without_overfull_boxes(tmp_path, expr, wrt, index):
                        capture_output=True, timeout=120, check=False)
     assert r.returncode == 0, r.stdout[-2000:]
     assert "Overfull" not in (tmp_path / "d.log").read_text(errors="replace")
+
+
+def test_index_steps_of_a_vector_output_point_to_the_jacobian_chain():
+    from matcalc.core.errors import MatcalcError
+    with pytest.raises(MatcalcError, match="--steps shows the Jacobian chain"):
+        derive("tanh(W*x)", "x", steps=True).steps_text(index=True)

@@ -120,10 +120,13 @@ class _Naming:
 # ---------------------------------------------------------------------- building it
 def explanation(d) -> Explanation:
     """The structured explanation of a Derivation made with ``steps=True``."""
+    if d.kind == "jacobian":
+        raise MatcalcError("index-notation steps are shown for a scalar output; for this vector output, "
+                           "--steps shows the Jacobian chain")
     if d.kind != "gradient":
         raise MatcalcError("steps are shown for a scalar output (the gradient passed back) and for a "
-                           "vector output by a vector (the Jacobian chain); this derivation is a "
-                           f"{d.kind} (a matrix by a matrix)")
+                           "vector output by a vector (the Jacobian chain); this derivative is a 4-D "
+                           "array (a matrix involved on either side): derive prints it without --steps")
     if not d.steps:
         raise MatcalcError("no steps were recorded: derive with steps=True")
     naming = _name_graph(d.typed)
