@@ -82,6 +82,8 @@ CASES = [
     ("softmax(W*x)", "x"),
     ("exp(x)*α + W*x", "x,α"),
     ("y = A*x; h = y .* y + log(1 + exp(y))", "x"),
+    ("tanh(x'*W + b')", "x,b"),                            # a row output, a row input (b')
+    ("sigmoid(w'*X)", "w"),
 ]
 
 

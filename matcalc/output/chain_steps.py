@@ -2,7 +2,8 @@
 
 A gradient's steps pass a gradient back (``steps``); a vector output ``h`` by a vector or a
 scalar has a Jacobian, and the lecture writes it as a product of local Jacobians (numerator
-layout: ``∂h/∂z`` has a row per entry of ``h`` and a column per entry of ``z``).
+layout: ``∂h/∂z`` has a row per entry of ``h`` and a column per entry of ``z``; a row vector is
+read as the column of its entries).
 ``jacobian_chain(derivation)`` walks the forward graph from the output back, as reverse mode
 does, but carries the whole Jacobian ``∂h/∂node`` instead of a gradient:
 
@@ -16,8 +17,8 @@ does, but carries the whole Jacobian ``∂h/∂node`` instead of a gradient:
   on its one path (the lecture's line), and the verified result of the derivation.
 
 Every printed expression is a graph node, so the tests evaluate each one against finite
-differences.  Intermediates must be vectors or scalars (a matrix intermediate has a tensor as
-its Jacobian: a clear error says so).  Nothing here changes the derivation.
+differences.  The output and the intermediates must be vectors (columns or rows) or scalars (a
+matrix intermediate has a tensor as its Jacobian: a clear error says so).  Nothing here changes the derivation.
 """
 from __future__ import annotations
 
@@ -90,7 +91,8 @@ _MATRIX_STEP = ("Jacobian-chain steps need vector or scalar intermediates: {} is
 
 
 def _vectorlike(n: Node) -> bool:
-    return n.is_column or n.is_scalar
+    """A column, a row or a scalar: its Jacobian has a row (or column) per entry."""
+    return n.is_column or n.is_row or n.is_scalar
 
 
 def _times(up: Node, J: Node) -> Node:
@@ -103,12 +105,11 @@ def jacobian_chain(d) -> JacobianChain:
     if d.kind != "jacobian":
         raise MatcalcError(f"a Jacobian chain is shown for a vector output; this derivation is a {d.kind}")
     out = d.typed.output
-    if not out.is_column:
-        what = "a row: transpose it (write it as a column)" if out.is_row else "a matrix"
-        raise UnsupportedError(f"Jacobian-chain steps are shown for a column-vector output; this one is {what}")
+    if not _vectorlike(out):
+        raise UnsupportedError("Jacobian-chain steps are shown for a vector output; this one is a matrix")
     naming = _name_graph(d.typed)
     targets = [d.variables[w] for w in d.wrt]
-    up: dict[int, list[tuple[Node | None, Node]]] = {id(out): [(None, A.eye(out.rows))]}
+    up: dict[int, list[tuple[Node | None, Node]]] = {id(out): [(None, A.eye(out.rows * out.cols))]}
     links: list[ChainLink] = []
     reached: dict[int, Node] = {}
     parents: dict[int, list[Node]] = {}
@@ -147,8 +148,12 @@ def jacobian_chain(d) -> JacobianChain:
 
 def _local(node: Node, inp: Node, naming) -> Node:
     """∂node/∂inp from the rule table's JVP (the same reading as the gradient steps)."""
-    T = A.var("∂" + naming.label(inp), inp.shape, int(inp.is_column))
-    ts = tuple(T if a is inp else None for a in node.args)
+    if inp.is_row and not inp.is_scalar:         # a row moves along the column of its entries
+        T = A.var("∂" + naming.label(inp), (inp.cols, inp.rows), 1)
+        tangent = A.transpose(T)
+    else:
+        T = tangent = A.var("∂" + naming.label(inp), inp.shape, int(inp.is_column))
+    ts = tuple(tangent if a is inp else None for a in node.args)
     (J,) = simplify_all([linear_coefficient(RULES[node.op].jvp(node, ts), T)])
     return J
 
@@ -176,6 +181,9 @@ def _final(w: str, d, out: Node, reached, parents, links) -> ChainFinal:
         kept.append(path[k + 1])
         segments.append(simplify_all([seg])[0])
         seg = None
+    if len(segments) > 1 and kept[-2].op == "transpose" and kept[-2].args[0] is v:   # xᵀ of the variable: ∂z/∂x
+        segments[-2:] = [simplify_all([_times(segments[-2], segments[-1])])[0]]
+        del kept[-2]
     fin.path, fin.locals = kept, segments
     shown = [J for J in segments if J.op != "eye"] or segments[-1:]
     prod = shown[0]
