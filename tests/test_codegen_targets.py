@@ -121,3 +121,33 @@ def test_jax_target_agrees_with_jax_grad_of_the_same_forward(program, shapes, as
 def test_generic_functions_need_the_numpy_target():
     with pytest.raises(UnsupportedError, match="NumPy target"):
         matcalc.codegen("sum(g(X))", "X", {"X": (2, 2)}, target="torch")
+
+
+def test_torch_target_refuses_a_second_derivative():
+    """The cache is made without a tape, so a derivative of the backward would be silently 0: it raises."""
+    torch = extra("torch")
+    ns = load(matcalc.codegen("s = u'*tanh(W*x + b)", "W,b", {"u": (3,), "W": (3, 4), "x": (4,), "b": (3,)},
+                              target="torch"))
+    args = [torch.randn(*{"u": (3,), "W": (3, 4), "x": (4,), "b": (3,)}[n], dtype=torch.float64)
+            .requires_grad_(n in ("W", "b")) for n in ns["INPUTS"]]
+    (gW, _) = torch.autograd.grad(ns["fn"](*args), [args[ns["INPUTS"].index("W")], args[ns["INPUTS"].index("b")]])
+    assert gW.shape == (3, 4)
+    with pytest.raises(RuntimeError, match="first order"):
+        torch.autograd.grad(ns["fn"](*args), [args[ns["INPUTS"].index("W")]], create_graph=True)
+
+
+def test_torch_target_refuses_grad_for_an_input_outside_wrt():
+    torch = extra("torch")
+    ns = load(matcalc.codegen("sum(W*x)", "W", {"W": (2, 3), "x": (3,)}, target="torch"))
+    args = [torch.ones(*{"W": (2, 3), "x": (3,)}[n], dtype=torch.float64, requires_grad=True) for n in ns["INPUTS"]]
+    with pytest.raises(ValueError, match="x requires grad"):
+        ns["fn"](*args)
+
+
+def test_jax_target_gives_nan_for_an_input_outside_wrt():
+    jax = extra("jax")
+    ns = load(matcalc.codegen("sum(W*x)", "W", {"W": (2, 3), "x": (3,)}, target="jax"))
+    args = [jax.numpy.ones({"W": (2, 3), "x": (3,)}[n]) for n in ns["INPUTS"]]
+    grads = jax.grad(ns["fn"], argnums=tuple(range(len(args))))(*args)
+    by_name = dict(zip(ns["INPUTS"], grads))
+    assert bool(jax.numpy.all(jax.numpy.isnan(by_name["x"]))) and not bool(jax.numpy.any(jax.numpy.isnan(by_name["W"])))

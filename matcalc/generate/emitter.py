@@ -281,7 +281,7 @@ class Emitter:
             return Code(self.target.vdot.format(a=u.text, b=y.text, a_=wrap(u, ATOM), b_=wrap(y, ATOM)))
         if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
             if known_size(a.rows) * known_size(b.cols) <= _EINSUM_OUTER:
-                return Code(f'{self.target.module}.einsum("ik,kj->ij", {x.text}, {y.text})')
+                return Code(self.target.outer.format(a=x.text, b=y.text))
             return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
         if a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):
             # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast

@@ -37,12 +37,14 @@ _TORCH_FUNCTION = '''class Function(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, upstream):
+        if torch.is_grad_enabled():   # create_graph=True: the cache was made without a tape, so differentiating
+            raise RuntimeError("matcalc's generated backward is first order: it cannot be differentiated again "
+                               "(create_graph=True); for second derivatives use matcalc codegen --hessian")
         cache = dict(zip(ctx.tensors, ctx.saved_tensors))
         cache.update(ctx.others)
         grads = backward(cache, upstream)
-        return tuple(grads[name].reshape(shape) if needs and shape is not None else None
+        return tuple(None if not needs or shape is None else g if (g := grads[name]).shape == shape else g.reshape(shape)
                      for name, shape, needs in zip(INPUTS, ctx.shapes, ctx.needs_input_grad))
 
 
@@ -76,18 +78,20 @@ def _fn_backward(residuals, upstream):
 fn.defvjp(_fn_forward, _fn_backward)'''
 
 _HEADERS = {
-    "torch": ["import torch", "from torch.autograd.function import once_differentiable", ""],
+    "torch": ["import torch", ""],
     "jax": ["import jax", "import jax.numpy as jnp", "import jax.scipy.special", ""],
 }
 _WIRING = {"torch": _TORCH_FUNCTION, "jax": _JAX_VJP}
 _CONSTANTS = {"torch": ["DEFAULT_DTYPE = torch.{dtype}   # for inputs that are not tensors"], "jax": []}
-_DECORATOR = {"torch": ["@torch.no_grad()"], "jax": []}
+_DECORATOR = {"torch": [], "jax": []}
 _WHAT = {"torch": "a torch.autograd.Function (Function; fn = Function.apply) with the derived backward",
          "jax": "a jax.custom_vjp function (fn, jit-compatible) with the derived backward"}
 _HOW = {"torch": ("fn(*inputs) takes torch tensors in the order INPUTS; torch's autograd differentiates it "
                   "through matcalc's backward (torch.autograd.gradcheck(fn, inputs) works), by WRT only: an "
                   "input outside WRT must not require grad. dtype and device are the inputs' (nothing is "
-                  "hard-coded); forward and backward run without a tape."),
+                  "hard-coded). fn is differentiable once (a second derivative through it raises). "
+                  "Called directly, forward and backward are plain torch code: wrap them in torch.no_grad() "
+                  "to run them without a tape."),
         "jax": ("fn(*inputs) takes arrays in the order INPUTS; jax.grad(fn, argnums=...) and jax.jit use "
                 "matcalc's backward, by WRT only: the cotangent of an input outside WRT is NaN. dtype: the "
                 "inputs' (float64 needs jax_enable_x64).")}

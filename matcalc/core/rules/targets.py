@@ -31,6 +31,7 @@ class Target:
     zeros: str                   # {shape}
     eye: str                     # {n}
     vdot: str                    # Σ {a} ∘ {b}, a scalar
+    outer: str                   # the small outer product {a} {b} of a column and a row (a call)
     copy: str                    # a fresh copy of {x_}
     scalar: str                  # the scalar result {x} as the target's scalar
     scalar_helpers: tuple[str, ...]
@@ -50,7 +51,7 @@ class Target:
 NUMPY = Target(
     "numpy", "np", full="np.full({shape}, {v})", full_dtype="np.full({shape}, {v}, dtype=DTYPE)",
     broadcast="np.broadcast_to({x}, {shape})", zeros="np.zeros({shape}, dtype=DTYPE)",
-    eye="np.eye({n}, dtype=DTYPE)", vdot="np.vdot({a}, {b})", copy="{x_}.copy()", scalar="_scalar({x})",
+    eye="np.eye({n}, dtype=DTYPE)", vdot="np.vdot({a}, {b})", outer='np.einsum("ik,kj->ij", {a}, {b})', copy="{x_}.copy()", scalar="_scalar({x})",
     scalar_helpers=("_scalar",), convert="np.asarray({value}, dtype=DTYPE)", seed_scalar="DTYPE(upstream)",
     seed_column="np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape((-1, 1)), {shape})",
     seed_other="np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape(np.shape(upstream)), {shape})",
@@ -62,7 +63,7 @@ TORCH = Target(
     full_dtype="(torch.zeros({shape}, dtype=DTYPE, device=DEVICE) + {v})",
     broadcast="torch.broadcast_to(" + _TORCH_TENSOR + ", {shape})",
     zeros="torch.zeros({shape}, dtype=DTYPE, device=DEVICE)", eye="torch.eye({n}, dtype=DTYPE, device=DEVICE)",
-    vdot="torch.vdot({a_}.reshape(-1), {b_}.reshape(-1))", copy="{x_}.clone()",
+    vdot="torch.vdot({a_}.reshape(-1), {b_}.reshape(-1))", outer="torch.mul({a}, {b})", copy="{x_}.clone()",
     scalar=_TORCH_TENSOR + ".reshape(())", scalar_helpers=(),
     convert="torch.as_tensor({value}, dtype=DTYPE, device=DEVICE)",
     seed_scalar="torch.as_tensor(upstream, dtype=DTYPE, device=DEVICE)",
@@ -77,7 +78,7 @@ TORCH = Target(
 JAX = Target(
     "jax", "jnp", full="jnp.full({shape}, {v}, dtype=DTYPE)", full_dtype="jnp.full({shape}, {v}, dtype=DTYPE)",
     broadcast="jnp.broadcast_to({x}, {shape})", zeros="jnp.zeros({shape}, dtype=DTYPE)",
-    eye="jnp.eye({n}, dtype=DTYPE)", vdot="jnp.vdot({a}, {b})", copy="{x_}", scalar="jnp.asarray({x}, dtype=DTYPE).reshape(())",
+    eye="jnp.eye({n}, dtype=DTYPE)", vdot="jnp.vdot({a}, {b})", outer="jnp.multiply({a}, {b})", copy="{x_}", scalar="jnp.asarray({x}, dtype=DTYPE).reshape(())",
     scalar_helpers=(), convert="jnp.asarray({value}, dtype=DTYPE)", seed_scalar="jnp.asarray(upstream, dtype=DTYPE)",
     seed_column="jnp.broadcast_to(jnp.asarray(upstream, dtype=DTYPE).reshape(-1, 1), {shape})",
     seed_other="jnp.broadcast_to(jnp.asarray(upstream, dtype=DTYPE), {shape})",
