@@ -458,7 +458,7 @@ def _paired(times: dict, target: str, framework: str) -> str:
     if target not in times or framework not in times:
         return "-"
     r = [t / f for t, f in zip(times[target], times[framework])]
-    q1, med, q3 = statistics.quantiles(r, n=4) if len(r) > 1 else (r[0],) * 3
+    q1, _, q3 = statistics.quantiles(r, n=4) if len(r) > 1 else (r[0],) * 3
     return f"{statistics.median(r):.2f} ({q1:.2f}-{q3:.2f})"
 
 

@@ -1,3 +1,6 @@
+import importlib
+import os
+
 import numpy as np
 import pytest
 
@@ -10,8 +13,6 @@ def rng():
 def extra(name: str):
     """The optional extra ``name`` (torch, jax, ...) imported, or the test skipped with the reason;
     under ``MATCALC_REQUIRE_EXTRAS=1`` (``.ci/run``) a missing extra fails the test instead."""
-    import importlib
-    import os
     try:
         return importlib.import_module(name)
     except ImportError as exc:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import extra
+from test_codegen_catalogue import CATALOGUE, _unsupported
 
 import matcalc
 from matcalc.core.errors import UnsupportedError
@@ -24,8 +26,6 @@ from matcalc.core.graph import topo_order
 from matcalc.core.kinds import generic_function
 from matcalc.generate.gradcheck import load, sample_inputs
 from matcalc.language.program import resolve_wrt, typed_program
-from conftest import extra
-from test_codegen_catalogue import CATALOGUE, _unsupported
 
 
 def _generic(program, shapes, assume) -> bool:

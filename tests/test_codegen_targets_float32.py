@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import extra
+from test_codegen_float32 import TWO_LAYER, TWO_LAYER_SHAPES, lecture_inputs
 
 import matcalc
 from matcalc.generate.gradcheck import load
-from conftest import extra
-from test_codegen_float32 import TWO_LAYER, TWO_LAYER_SHAPES, lecture_inputs
 
 NAMES = ("X", "W1", "W2", "Y")
 TOL = 1e-4          # normwise relative error of the float32 gradients against float64 (as for NumPy)

@@ -272,6 +272,7 @@ def _first(n: Node):
     return [(n.args[0], None, AT_ZERO)]
 
 
+_TORCH_ARG = "torch.as_tensor({{{}}}, dtype=DTYPE, device=DEVICE)"    # torch.maximum takes no Python number
 BINARY: dict[str, Binary] = {b.name: b for b in [
     Binary("leaky_relu", "z for z > 0, a z below",
            (lambda a, b: np.where(a > 0, a, b * a), lambda a, b: np.where(a > 0, 1.0, b * np.ones_like(a))),
@@ -280,11 +281,9 @@ BINARY: dict[str, Binary] = {b.name: b for b in [
            torch=("torch.where({a} > 0, {a}, {b_} * {a_})", "torch.where({a} > 0, 1.0, {b})"),
            jax=("jnp.where({a} > 0, {a}, {b_} * {a_})", "jnp.where({a} > 0, 1.0, {b})")),
     Binary("max", "elementwise maximum", (np.maximum,), _max_partials, ("np.maximum({a}, {b})",), _between,
-           broadcast=True, build=_minmax("max"), torch=("torch.maximum(torch.as_tensor({a}, dtype=DTYPE, device=DEVICE), "
-                                                          "torch.as_tensor({b}, dtype=DTYPE, device=DEVICE))",), jax=("jnp.maximum({a}, {b})",)),
+           broadcast=True, build=_minmax("max"), torch=(f"torch.maximum({_TORCH_ARG.format('a')}, {_TORCH_ARG.format('b')})",), jax=("jnp.maximum({a}, {b})",)),
     Binary("min", "elementwise minimum", (np.minimum,), _min_partials, ("np.minimum({a}, {b})",), _between,
-           broadcast=True, build=_minmax("min"), torch=("torch.minimum(torch.as_tensor({a}, dtype=DTYPE, device=DEVICE), "
-                                                          "torch.as_tensor({b}, dtype=DTYPE, device=DEVICE))",), jax=("jnp.minimum({a}, {b})",)),
+           broadcast=True, build=_minmax("min"), torch=(f"torch.minimum({_TORCH_ARG.format('a')}, {_TORCH_ARG.format('b')})",), jax=("jnp.minimum({a}, {b})",)),
 ]}
 
 
