@@ -1,9 +1,12 @@
-"""The NumPy expression emitter: one graph node as one line of generated code.
+"""The expression emitter: one graph node as one line of generated code, for every target.
 
-``Emitter`` prints a node's value as NumPy text from its arguments' names, with precedence
-levels (``ADD`` … ``ATOM``) so that parentheses appear only where needed; it never builds a
-diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` → ``v * A``).
-``Program`` (``generate.program``) decides which nodes get lines and names.
+``Emitter`` prints a node's value as NumPy (or torch, or JAX) text from its arguments' names, with
+precedence levels (``ADD`` … ``ATOM``) so that parentheses appear only where needed; it never
+builds a diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` →
+``v * A``).  A primitive's text is the rule table's template for the emitter's target; what no
+primitive owns (broadcasts, zeros, dot products, ...) is spelled by the target's ``Target``
+record (``core.rules.targets``), so no line here compares a target's name.  ``Program``
+(``generate.program``) decides which nodes get lines and names.
 """
 from __future__ import annotations
 
