@@ -286,7 +286,7 @@ class Emitter:
             if known_size(a.rows) * known_size(b.cols) <= _EINSUM_OUTER:
                 return Code(self.target.outer.format(a=x.text, b=y.text))
             return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
-        if a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):
+        if self.target.narrow and a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):
             # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
             xa = self.full(a.args[0])
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")

@@ -43,6 +43,8 @@ class Target:
     softmax_helpers: tuple[str, ...]
     commutation: str             # K₍{m},{n}₎ as an array
     in_place: bool               # whether single-use temporaries become output buffers
+    narrow: bool = False         # Aᵀ B with few columns as (Bᵀ A)ᵀ (OpenBLAS's fast path; in torch the
+                                 # transposed result is not .grad's layout, so backward() would copy it)
     forward_prologue: tuple[str, ...] = ()     # lines that open forward (DTYPE, DEVICE locals)
     backward_prologue: tuple[str, ...] = ()    # lines that open backward
     helpers: tuple[str, ...] = ()              # helpers every module of this target holds
@@ -55,7 +57,7 @@ NUMPY = Target(
     scalar_helpers=("_scalar",), convert="np.asarray({value}, dtype=DTYPE)", seed_scalar="DTYPE(upstream)",
     seed_column="np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape((-1, 1)), {shape})",
     seed_other="np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape(np.shape(upstream)), {shape})",
-    softmax="_softmax({x}, {axis})", softmax_helpers=("_softmax",), commutation="_commutation({m}, {n})", in_place=True)
+    softmax="_softmax({x}, {axis})", softmax_helpers=("_softmax",), commutation="_commutation({m}, {n})", in_place=True, narrow=True)
 
 _TORCH_TENSOR = "torch.as_tensor({x}, dtype=DTYPE, device=DEVICE)"
 TORCH = Target(
