@@ -4,7 +4,6 @@ and the pathological inputs (one exhausts the time limit, one the memory limit).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import socket
@@ -14,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import extra
 
 from matcalc.web.app import build_app
 from matcalc.web.pool import WorkerPool
@@ -27,14 +27,13 @@ MEMORY_BOMB = {"expr": "x'*A*x", "wrt": "x", "shapes": "A=40000,40000 x=40000", 
 
 
 def need(module: str, install: str):
-    """``import module``; missing: skip with the reason, or fail when MATCALC_REQUIRE_EXTRAS=1 (CI)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        missing(f"{module} is not installed ({install})")
+    """``import module`` through conftest's ``extra`` (skip with the reason; a failure under
+    MATCALC_REQUIRE_EXTRAS=1, as in CI); ``install`` is kept for the reader's benefit."""
+    return extra(module)
 
 
 def missing(reason: str) -> None:
+    """An extra that is not a module (Chromium): skipped, or failed under MATCALC_REQUIRE_EXTRAS=1."""
     if os.environ.get("MATCALC_REQUIRE_EXTRAS") == "1":
         pytest.fail(reason + "; MATCALC_REQUIRE_EXTRAS=1 makes a missing extra a failure")
     pytest.skip(reason)
