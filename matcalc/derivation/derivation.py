@@ -28,6 +28,7 @@ from matcalc.numeric.finite_differences import (
     printed_nodes,
 )
 from matcalc.output.explain import explain
+from matcalc.output.latexsteps import aligned
 from matcalc.output.programs import auto_names, program
 from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
@@ -248,7 +249,8 @@ class Derivation:
     def render(self, style: str = "unicode", form: str = "gradient") -> str:
         """The derivation as text: definitions of intermediates it uses, then one line per variable."""
         if self.kind == "tensor":                    # vec/Kronecker form, index form or differential
-            return render_tensor(self, style)
+            text = render_tensor(self, style)
+            return aligned(text.split("\n")) if style == "latex" else text
         nodes = self.results if form == "gradient" and self.kind == "gradient" else self.jacobian_nodes()
         roots = list(nodes.values())
         names = self._names(roots)
@@ -265,7 +267,7 @@ class Derivation:
             lines.append(f"{n} = {t}")
         for w, t in zip(nodes, texts):
             lines.append(f"{self.label(w, style)} = {t}")
-        return "\n".join(lines)
+        return aligned(lines) if style == "latex" else "\n".join(lines)
 
     def label(self, w: str, style: str = "unicode") -> str:
         o = self.output_name
@@ -288,8 +290,11 @@ class Derivation:
         return explain(self, style)
 
     def _repr_latex_(self) -> str:
-        body = self.latex().replace("\n", r" \\ ")
-        return rf"$\begin{{aligned}}{body.replace(' = ', ' &= ')}\end{{aligned}}$"
+        """Jupyter: the result as display math (several lines: one ``aligned`` block)."""
+        body = self.latex()
+        if not body.startswith(r"\begin{aligned}"):
+            body = "\\begin{aligned}" + body.replace(" = ", " &= ", 1) + "\\end{aligned}"
+        return f"$${body}$$"
 
 
 def external_shape(shape, node: Node, ndim) -> tuple:

@@ -14,6 +14,7 @@ import json
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
 from matcalc.core.rules import RULES
+from matcalc.output.latexsteps import Block, Row, document_body
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, Final, Local, StepInfo, explanation
 from matcalc.output.values import format_value, parse_at, values_at, values_text
@@ -191,29 +192,42 @@ def _text_lines(c: dict, style: str) -> list[str]:
     return lines
 
 
-def _latex(c: dict) -> str:
-    def t(s):
-        return r"\text{" + s.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%") + "}"
+_LATEX_LABELS = {"local": "local", "rule": "local rule", "jacobian": "Jacobian", "gradient": "gradient"}
 
-    rows = [r"&" + t("Computational graph (forward):")]
-    for g in c["graph"]:
-        rows.append(f"{g['name']} &= {g['definition']}")
-    rows.append(r"&" + t("Backward pass (G is the upstream gradient):"))
+
+def latex_blocks(c: dict) -> list[Block]:
+    """The explanation (content in the latex style) as titled blocks of labelled rows, the
+    labels those of the Unicode steps: the forward graph, one block per node, the result."""
+    graph = Block("Computational graph", text="(forward, in topological order):",
+                  rows=[Row("", g["name"], [g["definition"]]) for g in c["graph"]])
+    blocks = [graph, Block("Backward pass", text=f"from ${c['output']}$ back, node by node; $G$ is the upstream "
+                           "gradient, Jacobians are in numerator layout, gradients in the shape convention.")]
     for st in c["steps"]:
-        rows.append(rf"&{t('node ')} {_head(st)}")
+        rows = []
         if st["fork"]:
-            rows.append(f"{st['upstream_label']} &= " + _plus([f["contribution"] for f in st["fork"]])
-                        + r" \quad " + t("(fork: contributions added)"))
-        rows.append(f"{st['upstream_label']} &= {st['upstream']}")
+            rows.append(Row("fork", st["upstream_label"], [_plus([f["contribution"] for f in st["fork"]])],
+                            note="(contributions added)"))
+        rows.append(Row("upstream", st["upstream_label"], [st["upstream"]]))
         for i in st["inputs"]:
-            for kind, lhs, rhs in _input_rows(i, with_rule=False):
-                if kind == "rule":
-                    rows.append(rf"G &\mapsto {rhs} \quad \text{{(local rule, to }} {i['input']}\text{{)}}")
-                else:
-                    rows.append(f"{lhs} &= {rhs}")
-    rows.append(r"&" + t("Result:"))
-    rows += [f"{lhs} &= {rhs}" for lhs, rhs, _ in _result_rows(c)]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+            rows.append(Row("to", "", [i["input"]]))
+            for kind, lhs, rhs in _input_rows(i, with_rule=True):
+                rows.append(Row(_LATEX_LABELS[kind], lhs, rhs.split(" = "),
+                                relation=r"\mapsto" if kind == "rule" else "="))
+        blocks.append(Block("Node", _head(st), st["gate"] or st["rule"], rows))
+    result = Block("Result")
+    for lhs, rhs, fork in _result_rows(c):
+        label, _, lhs = lhs.rpartition(" = ")
+        forms = rhs.split(" = ")
+        if label:                                   # δ = ∂s/∂z₁ = …: δ names the first form
+            forms = [lhs, *forms]
+            lhs = label
+        result.rows.append(Row("", lhs, forms, note="(paths added at the fork)" if fork else ""))
+    blocks.append(result)
+    return blocks
+
+
+def _latex(c: dict) -> str:
+    return document_body(latex_blocks(c))
 
 
 def render(ex: Explanation, style: str = "unicode") -> str:
