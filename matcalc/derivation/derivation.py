@@ -7,7 +7,7 @@ output), ``jacobian`` (a vector output by a vector) or ``tensor`` (matrix by mat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,6 +29,8 @@ from matcalc.numeric.finite_differences import (
 )
 from matcalc.output.explain import explain
 from matcalc.output.latexsteps import aligned
+from matcalc.output.notebook import Picture, StepList
+from matcalc.output.picture import graph_model
 from matcalc.output.programs import auto_names, program
 from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
@@ -53,6 +55,10 @@ class Derivation:
     forms: dict[str, str] = field(default_factory=dict)       # tensor kind: name -> vec | index | jvp
     closed: dict[str, object] = field(default_factory=dict)   # name -> vec form (Node) or IndexForm
     check: CheckReport | None = None                          # the verification report (verify=True)
+
+    def __post_init__(self) -> None:
+        # still a list of the recorded steps; it prints and displays (Jupyter) as the explained steps
+        self.steps = StepList(self.steps, self)
 
     # ---------------------------------------------------------------- SymPy face
     @property
@@ -288,6 +294,19 @@ class Derivation:
     def steps_text(self, style: str = "unicode") -> str:
         """The chain-rule steps (derive with ``steps=True``): unicode, text, latex, markdown or json."""
         return explain(self, style)
+
+    def graph(self, at: dict | None = None) -> Picture:
+        """The computational graph as a picture (inline SVG in Jupyter); with ``at`` (user values,
+        indices from 1, as ``--at``) every edge carries its forward value (green, above) and the
+        gradient that flowed back along it (red, below)."""
+        d = self
+        if self.kind == "gradient" and not self.steps:        # values need the recorded steps
+            recorded: list[Step] = []
+            gradients(self.typed.output, [self.variables[w] for w in self.wrt], recorded)
+            d = replace(self, steps=recorded)
+        if at is not None and d.kind != "gradient":
+            raise MatcalcError("values on the picture need a scalar output")
+        return Picture(graph_model(self.typed, d if d.kind == "gradient" else None, at))
 
     def _repr_latex_(self) -> str:
         """Jupyter: the result as display math (several lines: one ``aligned`` block)."""

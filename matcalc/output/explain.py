@@ -14,7 +14,7 @@ import json
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
 from matcalc.core.rules import RULES
-from matcalc.output.latexsteps import Block, Row, document_body
+from matcalc.output.latexsteps import Block, Row, document_body, mathjax
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, Final, Local, StepInfo, explanation
 from matcalc.output.values import format_value, parse_at, values_at, values_text
@@ -22,7 +22,7 @@ from matcalc.output.values import format_value, parse_at, values_at, values_text
 __all__ = ["GATES", "STYLES", "Explanation", "Final", "Local", "StepInfo", "explain", "explanation",
            "format_value", "parse_at", "render", "values_at", "values_text"]
 
-STYLES = ("unicode", "text", "latex", "markdown", "json")
+STYLES = ("unicode", "text", "latex", "markdown", "json", "mathjax")   # mathjax: Markdown with displays (Jupyter)
 
 GATES = {op: r.gate for op, r in RULES.items() if r.gate}   # the lecture's sentence per gate, from the table
 
@@ -231,7 +231,8 @@ def _latex(c: dict) -> str:
 
 
 def render(ex: Explanation, style: str = "unicode") -> str:
-    """The explanation printed: unicode, text, latex (an align* environment), markdown or json."""
+    """The explanation printed: unicode, text, latex (a paragraph and an alignat* per block),
+    markdown, json, or mathjax (Markdown with MathJax displays, what Jupyter shows)."""
     if style not in STYLES:
         raise MatcalcError(f"unknown style {style!r}: one of {', '.join(STYLES)}")
     if style == "json":
@@ -240,6 +241,8 @@ def render(ex: Explanation, style: str = "unicode") -> str:
         return json.dumps(payload, ensure_ascii=False, indent=2)
     if style == "latex":
         return _latex(_content(ex, "latex"))
+    if style == "mathjax":
+        return f"**Steps for** `{ex.expr}`\n\n" + mathjax(latex_blocks(_content(ex, "latex")))
     if style == "markdown":
         return _markdown(_content(ex, "unicode"))
     return "\n".join(_text_lines(_content(ex, style), style))
