@@ -295,7 +295,7 @@ class Derivation:
         """The chain-rule steps (derive with ``steps=True``): unicode, text, latex, markdown or json."""
         return explain(self, style)
 
-    def graph(self, at: dict | None = None) -> Picture:
+    def graph(self, at: dict | None = None, precision: int = 3) -> Picture:
         """The computational graph as a picture (inline SVG in Jupyter); with ``at`` (user values,
         indices from 1, as ``--at``) every edge carries its forward value (green, above) and the
         gradient that flowed back along it (red, below)."""
@@ -306,7 +306,7 @@ class Derivation:
             d = replace(self, steps=recorded)
         if at is not None and d.kind != "gradient":
             raise MatcalcError("values on the picture need a scalar output")
-        return Picture(graph_model(self.typed, d if d.kind == "gradient" else None, at))
+        return Picture(graph_model(self.typed, d if d.kind == "gradient" else None, at, precision))
 
     def _repr_latex_(self) -> str:
         """Jupyter: the result as display math (several lines: one ``aligned`` block)."""
