@@ -21,6 +21,7 @@ from matcalc.api import check
 from matcalc.cli.batch_read import open_rows
 from matcalc.cli.options import parse_assume, parse_shape, shapes_and_assumptions
 from matcalc.core.errors import ClosedPipe, MatcalcError
+from matcalc.derivation.payload import schema_id
 from matcalc.grading.check import FORMS, Verdict
 
 REPORT_FIELDS = ("id", "expr", "wrt", "answer", "form", "verdict", "diagnosis", "reason", "expected",
@@ -68,7 +69,7 @@ def run_check(args) -> int:
     code = 0 if v.correct else 1
     try:
         if args.json:
-            print(json.dumps(v.to_dict(), ensure_ascii=False, indent=2))
+            print(json.dumps({"schema": schema_id("check"), **v.to_dict()}, ensure_ascii=False, indent=2))
         else:
             print(v)
         sys.stdout.flush()
@@ -198,8 +199,9 @@ def run_batch(path: str, output: str | None) -> int:
 
 
 def _print_summary(summary: dict, interrupted: bool = False) -> None:
-    print(f"{'interrupted after' if interrupted else 'checked'} {summary['rows']} answers: "
-          f"{summary['correct']} correct, {summary['wrong']} wrong, {summary['error']} errors",
+    rows, errors = summary["rows"], summary["error"]
+    print(f"{'interrupted after' if interrupted else 'checked'} {rows} answer{'' if rows == 1 else 's'}: "
+          f"{summary['correct']} correct, {summary['wrong']} wrong, {errors} error{'' if errors == 1 else 's'}",
           file=sys.stderr)
 
 
