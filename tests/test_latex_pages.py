@@ -14,10 +14,10 @@ from extras import need
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "worked_examples"))
 
-import latex_pages  # noqa: E402
-from generate import EXAMPLES  # noqa: E402
+import latex_pages
+from generate import EXAMPLES
 
-from matcalc.language.program import typed_program  # noqa: E402
+from matcalc.language.program import typed_program
 
 SLUGS = [ex.slug for ex in EXAMPLES]
 LABELS = {"upstream", "fork", "local", "local rule", "Jacobian", "gradient"}
@@ -47,7 +47,7 @@ def test_the_pages_are_checked_in(slug):
 def test_the_documents_are_ascii_and_every_step_is_labelled(slug, documents):
     tex = documents[slug]
     assert tex.isascii()
-    for block in re.findall(r"\\paragraph\{Node\}.*?\\end\{alignat\*\}", tex, re.S):
+    for block in re.findall(r"\\paragraph\{Node\}.*?\\end\{alignat\*\}", tex, re.DOTALL):
         rows = [r for r in block.split("\n") if "&=" in r or r"&\mapsto" in r]
         for row in rows:
             m = re.match(r"&\\quad \\text\{([^}]*)\} \\quad & ", row)

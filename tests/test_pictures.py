@@ -5,6 +5,7 @@ both renderers; PNG without matplotlib."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -50,7 +51,7 @@ def boxes(svg: str):
             nodes.append(((cx - r, cy - r, cx + r, cy + r), "circle", "circle"))
         elif tag == "polyline":
             pts = [tuple(map(float, p.split(","))) for p in el.get("points").split()]
-            segments += list(zip(pts, pts[1:]))
+            segments += list(itertools.pairwise(pts))
     return labels, nodes, segments, (width, height)
 
 

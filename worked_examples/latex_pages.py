@@ -21,9 +21,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from generate import EXAMPLES, Example, quote, run  # noqa: E402
+from generate import EXAMPLES, Example, quote, run
 
-from matcalc.output.latexsteps import document, latex_text  # noqa: E402
+from matcalc.output.latexsteps import document, latex_text
 
 OUT = HERE.parent / "docs" / "latex"
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-
-import numpy as np
 from fractions import Fraction
 from html import escape
+
+import numpy as np
 
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError

@@ -68,7 +68,6 @@ def layout(model):
     """(node positions, runs per edge, column x positions, gap x ranges, width, height)."""
     level, inputs = _levels(model)
     last = max(level.values())
-    out_edge = next(i for i, e in enumerate(model.edges) if e.dst is None)
     span = {i: (level[e.src], level[e.dst] if e.dst is not None else last + 1) for i, e in enumerate(model.edges)}
     # rows: column by column, a gate at the mean height of its inputs, leaves and dummies placed too
     row: dict[int, float] = {}
@@ -85,8 +84,8 @@ def layout(model):
                 prev = row[model.edges[i].src] if a == lv - 1 else dummy[(i, lv - 1)]
                 wish[("d", i)] = prev
         top = max((w for w in wish.values() if w is not None), default=-ROW)
-        for k in wish:
-            if wish[k] is None:
+        for k, w in list(wish.items()):
+            if w is None:
                 top += ROW
                 wish[k] = top
         for (kind, k), y in _spread(wish, ROW).items():
