@@ -39,9 +39,10 @@ EXAMPLES = """examples:
 def add_check_parser(sub) -> None:
     c = sub.add_parser("check", help="grade a hand-derived gradient / Jacobian / Hessian",
                        epilog=EXAMPLES + "\n" + REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("expr", nargs="?", help="expression or program in the matcalc language")
+    c.add_argument("expr", nargs="?", help="expression or program in the matcalc language (- standard input, "
+                   "@FILE a file)")
     c.add_argument("--wrt", help="the variable the answer differentiates by")
-    c.add_argument("--answer", help="the answer to grade, in the matcalc language")
+    c.add_argument("--answer", help="the answer to grade, in the matcalc language (- or @FILE as for EXPR)")
     c.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                    help="declare a shape: W=n,m  x=m  lam=scalar (repeatable)")
     c.add_argument("--assume", action="append", default=[], metavar="NAME=KIND",
@@ -49,7 +50,8 @@ def add_check_parser(sub) -> None:
     c.add_argument("--form", choices=FORMS, default=None,
                    help="gradient (default for a scalar output), jacobian (vector output), hessian")
     c.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    c.add_argument("--batch", metavar="FILE", help="grade every row of a CSV, JSON Lines or JSON array file (see below)")
+    c.add_argument("--batch", metavar="FILE", help="grade every row of a CSV, JSON Lines or JSON array file "
+                   "(see below; - reads standard input)")
     c.add_argument("-o", "--output", metavar="REPORT", help="batch report: .csv (default), .jsonl or .json")
 
 
