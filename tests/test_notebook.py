@@ -15,6 +15,7 @@ from extras import need
 
 import matcalc
 from matcalc.core.errors import MatcalcError
+from matcalc.grading.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "docs" / "matcalc_in_jupyter.ipynb"
@@ -94,7 +95,9 @@ def test_verdict_displays():
     right = matcalc.check("norm(W*x)^2", "W", answer="2*W*x*x'")
     assert "correct" in right._repr_html_() and right._repr_markdown_().startswith("**correct**")
     wrong = matcalc.check("x'*x", "x", answer="3*x")
-    assert "counterexample" in wrong._repr_markdown_() and "&lt;" not in wrong._repr_html_()[:20]
+    assert "counterexample" in wrong._repr_markdown_() and "<code>2*x</code>" in wrong._repr_html_()
+    odd = Verdict(False, "wrong", "a <b> reason", "x<y", "z", "gradient")
+    assert "a &lt;b&gt; reason" in odd._repr_html_() and "<code>x&lt;y</code>" in odd._repr_html_()
 
 
 def test_render_traceback_is_the_caret_message():

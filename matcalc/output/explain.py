@@ -211,7 +211,7 @@ def latex_blocks(c: dict) -> list[Block]:
         for i in st["inputs"]:
             rows.append(Row("to", "", [i["input"]]))
             for kind, lhs, rhs in _input_rows(i, with_rule=True):
-                rows.append(Row(_LATEX_LABELS[kind], lhs, rhs.split(" = "),
+                rows.append(Row(_LATEX_LABELS.get(kind, kind), lhs, rhs.split(" = "),
                                 relation=r"\mapsto" if kind == "rule" else "="))
         blocks.append(Block("Node", _head(st), st["gate"] or st["rule"], rows))
     result = Block("Result")
