@@ -115,12 +115,33 @@ def test_precision_option(tmp_path, capsys):
 
 
 def test_dot_puts_values_above_and_gradients_below():
+    """Each labelled edge passes through a node of its own whose middle row is the line: the
+    value in the row above, the gradient in the row below."""
     from matcalc.output.values import parse_at
     dot = to_dot(graph_model("(x+y)*z", at=parse_at("x=-2,y=5,z=-4")))
-    assert "labelangle=28" in dot
-    assert re.search(r'taillabel=<<font color="#1a7f37">-2</font>>', dot)
-    assert re.search(r'headlabel=<<font color="#cf222e">-4</font>>', dot)
-    assert "label=<<font" not in dot.replace("taillabel", "").replace("headlabel", "")
+    rows = re.findall(r"<tr>(.*?)</tr>", dot)
+    assert len(rows) == 3 * 5                                 # five labelled edges, the output's included
+    for above, line, below in zip(rows[0::3], rows[1::3], rows[2::3]):
+        assert "#1a7f37" in above and 'port="p" sides="b"' in line and "#cf222e" in below
+    assert re.search(r'color="#1a7f37">-12<.*color="#cf222e">1<', dot)
+    assert "label=<<font" not in dot
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed (optional)")
+def test_graphviz_values_above_gradients_below(tmp_path):
+    from matcalc.output.values import parse_at
+    model = graph_model("u'*tanh(W*x+b)", at=parse_at("W=[1,2,0;3,4,1],x=[1,2,3],b=[0.5,-1],u=[1,-1]"))
+    assert write(model, str(tmp_path / "g.svg"), "dot") == "graphviz"
+    root = ET.fromstring((tmp_path / "g.svg").read_text())
+    texts = {}
+    for el in root.iter(f"{NS}text"):
+        texts.setdefault(el.get("fill"), []).append(float(el.get("y")))
+    assert texts["#1a7f37"] and texts["#cf222e"]
+    for g in root.iter(f"{NS}g"):
+        if g.get("class") == "node" and any(t.get("fill") == "#1a7f37" for t in g.iter(f"{NS}text")):
+            (green,) = [float(t.get("y")) for t in g.iter(f"{NS}text") if t.get("fill") == "#1a7f37"]
+            (red,) = [float(t.get("y")) for t in g.iter(f"{NS}text") if t.get("fill") == "#cf222e"]
+            assert green < red                               # SVG y grows downwards: green above
 
 
 def test_png_without_matplotlib(tmp_path, monkeypatch):

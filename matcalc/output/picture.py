@@ -32,6 +32,7 @@ from matcalc.output.svgpicture import to_svg as svg_of
 
 GREEN = "#1a7f37"
 RED = "#cf222e"
+LINE = "#444444"
 
 
 @dataclass
@@ -148,27 +149,31 @@ def graph_model(typed, d=None, at: dict | None = None, precision: int = 3) -> Mo
 
 # ---------------------------------------------------------------------- DOT
 def to_dot(model: Model) -> str:
-    """Graphviz text: the forward value as the tail label (above the edge, green) and the
-    gradient as the head label (below it, red): with ``labelangle`` positive, Graphviz turns a
-    tail label counter-clockwise off the edge (up, for an edge going right) and a head label,
-    measured from the head back along the edge, to the other side (down)."""
-    lines = ["digraph matcalc {", "  rankdir=LR;", "  nodesep=0.6; ranksep=1.1;", '  node [fontname="Helvetica"];',
-             '  edge [fontname="Helvetica", fontsize=11, labelangle=28, labeldistance=2.6];']
+    """Graphviz text.  An edge with numbers passes through a small node of its own, a table whose
+    middle row is the edge's line: the forward value above it (green), the gradient below it
+    (red), as on the slides; being a node, Graphviz keeps it clear of the other nodes and labels
+    (edge labels would sit beside the edge, both above it, and head/tail labels overlap)."""
+    lines = ["digraph matcalc {", "  rankdir=LR;", "  nodesep=0.3; ranksep=0.35;", '  node [fontname="Helvetica"];',
+             f'  edge [fontname="Helvetica", color="{LINE}", arrowsize=0.8];']
     for n in model.nodes:
         shape = "plaintext" if n.leaf else "circle"
         cap = n.caption()
         label = escape(n.label) + (f'<br/><font point-size="9">{escape(cap)}</font>' if cap else "")
         lines.append(f"  n{n.key} [shape={shape}, label=<{label}>];")
     lines.append('  out [shape=point, style=invis];')
-    for e in model.edges:
+    for i, e in enumerate(model.edges):
         dst = f"n{e.dst}" if e.dst is not None else "out"
-        attrs = []
-        if e.value:
-            attrs.append(f'taillabel=<<font color="{GREEN}">{escape(e.value)}</font>>')
-        if e.grad:
-            attrs.append(f'headlabel=<<font color="{RED}">{escape(e.grad)}</font>>')
-        label = f" [{', '.join(attrs)}]" if attrs else ""
-        lines.append(f"  n{e.src} -> {dst}{label};")
+        if not (e.value or e.grad):
+            lines.append(f"  n{e.src} -> {dst};")
+            continue
+        cell = '<td><font point-size="11" color="{}">{}</font></td>'
+        table = ('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                 f"<tr>{cell.format(GREEN, escape(e.value))}</tr>"
+                 f'<tr><td port="p" sides="b" border="1" height="1" width="28" color="{LINE}"></td></tr>'
+                 f"<tr>{cell.format(RED, escape(e.grad))}</tr></table>")
+        lines.append(f"  e{i} [shape=plaintext, margin=0, label=<{table}>];")
+        lines.append(f"  n{e.src} -> e{i}:p:w [arrowhead=none];")
+        lines.append(f"  e{i}:p:e -> {dst};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
