@@ -165,3 +165,12 @@ def test_png_with_no_converter_is_a_clear_message(tmp_path, monkeypatch):
     with pytest.raises(MatcalcError, match="cairosvg") as e:
         write(model, str(tmp_path / "g.png"))
     assert e.value.exit_code == 2
+
+
+def test_png_through_cairosvg_when_no_program_is_installed(tmp_path, monkeypatch):
+    from matcalc.output.values import parse_at
+    need(importlib.util.find_spec("cairosvg") is not None, "cairosvg (pip install matcalc[picture])")
+    model = graph_model("(x+y)*z", at=parse_at("x=-2,y=5,z=-4"))
+    monkeypatch.setattr(shutil, "which", lambda name: None)         # no dot, no rsvg-convert
+    assert write(model, str(tmp_path / "g.png")) == "cairosvg"
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"

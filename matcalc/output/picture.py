@@ -190,9 +190,12 @@ def _png(svg: str, path: str) -> str:
     if rsvg:
         subprocess.run([rsvg, "-f", "png", "-o", path], input=svg.encode(), check=True)
         return "rsvg-convert"
-    cairosvg = optional_module("cairosvg", "writing .png without Graphviz",
-                               'pip install "matcalc[picture]" (cairosvg), or apt-get install librsvg2-bin '
-                               "or graphviz (.svg and .dot need none of them)")
+    install = ('pip install "matcalc[picture]" (cairosvg), or apt-get install librsvg2-bin or graphviz '
+               "(.svg and .dot need none of them)")
+    try:
+        cairosvg = optional_module("cairosvg", "writing .png without Graphviz", install)
+    except OSError as e:                     # cairosvg is there but the cairo library is not
+        raise MatcalcError(f"writing .png: cairosvg cannot load the cairo library ({e}); {install}") from None
     cairosvg.svg2png(bytestring=svg.encode(), write_to=path)
     return "cairosvg"
 
