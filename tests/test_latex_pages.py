@@ -17,10 +17,14 @@ sys.path.insert(0, str(ROOT / "worked_examples"))
 import latex_pages
 from generate import EXAMPLES
 
+from matcalc.api import derive
 from matcalc.language.program import typed_program
+from matcalc.output.latexsteps import document
 
 SLUGS = [ex.slug for ex in EXAMPLES]
-LABELS = {"upstream", "fork", "local", "local rule", "Jacobian", "gradient"}
+LABELS = {"upstream", "fork", "local", "local rule", "Jacobian", "gradient", "chain", "matrix"}
+STEPS = [("tanh(W*x + b)", "x", False), ("norm(W*x)^2", "W", True),        # issue 14's acceptance lines
+         ("h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "W1,W2", True)]
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +47,29 @@ def test_the_pages_are_checked_in(slug):
     assert (ROOT / "docs" / "latex" / f"{slug}-1.png").exists(), "run python worked_examples/latex_pages.py"
 
 
-@pytest.mark.parametrize("slug", SLUGS)
-def test_the_documents_are_ascii_and_every_step_is_labelled(slug, documents):
-    tex = documents[slug]
+def _labelled(tex: str) -> None:
     assert tex.isascii()
     for block in re.findall(r"\\paragraph\{Node\}.*?\\end\{alignat\*\}", tex, re.DOTALL):
         rows = [r for r in block.split("\n") if "&=" in r or r"&\mapsto" in r]
         for row in rows:
             m = re.match(r"&\\quad \\text\{([^}]*)\} \\quad & ", row)
             assert m and m.group(1) in LABELS or row.startswith("&& &= "), row
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_documents_are_ascii_and_every_step_is_labelled(slug, documents):
+    _labelled(documents[slug])
+
+
+@pytest.mark.parametrize("expr,wrt,index", STEPS)
+def test_jacobian_chain_and_index_steps_compile_labelled(expr, wrt, index, tmp_path):
+    """The Jacobian chain (a vector output) and the --index steps share the steps' LaTeX layout."""
+    body = derive(expr, wrt, steps=True).steps_text("latex", index=index)
+    _labelled(body)
+    need(shutil.which("pdflatex") is not None, "pdflatex (apt-get install texlive-latex-recommended)")
+    code, log = latex_pages.compile_pdf(document(body, "Steps for " + expr), tmp_path, "steps")
+    assert code == 0, log[-3000:]
+    assert not [line for line in log.splitlines() if line.startswith(("!", "Overfull"))]
 
 
 @pytest.mark.parametrize("slug", SLUGS)

@@ -80,7 +80,9 @@ def test_steps_stay_a_list_and_print_as_unicode():
     assert isinstance(d.steps, list) and len(d.steps) == 4 and d.steps[0].node is d.typed.output
     assert str(d.steps) == d.steps_text("unicode")
     assert d.steps._repr_markdown_().startswith("**Steps for** `u'*f(W*x+b)`")
-    assert "derive with `steps=True`" in matcalc.derive("norm(W*x)^2", "W").steps._repr_markdown_()
+    assert "derive with steps=True" in matcalc.derive("norm(W*x)^2", "W").steps._repr_markdown_()
+    chain = matcalc.derive("tanh(W*x + b)", "x", steps=True).steps       # a vector output: the Jacobian chain
+    assert r"\text{Jacobian}" in chain._repr_markdown_() and "∂f/∂x" in str(chain)
 
 
 def test_graph_is_a_picture_with_svg():

@@ -1,7 +1,7 @@
 """The worked examples as LaTeX documents: every command's full derivation with ``--latex``.
 
-    python worked_examples/latex_pages.py            # write docs/latex/*.tex and the pages as PNG
-    python worked_examples/latex_pages.py --tex-only  # only the .tex files
+    python worked_examples/latex_pages.py            # write the pages as PNG into docs/latex/
+    python worked_examples/latex_pages.py --tex-only  # write the .tex files there instead (not checked in)
 
 Each example of ``generate.EXAMPLES`` becomes one ``article``: its title and paragraph, then each
 command (without ``--at`` where it only adds numbers to a result) run with ``--latex`` in-process.
@@ -78,8 +78,8 @@ def main(argv: list[str]) -> int:
     for old in OUT.glob("*.png"):
         old.unlink()
     for slug, tex in documents().items():
-        (OUT / f"{slug}.tex").write_text(tex, encoding="ascii")
-        if "--tex-only" in argv:
+        if "--tex-only" in argv:                  # for reading; only the pages are checked in
+            (OUT / f"{slug}.tex").write_text(tex, encoding="ascii")
             continue
         if not (shutil.which("pdflatex") and shutil.which("pdftoppm")):
             print("pdflatex and pdftoppm are needed for the pages (apt-get install texlive-latex-recommended "

@@ -33,20 +33,20 @@ class StepList(list):
     def latex(self) -> str:
         return self.text("latex")
 
-    def __str__(self) -> str:
-        if not self:
-            return "no steps were recorded: derive with steps=True"
+    def __str__(self) -> str:                 # a Jacobian's chain needs no recorded steps
+        if self.derivation is None:
+            return list.__repr__(self)
         try:
             return self.text("unicode")
         except MatcalcError as e:
             return e.render()
 
     def _repr_markdown_(self) -> str:
-        if not self:
-            return "*No steps were recorded: derive with `steps=True`.*"
+        if self.derivation is None:
+            return f"`{list.__repr__(self)}`"
         try:
             return self.text("mathjax")
-        except MatcalcError as e:
+        except MatcalcError as e:             # no steps recorded (derive with steps=True), a 4-D result
             return f"*{e.render()}*"
 
     def _repr_pretty_(self, p, cycle) -> None:         # IPython's text/plain: the Unicode steps
