@@ -39,6 +39,7 @@ class Emitter:
         self.forward_of: dict[int, Node] = {}  # id -> forward node (for reuse of softmax etc.)
         self.line_names: dict[str, str | None] = {}
         self.fresh: dict[str, tuple] = {}      # locals holding a new array of the node's full shape
+        self.arrays: set[str] = set()          # locals holding an array (not a scalar): releasable
         # the locals each line reads, tracked as the graph is printed (never read off the text):
         # reads[-1] collects the line being printed, a hoisted subexpression pushes its own set
         self.reads: list[set[str]] = [set()]
@@ -79,6 +80,8 @@ class Emitter:
             self.emit(f"    {name} = {c.text}", reads)
         if c.alias is None and c.full and not node.is_scalar and not _VIEW.match(c.text):
             self.fresh[name] = node.shape
+        if not node.is_scalar:
+            self.arrays.add(name)
         info = Code(name, ATOM, c.full or node.is_scalar, c.alias)
         if register:
             self.named[id(node)] = info
@@ -118,6 +121,7 @@ class Emitter:
                     else:
                         self.emit(f"    {name} += {c.text}", reads)
                 info = Code(name, ATOM, True, None)
+                self.arrays.add(name)
                 if register:
                     self.named[id(node)] = info
                 return info
