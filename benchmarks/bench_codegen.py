@@ -6,6 +6,19 @@ Run by hand from the repository root (the competitors are optional extras, never
     PYTHONPATH=. python benchmarks/bench_codegen.py --quick       # 7 repeats: a smoke test
     PYTHONPATH=. python benchmarks/bench_codegen.py --only tanh   # workloads whose name contains 'tanh'
     PYTHONPATH=. python benchmarks/bench_codegen.py --memory      # peak memory of backward (tracemalloc)
+    PYTHONPATH=. python benchmarks/bench_codegen.py --orientations  # both ways of each skinny product
+
+The README's figures: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 taskset -c 1 python ...`` (the
+script also sets one BLAS thread before NumPy loads and pins itself; OPENBLAS_CORETYPE is left as
+the environment has it, and the header prints the kernel OpenBLAS runs).
+
+Limits.  Each timing run first measures this core's one-thread dgemm (n = 2048) and copy
+bandwidth (``np.copyto`` of 128 MiB, bytes read + written, as STREAM counts a copy), interleaved.
+A workload's floor is the larger of its products' flops at the dgemm rate and its compulsory bytes
+(every input read once, every gradient written once) at the copy rate; the table gives the
+generated code's time over that floor (with fresh gradients and with ``out=`` buffers) and its
+achieved GF/s and GB/s with their fraction of the limits.  ``out=``: the generated backward in a
+training loop that passes its gradients back as buffers (``backward(cache, out=grads)``).
 
 What is timed.  Every contender computes the value and the gradients of the same float64 function
 from the same inputs: hand-written (lecture-style ``forward`` returning a cache, ``backward(cache)``),
@@ -526,6 +539,51 @@ def run_memory(ws: list[Workload]) -> None:
               f"| {_held(hand_cache, inp) * mb:.2f} | {_held(gen_cache, inp) * mb:.2f} |", flush=True)
 
 
+# ---------------------------------------------------------------- the orientations of skinny products
+ORIENTATION_SHAPES = [(256, 3072, 10), (4096, 512, 8), (1000, 500, 4), (2048, 64, 10), (128, 3072, 10),
+                      (256, 1000, 16), (64, 1000, 16), (256, 256, 10), (64, 100, 10)]
+
+
+def _orientation_forms(X, W, G) -> dict[str, Callable]:
+    return {"XW": lambda: X @ W, "WXT": lambda: (W.T @ X.T).T, "XG": lambda: X.T @ G, "GXT": lambda: (G.T @ X).T}
+
+
+def _paired(t: dict, a: str, b: str) -> str:
+    q = [x / y for x, y in zip(t[a], t[b])]
+    q1, _, q3 = statistics.quantiles(q, n=4)
+    return f"{statistics.median(q):.2f} ({q1:.2f}-{q3:.2f})"
+
+
+def run_orientations(repeats: int, clock: str) -> None:
+    """Both ways of computing each skinny product the generated code meets, interleaved and
+    paired: the forward ``X W`` (m × k times k × n, n small) against ``(Wᵀ Xᵀ)ᵀ``, and the
+    backward ``Xᵀ G`` against ``(Gᵀ X)ᵀ`` — what the emitter's ``_SKINNY`` and ``_NARROW`` rules
+    choose from."""
+    rng = np.random.default_rng(0)
+    tick = time.process_time if clock == "cpu" else time.perf_counter
+    print("| m × k · k × n | X W µs | (Wᵀ Xᵀ)ᵀ / X W (q1-q3) | Xᵀ G µs | (Gᵀ X)ᵀ / Xᵀ G (q1-q3) | generated uses |")
+    print("|---|---:|---:|---:|---:|---|")
+    for m, k, n in ORIENTATION_SHAPES:
+        forms = _orientation_forms(rng.standard_normal((m, k)), rng.standard_normal((k, n)),
+                                   rng.standard_normal((m, n)))
+        calls = max(1, int(2e-3 / (2.0 * m * k * n / 20e9)))
+        t: dict[str, list[float]] = {f: [] for f in forms}
+        names = list(forms)
+        for r in range(repeats):
+            for f in names[r % 4:] + names[:r % 4]:
+                forms[f]()
+                t0 = tick()
+                for _ in range(calls):
+                    forms[f]()
+                t[f].append((tick() - t0) / calls)
+        src = codegen("L = sum(-Y .* log_softmax(X*W, 2))", "W", {"X": (m, k), "W": (k, n), "Y": (m, n)},
+                      {"Y": "onehot_rows"}, verify=False)
+        uses = ("(Wᵀ Xᵀ)ᵀ" if "(W.T @ X.T).T" in src else "X W") + ", " + \
+            ("(Gᵀ X)ᵀ" if ".T @ X).T" in src else "Xᵀ G")
+        print(f"| {m} × {k} · {k} × {n} | {statistics.median(t['XW']) * 1e6:.0f} | {_paired(t, 'WXT', 'XW')} "
+              f"| {statistics.median(t['XG']) * 1e6:.0f} | {_paired(t, 'GXT', 'XG')} | {uses} |", flush=True)
+
+
 # ---------------------------------------------------------------- main
 def machine() -> str:
     model = platform.processor()
@@ -557,6 +615,8 @@ def main(argv=None):
                     help="only workloads whose name contains NAME (case-insensitive; repeatable)")
     ap.add_argument("--target", type=float, default=5.0, help="least duration of one sample, ms (default 5)")
     ap.add_argument("--memory", action="store_true", help="peak memory of backward instead of timings")
+    ap.add_argument("--orientations", action="store_true",
+                    help="time both orientations of the skinny products (X W, Xᵀ G) instead")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin the process to one CPU")
     ap.add_argument("--cpu", type=int, help="the CPU to pin to (default: the last one allowed)")
     ap.add_argument("--faults", action="store_true", help="also print minor page faults per call")
@@ -602,7 +662,10 @@ def main(argv=None):
     clock = args.clock or ("cpu" if pinned.startswith("process pinned") else "wall")
     print(f"{repeats} repeats, {clock} clock; median over repeats of time / hand-written time of the same repeat "
           "(lower is faster)\n")
-    run_timing(ws, competitors, repeats, target, args.faults, clock)
+    if args.orientations:
+        run_orientations(max(repeats, 9), clock)
+    else:
+        run_timing(ws, competitors, repeats, target, args.faults, clock)
     missing = [c for c in COMPETITORS if c not in competitors]
     if missing:
         print(f"- not installed: {', '.join(missing)}")

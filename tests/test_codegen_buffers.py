@@ -157,7 +157,7 @@ def test_each_layer_gradient_follows_its_delta_which_is_then_released():
         grad = lines.index(next(ln for ln in lines if ln.startswith(f"dL_dW{i} =")))
         down = lines.index(next(ln for ln in lines if ln.startswith(f"dL_dz{i - 1} =")))
         dead = lines.index(f"del dL_dz{i}")
-        assert grad < dead and down < dead and dead < lines.index(f"dL_dz{i - 1} *= 1.0 - h{i - 1} ** 2")
+        assert grad < dead and down < dead < lines.index(f"dL_dz{i - 1} *= 1.0 - h{i - 1} ** 2")
 
 
 def _hand_mlp(X, W1, W2, W3, W4):
@@ -228,3 +228,13 @@ def test_release_deletes_after_the_last_use_and_keeps_results():
 ])
 def test_into_buffers_writes_only_forms_with_an_out_argument(line, want):
     assert into_buffers([line, "    g *= 2.0"], {"g": "o"}) == [want or line, "    g *= 2.0"]
+
+
+def test_a_large_product_with_few_columns_is_computed_transposed():
+    """X W with a narrow W and a large X is (Wᵀ Xᵀ)ᵀ, the faster orientation for OpenBLAS from about
+    2¹⁹ entries of X (bench_codegen.py --orientations); small ones stay X W.  Both gradchecked."""
+    expr, assume = "L = sum(-Y .* log_softmax(X*W, 2))", {"Y": "onehot_rows"}
+    big = codegen(expr, "W", {"X": (256, 3072), "W": (3072, 10), "Y": (256, 10)}, assume)
+    small = codegen(expr, "W", {"X": (64, 100), "W": (100, 10), "Y": (64, 10)}, assume)
+    assert "z1 = (W.T @ X.T).T" in big and "z1 = X @ W" in small
+    assert "Verified by matcalc" in big and "Verified by matcalc" in small
