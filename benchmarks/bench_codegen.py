@@ -399,6 +399,7 @@ class Limits:
 
     gflops: float   # C = A B, n = 2048, float64, one thread: GF/s
     gbytes: float   # np.copyto of a 128 MiB array: bytes read + bytes written per second (as STREAM's copy), GB/s
+    fill: float     # ndarray.fill of 128 MiB, GB/s: a store NumPy computes (memcpy's non-temporal stores it has not)
 
     def floor(self, flops: float, nbytes: float) -> float:
         """The least time a step of ``flops`` operations touching ``nbytes`` bytes can take, seconds."""
@@ -412,16 +413,18 @@ def measure_limits(repeats: int, clock: str) -> Limits:
     A, B, C = rng.standard_normal((n, n)), rng.standard_normal((n, n)), np.empty((n, n))
     src = rng.standard_normal(2 ** 24)                      # 128 MiB
     dst = np.empty_like(src)
-    gemm, copy = [], []
+    gemm, copy, fill = [], [], []
     tick = time.process_time if clock == "cpu" else time.perf_counter
     for _ in range(repeats):
-        for f, out, k in ((lambda: np.matmul(A, B, out=C), gemm, 2), (lambda: np.copyto(dst, src), copy, 4)):
+        for f, out, k in ((lambda: np.matmul(A, B, out=C), gemm, 2), (lambda: np.copyto(dst, src), copy, 4),
+                          (lambda: dst.fill(1.0), fill, 4)):
             f()
             t0 = tick()
             for _ in range(k):
                 f()
             out.append((tick() - t0) / k)
-    return Limits(2.0 * n ** 3 / statistics.median(gemm) / 1e9, 2.0 * src.nbytes / statistics.median(copy) / 1e9)
+    return Limits(2.0 * n ** 3 / statistics.median(gemm) / 1e9, 2.0 * src.nbytes / statistics.median(copy) / 1e9,
+                  src.nbytes / statistics.median(fill) / 1e9)
 
 
 def compulsory_bytes(w: Workload, inp: dict, grads: dict) -> int:
@@ -433,7 +436,7 @@ def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target:
                clock: str = "cpu") -> None:
     limits = measure_limits(max(5, repeats // 5), clock)
     print(f"this core: dgemm {limits.gflops:.1f} GF/s (n = 2048, one thread), copy {limits.gbytes:.1f} GB/s "
-          "(128 MiB, read + write)\n")
+          f"(128 MiB, read + write), fill {limits.fill:.1f} GB/s (128 MiB written by NumPy's own stores)\n")
     cols = ["generated", "out=", *COMPETITORS]
     print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 | floor ms "
           "| generated/floor | out=/floor | generated GF/s (of dgemm) | generated GB/s (of copy) |")

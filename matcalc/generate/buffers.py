@@ -13,8 +13,8 @@ line assigns, updates and reads (Python's tokenizer via ``naming.identifier_coun
   ``np.full(...)``) becomes ``g = np.matmul(A, B, out=o_g)``: with ``o_g = None`` (no buffer
   given) NumPy makes a fresh array as before; with the caller's array it writes there, so a
   training step allocates no gradient.  ``_give`` in the return line copies whatever was not
-  written in place and returns the caller's array, so the passes are an optimisation, never a
-  condition of correctness.
+  written in place and returns the caller's arrays (with ``out=None``, the fresh dict at once),
+  so the rewrite is an optimisation, never a condition of correctness.
 
 ``BUFFER_HELPERS`` are the functions the generated module gets for it (``_buffers`` checks
 the caller's arrays before anything is written).
@@ -36,30 +36,35 @@ BUFFER_HELPERS = {
     another one or with the cache."""
     if out is None:
         return [None] * len(shapes)
-    unknown = set(out) - {name for name, _ in shapes}
-    if unknown:
-        raise ValueError(f"out has no gradient named {min(unknown)!r}")
+    names = [name for name, _ in shapes]
+    for name in out:
+        if name not in names:
+            raise ValueError(f"out has no gradient named {name!r}")
     cached = [v for v in cache.values() if isinstance(v, np.ndarray)]
     given = []
     for name, shape in shapes:
         buf = out.get(name)
         if buf is not None:
-            if not isinstance(buf, np.ndarray) or buf.dtype != DTYPE or buf.shape != tuple(shape):
-                raise ValueError(f"out[{name!r}] must be a {DTYPE.__name__} array of shape {tuple(shape)}")
+            if not isinstance(buf, np.ndarray) or buf.dtype.type is not DTYPE or buf.shape != shape:
+                raise ValueError(f"out[{name!r}] must be a {DTYPE.__name__} array of shape {shape}")
             if not buf.flags.writeable:
                 raise ValueError(f"out[{name!r}] is read-only")
-            if any(np.may_share_memory(buf, other) for other in given + cached if other is not None):
-                raise ValueError(f"out[{name!r}] shares memory with another buffer or with the cache")
+            for other in given + cached:
+                if other is not None and np.may_share_memory(buf, other):
+                    raise ValueError(f"out[{name!r}] shares memory with another buffer or with the cache")
         given.append(buf)
     return given''',
-    "_give": '''def _give(buf, value):
-    """The gradient ``value``, written into the caller's ``buf`` unless it is there already."""
-    if buf is None:
-        return value
-    if not (isinstance(value, np.ndarray) and value.shape == buf.shape and value.strides == buf.strides
-            and value.__array_interface__["data"][0] == buf.__array_interface__["data"][0]):
-        np.copyto(buf, value)
-    return buf''',
+    "_give": '''def _give(out, grads, buffers):
+    """The gradients: fresh (out is None), or each one that has a buffer written into it, unless it
+    is there already, and the buffer returned in its place."""
+    if out is None:
+        return grads
+    for (name, value), buf in zip(grads.items(), buffers):
+        if buf is not None:
+            if value is not buf:
+                np.copyto(buf, value)
+            grads[name] = buf
+    return grads''',
     "_fill": '''def _fill(buf, shape, value):
     """np.full(shape, value), or value spread into the caller's buf."""
     if buf is None:

@@ -220,10 +220,10 @@ class Program:
         body += self._backward_lines(bwd)
         helpers = self.helpers | {"_scalar"} if self._uses_scalar() else self.helpers
         helpers = helpers | {"_buffers", "_give"} | ({"_fill"} if any("_fill(" in t for t in body) else set())
-        grads = [(name, f"_give({buf}, {text})") for (name, text), (_, buf, _) in zip(self.grads, self.buffers)]
         return Parts(self.expr, [(name, _shape_doc(v)) for name, v in self.inputs.items()], self.wrt, self.dtype,
                      generic, helpers, self._forward_body(fwd, fdims, generic, needed + fn_needed + dims_needed),
-                     [t for t in needed + fn_needed + dims_needed if t in own], body, grads)
+                     [t for t in needed + fn_needed + dims_needed if t in own], body, self.grads,
+                     buffers=[buf for _, buf, _ in self.buffers])
 
     def _backward_lines(self, bwd: Emitter) -> list[str]:
         """backward's body: temporaries reused (``inplace``), each gradient as early as it can be,

@@ -75,6 +75,7 @@ class Parts:
     backward_body: list[str]
     grads: list[tuple[str, str]]                # (variable, returned text)
     second: SecondOrder | None = field(default=None)
+    buffers: list[str] = field(default_factory=list)    # the locals of the caller's buffers, per variable
 
 
 def module_source(p: Parts) -> str:
@@ -93,7 +94,11 @@ def module_source(p: Parts) -> str:
     lines += BACKWARD_DOC
     lines += cache_reads(p.backward_reads)
     lines += p.backward_body
-    lines.append("    return " + _dict(p.grads))
+    if p.buffers:
+        one = "," if len(p.buffers) == 1 else ""
+        lines.append(f"    return _give(out, {_dict(p.grads)}, ({', '.join(p.buffers)}{one}))")
+    else:
+        lines.append("    return " + _dict(p.grads))
     lines += ["", ""]
     if p.second is not None:
         lines += _second_order(p.second) + ["", ""]
