@@ -231,10 +231,12 @@ def test_into_buffers_writes_only_forms_with_an_out_argument(line, want):
 
 
 def test_a_large_product_with_few_columns_is_computed_transposed():
-    """X W with a narrow W and a large X is (Wᵀ Xᵀ)ᵀ, the faster orientation for OpenBLAS from about
-    2¹⁹ entries of X (bench_codegen.py --orientations); small ones stay X W.  Both gradchecked."""
+    """X W with a narrow W and a large or tall X is (Wᵀ Xᵀ)ᵀ, the faster orientation for OpenBLAS from
+    about 2¹⁹ entries or 1000 rows of X (bench_codegen.py --orientations); small ones stay X W.
+    All gradchecked."""
     expr, assume = "L = sum(-Y .* log_softmax(X*W, 2))", {"Y": "onehot_rows"}
     big = codegen(expr, "W", {"X": (256, 3072), "W": (3072, 10), "Y": (256, 10)}, assume)
     small = codegen(expr, "W", {"X": (64, 100), "W": (100, 10), "Y": (64, 10)}, assume)
-    assert "z1 = (W.T @ X.T).T" in big and "z1 = X @ W" in small
+    tall = codegen(expr, "W", {"X": (2048, 64), "W": (64, 10), "Y": (2048, 10)}, assume)
+    assert "z1 = (W.T @ X.T).T" in big and "z1 = (W.T @ X.T).T" in tall and "z1 = X @ W" in small
     assert "Verified by matcalc" in big and "Verified by matcalc" in small

@@ -23,6 +23,7 @@ from matcalc.generate.code import ADD, ATOM, MUL, POW, UNARY, Code, known_size, 
 _EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
 _NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
 _SKINNY = 2 ** 19           # A B with a narrow B and at least this many entries in A: (Bᵀ Aᵀ)ᵀ
+_TALL = 1000                # ... or at least this many rows in A
 _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
 
 
@@ -281,10 +282,10 @@ class Emitter:
             xa = self.full(a.args[0])
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
         if a.op != "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW \
-                and known_size(a.rows) * known_size(a.cols) >= _SKINNY:
-            # A B with a few columns and a large A (X W in softmax regression): (Bᵀ Aᵀ)ᵀ, which
-            # OpenBLAS computes 1.2-1.45x as fast from about 2¹⁹ entries of A (benchmarks/
-            # bench_codegen.py --orientations); below that the plain product is faster
+                and (known_size(a.rows) * known_size(a.cols) >= _SKINNY or known_size(a.rows) >= _TALL):
+            # A B with a few columns and a large or tall A (X W in softmax regression): (Bᵀ Aᵀ)ᵀ,
+            # which OpenBLAS computes 1.1-1.45x as fast from about 2¹⁹ entries or 1000 rows of A
+            # (benchmarks/bench_codegen.py --orientations); below that the plain product is faster
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(x, ATOM)}.T).T")
         return Code(f"{wrap(x, MUL)} @ {wrap(y, MUL + 1)}", MUL)
 
