@@ -338,6 +338,49 @@ COMPETITORS = {"autograd": ("autograd", autograd_contender), "jax": ("jax", jax_
                "torch": ("torch", torch_contender)}
 
 
+# ---------------------------------------------------------------- matcalc's torch and JAX targets
+# ``codegen(..., target="torch")`` used as a training loop uses it: ``fn(*tensors).backward()``
+# through the generated torch.autograd.Function (its backward is matcalc's); ``target="jax"``
+# as ``jax.jit(jax.value_and_grad(fn, argnums))`` over the generated custom_vjp function: the
+# same jit as the JAX contender, with matcalc's backward in place of JAX's autodiff.  They run in
+# the same rotation as everybody else; PAIRS adds the paired ratio to their framework's column.
+
+def torch_target_contender(w: Workload, inp: dict, module: dict):
+    import torch
+    ns = load(codegen(w.expr, ",".join(w.wrt), w.shapes, w.assume, target="torch"))
+    tensors = {k: torch.tensor(inp[k]).requires_grad_(k in w.wrt) for k in ns["INPUTS"]}
+    args = [tensors[k] for k in ns["INPUTS"]]
+    params = [tensors[v] for v in w.wrt]
+    fn = ns["fn"]
+
+    def step():
+        for p in params:
+            p.grad = None
+        loss = fn(*args)
+        loss.backward()
+        return loss
+    return step, lambda r: (r.item(), {v: p.grad.numpy() for v, p in zip(w.wrt, params)})
+
+
+def jax_target_contender(w: Workload, inp: dict, module: dict):
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    ns = load(codegen(w.expr, ",".join(w.wrt), w.shapes, w.assume, target="jax"))
+    names = list(ns["INPUTS"])
+    vg = jax.jit(jax.value_and_grad(ns["fn"], tuple(names.index(v) for v in w.wrt)))
+    args = [jnp.asarray(inp[k]) for k in names]
+
+    def step():
+        return jax.block_until_ready(vg(*args))
+    step()  # compile outside the timing
+    return step, lambda r: (float(r[0]), {v: np.asarray(g) for v, g in zip(w.wrt, r[1])})
+
+
+COMPETITORS.update({"torch target": ("torch", torch_target_contender), "jax target": ("jax", jax_target_contender)})
+PAIRS = {"torch target": "torch", "jax target": "jax"}   # column -> the framework it is paired with
+
+
 def check(name: str, w: Workload, got, ref) -> None:
     """Value and every gradient equal to the hand-written ones (float64 rounding only)."""
     (v, g), (v0, g0) = got, ref
@@ -438,9 +481,10 @@ def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target:
     print(f"this core: dgemm {limits.gflops:.1f} GF/s (n = 2048, one thread), copy {limits.gbytes:.1f} GB/s "
           f"(128 MiB, read + write), fill {limits.fill:.1f} GB/s (128 MiB written by NumPy's own stores)\n")
     cols = ["generated", "out=", *COMPETITORS]
-    print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 | floor ms "
-          "| generated/floor | out=/floor | generated GF/s (of dgemm) | generated GB/s (of copy) |")
-    print("|---|---:|---:|" + "---:|" * len(cols) + "---:|---:|---:|---:|---:|---:|")
+    pairs = [f"{t} / {f} (q1-q3)" for t, f in PAIRS.items()]
+    print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 | {' | '.join(pairs)} "
+          "| floor ms | generated/floor | out=/floor | generated GF/s (of dgemm) | generated GB/s (of copy) |")
+    print("|---|---:|---:|" + "---:|" * len(cols) + "---:|" + "---:|" * len(pairs) + "---:|---:|---:|---:|---:|")
     notes = []
     for w in ws:
         inp = w.inputs(np.random.default_rng(0))  # the same inputs with or without --only
@@ -472,18 +516,28 @@ def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target:
             if star:
                 notes.append(f"{w.name}: {n} used {load_:.2f} cores")
             cells.append(f"{statistics.median(ratio[n]):.2f}{star}")
+        paired = [_paired(times, t, f) for t, f in PAIRS.items()]
         nbytes = compulsory_bytes(w, inp, ref[1])
         floor = limits.floor(w.flops, nbytes)
         gen, buf = statistics.median(times["generated"]), statistics.median(times["out="])
         gf, gb = w.flops / gen / 1e9, nbytes / gen / 1e9
         print(f"| {w.name} | {statistics.median(times['hand']) * 1e3:.3f} | {k} | {' | '.join(cells)} | {q1:.2f}-{q3:.2f} "
-              f"| {floor * 1e3:.3f} | {gen / floor:.2f} | {buf / floor:.2f} | {gf:.1f} ({gf / limits.gflops:.2f}) "
-              f"| {gb:.1f} ({gb / limits.gbytes:.2f}) |", flush=True)
+              f"| {' | '.join(paired)} | {floor * 1e3:.3f} | {gen / floor:.2f} | {buf / floor:.2f} "
+              f"| {gf:.1f} ({gf / limits.gflops:.2f}) | {gb:.1f} ({gb / limits.gbytes:.2f}) |", flush=True)
         if faults:
             notes.append(f"{w.name}: minor page faults per call (median): "
                          + ", ".join(f"{n} {statistics.median(v.faults):.0f}" for n, v in s.items()))
     for note in notes:
         print(note)
+
+
+def _paired(times: dict, target: str, framework: str) -> str:
+    """The median over repeats of target time / framework time of the same repeat, with quartiles."""
+    if target not in times or framework not in times:
+        return "-"
+    r = [t / f for t, f in zip(times[target], times[framework])]
+    q1, _, q3 = statistics.quantiles(r, n=4) if len(r) > 1 else (r[0],) * 3
+    return f"{statistics.median(r):.2f} ({q1:.2f}-{q3:.2f})"
 
 
 # ---------------------------------------------------------------- peak memory of backward
@@ -551,7 +605,7 @@ def _orientation_forms(X, W, G) -> dict[str, Callable]:
     return {"XW": lambda: X @ W, "WXT": lambda: (W.T @ X.T).T, "XG": lambda: X.T @ G, "GXT": lambda: (G.T @ X).T}
 
 
-def _paired(t: dict, a: str, b: str) -> str:
+def _per_repeat(t: dict, a: str, b: str) -> str:
     q = [x / y for x, y in zip(t[a], t[b])]
     q1, _, q3 = statistics.quantiles(q, n=4)
     return f"{statistics.median(q):.2f} ({q1:.2f}-{q3:.2f})"
@@ -583,8 +637,8 @@ def run_orientations(repeats: int, clock: str) -> None:
                       {"Y": "onehot_rows"}, verify=False)
         uses = ("(Wᵀ Xᵀ)ᵀ" if "(W.T @ X.T).T" in src else "X W") + ", " + \
             ("(Gᵀ X)ᵀ" if ".T @ X).T" in src else "Xᵀ G")
-        print(f"| {m} × {k} · {k} × {n} | {statistics.median(t['XW']) * 1e6:.0f} | {_paired(t, 'WXT', 'XW')} "
-              f"| {statistics.median(t['XG']) * 1e6:.0f} | {_paired(t, 'GXT', 'XG')} | {uses} |", flush=True)
+        print(f"| {m} × {k} · {k} × {n} | {statistics.median(t['XW']) * 1e6:.0f} | {_per_repeat(t, 'WXT', 'XW')} "
+              f"| {statistics.median(t['XG']) * 1e6:.0f} | {_per_repeat(t, 'GXT', 'XG')} | {uses} |", flush=True)
 
 
 # ---------------------------------------------------------------- main
