@@ -57,6 +57,14 @@ def bind_dims(leaves: Iterable[Node], env: dict[str, np.ndarray]) -> dict[sympy.
 
 
 def concrete(d: Dim, dims: dict) -> int:
+    """The size of ``d`` given the named sizes ``dims``: a lookup for a known or named size (what
+    nearly every node has; a substitution per node made the check grow with depth squared),
+    a substitution only for a compound size such as ``m*n``."""
+    if d.is_Integer:
+        return int(d)
+    size = dims.get(d)
+    if size is not None:
+        return size
     v = d.subs(dims) if dims else d
     if not v.is_Integer:
         raise ShapeError(f"the dimension {d} is not known from the inputs")
