@@ -70,7 +70,7 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
         n = pending.popleft()
         if n in texts:
             continue
-        inner = Printer(style, names, unnamed=n)
+        inner = lookup.definition(n)
         texts[n] = inner(n)
         refs[n] = inner.referenced
         pending += [r for r in inner.referenced if r not in texts]

@@ -115,6 +115,18 @@ class Printer:
         self.names = dict(names or {})
         self.unnamed = unnamed
         self.int_keys = _has_int_keys(self.names)
+        self.reset()
+
+    def definition(self, node: Node) -> Printer:
+        """A printer for the right side of ``node``'s definition: these names, ``node`` printed
+        as its body (sharing the names, not copying them: a program prints one per name)."""
+        inner = object.__new__(Printer)
+        inner.style, inner.names, inner.int_keys, inner.unnamed = self.style, self.names, self.int_keys, node
+        inner.reset()
+        return inner
+
+    def reset(self) -> None:
+        """Forget what was printed (the memos and the references)."""
         # Keyed by the node itself (identity hash), never by id(): the printer makes temporary
         # nodes (op_pow, op_hadamard), and a dead node's id is reused by the next one, so an
         # id-keyed memo printed one subexpression in place of another.  Holding the node here
