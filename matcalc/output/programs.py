@@ -12,7 +12,6 @@ from matcalc.core.kinds import is_leaf, is_variable
 from matcalc.core.naming import numbered
 from matcalc.output.render import Printer
 
-
 MAX_NESTING = 40
 """The deepest unnamed nesting a printed expression keeps (in graph levels; a product chain
 prints flat and counts once): below it a fresh ``t`` names the subexpression, so a 500-layer

@@ -12,8 +12,8 @@ from fractions import Fraction
 
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, make
-from matcalc.core.rebuild import postorder
 from matcalc.core.kinds import is_sum, is_variable
+from matcalc.core.rebuild import postorder
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
 from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
 from matcalc.output.latexname import _latex_chars, latex_name
@@ -170,7 +170,7 @@ class Printer:
                 continue
             try:
                 self.build_body(n)
-            except Exception:                            # noqa: BLE001 - raised again when printed
+            except Exception:                            # noqa: BLE001, S112 - raised again when printed
                 continue
 
     def build_body(self, node: Node) -> tuple[str, int]:
