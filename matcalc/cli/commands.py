@@ -40,6 +40,8 @@ def add_derive_parser(sub, examples: str) -> None:
                    help="shape convention (default), Jacobian form (numerator layout), or both")
     add_styles(d, markdown=True)
     d.add_argument("--steps", action="store_true", help="explain: the graph and every chain-rule step")
+    d.add_argument("--index", action="store_true",
+                   help="the steps in index notation (per-entry partials, sums, Kronecker deltas)")
     d.add_argument("--at", metavar="x=-2,y=5,z=-4", help="also print the value and each gradient at a point")
 
 
@@ -47,13 +49,14 @@ def run_derive(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
     forms = ["gradient", "jacobian"] if args.form == "both" else [args.form]
     if args.json:                     # one document whatever the options (docs/json.md)
-        d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, steps=args.steps,
-                   verify=not args.no_verify)
-        payload = derivation_payload(d, tuple(forms), steps=args.steps, at=parse_at(args.at) if args.at else None)
+        d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None,
+                   steps=args.steps or args.index, verify=not args.no_verify)
+        payload = derivation_payload(d, tuple(forms), steps=args.steps, at=parse_at(args.at) if args.at else None,
+                                     index=args.index)
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         print_notes(d.notes, "json", d.typed.notes)
         return 0
-    if getattr(args, "steps", False) or getattr(args, "at", None):
+    if getattr(args, "steps", False) or getattr(args, "at", None) or getattr(args, "index", False):
         print(cli_steps(args, shapes, assume))
         return 0
     # derive verifies (graph and printed text) and raises VerificationError itself: not twice here
