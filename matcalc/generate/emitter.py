@@ -43,6 +43,7 @@ class Emitter:
         # reads[-1] collects the line being printed, a hoisted subexpression pushes its own set
         self.reads: list[set[str]] = [set()]
         self.line_reads: dict[int, set[str]] = {}
+        self.prepared: set[int] = set()        # hoisted nodes whose own dependencies were defined first
 
     def read(self, name: str) -> None:
         """Record that the line being printed reads the local ``name``."""
@@ -93,6 +94,9 @@ class Emitter:
             self.read(info.text)
             return Code(info.text, ATOM, info.full, info.alias or info.text)
         hoisted = id(node) in self.hoist
+        if hoisted and id(node) not in self.prepared:   # what it reads that has a line, first
+            self.prepared.add(id(node))
+            self.run(self.definition_actions(node)[:-1])
         if hoisted:
             self.reads.append(set())
         c = self.op(node)
@@ -148,8 +152,12 @@ class Emitter:
         its adjoint reads, in the order reading it depth first and left to right would (the same
         lines), but from a loop: the backward pass of a 500-layer network is a chain of 500
         adjoints, each read by the next, and reading them recursively overflowed the stack."""
+        self.run(self.definition_actions(placeholder))
+
+    def run(self, actions: list[tuple[str, Node, Node | None]]) -> None:
+        """Carry out ``definition_actions`` in order."""
         sums: dict[int, list] = {}
-        for action, n, term in self.definition_actions(placeholder):
+        for action, n, term in actions:
             if action == "hoist":
                 self.expr(n)
             elif action == "define":
@@ -164,7 +172,7 @@ class Emitter:
                 self.close_sum(sums.pop(id(n)), n, True)
 
     def definition_actions(self, placeholder: Node) -> list[tuple[str, Node, Node | None]]:
-        """What defining ``placeholder`` does, in order, as (action, node, term): ``hoist`` a
+        """What defining ``placeholder`` (or a hoisted node) does, in order, as (action, node, term): ``hoist`` a
         shared subexpression, ``define`` a placeholder, or ``open`` a placeholder whose adjoint is
         a sum, add each further ``term`` and ``close`` it (as ``define`` does, lines between)."""
         actions: list[tuple[str, Node, Node | None]] = []
@@ -181,7 +189,12 @@ class Emitter:
                 return [G, ("define", n, None)]
             if id(n) in self.named or not n.args:
                 return []
-            return [*n.args, ("hoist", n, None)] if id(n) in self.hoist else list(n.args)
+            args = list(n.args)
+            if n.op == "matmul":                      # diag(v) B and A diag(v) read v, not diag(v)
+                args = [a.args[0] if a.op == "diag" else a for a in args]
+            elif n.op == "sum" and n.attrs[0] is None and args[0].op == "pow" and args[0].attrs[0] == 2:
+                args = list(args[0].args)             # Σ x² reads x (np.vdot)
+            return [*args, ("hoist", n, None)] if id(n) in self.hoist else args
         seen.add(id(placeholder))
         stack = [iter(items(placeholder))]
         while stack:
