@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from matcalc.api import codegen, codegen_hessian, derive, gradcheck, hessian
+from matcalc.api import MatcalcError, codegen, codegen_hessian, derive, gradcheck, hessian
 from matcalc.cli.options import add_common, shapes_and_assumptions
 from matcalc.cli.steps_command import cli_steps
 from matcalc.derivation.payload import derivation_payload, hessian_payload
@@ -65,8 +65,9 @@ def run_derive(args) -> int:
         forms = ["jacobian"]
     style = "text" if args.text else "latex" if args.latex else "unicode"
     for i, f in enumerate(forms):
-        if len(forms) > 1 and style != "text":
-            print(f"{'Gradient (shape convention)' if f == 'gradient' else 'Jacobian form (numerator layout)'}:")
+        if len(forms) > 1 and style != "text":          # in LaTeX a comment, so each block pastes as math
+            print(("% " if style == "latex" else "")
+                  + f"{'Gradient (shape convention)' if f == 'gradient' else 'Jacobian form (numerator layout)'}:")
         print(d.render(style, f))
         if len(forms) > 1 and i + 1 < len(forms):
             print()
@@ -83,6 +84,9 @@ def add_codegen_parsers(sub) -> None:
         c.add_argument("--hessian", action="store_true",
                        help="second order too: hessian(**inputs) and the Hessian-vector product hvp(cache, v)")
         if name == "codegen":
+            c.add_argument("--target", choices=["numpy", "torch", "jax"], default="numpy",
+                           help="numpy (default); torch: a torch.autograd.Function with the derived backward; "
+                                "jax: a jax.custom_vjp function")
             c.add_argument("-o", "--output", metavar="FILE", help="write the module here (default: stdout)")
             c.add_argument("--no-verify", action="store_true",
                            help="return the module without gradchecking it at small sizes first")
@@ -92,9 +96,12 @@ def add_codegen_parsers(sub) -> None:
 
 def run_codegen(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
+    if args.hessian and args.target != "numpy":
+        raise MatcalcError("--hessian is NumPy only: drop --target or --hessian")
+    options = {} if args.hessian else {"target": args.target}
     generate = codegen_hessian if args.hessian else codegen
     src = generate(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
-                   verify=not args.no_verify)
+                   verify=not args.no_verify, **options)
     if "\nVerification skipped: " in src:
         print("note: " + src.split("\nVerification skipped: ", 1)[1].split("\n", 1)[0], file=sys.stderr)
     if args.output:
