@@ -382,4 +382,26 @@ def shared_nodes(roots: list[Node], named: dict, pending: dict) -> set[int]:
         count[id(n)] = count.get(id(n), 0) + 1
         if count[id(n)] == 1:
             stack.extend(n.args)
-    return {k for k, c in count.items() if c > 1}
+    return {k for k, c in count.items() if c > 1} | deep_nodes(roots, count)
+
+
+MAX_INLINE_DEPTH = 40
+"""The deepest expression the emitter prints inline: below it a node gets its own line, so that
+printing a deep Hessian's single expression never recurses as deep as the network."""
+
+
+def deep_nodes(roots: list[Node], region: dict[int, int]) -> set[int]:
+    """Nodes of ``region`` (ids of the nodes printed inline) at every ``MAX_INLINE_DEPTH``
+    levels of inline nesting, counted children first (none in programs of ordinary depth)."""
+    depth: dict[int, int] = {}
+    out: set[int] = set()
+    for n in topo_order(roots):
+        if id(n) not in region:
+            depth[id(n)] = 0
+            continue
+        d = 1 + max((depth[id(a)] for a in n.args), default=0)
+        if d >= MAX_INLINE_DEPTH:
+            out.add(id(n))
+            d = 0
+        depth[id(n)] = d
+    return out
