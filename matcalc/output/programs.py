@@ -24,7 +24,8 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
     sizes: dict[Node, int] = {}
     for node in order:
         sizes[node] = 1 + sum(sizes[a] for a in node.args)
-    names = {}
+    names = Names()
+    names.taken = set(taken) | set(given.values())
     counter = 0
     for node in order:
         if node in given and not is_variable(node):
@@ -33,8 +34,31 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
         if is_leaf(node) or A.is_const(node):
             continue
         if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
-            names[node], counter = numbered("t", counter, taken)
+            names[node], counter = numbered("t", counter, names.taken)
+            names.fresh.append(node)
     return names
+
+
+class Names(dict):
+    """Node → printed name, remembering which names ``auto_names`` made up (``fresh``, in
+    order) and the names they had to avoid: ``program`` renumbers the fresh ones it uses, so a
+    result never shows ``t4`` after ``t2`` because ``t3`` went unused."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fresh: list[Node] = []
+        self.taken: set[str] = set()
+
+    def renumbered(self, used: set[Node]) -> Names:
+        """The names of ``used`` nodes only, the fresh ones numbered again from t1."""
+        out = Names({k: v for k, v in self.items() if k in used and k not in self.fresh})
+        out.taken = self.taken
+        counter = 0
+        for node in self.fresh:
+            if node in used:
+                out[node], counter = numbered("t", counter, self.taken)
+                out.fresh.append(node)
+        return out
 
 
 def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
@@ -46,10 +70,9 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
     lookup = Printer(style, names)
     texts: dict[Node, str] = {}
     refs: dict[Node, list[Node]] = {}
-    pending = [n for n in topo_order(roots) if lookup.named(n)]
     printer = Printer(style, names)
     root_texts = [printer(r) for r in roots]
-    pending += printer.referenced
+    pending = list(printer.referenced)               # a name nothing prints is not defined
     while pending:
         n = pending.pop(0)
         if n in texts:
@@ -77,5 +100,9 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
     for n in texts:
         if state.get(n) is None:
             visit(n)
+    if isinstance(names, Names) and names.fresh:
+        again = names.renumbered(set(texts))
+        if [again[n] for n in again.fresh] != [names[n] for n in names.fresh]:
+            return program(roots, style, again)
     definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
     return definitions, root_texts

@@ -209,7 +209,7 @@ class Printer:
     def form(self, printed: Printed, n: Node) -> tuple[str, int]:
         """A primitive's printed form from the rule table, in this printer's style."""
         f: Form = getattr(printed, self.style)
-        args = [self.p(a, f.arg) for a in n.args]
+        args = [self.p(a, f.arg_context(i)) for i, a in enumerate(n.args)]
         if f.call:
             return self.call(f.template, *args, *(printed.extra(n) if printed.extra else ())), f.prec
         return f.template.format(*args, n=n), f.prec
@@ -263,6 +263,10 @@ class Printer:
         return commutation_symbol(m, k), ATOM
 
     def op_add(self, n):
+        flipped = self.transposed_sum(n)
+        if flipped is not None:                          # (x − m)ᵀ, not xᵀ − mᵀ
+            inner = self.p(flipped, POW)
+            return inner + ("ᵀ" if self.u else "'" if self.t else r"^\top"), POW
         order = list(n.args)
         first_pos = next((i for i, t in enumerate(order) if not A.split(t)[0] < 0), None)
         if first_pos:                                    # lead with a positive term
@@ -274,6 +278,28 @@ class Printer:
         for neg, s in terms[1:]:
             out += f" {minus if neg else '+'} {s}"
         return out, SUM
+
+    def transposed_sum(self, n: Node) -> Node | None:
+        """The sum S with ``n = Sᵀ`` when every term of ``n`` shows a transpose that S does not
+        (``ŷᵀ − eₒᵀ`` is ``(ŷ − eₒ)ᵀ``, ``xᵀWᵀ − yᵀ`` is ``(W x − y)ᵀ``), else None."""
+        if n.is_scalar or len(n.args) < 2:
+            return None
+        flipped = [A.transpose(t) for t in n.args]
+        if any(self.transposes(f) for f in flipped) or not all(self.transposes(t) for t in n.args):
+            return None
+        return A.add(*flipped)
+
+    def transposes(self, n: Node) -> int:
+        """How many transposes ``n`` prints (𝟏ᵀ and eₒᵀ included; not inside a named node)."""
+        count, stack = 0, [n]
+        while stack:
+            x = stack.pop()
+            if self.named(x):
+                continue
+            if x.op == "transpose" or x.op == "ones" and x.rows == ONE and x.cols != ONE:
+                count += 1
+            stack += x.args
+        return count
 
     def signed_term(self, t: Node, parent: Node, bare: bool = False) -> tuple[bool, str]:
         """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare, and so
@@ -323,7 +349,7 @@ class Printer:
             d = ds[0] if len(ds) == 1 else self.paren(self.juxt(ds))
             if self.latex:
                 return rf"\frac{{{s}}}{{{self.juxt(ds)}}}", PROD
-            if len(parts) > 1 and body is not None and is_sum(body):
+            if len(parts) > 1 and body is not None and is_sum(body) and self.transposed_sum(body) is None:
                 s = self.paren(s)
             return f"{s}/{d}", PROD
         return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
@@ -342,6 +368,8 @@ class Printer:
             ones_sum = self.ones_sum(total) if is_body and spread is None else None
             if ones_sum is not None:
                 before, a, axis, after = ones_sum
+                if a.op in ("transpose", "diag") and not self.named(a):
+                    continue                 # Gᵀ𝟏/n, a bias's gradient; 𝟏ᵀ diag(z)/n: not means
             elif total.op != "sum" or self.named(total):
                 continue
             else:
