@@ -61,25 +61,32 @@ class Names(dict):
         return out
 
 
-def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
+def program(roots: list[Node], style: str, names: dict, renumber: bool = False,
+            sized: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """(definitions, root texts): each named node that the roots use, defined before its uses.
 
     "Uses" are what the printed text refers to, not only graph edges: a denominator prints
     through a temporary (``1 ./ t7`` for ``t3.^(-0.5)`` when ``t7 = t3.^(0.5)``), so each
-    definition is placed after every name its own text mentions."""
-    lookup = Printer(style, names)
+    definition is placed after every name its own text mentions.  A named node no text
+    mentions is not defined; with ``renumber`` (a caller that prints the returned root texts)
+    the fresh names left are numbered again from t1.  When the printed all-ones vectors have
+    more than one length, one 𝟏 would stand for different things: the program is printed again
+    ``sized`` (𝟏ₙ, 𝟏ₙᵀ, 𝟏ₙ𝟏ₘᵀ)."""
+    lookup = Printer(style, names, sized)
     texts: dict[Node, str] = {}
     refs: dict[Node, list[Node]] = {}
-    printer = Printer(style, names)
+    printer = Printer(style, names, sized)
     root_texts = [printer(r) for r in roots]
     pending = list(printer.referenced)               # a name nothing prints is not defined
+    lengths = set(printer.ones_lengths)
     while pending:
         n = pending.pop(0)
         if n in texts:
             continue
-        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
+        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)}, sized)
         texts[n] = inner(n)
         refs[n] = inner.referenced
+        lengths |= inner.ones_lengths
         pending += [r for r in inner.referenced if r not in texts]
     ordered: list[Node] = []
     state: dict[Node, int] = {}                      # 1 visiting, 2 done
@@ -100,9 +107,11 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
     for n in texts:
         if state.get(n) is None:
             visit(n)
-    if isinstance(names, Names) and names.fresh:
+    if not sized and len(lengths) > 1:
+        return program(roots, style, names, renumber, sized=True)
+    if renumber and isinstance(names, Names) and names.fresh:     # the caller prints with our texts
         again = names.renumbered(set(texts))
         if [again[n] for n in again.fresh] != [names[n] for n in names.fresh]:
-            return program(roots, style, again)
+            return program(roots, style, again, renumber, sized)
     definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
     return definitions, root_texts

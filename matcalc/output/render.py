@@ -107,8 +107,10 @@ def _full_term(t: Node) -> bool:
 class Printer:
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
-    def __init__(self, style: str = "unicode", names: dict | None = None):
+    def __init__(self, style: str = "unicode", names: dict | None = None, sized_ones: bool = False):
         self.style = style
+        self.sized_ones = sized_ones             # 𝟏ₙ, 𝟏ₘᵀ: all-ones of more than one length
+        self.ones_lengths: set = set()           # the lengths of the all-ones this printer wrote
         self.names = dict(names or {})
         # Keyed by the node itself (identity hash), never by id(): the printer makes temporary
         # nodes (op_pow, op_hadamard), and a dead node's id is reused by the next one, so an
@@ -219,10 +221,11 @@ class Printer:
 
     def op_ones(self, n):
         row = n.rows == ONE and n.cols != ONE               # 𝟏ᵀ: a row of ones is a transposed 𝟏
-        if self.u:
-            return "𝟏ᵀ" if row else "𝟏", ATOM
-        if self.latex:
-            return r"\mathbf{1}^\top" if row else r"\mathbf{1}", ATOM
+        if not self.t:
+            self.ones_lengths |= {d for d in n.shape if d != ONE}
+            if n.rows != ONE and n.cols != ONE:             # the matrix of ones, 𝟏𝟏ᵀ (𝟏ₙ𝟏ₘᵀ)
+                return self.juxt_ones(self.ones_vector(n.rows), self.ones_vector(n.cols, True)), PROD
+            return self.ones_vector(n.cols if row else n.rows, row), ATOM
         if _is_product(n.rows) or _is_product(n.cols):       # ones(m*n) does not parse: a kron does
             rows, cols = _dim_factors(n.rows), _dim_factors(n.cols)
             k = max(len(rows), len(cols))
@@ -232,6 +235,18 @@ class Printer:
         if n.cols == ONE:
             return f"ones({fmt_dim(n.rows)})", ATOM
         return f"ones({fmt_dim(n.rows)}, {fmt_dim(n.cols)})", ATOM
+
+    def ones_vector(self, d, row: bool = False) -> str:
+        """𝟏 (LaTeX \\mathbf{1}), with its length as a subscript in ``sized_ones`` mode."""
+        t = r"^\top" if self.latex and row else "ᵀ" if row else ""
+        if self.latex:
+            sub = f"_{{{fmt_dim(d)}}}" if self.sized_ones else ""
+            return rf"\mathbf{{1}}{sub}{t}"
+        sub = "" if not self.sized_ones else subscript(fmt_dim(d)) or f"_{fmt_dim(d)}"
+        return f"𝟏{sub}{t}"
+
+    def juxt_ones(self, a: str, b: str) -> str:
+        return f"{a} {b}" if self.latex else a + b
 
     def op_zero(self, n):
         if self.t and not n.is_scalar:
@@ -339,7 +354,7 @@ class Printer:
         if mean is not None:
             parts.append(mean[2])
         if body is not None:
-            flat = not parts or body.op == "matmul" and not self.named(body)
+            flat = not parts or body.op in ("matmul", "ones") and not self.named(body)
             parts.append(self.p(body, PROD if flat else PROD + 1))
         if not parts:
             parts = ["1"]
@@ -429,7 +444,7 @@ class Printer:
                                                                    for x in chain) else None
         if parts is not None:
             return (parts[0], ATOM) if len(parts) == 1 else (self.juxt(parts), PROD)
-        parts = [self.p(x, PROD + 1) for x in chain]
+        parts = [self.p(x, PROD if x.op == "ones" and not self.t else PROD + 1) for x in chain]   # 𝟏𝟏ᵀ𝟏
         if self.u and len(parts) == 2 and n.is_scalar and chain[0].op == "transpose":
             return parts[0] + parts[1], PROD
         return self.juxt(parts), PROD
