@@ -65,7 +65,7 @@ def test_bias_gradient_reads_as_a_column_sum_in_every_style():
     assert r"\mathbf{1} \, b^\top" in d.latex()
     assert not d.notes                                   # verified: the text parsed back and agreed
     relu = matcalc.derive("sum(G .* relu(X*W1 + b1'))", "b1")
-    assert relu.render("unicode") == "∂f/∂b1 = (G ∘ 𝟙[X W1 + 𝟏 b1ᵀ > 0])ᵀ 𝟏"     # Gᵀ𝟏
+    assert relu.render("unicode") == "∂f/∂b1 = sum(G ∘ 𝟙[X W1 + 𝟏 b1ᵀ > 0], 1)ᵀ"     # not (…)ᵀ 𝟏
 
 
 @pytest.mark.parametrize("expr, wrt", [

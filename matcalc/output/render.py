@@ -376,11 +376,14 @@ class Printer:
         was the sum, the mean's text), or None."""
         candidates = [(b, False) for b, e in fs if e == 1] + ([(body, True)] if body is not None else [])
         for total, is_body in candidates:
-            spread = None                    # 𝟏 sum(B, 1)/n: the column means copied down, 𝟏 mean(B, 1)
+            spread = spread_after = None     # 𝟏 sum(B, 1)/n: the column means copied down, 𝟏 mean(B, 1)
             if is_body and total.op == "matmul" and not self.named(total) and total.args[0].op == "ones" \
                     and total.args[0].cols == ONE and total.args[1].op == "sum":
                 spread, total = total.args[0], total.args[1]
-            ones_sum = self.ones_sum(total) if is_body and spread is None else None
+            elif is_body and total.op == "matmul" and not self.named(total) and total.args[1].op == "ones" \
+                    and total.args[1].rows == ONE and total.args[0].op == "sum":    # mean(B, 2) 𝟏ᵀ
+                spread_after, total = total.args[1], total.args[0]
+            ones_sum = self.ones_sum(total) if is_body and spread is None and spread_after is None else None
             if ones_sum is not None:
                 before, a, axis, after = ones_sum
                 if a.op in ("transpose", "diag") and not self.named(a):
@@ -401,6 +404,8 @@ class Printer:
             text = self.call("mean", *args)
             if spread is not None:
                 before = [spread]
+            if spread_after is not None:
+                after = [spread_after]
             parts = [self.p(x, PROD + 1) for x in before] + [text] + [self.p(x, PROD + 1) for x in after]
             return rest, is_body, parts[0] if len(parts) == 1 else self.juxt(parts)
 
@@ -444,10 +449,23 @@ class Printer:
                                                                    for x in chain) else None
         if parts is not None:
             return (parts[0], ATOM) if len(parts) == 1 else (self.juxt(parts), PROD)
+        summed = self.column_sums(chain)
+        if summed is not None:
+            return summed, POW
         parts = [self.p(x, PROD if x.op == "ones" and not self.t else PROD + 1) for x in chain]   # 𝟏𝟏ᵀ𝟏
         if self.u and len(parts) == 2 and n.is_scalar and chain[0].op == "transpose":
             return parts[0] + parts[1], PROD
         return self.juxt(parts), PROD
+
+    def column_sums(self, chain: list[Node]) -> str | None:
+        """``Bᵀ𝟏`` for a B that is not a single name, as ``sum(B, 1)ᵀ`` (a broadcast bias's
+        gradient, ``db = sum(dS, axis=0)``): ``((t2 W2ᵀ) ∘ 𝟙[t1 > 0])ᵀ 𝟏`` reads badly."""
+        if len(chain) != 2 or chain[1].op != "ones" or chain[1].cols != ONE:
+            return None
+        bt = chain[0]
+        if bt.op != "transpose" or self.named(bt) or bt.args[0].op == "var" or bt.args[0].cols == ONE:
+            return None
+        return self.call("sum", self.p(bt.args[0], SUM), "1") + ("ᵀ" if self.u else "'" if self.t else r"^\top")
 
     def selections(self, chain: list[Node]) -> list[str]:
         """A product chain with its unit vectors read as indexing (LANGUAGE.md v2): eₒᵀ x is
