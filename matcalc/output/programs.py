@@ -36,6 +36,9 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
         if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
             names[node], counter = numbered("t", counter, names.taken)
             names.fresh.append(node)
+    for node, name in given.items():             # Xh = xc ⊘ (𝟏 s): the printer finds its factors
+        if node.op == "hadamard" and node not in names:
+            names[node] = name
     return names
 
 

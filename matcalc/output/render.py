@@ -338,6 +338,10 @@ class Printer:
 
     def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
         mean = self.as_mean(fs, body)
+        if mean is None and body is not None:
+            hm = self.hadamard_mean(fs, body)
+            if hm is not None:
+                mean = (hm[0], True, hm[1], "hadamard")
         if mean is not None:
             fs, body = mean[0], None if mean[1] else body
         known = [(b, e) for b, e in fs if e > 0 and b.op == "size" and getattr(b.attrs[0], "is_Integer", False)]
@@ -352,7 +356,8 @@ class Printer:
                          else fmt_number(c, "latex"))
         parts += [self.factor(b, e) for b, e in num]
         if mean is not None:
-            parts.append(mean[2])
+            product = len(mean) > 3                  # a Hadamard product: parenthesised after a factor
+            parts.append(self.paren(mean[2]) if product and parts else mean[2])
         if body is not None:
             flat = not parts or body.op in ("matmul", "ones") and not self.named(body)
             parts.append(self.p(body, PROD if flat else PROD + 1))
@@ -523,17 +528,67 @@ class Printer:
     def op_matpow(self, n):
         return self.sup(self.p(n.args[0], ATOM), Fraction(n.attrs[0])), POW
 
-    def op_hadamard(self, n):
-        num = [a for a in n.args if not (a.op == "pow" and a.attrs[0] < 0)]
-        den = [A.pow_(a.args[0], -a.attrs[0]) for a in n.args if a.op == "pow" and a.attrs[0] < 0]
+    def named_parts(self, n: Node) -> list[Node]:
+        """The factors of a Hadamard product with each named Hadamard product among them (all
+        its factors present) standing for them: ``G ∘ xc ⊘ (𝟏 s)`` is ``G ∘ Xh`` once
+        ``Xh = xc ⊘ (𝟏 s)`` is named (larger names first)."""
+        items = list(n.args)
+        named = [k for k in self.names if isinstance(k, Node) and k.op == "hadamard" and k is not n
+                 and k.shape == n.shape and len(k.args) < len(items)]
+        for k in sorted(named, key=lambda k: -len(k.args)):
+            if all(items.count(a) >= list(k.args).count(a) for a in k.args):
+                for a in k.args:
+                    items.remove(a)
+                items.append(k)
+        return items
+
+    def op_hadamard(self, n, overrides: dict | None = None):
+        """A ∘ B ⊘ C; ``overrides``: the text of some factors (a mean read from a sum)."""
+        args = self.named_parts(n)
+        num = [a for a in args if not (a.op == "pow" and a.attrs[0] < 0)]
+        den = [A.pow_(a.args[0], -a.attrs[0]) for a in args if a.op == "pow" and a.attrs[0] < 0]
         dot = " .* " if self.t else r" \odot " if self.latex else " ∘ "
         div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+        overrides = overrides or {}
+        num = [a for a in num if a not in overrides] + [a for a in num if a in overrides]   # x̂ ∘ mean(…)
         if self.t and num and _full_term(num[0]):          # X .* g': a full matrix first, vectors bare
-            num = num[:1] + [_spread(a) or a for a in num[1:]]
-        s = dot.join(self.p(a, PROD + 1) for a in num) if num else "1"
+            num = num[:1] + [a if a in overrides else _spread(a) or a for a in num[1:]]
+            den = [_spread(a) or a for a in den]
+        s = dot.join(overrides.get(a) or self.p(a, PROD + 1) for a in num) if num else "1"
         for d in den:
             s += div + self.p(d, PROD + 1)
         return s, PROD
+
+    def hadamard_mean(self, fs, body: Node):
+        """A Hadamard product with one factor ``𝟏 sum(B, 1)`` (or ``sum(B, 2) 𝟏ᵀ``) and that sum's
+        count among the scalar factors, as ``Xh ∘ (𝟏 mean(G ∘ Xh, 1))``: (the other scalar
+        factors, the text), or None."""
+        if body.op != "hadamard" or self.named(body):
+            return None
+        for f in body.args:
+            if f.op != "matmul" or self.named(f):
+                continue
+            a, b = f.args
+            if a.op == "ones" and a.cols == ONE and b.op == "sum" and b.attrs[0] == 1:
+                total, axis, spread = b, 1, (a, None)
+            elif b.op == "ones" and b.rows == ONE and a.op == "sum" and a.attrs[0] == 2:
+                total, axis, spread = a, 2, (None, b)
+            else:
+                continue
+            inner = total.args[0]
+            _, count, _ = A.split(A.size(inner.rows if axis == 1 else inner.cols))
+            rest = list(fs)
+            if not count or any((leaf, -e) not in rest for leaf, e in count):
+                continue
+            for leaf, e in count:
+                rest.remove((leaf, -e))
+            text = self.call("mean", self.p(inner, SUM), str(axis))
+            if not self.t:
+                text = self.juxt([self.p(x, PROD + 1) for x in spread[:1] if x is not None] + [text]
+                                 + [self.p(x, PROD + 1) for x in spread[1:] if x is not None])
+                text = self.paren(text)
+            return rest, self.op_hadamard(body, {f: text})[0]
+        return None
 
     def op_pow(self, n):
         a, e = n.args[0], n.attrs[0]

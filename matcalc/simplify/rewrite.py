@@ -16,6 +16,7 @@ from matcalc.core.linear import factors, fold
 from matcalc.core.rebuild import rebuild
 from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
+from matcalc.simplify.factor import factor_hadamard
 
 # How each op is rebuilt over simplified arguments: the table's constructor, except that a
 # product goes through the simplifier's chain fold (cancellations across the whole chain) and a
@@ -88,6 +89,8 @@ def _rebuild(node: Node, args: list[Node]) -> Node:
         out = _factor(out)
     if out.op == "add":
         out = _shared_scalars(out)
+    if out.op == "add":
+        out = factor_hadamard(out)
     return out
 
 
