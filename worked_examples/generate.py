@@ -141,11 +141,14 @@ EXAMPLES = [
         "Batch normalization with the means taken down each column (`mean(X, 1)`, a row broadcast "
         "back over the rows), scale `g` and shift `b`, and `G` an arbitrary upstream gradient at the "
         "output, so that `sum(sum(G .* out))` has exactly `G` as its gradient there. The shift's "
-        "gradient is the column sum of `G` and the scale's is `sum(G ∘ Xh, 1)ᵀ`. By `X` the "
-        "result is the known compact form `(γ/σ) ∘ (G − mean(G) − x̂ ∘ mean(G ∘ x̂))`: the gradient "
-        "through the mean vanishes because a centred column sums to zero "
-        "(`𝟏ᵀ(x − mean(x)) = 0`), a fact the simplifier knows, not the batchnorm answer. Layer "
-        "normalization (second command) is the same with the means taken across each row."),
+        "gradient is the column sum of `G` and the scale's is `sum(t1, 1)ᵀ` with `t1 = G ∘ Xh`. By "
+        "`X` the result is the known compact form `(γ/σ) ∘ (G − x̂ ∘ mean(G ∘ x̂) − mean(G))`, "
+        "`𝟏(gᵀ ⊘ s)` being γ/σ copied down the rows: the gradient that flows through the mean "
+        "`mu` into the variance vanishes because a centred column sums to zero "
+        "(`𝟏ᵀ(x − mean(x)) = 0`), a fact the simplifier knows, not the batchnorm answer; a factor "
+        "shared by the terms then comes out, and the named `Xh` is used wherever its factors "
+        "appear. Layer normalization (second command) is the same with the means taken across each "
+        "row (`mean(·, 2) 𝟏ᵀ`), its scale `g` staying inside (`t2 = G ∘ t1`, the gradient at `Xh`)."),
     Example(
         "word2vec", "CS224n word2vec: naive softmax and negative sampling",
         [["derive", "ŷ = softmax(U'*v); J = -log(ŷ[o])", "--wrt", "v,U", "--shape", "o=index"],
@@ -155,8 +158,10 @@ EXAMPLES = [
         "counts from 1 on the command line and from 0 in NumPy). `ŷ[o]` selects an entry, and in "
         "the result the selection comes back as the unit vector `eₒ`: `∂J/∂v = U(ŷ − eₒ)` and "
         "`∂J/∂U = v(ŷ − eₒ)ᵀ`, the assignment's `U(ŷ − y)` with `y` one-hot. With negative "
-        "sampling the K negative vectors are the columns of `K`: `∂J/∂v = K(1 − σ(−Kᵀv)) − "
-        "(1 − σ(u_oᵀv)) u_o`, and `1 − σ(−x) = σ(x)` gives the handout's `Σ_k σ(u_kᵀv) u_k`."),
+        "sampling the K negative vectors are the columns of `K`, and the result is the handout's: "
+        "`∂J/∂v = Σ_k σ(u_kᵀv) u_k − (1 − σ(u_oᵀv)) u_o` (here `K t1 − t2 uo`, the simplifier having "
+        "turned `1 − σ(−Kᵀv)` into `σ(Kᵀv)`), `∂J/∂u_o = −(1 − σ(u_oᵀv)) v` and "
+        "`∂J/∂u_k = σ(u_kᵀv) v`, all K columns at once as `v t1ᵀ`."),
     Example(
         "attention", "Scaled dot-product attention, backward",
         [["derive", "A = softmax(Q*K'/sqrt(size(Q, 2)), 2); O = A*V; L = sum(sum(G .* O))",

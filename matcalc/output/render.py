@@ -15,6 +15,7 @@ from matcalc.core.graph import ONE, Node, make
 from matcalc.core.kinds import is_sum, is_variable
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
 from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
+from matcalc.output.forms import CourseForms, fmt_dim, subscript
 from matcalc.output.latexname import _latex_chars, latex_name
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -34,19 +35,6 @@ def fmt_number(c: Fraction, style: str) -> str:
         sign = "-" if c < 0 else ""
         return rf"{sign}\frac{{{abs(c.numerator)}}}{{{c.denominator}}}"
     return f"{c.numerator}/{c.denominator}"
-
-
-def fmt_dim(d) -> str:
-    return str(d)
-
-
-_SUB = dict(zip("0123456789aehijklmnoprstuvx+-=()", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₊₋₌₍₎"))
-
-
-def subscript(s: str) -> str | None:
-    """``s`` in Unicode subscript letters, or None when one of its characters has none."""
-    out = [_SUB.get(ch) for ch in s]
-    return None if None in out else "".join(out)
 
 
 def _unit_row(x: Node) -> Node | None:
@@ -104,7 +92,7 @@ def _full_term(t: Node) -> bool:
     _, _, body = A.split(t)
     return body is not None and body.op != "ones" and _spread(body) is None
 
-class Printer:
+class Printer(CourseForms):
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
     def __init__(self, style: str = "unicode", names: dict | None = None, sized_ones: bool = False):
@@ -236,18 +224,6 @@ class Printer:
             return f"ones({fmt_dim(n.rows)})", ATOM
         return f"ones({fmt_dim(n.rows)}, {fmt_dim(n.cols)})", ATOM
 
-    def ones_vector(self, d, row: bool = False) -> str:
-        """𝟏 (LaTeX \\mathbf{1}), with its length as a subscript in ``sized_ones`` mode."""
-        t = r"^\top" if self.latex and row else "ᵀ" if row else ""
-        if self.latex:
-            sub = f"_{{{fmt_dim(d)}}}" if self.sized_ones else ""
-            return rf"\mathbf{{1}}{sub}{t}"
-        sub = "" if not self.sized_ones else subscript(fmt_dim(d)) or f"_{fmt_dim(d)}"
-        return f"𝟏{sub}{t}"
-
-    def juxt_ones(self, a: str, b: str) -> str:
-        return f"{a} {b}" if self.latex else a + b
-
     def op_zero(self, n):
         if self.t and not n.is_scalar:
             return self.juxt(["0", self.op_ones(A.ones(n.shape))[0]]), PROD
@@ -293,28 +269,6 @@ class Printer:
         for neg, s in terms[1:]:
             out += f" {minus if neg else '+'} {s}"
         return out, SUM
-
-    def transposed_sum(self, n: Node) -> Node | None:
-        """The sum S with ``n = Sᵀ`` when every term of ``n`` shows a transpose that S does not
-        (``ŷᵀ − eₒᵀ`` is ``(ŷ − eₒ)ᵀ``, ``xᵀWᵀ − yᵀ`` is ``(W x − y)ᵀ``), else None."""
-        if n.is_scalar or len(n.args) < 2:
-            return None
-        flipped = [A.transpose(t) for t in n.args]
-        if any(self.transposes(f) for f in flipped) or not all(self.transposes(t) for t in n.args):
-            return None
-        return A.add(*flipped)
-
-    def transposes(self, n: Node) -> int:
-        """How many transposes ``n`` prints (𝟏ᵀ and eₒᵀ included; not inside a named node)."""
-        count, stack = 0, [n]
-        while stack:
-            x = stack.pop()
-            if self.named(x):
-                continue
-            if x.op == "transpose" or x.op == "ones" and x.rows == ONE and x.cols != ONE:
-                count += 1
-            stack += x.args
-        return count
 
     def signed_term(self, t: Node, parent: Node, bare: bool = False) -> tuple[bool, str]:
         """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare, and so
@@ -462,16 +416,6 @@ class Printer:
             return parts[0] + parts[1], PROD
         return self.juxt(parts), PROD
 
-    def column_sums(self, chain: list[Node]) -> str | None:
-        """``Bᵀ𝟏`` for a B that is not a single name, as ``sum(B, 1)ᵀ`` (a broadcast bias's
-        gradient, ``db = sum(dS, axis=0)``): ``((t2 W2ᵀ) ∘ 𝟙[t1 > 0])ᵀ 𝟏`` reads badly."""
-        if len(chain) != 2 or chain[1].op != "ones" or chain[1].cols != ONE:
-            return None
-        bt = chain[0]
-        if bt.op != "transpose" or self.named(bt) or bt.args[0].op == "var" or bt.args[0].cols == ONE:
-            return None
-        return self.call("sum", self.p(bt.args[0], SUM), "1") + ("ᵀ" if self.u else "'" if self.t else r"^\top")
-
     def selections(self, chain: list[Node]) -> list[str]:
         """A product chain with its unit vectors read as indexing (LANGUAGE.md v2): eₒᵀ x is
         ``x[o]``, A eₒ is ``A[:, o]``, eᵢᵀ A is ``A[i, :]``, eᵢᵀ A eⱼ is ``A[i, j]``; a unit vector
@@ -528,20 +472,6 @@ class Printer:
     def op_matpow(self, n):
         return self.sup(self.p(n.args[0], ATOM), Fraction(n.attrs[0])), POW
 
-    def named_parts(self, n: Node) -> list[Node]:
-        """The factors of a Hadamard product with each named Hadamard product among them (all
-        its factors present) standing for them: ``G ∘ xc ⊘ (𝟏 s)`` is ``G ∘ Xh`` once
-        ``Xh = xc ⊘ (𝟏 s)`` is named (larger names first)."""
-        items = list(n.args)
-        named = [k for k in self.names if isinstance(k, Node) and k.op == "hadamard" and k is not n
-                 and k.shape == n.shape and len(k.args) < len(items)]
-        for k in sorted(named, key=lambda k: -len(k.args)):
-            if all(items.count(a) >= list(k.args).count(a) for a in k.args):
-                for a in k.args:
-                    items.remove(a)
-                items.append(k)
-        return items
-
     def op_hadamard(self, n, overrides: dict | None = None):
         """A ∘ B ⊘ C; ``overrides``: the text of some factors (a mean read from a sum)."""
         args = self.named_parts(n)
@@ -558,37 +488,6 @@ class Printer:
         for d in den:
             s += div + self.p(d, PROD + 1)
         return s, PROD
-
-    def hadamard_mean(self, fs, body: Node):
-        """A Hadamard product with one factor ``𝟏 sum(B, 1)`` (or ``sum(B, 2) 𝟏ᵀ``) and that sum's
-        count among the scalar factors, as ``Xh ∘ (𝟏 mean(G ∘ Xh, 1))``: (the other scalar
-        factors, the text), or None."""
-        if body.op != "hadamard" or self.named(body):
-            return None
-        for f in body.args:
-            if f.op != "matmul" or self.named(f):
-                continue
-            a, b = f.args
-            if a.op == "ones" and a.cols == ONE and b.op == "sum" and b.attrs[0] == 1:
-                total, axis, spread = b, 1, (a, None)
-            elif b.op == "ones" and b.rows == ONE and a.op == "sum" and a.attrs[0] == 2:
-                total, axis, spread = a, 2, (None, b)
-            else:
-                continue
-            inner = total.args[0]
-            _, count, _ = A.split(A.size(inner.rows if axis == 1 else inner.cols))
-            rest = list(fs)
-            if not count or any((leaf, -e) not in rest for leaf, e in count):
-                continue
-            for leaf, e in count:
-                rest.remove((leaf, -e))
-            text = self.call("mean", self.p(inner, SUM), str(axis))
-            if not self.t:
-                text = self.juxt([self.p(x, PROD + 1) for x in spread[:1] if x is not None] + [text]
-                                 + [self.p(x, PROD + 1) for x in spread[1:] if x is not None])
-                text = self.paren(text)
-            return rest, self.op_hadamard(body, {f: text})[0]
-        return None
 
     def op_pow(self, n):
         a, e = n.args[0], n.attrs[0]
