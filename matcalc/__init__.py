@@ -19,7 +19,7 @@ from matcalc.api import (
                          gradcheck,
                          hessian,
 )
+from matcalc.core.version import VERSION as __version__
 
-__all__ = ["Derivation", "Hessian", "MatcalcError", "Verdict", "check", "codegen", "codegen_hessian", "derive",
+__all__ = ["Derivation", "Hessian", "MatcalcError", "Verdict", "__version__", "check", "codegen", "codegen_hessian", "derive",
            "gradcheck", "hessian"]
-__version__ = "0.1.0"
