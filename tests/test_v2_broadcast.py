@@ -206,7 +206,9 @@ def test_text_writes_broadcast_vectors_bare_only_where_they_parse_back():
     assert matcalc.derive("sum(G .* (X .* b' .* c))", "X", shapes=shapes).text() == "G .* b' .* c"
     assert matcalc.derive("sum(exp(X + b' + c))", "X", shapes=shapes).text() == "exp(X + b' + c)"
     lone = matcalc.derive("sum(G .* (X ./ b'))", "X", shapes=shapes)
-    assert lone.text() == "G ./ (ones(4)*b')"            # the vector leads nothing: kept spread
+    assert lone.text() == "G ./ b'"                      # a full matrix leads: the row broadcasts back
+    alone = matcalc.derive("sum(X ./ b')", "X", shapes=shapes)
+    assert alone.text() == "1 ./ (ones(4)*b')"           # the vector leads nothing: kept spread
     for d in (lone, matcalc.derive("sum(G .* (X .* b' .* c))", "c", shapes=shapes)):
         assert not d.notes                                # every printed text was parsed back and agreed
 

@@ -110,8 +110,8 @@ def test_word2vec_naive_softmax_with_an_index():
 
 def test_word2vec_negative_sampling():
     d = matcalc.derive("J = -log(sigmoid(uo'*v)) - sum(log(sigmoid(-K'*v)))", ["v", "uo", "K"])
-    assert str(d) == ("t1 = σ(Kᵀ v)\nt2 = 1 − σ(uoᵀv)\n∂J/∂v = K t1 − t2 uo\n∂J/∂uo = −t2 v\n"
-                      "∂J/∂K = v t1ᵀ")                       # 1 − σ(−Kᵀv) is σ(Kᵀv), as the handout writes
+    assert str(d) == ("t1 = σ(−Kᵀ v)\nt2 = 1 − σ(uoᵀv)\n∂J/∂v = K(1 − t1) − t2 uo\n∂J/∂uo = −t2 v\n"
+                      "∂J/∂K = v(1 − t1)ᵀ")                  # 1 − σ(−Kᵀv) = σ(Kᵀv), the handout's
     sig = lambda z: 1 / (1 + np.exp(-z))                                      # noqa: E731
     v, uo, K = RNG.normal(size=D), RNG.normal(size=D), RNG.normal(size=(D, 6))
     got = d.numpy()(v=v, uo=uo, K=K)

@@ -158,10 +158,10 @@ EXAMPLES = [
         "counts from 1 on the command line and from 0 in NumPy). `ŷ[o]` selects an entry, and in "
         "the result the selection comes back as the unit vector `eₒ`: `∂J/∂v = U(ŷ − eₒ)` and "
         "`∂J/∂U = v(ŷ − eₒ)ᵀ`, the assignment's `U(ŷ − y)` with `y` one-hot. With negative "
-        "sampling the K negative vectors are the columns of `K`, and the result is the handout's: "
-        "`∂J/∂v = Σ_k σ(u_kᵀv) u_k − (1 − σ(u_oᵀv)) u_o` (here `K t1 − t2 uo`, the simplifier having "
-        "turned `1 − σ(−Kᵀv)` into `σ(Kᵀv)`), `∂J/∂u_o = −(1 − σ(u_oᵀv)) v` and "
-        "`∂J/∂u_k = σ(u_kᵀv) v`, all K columns at once as `v t1ᵀ`."),
+        "sampling the K negative vectors are the columns of `K`: `∂J/∂v = K(1 − σ(−Kᵀv)) − "
+        "(1 − σ(u_oᵀv)) u_o`, `∂J/∂u_o = −(1 − σ(u_oᵀv)) v` and all K columns at once "
+        "`∂J/∂K = v(1 − σ(−Kᵀv))ᵀ`; since `1 − σ(−x) = σ(x)` these are the handout's "
+        "`Σ_k σ(u_kᵀv) u_k − (1 − σ(u_oᵀv)) u_o` and `σ(u_kᵀv) v`."),
     Example(
         "attention", "Scaled dot-product attention, backward",
         [["derive", "A = softmax(Q*K'/sqrt(size(Q, 2)), 2); O = A*V; L = sum(sum(G .* O))",

@@ -17,13 +17,41 @@ from __future__ import annotations
 from fractions import Fraction
 
 from matcalc.core import algebra as A
-from matcalc.core.graph import ONE, Node
+from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.rebuild import rebuild
+from matcalc.core.rules import RULES
 
 MAX_TERMS = 12           # terms of a sum looked at (a count: the output never depends on load)
 
 
-def factor_hadamard(total: Node) -> Node:
-    """``total`` (a sum) with the elementwise factors shared by most of its terms pulled out."""
+def factor_pass(roots: list[Node]) -> list[Node]:
+    """``roots`` with every sum factored (``factor_hadamard``), last, once the rest of the
+    simplifier is done.  Soundness: a sum inside a Hadamard product is not factored where what
+    comes out (or the sum left inside) is a base its neighbours hold, so ``(x ∘ y + x) ⊘ x`` stays:
+    the constructors would cancel ``x ⊘ x``, dropping the points where x = 0."""
+    order = topo_order(roots)
+    avoid: dict[Node, set] = {}
+    for node in order:
+        if node.op != "hadamard":
+            continue
+        bases = [a.args[0] if a.op == "pow" else a for a in node.args]
+        for b in bases:
+            if b.op == "add":
+                avoid.setdefault(b, set()).update(x for x in bases if x is not b)
+
+    def step(node: Node, args: list[Node]) -> Node:
+        same = all(a is b for a, b in zip(args, node.args))
+        out = node if same else REBUILD_OF[node.op](node, args)
+        return factor_hadamard(out, avoid.get(node, set())) if out.op == "add" else out
+    return rebuild(roots, step, order=order)
+
+
+REBUILD_OF = {op: r.rebuild for op, r in RULES.items() if r.rebuild is not None}
+
+
+def factor_hadamard(total: Node, avoid: set = frozenset()) -> Node:
+    """``total`` (a sum) with the elementwise factors shared by most of its terms pulled out
+    (none of the bases in ``avoid``, nor a sum left inside that is one of them)."""
     if total.op != "add" or total.is_scalar or len(total.args) > MAX_TERMS:
         return total
     read = [_term(t, total.shape) for t in total.args]
@@ -31,14 +59,23 @@ def factor_hadamard(total: Node) -> Node:
     if best is None:
         return total
     members, shared = best
+    if any(b in avoid for b in shared):
+        return total
     inner = []
     for i in members:
         c, fs, factors = read[i]
         rest = dict(factors)
         for base, e in shared.items():
             rest[base] -= e
+        rest = {b: e for b, e in rest.items() if e != 0}
+        if rest and all(e < 0 for e in rest.values()):
+            return total                    # a term left as 1 ⊘ (…): exp(z) ⊘ (1 + exp(z)) + exp(z) stays
         inner.append(A.product(c, fs, _balanced(rest, total.shape)))
-    grouped = A.hadamard(_hadamard(shared, total.shape), A.add(*inner))
+    summed = A.add(*inner)
+    if summed in avoid:
+        return total
+    common = _hadamard(shared, total.shape)
+    grouped = A.hadamard(summed, common) if common.op == "add" else A.hadamard(common, summed)
     others = [t for i, t in enumerate(total.args) if i not in members]
     return A.add(grouped, *others) if others else grouped
 

@@ -16,7 +16,7 @@ from matcalc.core.linear import factors, fold
 from matcalc.core.rebuild import rebuild
 from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
-from matcalc.simplify.factor import factor_hadamard
+from matcalc.simplify.factor import factor_pass
 
 # How each op is rebuilt over simplified arguments: the table's constructor, except that a
 # product goes through the simplifier's chain fold (cancellations across the whole chain) and a
@@ -76,7 +76,7 @@ def simplify_all(roots: list[Node]) -> list[Node]:
         if all(a is b for a, b in zip(again, out)):
             break
         out = again
-    return out
+    return factor_pass(out)
 
 
 def _rebuild(node: Node, args: list[Node]) -> Node:
@@ -89,32 +89,7 @@ def _rebuild(node: Node, args: list[Node]) -> Node:
         out = _factor(out)
     if out.op == "add":
         out = _shared_scalars(out)
-    if out.op == "add":
-        out = factor_hadamard(out)
-    if out.op == "add":
-        out = _sigmoid_complement(out)
     return out
-
-
-def _sigmoid_complement(total: Node) -> Node:
-    """1 − σ(−u) is σ(u) (negative sampling's ``σ(u_kᵀ v)``): one negation fewer."""
-    terms = list(total.args)
-    for i, t in enumerate(terms):
-        c, fs, body = A.split(t)
-        flip = body is not None and body.op == "transpose"           # a row: (1 − σ(−u))ᵀ
-        body = body.args[0] if flip else body
-        if c >= 0 or body is None or body.op != "ew" or body.attrs != ("sigmoid", 0) or t.shape != total.shape:
-            continue
-        if A.split(body.args[0])[0] >= 0:
-            continue
-        for j, o in enumerate(terms):
-            oc, ofs, ob = A.split(o)
-            if j != i and oc == -c and list(ofs) == list(fs) and ob is not None and ob.op == "ones" \
-                    and ob.shape == total.shape:
-                rest = [x for k, x in enumerate(terms) if k not in (i, j)]
-                positive = A.ew("sigmoid", A.neg(body.args[0]))
-                return A.add(A.product(-c, fs, A.transpose(positive) if flip else positive), *rest)
-    return total
 
 
 def _shared_scalars(total: Node) -> Node:
