@@ -112,15 +112,15 @@ EXAMPLES = [
         "softmax_batch", "The softmax loss averaged over the batch",
         [["derive", "L = -sum(sum(Y .* log_softmax(X*W, 2)))/size(X, 1)", "--wrt", "W",
           "--assume", "Y=onehot_rows", "--shape", "X=N,D", "--shape", "W=D,C"],
-         ["check", "L = -sum(sum(Y .* log_softmax(X*W, 2)))/size(X, 1)", "--wrt", "W",
-          "--assume", "Y=onehot_rows", "--shape", "X=N,D", "--shape", "W=D,C",
-          "--answer", "X'*(softmax(X*W, 2) - Y)/N"]],
+         ["derive", "L = -sum(sum(Y .* log_softmax(X*W, 2)))/size(X, 1)", "--wrt", "W",
+          "--assume", "Y=onehot_rows", "--shape", "X=N,D", "--shape", "W=D,C", "--text"]],
         "N samples of dimension D in the rows of `X`, C classes, one-hot rows in `Y`; "
         "`log_softmax(·, 2)` normalises each row and `size(X, 1)` is the batch size N. The "
         "result is the textbook `Xᵀ(P − Y)/N` with `P` the row-wise softmax: the `1/N` of the mean "
         "is factored out, and the one-hot assumption (`𝟏ᵀ` of each row of `Y` is 1) is what turns "
-        "`Y − P (Y 𝟏)𝟏ᵀ` into `Y − P`. The check accepts the answer written with the batch size's "
-        "name `N`."),
+        "`Y − P (Y 𝟏)𝟏ᵀ` into `Y − P`. The text form (second command, what `matcalc check --answer` "
+        "takes) writes the batch size as its name `N`, and `check` accepts that answer "
+        "(`tests/test_v2_worked_examples.py`)."),
     Example(
         "svm_batch", "The multiclass SVM loss in batch form",
         [["derive", "S = X*W; M = max(0, S - sum(S .* Y, 2) + 1) .* (1 - Y); L = sum(sum(M))/size(X, 1)",
@@ -142,7 +142,7 @@ EXAMPLES = [
         "back over the rows), scale `g` and shift `b`, and `G` an arbitrary upstream gradient at the "
         "output, so that `sum(sum(G .* out))` has exactly `G` as its gradient there. The shift's "
         "gradient is the column sum of `G` and the scale's is `sum(t1, 1)ᵀ` with `t1 = G ∘ Xh`. By "
-        "`X` the result is the known compact form `(γ/σ) ∘ (G − x̂ ∘ mean(G ∘ x̂) − mean(G))`, "
+        "`X` the result is the known compact form (γ/σ) ∘ (G − x̂ ∘ mean(G ∘ x̂) − mean(G)), "
         "`𝟏(gᵀ ⊘ s)` being γ/σ copied down the rows: the gradient that flows through the mean "
         "`mu` into the variance vanishes because a centred column sums to zero "
         "(`𝟏ᵀ(x − mean(x)) = 0`), a fact the simplifier knows, not the batchnorm answer; a factor "
@@ -151,13 +151,13 @@ EXAMPLES = [
         "row (`mean(·, 2) 𝟏ᵀ`), its scale `g` staying inside (`t2 = G ∘ t1`, the gradient at `Xh`)."),
     Example(
         "word2vec", "CS224n word2vec: naive softmax and negative sampling",
-        [["derive", "ŷ = softmax(U'*v); J = -log(ŷ[o])", "--wrt", "v,U", "--shape", "o=index"],
+        [["derive", "yhat = softmax(U'*v); J = -log(yhat[o])", "--wrt", "v,U", "--shape", "o=index"],
          ["derive", "J = -log(sigmoid(uo'*v)) - sum(log(sigmoid(-K'*v)))", "--wrt", "v,uo,K"]],
         "The skip-gram loss for a centre word vector `v` (CS224n's v_c), the outside vectors in the "
         "columns of `U` and the true outside word `o`, an index name (`--shape o=index`: it "
-        "counts from 1 on the command line and from 0 in NumPy). `ŷ[o]` selects an entry, and in "
-        "the result the selection comes back as the unit vector `eₒ`: `∂J/∂v = U(ŷ − eₒ)` and "
-        "`∂J/∂U = v(ŷ − eₒ)ᵀ`, the assignment's `U(ŷ − y)` with `y` one-hot. With negative "
+        "counts from 1 on the command line and from 0 in NumPy). `yhat[o]` (ŷ) selects an entry, and in "
+        "the result the selection comes back as the unit vector `eₒ`: `∂J/∂v = U(yhat − eₒ)` and "
+        "`∂J/∂U = v(yhat − eₒ)ᵀ`, the assignment's `U(ŷ − y)` with `y` one-hot. With negative "
         "sampling the K negative vectors are the columns of `K`: `∂J/∂v = K(1 − σ(−Kᵀv)) − "
         "(1 − σ(u_oᵀv)) u_o`, `∂J/∂u_o = −(1 − σ(u_oᵀv)) v` and all K columns at once "
         "`∂J/∂K = v(1 − σ(−Kᵀv))ᵀ`; since `1 − σ(−x) = σ(x)` these are the handout's "
