@@ -26,6 +26,8 @@ from matcalc.generate.code import ADD, ATOM, HELPERS, MUL, POW, UNARY, Code, kno
 
 _EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
 _NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
+_SKINNY = 2 ** 19           # A B with a narrow B and at least this many entries in A: (Bᵀ Aᵀ)ᵀ
+_TALL = 1000                # ... or at least this many rows in A
 _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
 
 
@@ -45,6 +47,7 @@ class Emitter:
         self.forward_of: dict[int, Node] = {}  # id -> forward node (for reuse of softmax etc.)
         self.line_names: dict[str, str | None] = {}
         self.fresh: dict[str, tuple] = {}      # locals holding a new array of the node's full shape
+        self.arrays: set[str] = set()          # locals holding an array (not a scalar): releasable
         # the locals each line reads, tracked as the graph is printed (never read off the text):
         # reads[-1] collects the line being printed, a hoisted subexpression pushes its own set
         self.reads: list[set[str]] = [set()]
@@ -85,6 +88,8 @@ class Emitter:
             self.emit(f"    {name} = {c.text}", reads)
         if c.alias is None and c.full and not node.is_scalar and not _VIEW.match(c.text):
             self.fresh[name] = node.shape
+        if not node.is_scalar:
+            self.arrays.add(name)
         info = Code(name, ATOM, c.full or node.is_scalar, c.alias)
         if register:
             self.named[id(node)] = info
@@ -124,6 +129,7 @@ class Emitter:
                     else:
                         self.emit(f"    {name} += {c.text}", reads)
                 info = Code(name, ATOM, True, None)
+                self.arrays.add(name)
                 if register:
                     self.named[id(node)] = info
                 return info
@@ -290,6 +296,12 @@ class Emitter:
             # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
             xa = self.full(a.args[0])
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
+        if a.op != "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW \
+                and (known_size(a.rows) * known_size(a.cols) >= _SKINNY or known_size(a.rows) >= _TALL):
+            # A B with a few columns and a large or tall A (X W in softmax regression): (Bᵀ Aᵀ)ᵀ,
+            # which OpenBLAS computes 1.1-1.45x as fast from about 2¹⁹ entries or 1000 rows of A
+            # (benchmarks/bench_codegen.py --orientations); below that the plain product is faster
+            return Code(f"({wrap(y, ATOM)}.T @ {wrap(x, ATOM)}.T).T")
         return Code(f"{wrap(x, MUL)} @ {wrap(y, MUL + 1)}", MUL)
 
     def op_pow(self, n):
