@@ -174,7 +174,7 @@ def parse_printed(text: str, variables: dict[str, Node]):
             shapes[name] = "index"
         elif v.attrs[2] and name in mentioned:
             assume[name] = v.attrs[2]
-    return build(program, shapes, assume or None)
+    return build(program, shapes, assume or None, sizes=True)
 
 
 def printed_nodes(text: str, variables: dict[str, Node], labels: dict[str, str]) -> dict[str, Node]:

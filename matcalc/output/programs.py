@@ -33,7 +33,8 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
     sizes: dict[Node, int] = {}
     for node in order:                  # capped: only "at least threshold" is asked
         sizes[node] = min(threshold, 1 + sum(sizes[a] for a in node.args))
-    names = {}
+    names = Names()
+    names.taken = set(taken) | set(given.values())
     depth: dict[Node, int] = {}         # unnamed nesting below a node, in printed levels
     counter = 0
     for node in order:
@@ -46,25 +47,56 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
             continue
         nesting = max((depth[a] + (a.op != "matmul" or node.op != "matmul") for a in node.args), default=0)
         if (parents.get(node, 0) >= 2 and sizes[node] >= threshold) or nesting >= MAX_NESTING:
-            names[node], counter = numbered("t", counter, taken)
+            names[node], counter = numbered("t", counter, names.taken)
+            names.fresh.append(node)
             nesting = 0
         depth[node] = nesting
+    for node, name in given.items():             # Xh = xc ⊘ (𝟏 s): the printer finds its factors
+        if node.op == "hadamard" and node not in names:
+            names[node] = name
     return names
 
 
-def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
+class Names(dict):
+    """Node → printed name, remembering which names ``auto_names`` made up (``fresh``, in
+    order) and the names they had to avoid: ``program`` renumbers the fresh ones it uses, so a
+    result never shows ``t4`` after ``t2`` because ``t3`` went unused."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fresh: list[Node] = []
+        self.taken: set[str] = set()
+
+    def renumbered(self, used: set[Node]) -> Names:
+        """The names of ``used`` nodes only, the fresh ones numbered again from t1."""
+        out = Names({k: v for k, v in self.items() if k in used and k not in self.fresh})
+        out.taken = self.taken
+        counter = 0
+        for node in self.fresh:
+            if node in used:
+                out[node], counter = numbered("t", counter, self.taken)
+                out.fresh.append(node)
+        return out
+
+
+def program(roots: list[Node], style: str, names: dict, renumber: bool = False,
+            sized: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """(definitions, root texts): each named node that the roots use, defined before its uses.
 
     "Uses" are what the printed text refers to, not only graph edges: a denominator prints
     through a temporary (``1 ./ t7`` for ``t3.^(-0.5)`` when ``t7 = t3.^(0.5)``), so each
-    definition is placed after every name its own text mentions."""
-    lookup = Printer(style, names)
+    definition is placed after every name its own text mentions.  A named node no text
+    mentions is not defined; with ``renumber`` (a caller that prints the returned root texts)
+    the fresh names left are numbered again from t1.  When the printed all-ones vectors have
+    more than one length, one 𝟏 would stand for different things: the program is printed again
+    ``sized`` (𝟏ₙ, 𝟏ₙᵀ, 𝟏ₙ𝟏ₘᵀ)."""
+    lookup = Printer(style, names, sized)
     texts: dict[Node, str] = {}
     refs: dict[Node, list[Node]] = {}
-    pending = deque(n for n in topo_order(roots) if lookup.named(n))
-    printer = Printer(style, names)
+    printer = Printer(style, names, sized)
     root_texts = [printer(r) for r in roots]
-    pending += printer.referenced
+    pending = deque(printer.referenced)              # a name nothing prints is not defined
+    lengths = set(printer.ones_lengths)
     while pending:
         n = pending.popleft()
         if n in texts:
@@ -72,6 +104,7 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
         inner = lookup.definition(n)
         texts[n] = inner(n)
         refs[n] = inner.referenced
+        lengths |= inner.ones_lengths
         pending += [r for r in inner.referenced if r not in texts]
     ordered: list[Node] = []
     state: dict[Node, int] = {}                      # 1 visiting, 2 done
@@ -92,5 +125,11 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
     for n in texts:
         if state.get(n) is None:
             visit(n)
+    if not sized and len(lengths) > 1:
+        return program(roots, style, names, renumber, sized=True)
+    if renumber and isinstance(names, Names) and names.fresh:     # the caller prints with our texts
+        again = names.renumbered(set(texts))
+        if [again[n] for n in again.fresh] != [names[n] for n in names.fresh]:
+            return program(roots, style, again, renumber, sized)
     definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
     return definitions, root_texts
