@@ -73,7 +73,7 @@ def graph_model(expr: str, wrt: Wrt | None = None, shapes: dict | None = None, a
     """The computational graph of ``expr`` as nodes and edges (``matcalc graph`` draws it); with
     ``at`` every edge carries its forward value and the gradient that flowed back along it."""
     typed = typed_program(expr, shapes, assume)
-    names = list(typed.variables) if wrt is None else wrt_names(wrt)
+    names = [n for n, v in typed.variables.items() if v.attrs[2] != "index"] if wrt is None else wrt_names(wrt)
     d = None
     if typed.output.is_scalar and names:
         d = derive(expr, names, shapes=shapes, assume=assume, steps=True)

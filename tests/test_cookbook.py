@@ -128,7 +128,7 @@ IDENTITIES = [
              lambda X: tr(X @ X), lambda X: 2 * X.T, "2*X'", "2*X'"),
     Identity("107", "tr(X*X*B)", "X", {"X": (3, 3), "B": (3, 3)},
              lambda X, B: tr(X @ X @ B), lambda X, B: (X @ B + B @ X).T,
-             "(X*B + B*X)'", "B'*X' + X'*B'"),
+             "(X*B + B*X)'", "(X*B + B*X)'"),
     Identity("108", "tr(X'*B*X)", "X", {"X": (3, 4), "B": (3, 3)},
              lambda X, B: tr(X.T @ B @ X), lambda X, B: B @ X + B.T @ X,
              "B*X + B'*X", "(B + B')*X"),
@@ -149,7 +149,7 @@ IDENTITIES = [
              "X*B' + X*B", "X*(B + B')"),
     Identity("114", "tr(A*X*B*X)", "X", {"A": (4, 3), "X": (3, 4), "B": (4, 3)},
              lambda A, X, B: tr(A @ X @ B @ X), lambda A, X, B: A.T @ X.T @ B.T + B.T @ X.T @ A.T,
-             "A'*X'*B' + B'*X'*A'", "B'*X'*A' + A'*X'*B'"),
+             "A'*X'*B' + B'*X'*A'", "(A*X*B + B*X*A)'"),
     Identity("115", "tr(X'*X)", "X", {"X": (3, 4)},
              lambda X: tr(X.T @ X), lambda X: 2 * X, "2*X", "2*X"),
     Identity("115", "tr(X*X')", "X", {"X": (3, 4)},
@@ -275,7 +275,7 @@ HESSIANS = [
     ("(130): ∂/∂x of (129)", "norm(x-a)", {"x": (3,), "a": (3,)},
      lambda x, a: np.eye(3) / np.linalg.norm(x - a) - outer(x - a, x - a) / np.linalg.norm(x - a) ** 3,
      lambda x, a: (x - a) / np.linalg.norm(x - a),
-     "t1 = x - a; t2 = norm(t1); eye(n)/t2 - t1*(x' - a')/t2^3"),
+     "t1 = x - a; t2 = norm(t1); eye(n)/t2 - t1*t1'/t2^3"),
 ]
 
 

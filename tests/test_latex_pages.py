@@ -79,8 +79,13 @@ def test_functions_have_no_gap_and_names_one_style(slug, documents):
     assert not re.search(r"(?<![\\a-zA-Z])[a-zA-Z]\\left\(", tex)                  # f (z)
     ex = next(e for e in EXAMPLES if e.slug == slug)
     for argv in ex.commands:
+        if "--text" in argv:                          # the ASCII form has no LaTeX face
+            continue
         math = latex_pages.command_latex(argv)
-        typed = typed_program(argv[1], None, None)
+        shapes = dict(a.split("=", 1) for a, flag in zip(argv[1:], argv) if flag == "--shape")
+        shapes = {k: v if v in ("index", "scalar") else tuple(int(d) if d.isdigit() else d for d in v.split(","))
+                  for k, v in shapes.items()}
+        typed = typed_program(argv[1], shapes or None, None)
         for name in [*typed.variables, *typed.intermediates]:
             if len(name) > 1 and name.isalpha() and name.isascii():
                 bare = re.findall(rf"(?<![\\a-zA-Z{{]){name}(?![a-zA-Z}}])", math)

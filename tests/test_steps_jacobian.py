@@ -50,7 +50,7 @@ def test_named_program_reads_like_the_lecture():
 
 def test_fork_adds_the_paths():
     out = derive("x .* exp(x)", "x", steps=True).steps_text()
-    assert "∂f/∂x = diag(z₁) + diag(f) = diag(z₁ + z₁ ∘ x)   (fork: the paths' products added)" in out
+    assert "∂f/∂x = diag(z₁) + diag(f) = diag(z₁ ∘ (1 + x))   (fork: the paths' products added)" in out
 
 
 def test_every_style_and_json():

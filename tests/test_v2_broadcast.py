@@ -65,7 +65,7 @@ def test_bias_gradient_reads_as_a_column_sum_in_every_style():
     assert r"\mathbf{1} \, b^\top" in d.latex()
     assert not d.notes                                   # verified: the text parsed back and agreed
     relu = matcalc.derive("sum(G .* relu(X*W1 + b1'))", "b1")
-    assert relu.render("unicode") == "∂f/∂b1 = (G ∘ 𝟙[X W1 + 𝟏 b1ᵀ > 0])ᵀ 𝟏"     # Gᵀ𝟏
+    assert relu.render("unicode") == "∂f/∂b1 = sum(G ∘ 𝟙[X W1 + 𝟏 b1ᵀ > 0], 1)ᵀ"     # not (…)ᵀ 𝟏
 
 
 @pytest.mark.parametrize("expr, wrt", [
@@ -206,7 +206,9 @@ def test_text_writes_broadcast_vectors_bare_only_where_they_parse_back():
     assert matcalc.derive("sum(G .* (X .* b' .* c))", "X", shapes=shapes).text() == "G .* b' .* c"
     assert matcalc.derive("sum(exp(X + b' + c))", "X", shapes=shapes).text() == "exp(X + b' + c)"
     lone = matcalc.derive("sum(G .* (X ./ b'))", "X", shapes=shapes)
-    assert lone.text() == "G ./ (ones(4)*b')"            # the vector leads nothing: kept spread
+    assert lone.text() == "G ./ b'"                      # a full matrix leads: the row broadcasts back
+    alone = matcalc.derive("sum(X ./ b')", "X", shapes=shapes)
+    assert alone.text() == "1 ./ (ones(4)*b')"           # the vector leads nothing: kept spread
     for d in (lone, matcalc.derive("sum(G .* (X .* b' .* c))", "c", shapes=shapes)):
         assert not d.notes                                # every printed text was parsed back and agreed
 

@@ -31,7 +31,8 @@ def generated() -> dict[str, str]:
 
 
 EXPECTED = ["add_mul_gates.md", "sigmoid_neuron.md", "norm_Wx.md", "neuron_layer.md", "two_layer_net.md",
-            "multiclass_svm.md", "softmax_cross_entropy.md", "matmul_gradient.md", "add_mul_gates.svg",
+            "multiclass_svm.md", "softmax_cross_entropy.md", "two_layer_net_biases.md", "softmax_batch.md",
+            "svm_batch.md", "batchnorm.md", "word2vec.md", "attention.md", "matmul_gradient.md", "add_mul_gates.svg",
             "sigmoid_neuron.svg", "README.md"]
 
 

@@ -95,6 +95,85 @@ EXAMPLES = [
         "`G − softmax(z) 𝟏ᵀG`; with `G = −y` and `𝟏ᵀy = 1` (the one-hot assumption) this is the familiar "
         "`softmax(W x) − y`, and the multiply gate gives `(softmax(W x) − y) xᵀ`."),
     Example(
+        "two_layer_net_biases", "CS231n: a two-layer net with biases in batch form",
+        [["derive", "h = relu(X*W1 + b1'); S = h*W2 + b2'; "
+          "L = -sum(sum(Y .* log_softmax(S, 2)))/size(X, 1) + lam*(sum(sum(W1 .* W1)) + sum(sum(W2 .* W2)))",
+          "--wrt", "W1,b1,W2,b2", "--assume", "Y=onehot_rows", "--shape", "lam=scalar"]],
+        "The network of the CS231n assignment, one sample per row of `X` and one one-hot label per "
+        "row of `Y`: `X*W1 + b1'` adds the bias row to every row (broadcasting), the loss is the "
+        "softmax cross-entropy averaged over the n samples, plus an L2 penalty. Reading the result "
+        "against the assignment's code: `t2 = softmax(S, 2) − Y` is `dscores` before the division by "
+        "N, `∂L/∂W2 = 2 lam W2 + hᵀ t2/n` is `dW2 = h.T.dot(dscores) + 2*reg*W2`, "
+        "`∂L/∂b2 = sum(t2, 1)ᵀ/n` is `db2 = np.sum(dscores, axis=0)`, `t3` is `dhidden` after the "
+        "ReLU gate (`dhidden[h <= 0] = 0`), and `∂L/∂W1`, `∂L/∂b1` follow the same pattern one layer "
+        "down. A bias's gradient is the column sum of the upstream gradient: the bias was copied "
+        "to every row, so every row's gradient flows back into it."),
+    Example(
+        "softmax_batch", "The softmax loss averaged over the batch",
+        [["derive", "L = -sum(sum(Y .* log_softmax(X*W, 2)))/size(X, 1)", "--wrt", "W",
+          "--assume", "Y=onehot_rows", "--shape", "X=N,D", "--shape", "W=D,C"],
+         ["derive", "L = -sum(sum(Y .* log_softmax(X*W, 2)))/size(X, 1)", "--wrt", "W",
+          "--assume", "Y=onehot_rows", "--shape", "X=N,D", "--shape", "W=D,C", "--text"]],
+        "N samples of dimension D in the rows of `X`, C classes, one-hot rows in `Y`; "
+        "`log_softmax(·, 2)` normalises each row and `size(X, 1)` is the batch size N. The "
+        "result is the textbook `Xᵀ(P − Y)/N` with `P` the row-wise softmax: the `1/N` of the mean "
+        "is factored out, and the one-hot assumption (`𝟏ᵀ` of each row of `Y` is 1) is what turns "
+        "`Y − P (Y 𝟏)𝟏ᵀ` into `Y − P`. The text form (second command, what `matcalc check --answer` "
+        "takes) writes the batch size as its name `N`, and `check` accepts that answer "
+        "(`tests/test_v2_worked_examples.py`)."),
+    Example(
+        "svm_batch", "The multiclass SVM loss in batch form",
+        [["derive", "S = X*W; M = max(0, S - sum(S .* Y, 2) + 1) .* (1 - Y); L = sum(sum(M))/size(X, 1)",
+          "--wrt", "W", "--assume", "Y=onehot_rows"]],
+        "The hinge loss of CS231n over a batch: `sum(S .* Y, 2)` is the column of correct-class "
+        "scores (one per sample), and subtracting it from the n×C matrix `S` broadcasts it across "
+        "the columns, so `M` holds every margin `max(0, s_j − s_y + 1)` with the correct class masked "
+        "out by `1 − Y`. `t1` is the indicator of the positive margins (the assignment's "
+        "`binary`); each correct class collects minus its row's count `t1 𝟏` (`binary[y] = "
+        "-row_sum`), which is the term `(t1 𝟏 𝟏ᵀ) ∘ Y`; then `∂L/∂W = Xᵀ(…)/n`, the `/n` of the mean "
+        "factored out."),
+    Example(
+        "batchnorm", "Batch normalization and layer normalization, backward",
+        [["derive", "mu = mean(X, 1); xc = X - mu; v = mean(xc.^2, 1); s = sqrt(v + 1e-5); Xh = xc ./ s; "
+          "L = sum(sum(G .* (Xh .* g' + b')))", "--wrt", "X,g,b"],
+         ["derive", "xc = X - mean(X, 2); s = sqrt(mean(xc.^2, 2) + 1e-5); Xh = xc ./ s; "
+          "L = sum(sum(G .* (Xh .* g' + b')))", "--wrt", "X"]],
+        "Batch normalization with the means taken down each column (`mean(X, 1)`, a row broadcast "
+        "back over the rows), scale `g` and shift `b`, and `G` an arbitrary upstream gradient at the "
+        "output, so that `sum(sum(G .* out))` has exactly `G` as its gradient there. The shift's "
+        "gradient is the column sum of `G` and the scale's is `sum(t1, 1)ᵀ` with `t1 = G ∘ Xh`. By "
+        "`X` the result is the known compact form (γ/σ) ∘ (G − x̂ ∘ mean(G ∘ x̂) − mean(G)), "
+        "`𝟏(gᵀ ⊘ s)` being γ/σ copied down the rows: the gradient that flows through the mean "
+        "`mu` into the variance vanishes because a centred column sums to zero "
+        "(`𝟏ᵀ(x − mean(x)) = 0`), a fact the simplifier knows, not the batchnorm answer; a factor "
+        "shared by the terms then comes out, and the named `Xh` is used wherever its factors "
+        "appear. Layer normalization (second command) is the same with the means taken across each "
+        "row (`mean(·, 2) 𝟏ᵀ`), its scale `g` staying inside (`t2 = G ∘ t1`, the gradient at `Xh`)."),
+    Example(
+        "word2vec", "CS224n word2vec: naive softmax and negative sampling",
+        [["derive", "yhat = softmax(U'*v); J = -log(yhat[o])", "--wrt", "v,U", "--shape", "o=index"],
+         ["derive", "J = -log(sigmoid(uo'*v)) - sum(log(sigmoid(-K'*v)))", "--wrt", "v,uo,K"]],
+        "The skip-gram loss for a centre word vector `v` (CS224n's v_c), the outside vectors in the "
+        "columns of `U` and the true outside word `o`, an index name (`--shape o=index`: it "
+        "counts from 1 on the command line and from 0 in NumPy). `yhat[o]` (ŷ) selects an entry, and in "
+        "the result the selection comes back as the unit vector `eₒ`: `∂J/∂v = U(yhat − eₒ)` and "
+        "`∂J/∂U = v(yhat − eₒ)ᵀ`, the assignment's `U(ŷ − y)` with `y` one-hot. With negative "
+        "sampling the K negative vectors are the columns of `K`: `∂J/∂v = K(1 − σ(−Kᵀv)) − "
+        "(1 − σ(u_oᵀv)) u_o`, `∂J/∂u_o = −(1 − σ(u_oᵀv)) v` and all K columns at once "
+        "`∂J/∂K = v(1 − σ(−Kᵀv))ᵀ`; since `1 − σ(−x) = σ(x)` these are the handout's "
+        "`Σ_k σ(u_kᵀv) u_k − (1 − σ(u_oᵀv)) u_o` and `σ(u_kᵀv) v`."),
+    Example(
+        "attention", "Scaled dot-product attention, backward",
+        [["derive", "A = softmax(Q*K'/sqrt(size(Q, 2)), 2); O = A*V; L = sum(sum(G .* O))",
+          "--wrt", "Q,K,V"]],
+        "One attention head: queries, keys and values in the rows of `Q`, `K`, `V`, the scores "
+        "scaled by the square root of the key dimension (`size(Q, 2)`, printed as its name `m`) and "
+        "normalised by a softmax along each row, and `G` the upstream gradient at the output `O`. "
+        "The values receive `Aᵀ G`; `t1 = G Vᵀ` is the gradient at the attention weights, and the "
+        "row-wise softmax turns it into `t2 = A ∘ (t1 − rowsum(t1 ∘ A))` at the scores (each row's "
+        "softmax Jacobian `diag(a) − a aᵀ` applied without forming it); the scores' product "
+        "`Q Kᵀ` then switches: `t2 K` for Q and `t2ᵀ Q` for K, both divided by `sqrt(m)`."),
+    Example(
         "matmul_gradient", "The matrix-multiply gradient: dW = dD Xᵀ, dX = Wᵀ dD",
         [["derive", "sum(dD .* (W*X))", "--wrt", "W,X", "--shape", "W=5,10", "--shape", "X=10,3",
           "--shape", "dD=5,3", "--steps"]],

@@ -53,6 +53,8 @@ def command_latex(argv: list[str]) -> str:
 def example_document(ex: Example) -> str:
     body = [_prose(ex.text)]
     for argv in ex.commands:
+        if "--text" in argv:                      # the ASCII text form has no LaTeX face
+            continue
         body.append(r"\subsection*{}" + "\n" + r"{\raggedright\texttt{" + latex_text("$ matcalc " + quote(argv), math=False)
                     + r"}\par}")
         body.append(command_latex(argv))

@@ -52,7 +52,7 @@ def commutation(m: Dim, n: Dim) -> Node:
 def size_leaf(d: Dim) -> Node:
     """A size as a scalar constant: one dimension symbol ``n`` or a known count ``6``
     (``reductions.size`` makes products of them); its text form is kept beside it."""
-    text = str(int(d)) if getattr(d, "is_Integer", False) else f"numel(ones({d}))"
+    text = str(int(d)) if getattr(d, "is_Integer", False) else str(d)   # read back as the size
     return make("size", (), SCALAR, (d, text))
 
 

@@ -261,7 +261,7 @@ class Derivation:
         nodes = self.results if form == "gradient" and self.kind == "gradient" else self.jacobian_nodes()
         roots = list(nodes.values())
         names = self._names(roots)
-        defs, texts = program(roots, style, names)
+        defs, texts = program(roots, style, names, renumber=True)
         lines = []
         if style == "text":
             lines += [f"{n} = {t}" for n, t in defs]

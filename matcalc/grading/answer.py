@@ -64,7 +64,7 @@ def read(text: str, q: Question) -> tuple[Node, Typed] | Rejected:
     combined_src = q.typed.source + "\n" + src
     offset = len(q.typed.source) + 1
     try:
-        typed = build(parse(combined_src), declared, q.assume)
+        typed = build(parse(combined_src), declared, q.assume, sizes=True)
     except MatcalcError as e:
         msg = e.message
         if e.pos is not None and e.pos >= offset:
@@ -132,7 +132,8 @@ def _renamed(text: str, prog, q: Question) -> str | Rejected:
                 renames += [(pos, st.name, new) for pos in name_positions(later.value, st.name)]
                 if later.name == st.name:
                     break
-    known = set(inputs) | set(inter)
+    known = set(inputs) | set(inter) | {d for shp in _declared_shapes(q).values() if isinstance(shp, tuple)
+                                        for d in shp if isinstance(d, str)}   # a size: ones(n)/n
     for st in prog.statements:
         unknown = [n for n in dict.fromkeys(names_in(st.value)) if n not in known and n not in RESERVED]
         if unknown:

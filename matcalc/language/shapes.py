@@ -512,9 +512,16 @@ class _DimNamer:
         return f"{self.dim(s[0])},{self.dim(s[1])}"
 
 
-def build(program: ast.Program, shapes: dict | None = None, assume: dict | None = None) -> Typed:
-    """Typed graph of ``program`` with ``shapes`` declared and ``assume`` attached to names."""
+def build(program: ast.Program, shapes: dict | None = None, assume: dict | None = None,
+          sizes: bool = False) -> Typed:
+    """Typed graph of ``program`` with ``shapes`` declared and ``assume`` attached to names.
+
+    ``sizes``: a name that nothing declares or defines but that is a declared dimension stands
+    for that size (``ones(n)/n``), as a printed result and an answer write a count; the reader of
+    a printed result and the grader ask for it, where every variable is declared."""
     declared = dict(shapes or {})
+    counts = _dimension_names(program, declared) if sizes else set()
+    declared.update({n: () for n in counts})
     assume = dict(assume or {})
     for n, a in assume.items():
         if a not in ASSUMPTIONS:
@@ -534,6 +541,9 @@ def build(program: ast.Program, shapes: dict | None = None, assume: dict | None 
         if n not in variables:
             raise NameError_(f"the assumption names {n}, which the expression does not use")
     builder = _Builder(program, variables)
+    for n in counts:
+        del variables[n]
+        builder.env[n] = A.size(dim(n))
     builder.notes.extend(retry_note(n) for n in inf.retried)
     statements = []
     for st in program.statements:
@@ -543,6 +553,15 @@ def build(program: ast.Program, shapes: dict | None = None, assume: dict | None 
         statements.append((st.name, node))
     intermediates = {n: v for n, v in statements if n is not None}
     return Typed(statements[-1][1], variables, intermediates, statements, program.source, builder.notes)
+
+
+def _dimension_names(program: ast.Program, declared: dict) -> set[str]:
+    """The names ``program`` uses that no statement defines, not declared, and that name a
+    declared dimension."""
+    dims = {d for s in declared.values() if isinstance(s, tuple) for d in s if isinstance(d, str)}
+    defined = {st.name for st in program.statements if st.name is not None}
+    used = {n for st in program.statements for n in names_in(st.value)}
+    return {n for n in used & dims if n not in declared and n not in defined}
 
 
 def _resolve_dims(inf: _Inference, program, declared):

@@ -161,7 +161,7 @@ def parse_printed(text: str, variables: dict[str, Node]):
     program's variable shapes and assumptions; a program ``t1 = ...; ...`` defines its own names.
 
     The variable nodes are hash-consed, so the parsed graph's leaves are the program's own."""
-    program = parse(text)
+    program = parse(text, max_length=None)       # our own text: only the nesting limit applies
     mentioned = set()
     for st in program.statements:
         mentioned.update(names_in(st.value))
@@ -174,7 +174,7 @@ def parse_printed(text: str, variables: dict[str, Node]):
             shapes[name] = "index"
         elif v.attrs[2] and name in mentioned:
             assume[name] = v.attrs[2]
-    return build(program, shapes, assume or None)
+    return build(program, shapes, assume or None, sizes=True)
 
 
 def printed_nodes(text: str, variables: dict[str, Node], labels: dict[str, str]) -> dict[str, Node]:

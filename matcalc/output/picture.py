@@ -124,7 +124,8 @@ def graph_model(typed, d=None, at: dict | None = None, precision: int = 3) -> Mo
             raise MatcalcError("values on the picture need a scalar output")
         vals = values_at(d, at)
         cache = vals["cache"]
-        values = {key[id(n)]: cache[id(n)] for n in order if id(n) in cache}
+        values = {key[id(n)]: cache[id(n)] + (n.op == "var" and n.attrs[2] == "index")   # o counts from 1
+                  for n in order if id(n) in cache}
         for st in d.steps:
             for inp, g in st.sent:
                 (gv,) = evaluate([g], vals["env"], None, dict(cache), leaves=d.typed.variables.values())

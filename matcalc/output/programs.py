@@ -4,15 +4,24 @@ network's gradient prints linear in size.
 """
 from __future__ import annotations
 
+from collections import deque
+
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node, topo_order
 from matcalc.core.kinds import is_leaf, is_variable
 from matcalc.core.naming import numbered
 from matcalc.output.render import Printer
 
+MAX_NESTING = 40
+"""The deepest unnamed nesting a printed expression keeps (in graph levels; a product chain
+prints flat and counts once): below it a fresh ``t`` names the subexpression, so a 500-layer
+network's gradient prints as a program whose every line parses back (the parser accepts
+``parser.MAX_DEPTH`` levels, a printed level costs at most two) and every printer stays shallow."""
+
 
 def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int = 4) -> dict[Node, str]:
-    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``.
+    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``;
+    and fresh names that keep unnamed nesting under ``MAX_NESTING`` levels.
 
     ``given`` and the result are keyed by node (not ``id``), so a name can never attach to a
     later node that reuses a dead node's id."""
@@ -22,41 +31,80 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
         for a in node.args:
             parents[a] = parents.get(a, 0) + 1
     sizes: dict[Node, int] = {}
-    for node in order:
-        sizes[node] = 1 + sum(sizes[a] for a in node.args)
-    names = {}
+    for node in order:                  # capped: only "at least threshold" is asked
+        sizes[node] = min(threshold, 1 + sum(sizes[a] for a in node.args))
+    names = Names()
+    names.taken = set(taken) | set(given.values())
+    depth: dict[Node, int] = {}         # unnamed nesting below a node, in printed levels
     counter = 0
     for node in order:
         if node in given and not is_variable(node):
             names[node] = given[node]
+            depth[node] = 0
             continue
         if is_leaf(node) or A.is_const(node):
+            depth[node] = 0
             continue
-        if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
-            names[node], counter = numbered("t", counter, taken)
+        nesting = max((depth[a] + (a.op != "matmul" or node.op != "matmul") for a in node.args), default=0)
+        if (parents.get(node, 0) >= 2 and sizes[node] >= threshold) or nesting >= MAX_NESTING:
+            names[node], counter = numbered("t", counter, names.taken)
+            names.fresh.append(node)
+            nesting = 0
+        depth[node] = nesting
+    for node, name in given.items():             # Xh = xc ⊘ (𝟏 s): the printer finds its factors
+        if node.op == "hadamard" and node not in names:
+            names[node] = name
     return names
 
 
-def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str, str]], list[str]]:
+class Names(dict):
+    """Node → printed name, remembering which names ``auto_names`` made up (``fresh``, in
+    order) and the names they had to avoid: ``program`` renumbers the fresh ones it uses, so a
+    result never shows ``t4`` after ``t2`` because ``t3`` went unused."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fresh: list[Node] = []
+        self.taken: set[str] = set()
+
+    def renumbered(self, used: set[Node]) -> Names:
+        """The names of ``used`` nodes only, the fresh ones numbered again from t1."""
+        out = Names({k: v for k, v in self.items() if k in used and k not in self.fresh})
+        out.taken = self.taken
+        counter = 0
+        for node in self.fresh:
+            if node in used:
+                out[node], counter = numbered("t", counter, self.taken)
+                out.fresh.append(node)
+        return out
+
+
+def program(roots: list[Node], style: str, names: dict, renumber: bool = False,
+            sized: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
     """(definitions, root texts): each named node that the roots use, defined before its uses.
 
     "Uses" are what the printed text refers to, not only graph edges: a denominator prints
     through a temporary (``1 ./ t7`` for ``t3.^(-0.5)`` when ``t7 = t3.^(0.5)``), so each
-    definition is placed after every name its own text mentions."""
-    lookup = Printer(style, names)
+    definition is placed after every name its own text mentions.  A named node no text
+    mentions is not defined; with ``renumber`` (a caller that prints the returned root texts)
+    the fresh names left are numbered again from t1.  When the printed all-ones vectors have
+    more than one length, one 𝟏 would stand for different things: the program is printed again
+    ``sized`` (𝟏ₙ, 𝟏ₙᵀ, 𝟏ₙ𝟏ₘᵀ)."""
+    lookup = Printer(style, names, sized)
     texts: dict[Node, str] = {}
     refs: dict[Node, list[Node]] = {}
-    pending = [n for n in topo_order(roots) if lookup.named(n)]
-    printer = Printer(style, names)
+    printer = Printer(style, names, sized)
     root_texts = [printer(r) for r in roots]
-    pending += printer.referenced
+    pending = deque(printer.referenced)              # a name nothing prints is not defined
+    lengths = set(printer.ones_lengths)
     while pending:
-        n = pending.pop(0)
+        n = pending.popleft()
         if n in texts:
             continue
-        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
+        inner = lookup.definition(n)
         texts[n] = inner(n)
         refs[n] = inner.referenced
+        lengths |= inner.ones_lengths
         pending += [r for r in inner.referenced if r not in texts]
     ordered: list[Node] = []
     state: dict[Node, int] = {}                      # 1 visiting, 2 done
@@ -77,5 +125,11 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
     for n in texts:
         if state.get(n) is None:
             visit(n)
+    if not sized and len(lengths) > 1:
+        return program(roots, style, names, renumber, sized=True)
+    if renumber and isinstance(names, Names) and names.fresh:     # the caller prints with our texts
+        again = names.renumbered(set(texts))
+        if [again[n] for n in again.fresh] != [names[n] for n in names.fresh]:
+            return program(roots, style, again, renumber, sized)
     definitions = [(lookup.var_name(lookup.name_of(n)), texts[n]) for n in ordered]   # named as uses print
     return definitions, root_texts

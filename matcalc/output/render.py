@@ -13,8 +13,10 @@ from fractions import Fraction
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, make
 from matcalc.core.kinds import is_sum, is_variable
+from matcalc.core.rebuild import postorder
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
 from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
+from matcalc.output.forms import CourseForms, fmt_dim, subscript
 from matcalc.output.latexname import _latex_chars, latex_name
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -34,19 +36,6 @@ def fmt_number(c: Fraction, style: str) -> str:
         sign = "-" if c < 0 else ""
         return rf"{sign}\frac{{{abs(c.numerator)}}}{{{c.denominator}}}"
     return f"{c.numerator}/{c.denominator}"
-
-
-def fmt_dim(d) -> str:
-    return str(d)
-
-
-_SUB = dict(zip("0123456789aehijklmnoprstuvx+-=()", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₊₋₌₍₎"))
-
-
-def subscript(s: str) -> str | None:
-    """``s`` in Unicode subscript letters, or None when one of its characters has none."""
-    out = [_SUB.get(ch) for ch in s]
-    return None if None in out else "".join(out)
 
 
 def _unit_row(x: Node) -> Node | None:
@@ -117,17 +106,44 @@ def latex_arguments(args) -> str:
     return f"({inner})"
 
 
-class Printer:
+class Printer(CourseForms):
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
-    def __init__(self, style: str = "unicode", names: dict | None = None):
+    def __init__(self, style: str = "unicode", names: dict | None = None, sized_ones: bool = False,
+                 unnamed: Node | None = None):
+        """``names``: node (or its id) → the name it prints as; ``sized_ones``: all-ones printed
+        with their lengths; ``unnamed``: one node of them printed as its body (a definition's
+        right side)."""
         self.style = style
+        self.sized_ones = sized_ones             # 𝟏ₙ, 𝟏ₘᵀ: all-ones of more than one length
+        self.ones_lengths: set = set()           # the lengths of the all-ones this printer wrote
         self.names = dict(names or {})
+        self.unnamed = unnamed
+        self.int_keys = _has_int_keys(self.names)
+        self.reset()
+
+    def definition(self, node: Node) -> Printer:
+        """A printer for the right side of ``node``'s definition: these names, ``node`` printed
+        as its body (sharing the names, not copying them: a program prints one per name)."""
+        inner = object.__new__(Printer)
+        inner.style, inner.names, inner.int_keys, inner.unnamed = self.style, self.names, self.int_keys, node
+        inner.sized_ones, inner.ones_lengths = self.sized_ones, set()
+        inner.reset()
+        return inner
+
+    def reset(self) -> None:
+        """Forget what was printed (the memos and the references)."""
         # Keyed by the node itself (identity hash), never by id(): the printer makes temporary
         # nodes (op_pow, op_hadamard), and a dead node's id is reused by the next one, so an
         # id-keyed memo printed one subexpression in place of another.  Holding the node here
         # keeps it alive for the printer's lifetime.
         self.memo: dict[tuple[Node, int], str] = {}
+        # A node's body, printed once: (text, precedence, the (node, context) keys it printed,
+        # in order).  Bodies are filled children first (``warm``), so printing recurses only a
+        # bounded number of levels into what is already printed, however deep the expression.
+        self.bodies: dict[Node, tuple[str, int, list[tuple[Node, int]]]] = {}
+        self.calls: list[list[tuple[Node, int]]] = []    # the keys printed by each body being built
+        self.seen: set[tuple[Node, int]] = set()          # keys already accounted in ``referenced``
         self.referenced: list[Node] = []         # named nodes this printer's text mentions, in order
 
     # ---------------------------------------------------------------- entry points
@@ -136,16 +152,63 @@ class Printer:
 
     def p(self, node: Node, ctx: int) -> str:
         key = (node, ctx)
+        if self.calls:
+            self.calls[-1].append(key)
+        else:                                            # an outside call: children first, no recursion
+            self.warm(node)
         if key not in self.memo:
             s, prec = self.name_or_body(node)
             self.memo[key] = self.paren(s) if prec < ctx else s
+        if not self.calls:
+            self.account(key)
         return self.memo[key]
+
+    def warm(self, root: Node) -> None:
+        """Print the body of every unnamed node below ``root`` children first (the factors of a
+        product chain, not its inner products), so that no print recurses deeper than a few
+        levels.  A body that fails here is left to fail where it is really printed."""
+        def children(n: Node) -> tuple:
+            if self.named(n) or n in self.bodies:
+                return ()
+            return tuple(self.product_chain(n)) if n.op == "matmul" else n.args
+        for n in postorder(root, children):
+            if n in self.bodies or self.named(n):
+                continue
+            try:
+                self.build_body(n)
+            except Exception:                            # noqa: BLE001, S112 - raised again when printed
+                continue
+
+    def build_body(self, node: Node) -> tuple[str, int]:
+        self.calls.append([])
+        try:
+            s, prec = self.body(node)
+        finally:
+            calls = self.calls.pop()
+        self.bodies[node] = (s, prec, calls)
+        return s, prec
+
+    def account(self, key: tuple[Node, int]) -> None:
+        """Add the named nodes printing ``key`` mentions to ``referenced``, in the order and
+        number a depth-first print meets them (each key once per printer), without recursion."""
+        stack = [key]
+        while stack:
+            k = stack.pop()
+            if k in self.seen:
+                continue
+            self.seen.add(k)
+            if self.named(k[0]):
+                self.referenced.append(k[0])
+            else:
+                stack.extend(reversed(self.bodies[k[0]][2]))
 
     def name_of(self, node: Node) -> str | None:
         """The name given to ``node``: names are keyed by node; int keys (``id(node)``, from
         callers that keep their nodes alive while printing) are still accepted."""
+        if node is self.unnamed:
+            return None
         name = self.names.get(node)
-        if name is None and self.names and _has_int_keys(self.names):
+        if name is None and self.int_keys:
             name = self.names.get(id(node))
         return name
 
@@ -155,9 +218,11 @@ class Printer:
     def name_or_body(self, node: Node) -> tuple[str, int]:
         name = self.name_of(node)
         if name is not None:
-            self.referenced.append(node)
             return self.var_name(name), ATOM
-        return self.body(node)
+        hit = self.bodies.get(node)
+        if hit is not None:
+            return hit[0], hit[1]
+        return self.build_body(node)
 
     def paren(self, s: str) -> str:
         return rf"\left({s}\right)" if self.style == "latex" and any(t in s for t in _TALL) else f"({s})"
@@ -222,7 +287,7 @@ class Printer:
     def form(self, printed: Printed, n: Node) -> tuple[str, int]:
         """A primitive's printed form from the rule table, in this printer's style."""
         f: Form = getattr(printed, self.style)
-        args = [self.p(a, f.arg) for a in n.args]
+        args = [self.p(a, f.arg_context(i)) for i, a in enumerate(n.args)]
         if f.call:
             return self.call(f.template, *args, *(printed.extra(n) if printed.extra else ())), f.prec
         return f.template.format(*args, n=n), f.prec
@@ -232,10 +297,11 @@ class Printer:
 
     def op_ones(self, n):
         row = n.rows == ONE and n.cols != ONE               # 𝟏ᵀ: a row of ones is a transposed 𝟏
-        if self.u:
-            return "𝟏ᵀ" if row else "𝟏", ATOM
-        if self.latex:
-            return r"\mathbf{1}^\top" if row else r"\mathbf{1}", ATOM
+        if not self.t:
+            self.ones_lengths |= {d for d in n.shape if d != ONE}
+            if n.rows != ONE and n.cols != ONE:             # the matrix of ones, 𝟏𝟏ᵀ (𝟏ₙ𝟏ₘᵀ)
+                return self.juxt_ones(self.ones_vector(n.rows), self.ones_vector(n.cols, True)), PROD
+            return self.ones_vector(n.cols if row else n.rows, row), ATOM
         if _is_product(n.rows) or _is_product(n.cols):       # ones(m*n) does not parse: a kron does
             rows, cols = _dim_factors(n.rows), _dim_factors(n.cols)
             k = max(len(rows), len(cols))
@@ -276,6 +342,10 @@ class Printer:
         return commutation_symbol(m, k), ATOM
 
     def op_add(self, n):
+        flipped = self.transposed_sum(n)
+        if flipped is not None:                          # (x − m)ᵀ, not xᵀ − mᵀ
+            inner = self.p(flipped, POW)
+            return inner + ("ᵀ" if self.u else "'" if self.t else r"^\top"), POW
         order = list(n.args)
         first_pos = next((i for i, t in enumerate(order) if not A.split(t)[0] < 0), None)
         if first_pos:                                    # lead with a positive term
@@ -310,6 +380,10 @@ class Printer:
 
     def product_str(self, c: Fraction, fs, body: Node | None, ctx: int) -> tuple[str, int]:
         mean = self.as_mean(fs, body)
+        if mean is None and body is not None:
+            hm = self.hadamard_mean(fs, body)
+            if hm is not None:
+                mean = (hm[0], True, hm[1], "hadamard")
         if mean is not None:
             fs, body = mean[0], None if mean[1] else body
         known = [(b, e) for b, e in fs if e > 0 and b.op == "size" and getattr(b.attrs[0], "is_Integer", False)]
@@ -324,9 +398,10 @@ class Printer:
                          else fmt_number(c, "latex"))
         parts += [self.factor(b, e) for b, e in num]
         if mean is not None:
-            parts.append(mean[2])
+            product = len(mean) > 3                  # a Hadamard product: parenthesised after a factor
+            parts.append(self.paren(mean[2]) if product and parts else mean[2])
         if body is not None:
-            flat = not parts or body.op == "matmul" and not self.named(body)
+            flat = not parts or body.op in ("matmul", "ones") and not self.named(body)
             parts.append(self.p(body, PROD if flat else PROD + 1))
         if not parts:
             parts = ["1"]
@@ -336,7 +411,7 @@ class Printer:
             d = ds[0] if len(ds) == 1 else self.paren(self.juxt(ds))
             if self.latex:
                 return rf"\frac{{{s}}}{{{self.juxt(ds)}}}", PROD
-            if len(parts) > 1 and body is not None and is_sum(body):
+            if len(parts) > 1 and body is not None and is_sum(body) and self.transposed_sum(body) is None:
                 s = self.paren(s)
             return f"{s}/{d}", PROD
         return s, PROD if len(parts) > 1 else (ATOM if len(parts) == 1 and not parts[0].startswith("-") and
@@ -348,13 +423,18 @@ class Printer:
         was the sum, the mean's text), or None."""
         candidates = [(b, False) for b, e in fs if e == 1] + ([(body, True)] if body is not None else [])
         for total, is_body in candidates:
-            spread = None                    # 𝟏 sum(B, 1)/n: the column means copied down, 𝟏 mean(B, 1)
+            spread = spread_after = None     # 𝟏 sum(B, 1)/n: the column means copied down, 𝟏 mean(B, 1)
             if is_body and total.op == "matmul" and not self.named(total) and total.args[0].op == "ones" \
                     and total.args[0].cols == ONE and total.args[1].op == "sum":
                 spread, total = total.args[0], total.args[1]
-            ones_sum = self.ones_sum(total) if is_body and spread is None else None
+            elif is_body and total.op == "matmul" and not self.named(total) and total.args[1].op == "ones" \
+                    and total.args[1].rows == ONE and total.args[0].op == "sum":    # mean(B, 2) 𝟏ᵀ
+                spread_after, total = total.args[1], total.args[0]
+            ones_sum = self.ones_sum(total) if is_body and spread is None and spread_after is None else None
             if ones_sum is not None:
                 before, a, axis, after = ones_sum
+                if a.op in ("transpose", "diag") and not self.named(a):
+                    continue                 # Gᵀ𝟏/n, a bias's gradient; 𝟏ᵀ diag(z)/n: not means
             elif total.op != "sum" or self.named(total):
                 continue
             else:
@@ -371,6 +451,8 @@ class Printer:
             text = self.call("mean", *args)
             if spread is not None:
                 before = [spread]
+            if spread_after is not None:
+                after = [spread_after]
             parts = [self.p(x, PROD + 1) for x in before] + [text] + [self.p(x, PROD + 1) for x in after]
             return rest, is_body, parts[0] if len(parts) == 1 else self.juxt(parts)
 
@@ -414,7 +496,10 @@ class Printer:
                                                                    for x in chain) else None
         if parts is not None:
             return (parts[0], ATOM) if len(parts) == 1 else (self.juxt(parts), PROD)
-        parts = [self.p(x, PROD + 1) for x in chain]
+        summed = self.column_sums(chain)
+        if summed is not None:
+            return summed, POW
+        parts = [self.p(x, PROD if x.op == "ones" and not self.t else PROD + 1) for x in chain]   # 𝟏𝟏ᵀ𝟏
         if self.u and len(parts) == 2 and n.is_scalar and chain[0].op == "transpose":
             return parts[0] + parts[1], PROD
         return self.juxt(parts), PROD
@@ -475,14 +560,19 @@ class Printer:
     def op_matpow(self, n):
         return self.sup(self.p(n.args[0], ATOM), Fraction(n.attrs[0])), POW
 
-    def op_hadamard(self, n):
-        num = [a for a in n.args if not (a.op == "pow" and a.attrs[0] < 0)]
-        den = [A.pow_(a.args[0], -a.attrs[0]) for a in n.args if a.op == "pow" and a.attrs[0] < 0]
+    def op_hadamard(self, n, overrides: dict | None = None):
+        """A ∘ B ⊘ C; ``overrides``: the text of some factors (a mean read from a sum)."""
+        args = self.named_parts(n)
+        num = [a for a in args if not (a.op == "pow" and a.attrs[0] < 0)]
+        den = [A.pow_(a.args[0], -a.attrs[0]) for a in args if a.op == "pow" and a.attrs[0] < 0]
         dot = " .* " if self.t else r" \odot " if self.latex else " ∘ "
         div = " ./ " if self.t else r" \oslash " if self.latex else " ⊘ "
+        overrides = overrides or {}
+        num = [a for a in num if a not in overrides] + [a for a in num if a in overrides]   # x̂ ∘ mean(…)
         if self.t and num and _full_term(num[0]):          # X .* g': a full matrix first, vectors bare
-            num = num[:1] + [_spread(a) or a for a in num[1:]]
-        s = dot.join(self.p(a, PROD + 1) for a in num) if num else "1"
+            num = num[:1] + [a if a in overrides else _spread(a) or a for a in num[1:]]
+            den = [_spread(a) or a for a in den]
+        s = dot.join(overrides.get(a) or self.p(a, PROD + 1) for a in num) if num else "1"
         for d in den:
             s += div + self.p(d, PROD + 1)
         return s, PROD

@@ -13,9 +13,10 @@ from fractions import Fraction
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.linear import factors, fold
-from matcalc.core.rebuild import rebuild
+from matcalc.core.rebuild import memo_fold, rebuild
 from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
+from matcalc.simplify.factor import factor_pass
 
 # How each op is rebuilt over simplified arguments: the table's constructor, except that a
 # product goes through the simplifier's chain fold (cancellations across the whole chain) and a
@@ -29,7 +30,13 @@ REBUILD = {op: r.rebuild for op, r in RULES.items() if r.rebuild is not None} | 
 def _sum(a: Node, axis: int | None) -> Node:
     """sum over a sum distributed where a term is broadcast (a scalar times 𝟏, a row or column
     copied): such a term counts its copies, so a centred vector sums to zero (``𝟏ᵀ(x − mean(x))
-    = sum(x) − n sum(x)/n = 0``); kept whole otherwise."""
+    = sum(x) − n sum(x)/n = 0``); kept whole otherwise.  Down the columns or across the rows, a
+    broadcast factor of a product comes out first (``_column_total``), so the sums of ``c ∘ (X −
+    mean(X, 2))`` across its rows vanish too (layer normalization)."""
+    if axis in (1, 2) and not a.is_scalar and A.split(a)[2] is not None and A.split(a)[2].op in ("hadamard", "add"):
+        total, cancelled = _column_total(a if axis == 1 else A.transpose(a))
+        if cancelled:
+            return total if axis == 1 else _flip(total)
     if a.op != "add" or a.is_scalar:
         return A.sum_(a, axis)
     parts, spread = [], False
@@ -69,7 +76,7 @@ def simplify_all(roots: list[Node]) -> list[Node]:
         if all(a is b for a, b in zip(again, out)):
             break
         out = again
-    return out
+    return factor_pass(out)
 
 
 def _rebuild(node: Node, args: list[Node]) -> Node:
@@ -80,7 +87,19 @@ def _rebuild(node: Node, args: list[Node]) -> Node:
         out = merge_diagonals(out)
     if out.op == "add":
         out = _factor(out)
+    if out.op == "add":
+        out = _shared_scalars(out)
     return out
+
+
+def _shared_scalars(total: Node) -> Node:
+    """A scalar factor every term holds comes out of the sum: ``(P − Y)/N``, ``λ(A + B)``."""
+    split = [A.split(t) for t in total.args]
+    shared = _common_factors([fs for _, fs, _ in split])
+    if not shared:
+        return total
+    inner = A.add(*(A.product(c, [f for f in fs if f not in shared], body) for c, fs, body in split))
+    return A.product(1, shared, inner)
 
 
 def _elementwise_pass(roots: list[Node]) -> list[Node]:
@@ -131,16 +150,38 @@ def _ones_chain(a: Node, b: Node) -> Node | None:
         if not cancelled:
             return None
         return total if a.rows == 1 else A.matmul(A.ones((a.rows, ONE)), total)
-    if b.op == "ones" and b.cols == 1 and not a.is_scalar:
+    if b.op == "ones" and not a.is_scalar:                # M 𝟏, and M 𝟏𝟏ᵀ (the row sums spread)
         total, cancelled = _column_total(A.transpose(a))
-        return A.transpose(total) if cancelled else None
+        if not cancelled:
+            return None
+        return _flip(total) if b.cols == 1 else A.matmul(_flip(total), A.ones((ONE, b.cols)))
     return None
+
+
+def _flip(x: Node) -> Node:
+    """xᵀ with the transpose moved through Hadamard products, powers, sums and column sums
+    (``sum(Bᵀ, 1)ᵀ = sum(B, 2)``), so that row sums computed as transposed column sums read as
+    row sums again."""
+    c, fs, body = A.split(x)
+    if body is None:
+        return x
+    if body.op == "hadamard":
+        return A.product(c, fs, A.hadamard(*(_flip(f) for f in body.args)))
+    if body.op == "add":
+        return A.product(c, fs, A.add(*(_flip(t) for t in body.args)))
+    if body.op == "pow":
+        return A.product(c, fs, A.pow_(_flip(body.args[0]), body.attrs[0]))
+    if body.op == "sum" and body.attrs[0] == 1:
+        return A.product(c, fs, A.sum_(_flip(body.args[0]), 2))
+    return A.transpose(x)
 
 
 def _broadcast_row(f: Node) -> Node | None:
     """r when ``f`` is a row copied down the rows (𝟏 r, or a power of it), else None."""
     if f.op == "matmul" and f.args[0].op == "ones" and f.args[0].cols == 1:
         return f.args[1]
+    if f.op == "matmul" and f.args[0].op == "ones" and f.args[0].rows != 1:     # 𝟏𝟏ᵀ B = 𝟏 (𝟏ᵀ B)
+        return A.matmul(A.ones((ONE, f.args[0].cols)), f.args[1])
     if f.op == "pow":
         r = _broadcast_row(f.args[0])
         return None if r is None else A.pow_(r, f.attrs[0])
@@ -161,6 +202,10 @@ def _column_total(m: Node) -> tuple[Node, bool]:
     plain = (A.sum_(m, 1), False)
     if body is None:
         return plain
+    if body.op == "transpose" and body.args[0].op == "hadamard":      # (A ∘ B)ᵀ = Aᵀ ∘ Bᵀ: M 𝟏 as (Mᵀ)ᵀ 𝟏
+        body = A.hadamard(*(A.transpose(f) for f in body.args[0].args))
+    elif body.op == "transpose":                                     # 𝟏ᵀ Bᵀ = sum(B, 2)ᵀ, one form
+        return A.product(c, fs, A.transpose(A.sum_(body.args[0], 2))), False
     n = body.rows
     if body.op == "ones":
         return A.product(c, fs, A.scale(A.size(n), A.ones((ONE, body.cols)))), False
@@ -265,7 +310,24 @@ def _compress(chain: list[Node]) -> list[Node]:
 
 # ---------------------------------------------------------------------- sums
 def _transposes(node: Node) -> int:
-    return sum(1 for n in topo_order([node]) if n.op == "transpose")
+    """How many transposes ``node`` prints with (a shared one once per use), memoised on the
+    nodes: the simplifier asks at every sum it factors, and a count over the whole subgraph
+    each time made a deep network's Hessian quadratic."""
+    return memo_fold(node, _TRANSPOSES, lambda n, counts: (n.op == "transpose") + sum(counts))
+
+
+_TRANSPOSES = "transposes"
+
+
+def _left_folded(node: Node) -> bool:
+    """Whether a product is its factors folded from the left (``fold(factors(node))`` is
+    ``node``, as every chain the simplifier rebuilds is): then all but its last factor is its
+    first argument, with no refolding (memoised: a deep Hessian's sums share long chains)."""
+    return memo_fold(node, _LEFT_FOLDED, lambda n, flags: n.op != "matmul" or
+                     (n.args[1].op != "matmul" and flags[0]))
+
+
+_LEFT_FOLDED = "left folded"
 
 
 def merge_diagonals(total: Node) -> Node:
@@ -300,17 +362,24 @@ def _factor(total: Node) -> Node:
     shared = chains[members[0]][side]
     inner_terms = []
     for i in members:
-        c, fs, _ = split[i]
+        c, fs, body = split[i]
         rest = chains[i][:-1] if side == -1 else chains[i][1:]
-        inner_terms.append((c, fs, fold(rest)))
+        inner_terms.append((c, fs, body.args[0] if side == -1 and _left_folded(body) else fold(rest)))
     inner_terms.sort(key=lambda t: _transposes(t[2]))
     common = inner_terms[0][0]
     if any(c != common for c, _, _ in inner_terms):
         common = Fraction(1)
-    inner = A.add(*(A.product(c / common, fs, b) for c, fs, b in inner_terms))
+    shared_fs = _common_factors([fs for _, fs, _ in inner_terms])   # Xᵀ(P − Y)/N: the 1/N comes out too
+    inner = A.add(*(A.product(c / common, [f for f in fs if f not in shared_fs], b) for c, fs, b in inner_terms))
     if inner.op == "add":
         inner = _factor(inner)
-    grouped = A.product(common, (), A.matmul(inner, shared) if side == -1 else A.matmul(shared, inner))
+    grouped = A.product(common, shared_fs, A.matmul(inner, shared) if side == -1 else A.matmul(shared, inner))
     rest = [terms[i] for i in range(len(terms)) if i not in members]
     out = A.add(grouped, *rest)
     return _factor(out) if out.op == "add" and rest else out
+
+
+def _common_factors(factor_lists: list) -> list:
+    """The scalar factors (base, exponent) that every list holds: a shared 1/N or λ."""
+    first, *others = [list(fs) for fs in factor_lists]
+    return [f for f in first if all(f in fs for fs in others)]

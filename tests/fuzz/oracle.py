@@ -118,13 +118,18 @@ def _last_statement(text: str) -> tuple[str, str]:
 
 def _eval_text(text: str, program: Program, values: dict) -> np.ndarray:
     """The printed text parsed by matcalc's own parser and evaluated by its evaluator."""
-    from matcalc.language.program import typed_program
+    from matcalc.language.parser import parse
+    from matcalc.language.program import normalize_shapes, typed_program
+    from matcalc.language.shapes import build
     from matcalc.numeric.evaluate import evaluate as mc_evaluate
     from matcalc.numeric.evaluate import to_internal
     used = {n for n in program.variables if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text)}
     shapes = program.shapes()
     # every declared shape (they fix sizes like ones(n)); assumptions only for names the text uses
-    typed = typed_program(text, shapes, {n: a for n, a in program.assume().items() if n in used})
+    # a size prints as its dimension's name (ones(n)/n) and is read back as that size, as
+    # matcalc's own reader of printed text does (shapes.build(..., sizes=True))
+    typed = build(parse(text), normalize_shapes(shapes), {n: a for n, a in program.assume().items() if n in used} or None,
+                  sizes=True)
     leaves = list(typed_program(program.text(), shapes, program.assume()).variables.values())
     env = {n: to_internal(values[n], len(v.shape)) for n, v in program.variables.items()}
     (val,) = mc_evaluate([typed.output], env, GENERIC_FUNCTIONS, leaves=leaves)

@@ -15,6 +15,8 @@ import numpy as np
 from matcalc.core import algebra as A
 from matcalc.core.errors import UnsupportedError
 from matcalc.core.graph import Node
+from matcalc.core.rules.erf import ERF_CODE
+from matcalc.core.rules.erf import erf as vectorised_erf
 from matcalc.core.rules.matrix_calculus import unbroadcast
 from matcalc.core.rules.table import Binary, Elementwise, Kinks, defelementwise, with_context
 
@@ -59,15 +61,13 @@ SIGMOID_CODE = '''def _sigmoid(z):
         s[low] = e / (1.0 + e)
     return s'''
 
-_ERF = np.frompyfunc(math.erf, 1, 1)
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _erf(z):
-    """erf per entry by ``math.erf``: exact to the last digit (NumPy has no erf and SciPy is not a
-    dependency), at the cost of one Python call per entry."""
-    return np.asarray(_ERF(z), dtype=float)
+    """erf entrywise, vectorised (``rules.erf``: NumPy has no erf, SciPy is not a dependency)."""
+    return vectorised_erf(z)
 
 
 def _erf1(z):
@@ -196,18 +196,6 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     defelementwise("softplus", "softplus' = σ", lambda z: np.logaddexp(0.0, z), lambda z, out: A.ew("sigmoid", z),
                    "np.logaddexp(0.0, {0})", "torch.nn.functional.softplus({0})", "jnp.logaddexp(0.0, {0})", latex=r"\operatorname{softplus}"),
 ]}
-ERF_CODE = '''def _erf(z):
-    """erf per entry by math.erf: exact to the last digit (NumPy has no erf, SciPy is not
-    required), at the cost of one Python call per entry: slow on large arrays."""
-    import math
-    z = np.asarray(z)
-    return np.asarray(np.frompyfunc(math.erf, 1, 1)(z), dtype=z.dtype if z.dtype.kind == "f" else DTYPE)
-
-
-def _erf1(z):
-    """erf'(z) = 2 exp(-z²)/√π."""
-    return 1.1283791670955126 * np.exp(-(z * z))'''
-
 GELU_CODE = '''def _gelu(z, order):
     """Exact GELU z Φ(z) (order 0), Φ + z φ (1), φ (2 - z²) (2); Φ, φ the normal CDF and density."""
     phi = 0.3989422804014327 * np.exp(-0.5 * (z * z))

@@ -254,6 +254,8 @@ def power(a: Node, p: Node) -> Node:
 def _power_partials(n: Node) -> tuple[Node, Node]:
     """∂(a.^p)/∂a = p ∘ a.^(p − 1) and ∂(a.^p)/∂p = a.^p ∘ log(a), elementwise."""
     a, p = n.args
+    if a is p:                           # x.^x: p ∘ a.^p ⊘ a, so that x ∘ x.^x ⊘ x is x.^x itself
+        return (A.hadamard(n), A.hadamard(n, A.ew("log", a)))
     return (A.hadamard(p, power(a, A.sub(p, A.const(1)))), A.hadamard(n, A.ew("log", a)))
 
 

@@ -34,12 +34,16 @@ STRUCTURES = ("leaf", "linear", "bilinear", "elementwise", "other")
 class Form:
     """One style's form: ``name(args)`` when ``call`` (LaTeX wraps ``\\operatorname``), else a
     ``str.format`` template over the printed arguments; ``prec`` is the result's precedence and
-    ``arg`` the context each argument is printed in."""
+    ``arg`` the context each argument is printed in (one per argument when a tuple: LaTeX's
+    exponent in braces needs no parentheses, ``x^{\\lambda - 1}``)."""
 
     template: str
     call: bool = False
     prec: int = ATOM
-    arg: int = SUM
+    arg: int | tuple[int, ...] = SUM
+
+    def arg_context(self, i: int) -> int:
+        return self.arg[i] if isinstance(self.arg, tuple) else self.arg
 
 
 @dataclass(frozen=True)
