@@ -49,8 +49,9 @@ async function api(op, body) {
 // One display equation per line: several variables (W,b) give one line each.
 function tex(el, latex, fallback) {
   el.textContent = "";
-  const lines = latex.split("\n");
-  const plain = (fallback || latex).split("\n");
+  const whole = /\\begin\{/.test(latex);        // an aligned block is one display, whatever its lines
+  const lines = whole ? [latex] : latex.split("\n");
+  const plain = whole ? [fallback || latex] : (fallback || latex).split("\n");
   lines.forEach((line, i) => {
     const div = document.createElement("div");
     el.appendChild(div);
