@@ -26,6 +26,7 @@ from matcalc.cli.commands import (
 from matcalc.cli.graph_command import add_graph_command, run_graph
 from matcalc.cli.inputs import resolve_inputs
 from matcalc.cli.options import Parser, validate_args
+from matcalc.cli.serve_command import add_serve_parser, run_serve
 from matcalc.core.errors import ClosedPipe, InternalError, MatcalcError
 from matcalc.core.optional import optional_module
 from matcalc.core.rules import DIMENSIONS, FUNCTIONS
@@ -68,11 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_hessian_parser(sub)
     add_check_parser(sub)
     add_codegen_parsers(sub)
+    add_serve_parser(sub)
     return p
 
 
 COMMANDS = {"derive": run_derive, "codegen": run_codegen, "gradcheck": run_gradcheck, "check": run_check,
-            "graph": run_graph, "hessian": run_hessian}
+            "graph": run_graph, "hessian": run_hessian, "serve": run_serve}
 
 
 def _protect_expressions(argv: list[str]) -> list[str]:
