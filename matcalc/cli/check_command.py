@@ -17,11 +17,11 @@ import json
 import sys
 from collections import Counter
 
-from matcalc.api import check
+import matcalc
 from matcalc.cli.batch_read import open_rows
 from matcalc.cli.options import parse_assume, parse_shape, shapes_and_assumptions
 from matcalc.core.errors import ClosedPipe, MatcalcError
-from matcalc.grading.check import FORMS, Verdict
+from matcalc.grading.verdict import FORMS, Verdict
 
 REPORT_FIELDS = ("id", "expr", "wrt", "answer", "form", "verdict", "diagnosis", "reason", "expected",
                  "counterexample")
@@ -63,7 +63,7 @@ def run_check(args) -> int:
     if missing:
         raise MatcalcError(f"matcalc check: missing {', '.join(missing)} (or use --batch FILE)")
     shapes, assume = shapes_and_assumptions(args)
-    v = check(args.expr, args.wrt, args.answer, shapes=shapes or None, assume=assume or None,
+    v = matcalc.check(args.expr, args.wrt, args.answer, shapes=shapes or None, assume=assume or None,
               form=args.form)
     code = 0 if v.correct else 1
     try:
@@ -123,7 +123,7 @@ def grade_row(row: dict, index: int) -> dict:
         shapes = _pairs(row.get("shapes"), parse_shape)
         assume = _pairs(row.get("assume"), parse_assume)
         form = row.get("form") or None
-        v: Verdict = check(row["expr"], row["wrt"], row["answer"], shapes=shapes, assume=assume, form=form)
+        v: Verdict = matcalc.check(row["expr"], row["wrt"], row["answer"], shapes=shapes, assume=assume, form=form)
         rec.update(verdict="correct" if v.correct else "wrong", diagnosis=v.diagnosis, reason=v.reason,
                    expected=v.expected, form=v.form,
                    counterexample=json.dumps(v.counterexample, ensure_ascii=False) if v.counterexample else "")

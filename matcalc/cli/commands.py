@@ -1,11 +1,14 @@
-"""The derive, hessian, codegen and gradcheck subcommands: parsers and what each prints."""
+"""The derive, hessian, codegen and gradcheck subcommands: parsers and what each prints.
+
+The commands call the API through the ``matcalc`` package's lazy names, so ``derive`` loads the
+derivation stage only (not code generation or the grader) and start-up stays short."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
-from matcalc.api import codegen, codegen_hessian, derive, gradcheck, hessian
+import matcalc
 from matcalc.cli.options import add_common, shapes_and_assumptions
 from matcalc.cli.steps_command import cli_steps
 
@@ -47,7 +50,7 @@ def run_derive(args) -> int:
         print(cli_steps(args, shapes, assume))
         return 0
     # derive verifies (graph and printed text) and raises VerificationError itself: not twice here
-    d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
+    d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
     report = d.check
     forms = ["gradient", "jacobian"] if args.form == "both" else [args.form]
     if d.kind != "gradient":
@@ -89,7 +92,7 @@ def add_codegen_parsers(sub) -> None:
 
 def run_codegen(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
-    generate = codegen_hessian if args.hessian else codegen
+    generate = matcalc.codegen_hessian if args.hessian else matcalc.codegen
     src = generate(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
                    verify=not args.no_verify)
     if "\nVerification skipped: " in src:
@@ -104,7 +107,7 @@ def run_codegen(args) -> int:
 
 def run_gradcheck(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
-    report = gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
+    report = matcalc.gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
                        seed=args.seed, hessian=args.hessian)
     print(report)
     return 0 if report.ok else 1
@@ -121,7 +124,7 @@ def add_hessian_parser(sub) -> None:
 
 def run_hessian(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
-    h = hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
+    h = matcalc.hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
     report = h.check
     if args.json:
         print(json.dumps({"expr": args.expr, "wrt": h.wrt, "kind": "hessian", "forms": h.forms, "notes": h.notes,

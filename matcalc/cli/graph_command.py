@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from matcalc.api import graph_model, wrt_names
+import matcalc
 from matcalc.cli.options import shapes_and_assumptions
+from matcalc.language.program import wrt_names
 from matcalc.output.explain import parse_at
 from matcalc.output.picture import to_dot, write
 
@@ -28,7 +29,7 @@ def run_graph(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
     shapes, assume = shapes or None, assume or None
     wrt = wrt_names(args.wrt) if args.wrt else None
-    model = graph_model(args.expr, wrt, shapes, assume, parse_at(args.at) if args.at else None)
+    model = matcalc.graph_model(args.expr, wrt, shapes, assume, parse_at(args.at) if args.at else None)
     if args.output == "-":
         print(to_dot(model), end="")
         return 0

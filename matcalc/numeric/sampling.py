@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import numpy as np
-import sympy
 
 from matcalc.core.graph import Node, topo_order
 from matcalc.core.rules import RULES, Kinks
@@ -68,7 +67,7 @@ def dimension_sizes(leaves: Iterable[Node], rng: np.random.Generator | None = No
 
 
 def concrete_shape(node: Node, sizes: dict) -> tuple[int, int]:
-    return tuple(int(sympy.sympify(d).subs(sizes)) for d in node.shape)
+    return tuple(int(d.subs(sizes)) for d in node.shape)
 
 
 def kinks(roots: list[Node]) -> list[tuple[Node, Node | None, Kinks]]:
