@@ -8,12 +8,14 @@ slows both alike:
   print, and the finite-difference check of the printed answer: the whole default path)
 - ``sympy``:   ``python -c "import sympy"``
 
-Each run's cost is its CPU time (user + system, from ``os.wait4``), which load inflates less than
+Bytecode is cached as an installed package has it (``PYTHONPYCACHEPREFIX`` in the temporary
+directory, written by an untimed warm-up run of each command), also when the environment sets
+``PYTHONDONTWRITEBYTECODE``.  Each run's cost is its CPU time (user + system, from ``os.wait4``), which load inflates less than
 wall time.  Printed: both medians and the median of the paired ratios matcalc / sympy with its
 quartiles; the target (issue 13) is a ratio ≤ 0.6.  ``--no-verify`` times ``derive --no-verify``
 as well; ``--wall`` prints wall-clock figures beside CPU time.
 
-usage: python benchmarks/bench_cli.py [--rounds 21] [--cpu 1]
+usage: python benchmarks/bench_cli.py [--rounds 21] [--cpu 1] [--no-verify] [--repo CHECKOUT]
 """
 from __future__ import annotations
 
@@ -23,10 +25,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+# Bytecode as an installed package has it (pip compiles on install), kept outside the source tree;
+# the untimed warm-up runs write it, for SymPy and NumPy as for matcalc.
+PYCACHE = os.path.join(tempfile.gettempdir(), "matcalc-bench-cli-pycache")
 
 
 def commands(cpu: int, no_verify: bool) -> dict[str, list[str]]:
@@ -38,11 +44,13 @@ def commands(cpu: int, no_verify: bool) -> dict[str, list[str]]:
     return out
 
 
-def run_once(cmd: list[str]) -> tuple[float, float]:
+def run_once(cmd: list[str], repo: str = REPO) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of one run of ``cmd``; a failing run stops the benchmark."""
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               PYTHONPYCACHEPREFIX=PYCACHE)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=repo)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -63,17 +71,18 @@ def main() -> None:
     ap.add_argument("--cpu", type=int, default=1)
     ap.add_argument("--no-verify", action="store_true", help="also time derive --no-verify")
     ap.add_argument("--wall", action="store_true", help="print wall-clock figures too")
+    ap.add_argument("--repo", default=REPO, help="the matcalc checkout to time (default: this one)")
     args = ap.parse_args()
     cmds = commands(args.cpu, args.no_verify)
     names = list(cmds)
     for name in names:                       # warm the file cache, untimed
-        run_once(cmds[name])
+        run_once(cmds[name], args.repo)
     cpu: dict[str, list[float]] = {n: [] for n in names}
     wall: dict[str, list[float]] = {n: [] for n in names}
     for r in range(args.rounds):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
-            c, w = run_once(cmds[name])
+            c, w = run_once(cmds[name], args.repo)
             cpu[name].append(c)
             wall[name].append(w)
     print(f"{args.rounds} interleaved rounds, pinned to CPU {args.cpu}; CPU time (user + system)")

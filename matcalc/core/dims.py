@@ -185,8 +185,15 @@ class Dim:
 
     def evaluate(self, sizes: Mapping) -> int | None:
         """The size at ``sizes`` (named size ↦ int), or None when a name is missing."""
+        terms = self.terms
+        if len(terms) == 1 and len(terms[0][0]) < 2:         # a known size or c·n: most dimensions
+            mono, c = terms[0]
+            if not mono:
+                return c
+            v = sizes.get(_SYMBOLS.get(mono[0][0]) or _symbol(mono[0][0]))
+            return None if v is None else c * int(v) ** mono[0][1]
         total = 0
-        for mono, c in self.terms:
+        for mono, c in terms:
             for n, e in mono:
                 v = sizes.get(_symbol(n))
                 if v is None:

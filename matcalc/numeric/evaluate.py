@@ -56,10 +56,10 @@ def bind_dims(leaves: Iterable[Node], env: dict[str, np.ndarray]) -> dict[Dim, i
 
 
 def concrete(d: Dim, dims: dict) -> int:
-    v = d.subs(dims) if dims else d
-    if not v.is_Integer:
+    v = d.evaluate(dims)
+    if v is None:
         raise ShapeError(f"the dimension {d} is not known from the inputs")
-    return int(v)
+    return v
 
 
 ROUNDING_EPS = 2.0 ** -52     # one unit of float64 rounding, relative

@@ -67,7 +67,10 @@ def dimension_sizes(leaves: Iterable[Node], rng: np.random.Generator | None = No
 
 
 def concrete_shape(node: Node, sizes: dict) -> tuple[int, int]:
-    return tuple(int(d.subs(sizes)) for d in node.shape)
+    shape = tuple(d.evaluate(sizes) for d in node.shape)
+    if None in shape:
+        raise TypeError(f"a size of {node.shape} is not among {sizes}")
+    return shape
 
 
 def kinks(roots: list[Node]) -> list[tuple[Node, Node | None, Kinks]]:
