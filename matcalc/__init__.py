@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from matcalc.core.version import VERSION as __version__
+
 if TYPE_CHECKING:
     from matcalc.api import (
         Derivation,
@@ -47,9 +49,8 @@ _HOME = {
     "graph_model": "matcalc.api",
 }
 
-__all__ = ["Derivation", "GradcheckReport", "Hessian", "MatcalcError", "Verdict", "check", "codegen",
+__all__ = ["Derivation", "GradcheckReport", "Hessian", "MatcalcError", "Verdict", "__version__", "check", "codegen",
            "codegen_hessian", "derive", "gradcheck", "graph_model", "hessian"]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):

@@ -164,7 +164,7 @@ def test_every_printed_intermediate_numerically(expr, wrt, assume):
 # ------------------------------------------------------------------ formats
 def test_json_has_the_same_content():
     out = run("derive", "u'*f(W*x+b)", "--wrt", "W", "--steps", "--json")
-    data = json.loads(out)
+    data = json.loads(out)["steps"]            # the derive document (docs/json.md) with its steps
     assert data["unicode"]["gradients"][0]["delta"] == "uᵀ diag(f'(z₂))"
     assert [s["node"] for s in data["text"]["steps"]] == ["s", "z3", "z2", "z1"]
     assert data["latex"]["gradients"][0]["formula"] == r"\delta^\top \, x^\top"

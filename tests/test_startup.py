@@ -54,7 +54,7 @@ def test_argument_parsing_loads_no_grader_no_codegen_no_sampling():
     mods = got["modules"]
     assert "sympy" not in mods and "numpy.random" not in mods
     assert not mods & set(GRADER)
-    assert not any(m.startswith(("matcalc.generate", "matcalc.derivation")) for m in mods)
+    assert not any(m.startswith("matcalc.generate") for m in mods)
 
 
 def test_derive_without_the_check_does_not_load_numpy_random():
@@ -65,14 +65,14 @@ def test_derive_without_the_check_does_not_load_numpy_random():
 
 def test_import_matcalc_loads_nothing_until_a_name_is_used():
     got = loaded_after("import matcalc")
-    assert not any(m.startswith("matcalc.") for m in got["modules"])
+    assert {m for m in got["modules"] if m.startswith("matcalc.")} <= {"matcalc.core", "matcalc.core.version"}
     assert "numpy" not in got["modules"] and "sympy" not in got["modules"]
 
 
 def test_the_lazy_names_are_the_api_objects():
     import matcalc
     from matcalc import api
-    for name in matcalc.__all__:
+    for name in set(matcalc.__all__) - {"__version__"}:
         assert getattr(matcalc, name) is getattr(api, name), name
     assert set(matcalc.__all__) <= set(dir(matcalc))
     with pytest.raises(AttributeError):

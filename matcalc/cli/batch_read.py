@@ -16,6 +16,7 @@ the file, and one bad row never costs another:
 from __future__ import annotations
 
 import json
+import sys
 from collections import deque
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -239,16 +240,18 @@ def _has_surrogate(text: str) -> bool:
 
 def open_rows(path: str) -> tuple[BinaryIO, Iterator[Row]]:
     """The open file and its rows, one at a time; the format from the extension (and a leading
-    ``[``).  A file that cannot be opened, or a CSV without the needed header, fails here, before
-    any report is written."""
+    ``[``; for ``-``, standard input, from its first character: ``[`` a JSON array, ``{`` JSON
+    Lines, else CSV).  A file that cannot be opened, or a CSV without the needed header, fails
+    here, before any report is written."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - returned to the caller, which closes it
+        fh = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - the caller closes it
     except OSError as e:
         raise MatcalcError(f"cannot read {path}: {e.strerror or e}") from None
     try:
         head = fh.peek(64)[:64]
-        starts_array = head.lstrip(BOM).lstrip(b" \t\r\n").startswith(b"[")
-        if path.endswith((".json", ".jsonl", ".ndjson")):
+        starts = head.lstrip(BOM).lstrip(b" \t\r\n")[:1]
+        starts_array = starts == b"["
+        if path.endswith((".json", ".jsonl", ".ndjson")) or (path == "-" and starts in (b"[", b"{")):
             return fh, (read_json_array(fh) if starts_array else read_json_lines(fh))
         return fh, read_csv(fh, path)
     except BaseException:

@@ -23,6 +23,7 @@ from matcalc.cli.batch_pool import available_cpus, graded
 from matcalc.cli.batch_read import open_rows
 from matcalc.cli.options import parse_assume, parse_shape, shapes_and_assumptions
 from matcalc.core.errors import ClosedPipe, MatcalcError
+from matcalc.derivation.payload import schema_id
 from matcalc.grading.verdict import FORMS, Verdict
 
 REPORT_FIELDS = ("id", "expr", "wrt", "answer", "form", "verdict", "diagnosis", "reason", "expected",
@@ -40,9 +41,10 @@ EXAMPLES = """examples:
 def add_check_parser(sub) -> None:
     c = sub.add_parser("check", help="grade a hand-derived gradient / Jacobian / Hessian",
                        epilog=EXAMPLES + "\n" + REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("expr", nargs="?", help="expression or program in the matcalc language")
+    c.add_argument("expr", nargs="?", help="expression or program in the matcalc language (- standard input, "
+                   "@FILE a file)")
     c.add_argument("--wrt", help="the variable the answer differentiates by")
-    c.add_argument("--answer", help="the answer to grade, in the matcalc language")
+    c.add_argument("--answer", help="the answer to grade, in the matcalc language (- or @FILE as for EXPR)")
     c.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                    help="declare a shape: W=n,m  x=m  lam=scalar (repeatable)")
     c.add_argument("--assume", action="append", default=[], metavar="NAME=KIND",
@@ -50,7 +52,8 @@ def add_check_parser(sub) -> None:
     c.add_argument("--form", choices=FORMS, default=None,
                    help="gradient (default for a scalar output), jacobian (vector output), hessian")
     c.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    c.add_argument("--batch", metavar="FILE", help="grade every row of a CSV, JSON Lines or JSON array file (see below)")
+    c.add_argument("--batch", metavar="FILE", help="grade every row of a CSV, JSON Lines or JSON array file "
+                   "(see below; - reads standard input)")
     c.add_argument("-o", "--output", metavar="REPORT", help="batch report: .csv (default), .jsonl or .json")
     c.add_argument("--jobs", type=_jobs, default=None, metavar="N",
                    help="batch: grade on N processes (default: the CPUs available); the report keeps "
@@ -79,7 +82,7 @@ def run_check(args) -> int:
     code = 0 if v.correct else 1
     try:
         if args.json:
-            print(json.dumps(v.to_dict(), ensure_ascii=False, indent=2))
+            print(json.dumps({"schema": schema_id("check"), **v.to_dict()}, ensure_ascii=False, indent=2))
         else:
             print(v)
         sys.stdout.flush()
@@ -220,8 +223,9 @@ def run_batch(path: str, output: str | None, jobs: int | None = None) -> int:
 
 
 def _print_summary(summary: dict, interrupted: bool = False) -> None:
-    print(f"{'interrupted after' if interrupted else 'checked'} {summary['rows']} answers: "
-          f"{summary['correct']} correct, {summary['wrong']} wrong, {summary['error']} errors",
+    rows, errors = summary["rows"], summary["error"]
+    print(f"{'interrupted after' if interrupted else 'checked'} {rows} answer{'' if rows == 1 else 's'}: "
+          f"{summary['correct']} correct, {summary['wrong']} wrong, {errors} error{'' if errors == 1 else 's'}",
           file=sys.stderr)
 
 

@@ -11,6 +11,8 @@ import sys
 import matcalc
 from matcalc.cli.options import add_common, shapes_and_assumptions
 from matcalc.cli.steps_command import cli_steps
+from matcalc.derivation.payload import derivation_payload, hessian_payload
+from matcalc.output.explain import parse_at
 
 
 def add_styles(p: argparse.ArgumentParser, markdown: bool = False) -> None:
@@ -46,23 +48,21 @@ def add_derive_parser(sub, examples: str) -> None:
 
 def run_derive(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
+    forms = ["gradient", "jacobian"] if args.form == "both" else [args.form]
+    if args.json:                     # one document whatever the options (docs/json.md)
+        d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, steps=args.steps,
+                   verify=not args.no_verify)
+        payload = derivation_payload(d, tuple(forms), steps=args.steps, at=parse_at(args.at) if args.at else None)
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        print_notes(d.notes, "json", d.typed.notes)
+        return 0
     if getattr(args, "steps", False) or getattr(args, "at", None):
         print(cli_steps(args, shapes, assume))
         return 0
     # derive verifies (graph and printed text) and raises VerificationError itself: not twice here
     d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
-    report = d.check
-    forms = ["gradient", "jacobian"] if args.form == "both" else [args.form]
     if d.kind != "gradient":
         forms = ["jacobian"]
-    if args.json:
-        payload = {"expr": args.expr, "wrt": d.wrt, "kind": d.kind, "notes": d.notes,
-                   "check": None if report is None else {"status": report.status, "errors": report.errors}}
-        for f in forms:
-            payload[f] = {"unicode": d.render("unicode", f), "text": d.render("text", f),
-                          "latex": d.render("latex", f)}
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-        return 0
     style = "text" if args.text else "latex" if args.latex else "unicode"
     for i, f in enumerate(forms):
         if len(forms) > 1 and style != "text":
@@ -125,12 +125,8 @@ def add_hessian_parser(sub) -> None:
 def run_hessian(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
     h = matcalc.hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
-    report = h.check
     if args.json:
-        print(json.dumps({"expr": args.expr, "wrt": h.wrt, "kind": "hessian", "forms": h.forms, "notes": h.notes,
-                          "check": None if report is None else {"status": report.status, "errors": report.errors},
-                          "hessian": {s: h.render(s) for s in ("unicode", "text", "latex")}},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps(hessian_payload(h), ensure_ascii=False, indent=2))
         return 0
     style = "text" if args.text else "latex" if args.latex else "unicode"
     print(h.render(style))

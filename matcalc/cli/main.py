@@ -7,6 +7,7 @@ one applies), never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import textwrap
@@ -23,9 +24,13 @@ from matcalc.cli.commands import (
     run_hessian,
 )
 from matcalc.cli.graph_command import add_graph_command, run_graph
+from matcalc.cli.inputs import resolve_inputs
 from matcalc.cli.options import Parser, validate_args
 from matcalc.core.errors import ClosedPipe, InternalError, MatcalcError
+from matcalc.core.optional import optional_module
 from matcalc.core.rules import DIMENSIONS, FUNCTIONS
+from matcalc.core.version import VERSION
+from matcalc.derivation.payload import error_payload
 
 EXAMPLES = """examples:
   matcalc derive "norm(W*x)^2" --wrt W
@@ -33,7 +38,10 @@ EXAMPLES = """examples:
   matcalc derive "x'*A*x" --wrt x --shape A=n,n --text
   matcalc derive "-y'*log_softmax(W*x)" --wrt W --assume y=onehot --latex
   matcalc derive "h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2" --wrt W2
+  echo "norm(W*x)^2" | matcalc derive - --wrt W        (- reads standard input, @FILE a file)
+  matcalc derive @loss.mc --wrt W1,W2 --json           (JSON schema: docs/json.md)
 """
+SHELLS = ("bash", "zsh", "tcsh")
 
 
 def language_help() -> str:
@@ -50,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                epilog=EXAMPLES + "\n" + language_help() + "\n\n" + ASCII_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ascii", action="store_true", help="ASCII output only (accepted after any subcommand "
                    "too; automatic when the terminal cannot encode Unicode): see below")
+    p.add_argument("--version", action="version", version=f"matcalc {VERSION}")
+    p.add_argument("--print-completion", choices=SHELLS, metavar="SHELL",
+                   help="print a shell completion script (bash, zsh or tcsh), e.g. "
+                        "matcalc --print-completion bash > ~/.local/share/bash-completion/completions/matcalc")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
     add_derive_parser(sub, EXAMPLES + "\n" + language_help() + "\n\n" + ASCII_HELP)
     add_graph_command(sub)
@@ -123,10 +135,14 @@ def _run(raw: list[str], ascii_out: bool) -> int:
     try:
         _check_argv_text(raw)
         args = parser.parse_args(_protect_expressions(raw))
+        if args.print_completion:
+            print(optional_module("shtab", "shell completion", "pip install shtab").complete(parser, shell=args.print_completion))
+            return 0
         if not args.command:
             parser.print_help()
             return 2
         validate_args(args)
+        resolve_inputs(args)
         if ascii_out and args.command == "codegen" and isinstance(sys.stdout, AsciiStream):
             sys.stdout = _utf8_stream(sys.stdout.inner)  # generated code: exact UTF-8 source, not transliterated
         if ascii_out and getattr(args, "json", False) and isinstance(sys.stdout, AsciiStream):
@@ -145,11 +161,9 @@ def _run(raw: list[str], ascii_out: bool) -> int:
         _quiet_broken_pipe()
         return e.exit_code
     except MatcalcError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except RecursionError:
-        print("error: expression nested too deeply", file=sys.stderr)
-        return 2
+        return _report(e, f"error: {e}", e.exit_code, raw)
+    except RecursionError as e:
+        return _report(e, "error: expression nested too deeply", 2, raw)
     except KeyboardInterrupt:
         return 130
     except OSError as e:                        # a file the user named could not be written or read
@@ -159,8 +173,17 @@ def _run(raw: list[str], ascii_out: bool) -> int:
         print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback for users
-        print(f"internal error: {type(e).__name__}: {e}. Please report this input.", file=sys.stderr)
-        return InternalError.exit_code
+        return _report(e, f"internal error: {type(e).__name__}: {e}. Please report this input.",
+                       InternalError.exit_code, raw)
+
+
+def _report(error: BaseException, message: str, exit_code: int, raw: list[str]) -> int:
+    """An error: its message on stderr and, when ``--json`` was asked for, the same error as a
+    JSON document on stdout (docs/json.md), so that a program reading stdout always gets JSON."""
+    print(message, file=sys.stderr)
+    if "--json" in raw:
+        print(json.dumps(error_payload(error, exit_code), ensure_ascii=False, indent=2))
+    return exit_code
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -91,7 +91,8 @@ def parse_point(text: str) -> dict:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("expr", help="expression or program in the matcalc language (docs/language.md)")
+    p.add_argument("expr", help="expression or program in the matcalc language (docs/language.md); "
+                   "- reads it from standard input, @FILE from a file")
     p.add_argument("--wrt", required=True, help="variable(s) to differentiate by: W or W,b")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                    help="declare a shape: W=n,m  x=m  lam=scalar  o=index (repeatable)")

@@ -17,7 +17,8 @@ from matcalc.numeric.evaluate import evaluate, to_external, to_internal
 
 
 def parse_at(text: str) -> dict[str, list]:
-    """``x=-2,y=5,z=-4`` or ``w=[2,-3,-3],x=[-1,-2]`` → {name: value}; numbers only, never eval."""
+    """``x=-2,y=5,z=-4``, ``w=[2,-3,-3],x=[-1,-2]`` or a matrix by rows ``W=[1,2;3,4]`` →
+    {name: value}; numbers only, never eval."""
     out: dict[str, object] = {}
     pos = 0
     text = text.strip()
@@ -25,8 +26,8 @@ def parse_at(text: str) -> dict[str, list]:
     while pos < len(text):
         m = item.match(text, pos)
         if not m:
-            raise MatcalcError(f"--at {text!r}: write NAME=NUMBER or NAME=[n1,n2,...], separated by commas "
-                               "(e.g. x=-2,y=5,z=-4)")
+            raise MatcalcError(f"--at {text!r}: write NAME=NUMBER, NAME=[n1,n2,...] or a matrix by rows "
+                               "NAME=[1,2;3,4], separated by commas (e.g. x=-2,y=5,z=-4)")
         name, raw = m.group(1), m.group(2).strip()
         try:
             if raw.startswith("["):
@@ -36,7 +37,8 @@ def parse_at(text: str) -> dict[str, list]:
             else:
                 out[name] = float(raw)
         except ValueError:
-            raise MatcalcError(f"--at: {name}={raw} is not a number or a list of numbers") from None
+            raise MatcalcError(f"--at: {name}={raw} is not a number or a list of numbers "
+                               "(a matrix is written by rows: W=[1,2;3,4])") from None
         pos = m.end()
     return out
 
