@@ -7,8 +7,8 @@ file is, and results are handed back in the order of the input: the report is th
 ``--jobs 1`` writes, growing row by row.  A batch that fits in one chunk is graded in this
 process (starting workers would cost more than it saves).  Workers ignore Ctrl-C; the parent
 stops them and finishes the partial report.  A worker that dies (out of memory, a signal)
-costs its chunk one retry in a fresh pool; if the chunk kills that one too, its rows become
-``error`` rows and the batch goes on.
+costs its chunk one retry, alone in a fresh pool; if the chunk kills that one too, its rows
+become ``error`` rows and the batch goes on.
 
 The pool is ``concurrent.futures.ProcessPoolExecutor`` (started by ``fork`` where the platform
 has it, so workers begin with matcalc already imported).
@@ -59,12 +59,13 @@ def graded(items: Iterable[tuple], grade: Callable, jobs: int, broken: Callable)
         yield from (grade(*item) for item in items)
         return
     chunks = itertools.chain([first], iter(lambda: list(itertools.islice(items, CHUNK)), []))
-    pool = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_ignore_interrupts)
-    pending: deque = deque()
+    pool = _new_pool(jobs)
+    pending: deque = deque()           # [chunk, future or None (waiting), retried]
     finished = False
     try:
         for chunk in chunks:
-            pending.append([chunk, pool.submit(_grade_chunk, grade, chunk), False])
+            waiting = any(entry[1] is None for entry in pending)     # a retry runs alone
+            pending.append([chunk, None if waiting else _submit(pool, grade, chunk), False])
             while len(pending) >= 2 * jobs:
                 pool = yield from _drain_one(pending, pool, grade, broken, jobs)
         while pending:
@@ -77,31 +78,52 @@ def graded(items: Iterable[tuple], grade: Callable, jobs: int, broken: Callable)
             _stop(pool)
 
 
+def _new_pool(jobs: int):
+    return futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_ignore_interrupts)
+
+
+def _submit(pool, grade: Callable, chunk: list):
+    """The chunk's future; a pool that broke meanwhile gives a future holding that failure."""
+    try:
+        return pool.submit(_grade_chunk, grade, chunk)
+    except futures.process.BrokenProcessPool as e:
+        failed: futures.Future = futures.Future()
+        failed.set_exception(e)
+        return failed
+
+
 def _drain_one(pending: deque, pool, grade, broken, jobs: int):
-    """Yield the oldest chunk's records; a chunk whose worker died is retried once in a new pool."""
-    chunk, future, retried = pending[0]
+    """Yield the oldest chunk's records.  When its worker died, the chunk is retried alone in a
+    fresh pool (the other chunks wait, so a retry that fails again names the culprit); a second
+    death makes its rows ``broken`` ones."""
+    entry = pending[0]
+    chunk, future, retried = entry
     try:
         records = future.result()
     except futures.process.BrokenProcessPool:
-        pool.shutdown(wait=False, cancel_futures=True)
-        pool = futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_ignore_interrupts)
+        _stop(pool)
+        pool = _new_pool(jobs)
         if retried:
             pending.popleft()
             for item in chunk:
                 yield broken(item)
+            _resume(pending, pool, grade)
         else:
-            pending[0][2] = True
-        for entry in pending:                  # every unfinished chunk goes to the new pool
-            if not _succeeded(entry[1]):
-                entry[1] = pool.submit(_grade_chunk, grade, entry[0])
+            entry[1], entry[2] = _submit(pool, grade, chunk), True
+            for other in list(pending)[1:]:
+                other[1] = None
         return pool
     pending.popleft()
     yield from records
+    _resume(pending, pool, grade)
     return pool
 
 
-def _succeeded(future) -> bool:
-    return future.done() and not future.cancelled() and future.exception() is None
+def _resume(pending: deque, pool, grade) -> None:
+    """Submit the chunks that waited for a retry."""
+    for entry in pending:
+        if entry[1] is None:
+            entry[1] = _submit(pool, grade, entry[0])
 
 
 def _stop(pool) -> None:
