@@ -4,8 +4,10 @@ Run by hand, never as a test.  A class's submissions are written to a temporary 
 student answers all 36 questions; the answers cycle through the right one, twice it, its
 transpose, its negation and an unreadable one, so every verdict path is taken), then graded end
 to end by the command line, once per ``--jobs`` value asked, each run in a fresh interpreter
-pinned with ``taskset`` to as many CPUs as it has jobs.  Printed: wall time, answers per second
-and the peak resident memory of the whole process tree (``ru_maxrss`` of the largest process).
+pinned with ``taskset`` to as many CPUs as it has jobs.  Printed: wall time and answers per second as
+measured, the CPU time of the parent and of its workers (``getrusage``), the throughput those
+give on as many otherwise idle cores as jobs (the figure a shared machine's load does not
+distort), and the peak resident memory of the largest process (``ru_maxrss``).
 Issue 13's target: ≥ 1,000 answers/s with ``--jobs 2`` on a 2-core machine.
 
 The default class repeats its answers (1,000 students, five answers per question), as a class
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -84,23 +86,36 @@ def has_jobs(repo: str) -> bool:
         return "--jobs" in fh.read()
 
 
-def run(repo: str, src: str, out: str, jobs: int) -> tuple[float, int]:
-    """(wall seconds, peak RSS KiB of the largest process) of one graded batch."""
+WRAPPER = """
+import json, resource, sys
+from matcalc.cli.main import main
+code = main(sys.argv[2:])
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as fh:
+    json.dump({"parent": me.ru_utime + me.ru_stime, "workers": kids.ru_utime + kids.ru_stime,
+               "rss": max(me.ru_maxrss, kids.ru_maxrss)}, fh)
+sys.exit(code)
+"""
+
+
+def run(repo: str, src: str, out: str, jobs: int) -> dict:
+    """Wall seconds, CPU seconds of the parent and of its workers, and the peak RSS (KiB) of the
+    largest process, for one graded batch."""
     cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[-jobs:])
     pin = ["taskset", "-c", cpus] if shutil.which("taskset") else []
-    cmd = [*pin, sys.executable, "-m", "matcalc", "check", "--batch", src, "-o", out]
+    usage = out + ".usage.json"
+    cmd = [*pin, sys.executable, "-c", WRAPPER, usage, "check", "--batch", src, "-o", out]
     if has_jobs(repo):
         cmd += ["--jobs", str(jobs)]
     env = dict(os.environ, PYTHONPATH=repo, PYTHONPYCACHEPREFIX=PYCACHE)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=repo)
-    _, status, usage = os.wait4(proc.pid, 0)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=repo, check=False)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()}")
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(usage.ru_maxrss, children)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:3])} ... failed: {done.stderr.decode()}")
+    with open(usage, encoding="utf-8") as fh:
+        return dict(json.load(fh), wall=wall)
 
 
 def main() -> None:
@@ -120,12 +135,18 @@ def main() -> None:
         print(f"{rows} answers to {len(QUESTIONS)} questions ({args.repo})")
         for jobs in args.jobs:
             out = os.path.join(folder, f"report{jobs}.csv")
-            wall, rss = run(args.repo, src, out, jobs)
+            r = run(args.repo, src, out, jobs)
             with open(out, encoding="utf-8", newline="") as fh:
                 graded = sum(1 for _ in csv.reader(fh)) - 1
             assert graded == rows, (graded, rows)
-            print(f"  --jobs {jobs}: {wall:7.1f} s wall, {rows / wall:7.0f} answers/s, "
-                  f"peak RSS {rss / 1024:.0f} MiB")
+            cpu = r["parent"] + r["workers"]
+            # on `jobs` otherwise idle cores the batch takes at least its CPU time spread over them,
+            # and at least the parent's own (reading, writing) or the workers' share
+            floor = max(cpu / jobs, r["parent"], r["workers"] / jobs)
+            print(f"  --jobs {jobs}: {r['wall']:6.1f} s wall ({rows / r['wall']:5.0f} answers/s on this machine's "
+                  f"load); CPU {r['parent']:.1f} s parent + {r['workers']:.1f} s workers = "
+                  f"{cpu / rows * 1e3:.2f} ms an answer, {rows / floor:5.0f} answers/s on {jobs} idle "
+                  f"core{'s' if jobs > 1 else ''}; peak RSS {r['rss'] / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
