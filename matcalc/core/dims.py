@@ -129,6 +129,9 @@ class Dim:
 
     __index__ = __int__
 
+    def __bool__(self) -> bool:
+        return bool(self.terms)              # only the size 0 is false, as for an int
+
     # ------------------------------------------------------------ comparisons (with ints too)
     def __eq__(self, other) -> bool:
         if isinstance(other, Dim):
