@@ -34,6 +34,7 @@ def applied_class() -> type:
 
         def _sympystr(self, printer):
             return f"{self.args[0]}({', '.join(printer.doprint(a) for a in self.args[3:])})"
+    Applied.__qualname__ = "Applied"          # pickle finds it as sympy_forms.Applied (``__getattr__``)
     return Applied
 
 
