@@ -308,6 +308,49 @@ COMPETITORS = {"autograd": ("autograd", autograd_contender), "jax": ("jax", jax_
                "torch": ("torch", torch_contender)}
 
 
+# ---------------------------------------------------------------- matcalc's torch and JAX targets
+# ``codegen(..., target="torch")`` used as a training loop uses it: ``fn(*tensors).backward()``
+# through the generated torch.autograd.Function (its backward is matcalc's); ``target="jax"``
+# as ``jax.jit(jax.value_and_grad(fn, argnums))`` over the generated custom_vjp function: the
+# same jit as the JAX contender, with matcalc's backward in place of JAX's autodiff.  They run in
+# the same rotation as everybody else; PAIRS adds the paired ratio to their framework's column.
+
+def torch_target_contender(w: Workload, inp: dict, module: dict):
+    import torch
+    ns = load(codegen(w.expr, ",".join(w.wrt), w.shapes, w.assume, target="torch"))
+    tensors = {k: torch.tensor(inp[k]).requires_grad_(k in w.wrt) for k in ns["INPUTS"]}
+    args = [tensors[k] for k in ns["INPUTS"]]
+    params = [tensors[v] for v in w.wrt]
+    fn = ns["fn"]
+
+    def step():
+        for p in params:
+            p.grad = None
+        loss = fn(*args)
+        loss.backward()
+        return loss
+    return step, lambda r: (r.item(), {v: p.grad.numpy() for v, p in zip(w.wrt, params)})
+
+
+def jax_target_contender(w: Workload, inp: dict, module: dict):
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    ns = load(codegen(w.expr, ",".join(w.wrt), w.shapes, w.assume, target="jax"))
+    names = list(ns["INPUTS"])
+    vg = jax.jit(jax.value_and_grad(ns["fn"], tuple(names.index(v) for v in w.wrt)))
+    args = [jnp.asarray(inp[k]) for k in names]
+
+    def step():
+        return jax.block_until_ready(vg(*args))
+    step()  # compile outside the timing
+    return step, lambda r: (float(r[0]), {v: np.asarray(g) for v, g in zip(w.wrt, r[1])})
+
+
+COMPETITORS.update({"torch target": ("torch", torch_target_contender), "jax target": ("jax", jax_target_contender)})
+PAIRS = {"torch target": "torch", "jax target": "jax"}   # column -> the framework it is paired with
+
+
 def check(name: str, w: Workload, got, ref) -> None:
     """Value and every gradient equal to the hand-written ones (float64 rounding only)."""
     (v, g), (v0, g0) = got, ref
@@ -366,8 +409,9 @@ def measure(steps: dict[str, Callable], repeats: int, k: int) -> dict[str, Sampl
 def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target: float, faults: bool,
                clock: str = "cpu") -> None:
     cols = ["generated", *COMPETITORS]
-    print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 |")
-    print("|---|---:|---:|" + "---:|" * len(cols) + "---:|")
+    pairs = [f"{t} / {f} (q1-q3)" for t, f in PAIRS.items()]
+    print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 | {' | '.join(pairs)} |")
+    print("|---|---:|---:|" + "---:|" * len(cols) + "---:|" + "---:|" * len(pairs))
     notes = []
     for w in ws:
         inp = w.inputs(np.random.default_rng(0))  # the same inputs with or without --only
@@ -399,12 +443,23 @@ def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target:
             if star:
                 notes.append(f"{w.name}: {n} used {load_:.2f} cores")
             cells.append(f"{statistics.median(ratio[n]):.2f}{star}")
-        print(f"| {w.name} | {statistics.median(times['hand']) * 1e3:.3f} | {k} | {' | '.join(cells)} | {q1:.2f}-{q3:.2f} |", flush=True)
+        paired = [_paired(times, t, f) for t, f in PAIRS.items()]
+        print(f"| {w.name} | {statistics.median(times['hand']) * 1e3:.3f} | {k} | {' | '.join(cells)} | {q1:.2f}-{q3:.2f} "
+              f"| {' | '.join(paired)} |", flush=True)
         if faults:
             notes.append(f"{w.name}: minor page faults per call (median): "
                          + ", ".join(f"{n} {statistics.median(v.faults):.0f}" for n, v in s.items()))
     for note in notes:
         print(note)
+
+
+def _paired(times: dict, target: str, framework: str) -> str:
+    """The median over repeats of target time / framework time of the same repeat, with quartiles."""
+    if target not in times or framework not in times:
+        return "-"
+    r = [t / f for t, f in zip(times[target], times[framework])]
+    q1, _, q3 = statistics.quantiles(r, n=4) if len(r) > 1 else (r[0],) * 3
+    return f"{statistics.median(r):.2f} ({q1:.2f}-{q3:.2f})"
 
 
 # ---------------------------------------------------------------- peak memory of backward

@@ -15,6 +15,7 @@ from matcalc.generate.gradcheck_hessian import gradcheck_hessian
 from matcalc.generate.hessian_program import codegen_hessian_source
 from matcalc.generate.program import codegen_source, normalize_dtype
 from matcalc.generate.verify import verify_generated
+from matcalc.generate.verify_target import verify_target
 from matcalc.grading.check import Verdict, check
 from matcalc.language.program import Wrt, typed_program, wrt_names
 from matcalc.output.picture import Model
@@ -25,16 +26,23 @@ __all__ = ["Derivation", "GradcheckReport", "Hessian", "MatcalcError", "Verdict"
 
 
 def codegen(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | None = None,
-            dtype: str | None = None, verify: bool = True) -> str:
+            dtype: str | None = None, verify: bool = True, target: str = "numpy") -> str:
     """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
     ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``.
 
-    ``verify`` (the default): the module is gradchecked at small concrete sizes before it is
-    returned: a mismatch raises ``VerificationError``, and the module's docstring says how it
-    was checked or why the check was skipped."""
-    source = codegen_source(expr, wrt, shapes, assume, dtype)
+    ``target``: ``"numpy"`` (the default), ``"torch"`` (torch operations plus a
+    ``torch.autograd.Function``, ``fn = Function.apply``) or ``"jax"`` (``jax.numpy`` plus a
+    ``jax.custom_vjp`` function ``fn``); torch and JAX modules also hold ``INPUTS``, the order
+    ``fn`` takes its inputs in.  ``verify`` (the default): the module is gradchecked at small
+    concrete sizes before it is returned (torch and JAX modules through ``fn`` by their own
+    framework, when it is installed): a mismatch raises ``VerificationError``, and the module's
+    docstring says how it was checked or why the check was skipped."""
+    source = codegen_source(expr, wrt, shapes, assume, dtype, target)
     if not verify:
         return source
+    if target != "numpy":
+        return verify_target(source, codegen_source, expr, wrt_names(wrt), shapes, assume, normalize_dtype(dtype),
+                             target)
     return verify_generated(source, codegen_source, expr, wrt_names(wrt), shapes, assume, normalize_dtype(dtype))
 
 

@@ -157,7 +157,7 @@ def test_every_printed_intermediate_numerically(expr, wrt, assume):
         if fin.delta is not None:
             delta = _ev(fin.delta, env, base)
             assert np.allclose(delta, _ev(fin.delta_simplified, env, base))
-            e2 = {**env, "delta": delta}
+            e2 = {**env, fin.delta_name: delta}
             assert np.allclose(np.broadcast_to(_ev(fin.formula, e2, base), x.shape), g), ("δ formula", fin.var)
 
 
@@ -234,9 +234,10 @@ def test_latex_compiles_when_a_tex_engine_is_installed(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:]
 
 
-def test_steps_need_a_gradient():
-    d = derive("W*x", "x", steps=True)
-    with pytest.raises(MatcalcError, match="scalar output"):
+def test_steps_need_a_gradient_or_a_jacobian():
+    assert "Jacobian chain" in derive("W*x", "x", steps=True).steps_text()   # tests/test_steps_jacobian.py
+    d = derive("W*x", "W", steps=True)
+    with pytest.raises(MatcalcError, match="vector output by a vector"):
         explanation(d)
 
 
@@ -249,3 +250,14 @@ def test_step_names_do_not_depend_on_memory_layout():
     gc.collect()
     lines = d.steps_text().splitlines()
     assert "        local     ∂f/∂z₅ = z₃" in lines
+
+
+def test_distinct_error_signals_are_numbered_by_layer():
+    """Two different δ are δ₁, δ₂ (CS224n numbers them by layer, from the input); one stays δ."""
+    d = derive("h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "W2,W1", steps=True)
+    lines = d.steps_text().splitlines()
+    assert "  δ₁ = ∂L/∂z₁ = 2((z₂ W2ᵀ) ∘ h ∘ (1 − h))" in lines
+    assert "  ∂L/∂W1 = Xᵀ δ₁ = 2 Xᵀ((z₂ W2ᵀ) ∘ h ∘ (1 − h))" in lines
+    assert "  δ₂ = ∂L/∂Yp = 2 z₂" in lines and "  ∂L/∂W2 = hᵀ δ₂ = 2 hᵀ z₂" in lines
+    assert r"\delta_{2} = " in d.steps_text("latex") and "delta1 = dL/dz1" in d.steps_text("text")
+    assert "δ = ∂s/∂z₁" in derive("u'*f(W*x+b)", "W", steps=True).steps_text()

@@ -11,6 +11,7 @@ import sys
 import matcalc
 from matcalc.cli.options import add_common, shapes_and_assumptions
 from matcalc.cli.steps_command import cli_steps
+from matcalc.core.errors import MatcalcError
 from matcalc.derivation.payload import derivation_payload, hessian_payload
 from matcalc.output.explain import parse_at
 
@@ -43,6 +44,8 @@ def add_derive_parser(sub, examples: str) -> None:
                    help="shape convention (default), Jacobian form (numerator layout), or both")
     add_styles(d, markdown=True)
     d.add_argument("--steps", action="store_true", help="explain: the graph and every chain-rule step")
+    d.add_argument("--index", action="store_true",
+                   help="the steps in index notation (per-entry partials, sums, Kronecker deltas)")
     d.add_argument("--at", metavar="x=-2,y=5,z=-4", help="also print the value and each gradient at a point")
 
 
@@ -50,13 +53,14 @@ def run_derive(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
     forms = ["gradient", "jacobian"] if args.form == "both" else [args.form]
     if args.json:                     # one document whatever the options (docs/json.md)
-        d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, steps=args.steps,
-                   verify=not args.no_verify)
-        payload = derivation_payload(d, tuple(forms), steps=args.steps, at=parse_at(args.at) if args.at else None)
+        d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None,
+                   steps=args.steps or args.index, verify=not args.no_verify)
+        payload = derivation_payload(d, tuple(forms), steps=args.steps, at=parse_at(args.at) if args.at else None,
+                                     index=args.index)
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         print_notes(d.notes, "json", d.typed.notes)
         return 0
-    if getattr(args, "steps", False) or getattr(args, "at", None):
+    if getattr(args, "steps", False) or getattr(args, "at", None) or getattr(args, "index", False):
         print(cli_steps(args, shapes, assume))
         return 0
     # derive verifies (graph and printed text) and raises VerificationError itself: not twice here
@@ -83,6 +87,9 @@ def add_codegen_parsers(sub) -> None:
         c.add_argument("--hessian", action="store_true",
                        help="second order too: hessian(**inputs) and the Hessian-vector product hvp(cache, v)")
         if name == "codegen":
+            c.add_argument("--target", choices=["numpy", "torch", "jax"], default="numpy",
+                           help="numpy (default); torch: a torch.autograd.Function with the derived backward; "
+                                "jax: a jax.custom_vjp function")
             c.add_argument("-o", "--output", metavar="FILE", help="write the module here (default: stdout)")
             c.add_argument("--no-verify", action="store_true",
                            help="return the module without gradchecking it at small sizes first")
@@ -92,9 +99,12 @@ def add_codegen_parsers(sub) -> None:
 
 def run_codegen(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
+    if args.hessian and args.target != "numpy":
+        raise MatcalcError("--hessian is NumPy only: drop --target or --hessian")
+    options = {} if args.hessian else {"target": args.target}
     generate = matcalc.codegen_hessian if args.hessian else matcalc.codegen
     src = generate(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
-                   verify=not args.no_verify)
+                   verify=not args.no_verify, **options)
     if "\nVerification skipped: " in src:
         print("note: " + src.split("\nVerification skipped: ", 1)[1].split("\n", 1)[0], file=sys.stderr)
     if args.output:

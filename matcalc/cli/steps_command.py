@@ -1,4 +1,5 @@
-"""``matcalc derive --steps`` / ``--at``: the chain-rule steps and the values at a point."""
+"""``matcalc derive --steps`` / ``--index`` / ``--at``: the chain-rule steps (``--index``: in
+index notation) and the values at a point."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import json
 import matcalc
 from matcalc.core.errors import VerificationError
 from matcalc.output.explain import explain, parse_at, values_text
+from matcalc.second_order.index_steps import explain_index
 
 
 def cli_steps(args, shapes: dict, assume: dict) -> str:
@@ -19,7 +21,9 @@ def cli_steps(args, shapes: dict, assume: dict) -> str:
     style = ("json" if args.json else "latex" if args.latex else "markdown" if getattr(args, "markdown", False)
              else "text" if args.text else "unicode")
     parts = []
-    if args.steps:
+    if getattr(args, "index", False):
+        parts.append(explain_index(d, style))
+    elif args.steps:
         parts.append(explain(d, style))
     if getattr(args, "at", None):
         point = parse_at(args.at)

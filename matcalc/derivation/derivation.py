@@ -31,6 +31,7 @@ from matcalc.output.explain import explain
 from matcalc.output.programs import auto_names, program
 from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
+from matcalc.second_order.index_steps import explain_index
 from matcalc.second_order.kronecker import VEC_FORM, closed_form, render_tensor, vec_to_tensor
 from matcalc.simplify.rewrite import simplify_all
 
@@ -283,9 +284,10 @@ class Derivation:
     def __str__(self) -> str:
         return self.render("unicode")
 
-    def steps_text(self, style: str = "unicode") -> str:
-        """The chain-rule steps (derive with ``steps=True``): unicode, text, latex, markdown or json."""
-        return explain(self, style)
+    def steps_text(self, style: str = "unicode", index: bool = False) -> str:
+        """The chain-rule steps (derive with ``steps=True``): unicode, text, latex, markdown or json;
+        ``index``: in index notation (per-entry partials, the sum, the Kronecker delta collapsing it)."""
+        return explain_index(self, style) if index else explain(self, style)
 
     def _repr_latex_(self) -> str:
         body = self.latex().replace("\n", r" \\ ")

@@ -13,7 +13,7 @@ import json
 
 from matcalc.derivation.derivation import Derivation
 from matcalc.derivation.hessian import Hessian
-from matcalc.output.explain import explain, values_text
+from matcalc.output.explain import values_text
 
 SCHEMA_VERSION = 1
 STYLES = ("unicode", "text", "latex")
@@ -29,7 +29,7 @@ def _check(report) -> dict | None:
 
 
 def derivation_payload(d: Derivation, forms: tuple[str, ...] = ("gradient",), steps: bool = False,
-                       at: dict | None = None) -> dict:
+                       at: dict | None = None, index: bool = False) -> dict:
     """``matcalc derive --json``: the result in each requested form and style, the check's report,
     the notes; with ``steps`` the chain-rule steps (a derivation made with ``steps=True``) and with
     ``at`` the value and gradients at that point."""
@@ -39,8 +39,8 @@ def derivation_payload(d: Derivation, forms: tuple[str, ...] = ("gradient",), st
                  "notes": list(d.notes), "check": _check(d.check)}
     for form in forms:
         doc[form] = {style: d.render(style, form) for style in STYLES}
-    if steps:
-        explained = json.loads(explain(d, "json"))
+    if steps or index:                  # index: the steps in index notation (--index)
+        explained = json.loads(d.steps_text("json", index=index))
         doc["steps"] = {style: explained[style] for style in STYLES}
     if at is not None:
         doc["at"] = json.loads(values_text(d, at, "json"))

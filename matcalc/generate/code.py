@@ -10,6 +10,7 @@ from fractions import Fraction
 from matcalc.core.graph import Node
 from matcalc.core.kinds import is_variable
 from matcalc.core.rules import CODE_HELPERS
+from matcalc.core.rules.targets import NUMPY, Target
 
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
 _UNKNOWN = 2 ** 40          # the size of a dimension known only by name
@@ -57,10 +58,11 @@ def number_literal(p: Fraction) -> str:
     return str(int(p)) if p.denominator == 1 else repr(float(p))
 
 
-def external(node_ndim: int, text: str) -> str:
-    """``text`` (an internal value) in the NumPy convention of a result with ``node_ndim`` axes."""
+def external(node_ndim: int, text: str, target: Target = NUMPY) -> str:
+    """``text`` (an internal value) in the NumPy convention of a result with ``node_ndim`` axes
+    (a scalar as ``target`` spells one)."""
     if node_ndim == 0:
-        return f"_scalar({text})"
+        return target.scalar.format(x=text)
     if node_ndim == 1:
         return f"{text}.reshape(-1)"
     return text

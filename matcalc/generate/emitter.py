@@ -1,9 +1,12 @@
-"""The NumPy expression emitter: one graph node as one line of generated code.
+"""The expression emitter: one graph node as one line of generated code, for every target.
 
-``Emitter`` prints a node's value as NumPy text from its arguments' names, with precedence
-levels (``ADD`` … ``ATOM``) so that parentheses appear only where needed; it never builds a
-diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` → ``v * A``).
-``Program`` (``generate.program``) decides which nodes get lines and names.
+``Emitter`` prints a node's value as NumPy (or torch, or JAX) text from its arguments' names, with
+precedence levels (``ADD`` … ``ATOM``) so that parentheses appear only where needed; it never
+builds a diagonal, identity-times or ones matrix it can broadcast instead (``diag(v) A`` →
+``v * A``).  A primitive's text is the rule table's template for the emitter's target; what no
+primitive owns (broadcasts, zeros, dot products, ...) is spelled by the target's ``Target``
+record (``core.rules.targets``), so no line here compares a target's name.  ``Program``
+(``generate.program``) decides which nodes get lines and names.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from matcalc.core.graph import ONE, Node, dim
 from matcalc.core.kinds import is_sum
 from matcalc.core.naming import Namer
 from matcalc.core.rules import BINARY, ELEMENTWISE, RULES, CodeForm
-from matcalc.generate.code import ADD, ATOM, MUL, POW, UNARY, Code, known_size, literal, number_literal, wrap
+from matcalc.core.rules.targets import NUMPY, TARGET_HELPERS, Target
+from matcalc.generate.code import ADD, ATOM, HELPERS, MUL, POW, UNARY, Code, known_size, literal, number_literal, wrap
 
 _EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
 _NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
@@ -26,8 +30,10 @@ _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts
 class Emitter:
     """Prints graph nodes as NumPy expressions, hoisting shared subexpressions into lines."""
 
-    def __init__(self, namer: Namer, dim_names: dict, helpers: set):
+    def __init__(self, namer: Namer, dim_names: dict, helpers: set, target: Target = NUMPY):
         self.namer, self.dim_names, self.helpers = namer, dim_names, helpers
+        self.target = target                   # the framework's spellings (core.rules.targets)
+        self.helper_sources = TARGET_HELPERS.get(target.name, HELPERS)
         self.named: dict[int, Code] = {}       # nodes with a local
         self.lines: list[str] = []
         self.dims_used: set = set()
@@ -69,7 +75,7 @@ class Emitter:
 
     def assign(self, name: str, node: Node, c: Code, register: bool = True) -> Code:
         if not c.full and not node.is_scalar and not c.scaled:   # a named broadcast is stored full:
-            c = Code(f"np.full({self.shape(node)}, {c.text})", ATOM, True)   # its readers see its shape
+            c = Code(self.target.full.format(shape=self.shape(node), v=c.text), ATOM, True)   # readers see its shape
         reads, self.reads[-1] = self.reads[-1], set()
         if c.scaled:                                    # P = A @ B; P *= s: no full-size temporary
             self.emit(f"    {name} = {c.scaled[0]}", reads)
@@ -129,7 +135,7 @@ class Emitter:
         c = self.expr(node)
         if c.full or node.is_scalar:
             return c
-        return Code(f"np.broadcast_to({c.text}, {self.shape(node)})", ATOM, True, "broadcast")
+        return Code(self.target.broadcast.format(x=c.text, shape=self.shape(node)), ATOM, True, "broadcast")
 
     # ------------------------------------------------------------ operations
     def op(self, n: Node) -> Code:
@@ -138,7 +144,7 @@ class Emitter:
             return self.template(rule.code, n)
         method = getattr(self, "op_" + n.op, None)     # structure: products, sums, broadcasts, leaves
         if method is None:
-            raise UnsupportedError(f"no NumPy code for {n.op}")
+            raise UnsupportedError(f"no {self.target.name} code for {n.op}")
         return method(n)
 
     @classmethod
@@ -160,12 +166,21 @@ class Emitter:
             fields.update({f"a{i}": number_literal(a) if isinstance(a, Fraction) else a for i, a in enumerate(n.attrs)})
             if isinstance(n.attrs[0], int):
                 fields["axis"] = n.attrs[0] - 1
-        if "{shape}" in code.template:
+        text = code.text(self.target.name)
+        if text is None:
+            raise UnsupportedError(f"no {self.target.name} code for {n.op}")
+        if "{shape}" in text:
             fields["shape"] = self.shape(n)
-        if "{dim}" in code.template:                    # a size leaf: the dimension's local
+        if "{shape_t}" in text:
+            fields["shape_t"] = f"({self.dim(n.cols)}, {self.dim(n.rows)})"
+        if "{dim}" in text:                             # a size leaf: the dimension's local
             fields["dim"] = self.dim(n.attrs[0])
-        self.helpers.update(code.helpers)
-        return Code(code.template.format(**fields), ATOM, True, code.alias)
+        self.use_helpers(code.helpers)
+        return Code(text.format(**fields), ATOM, True, code.alias)
+
+    def use_helpers(self, names) -> None:
+        """Record the module-level helpers an entry names that this target defines."""
+        self.helpers.update(h for h in names if h in self.helper_sources)
 
     def op_ones(self, n):
         return Code("1.0", ATOM, n.is_scalar)
@@ -174,11 +189,11 @@ class Emitter:
         return Code("0.0", ATOM, n.is_scalar)
 
     def op_commutation(self, n):
-        self.helpers.add("_commutation")
-        return Code(f"_commutation({self.dim(n.attrs[0])}, {self.dim(n.attrs[1])})")
+        self.use_helpers(("_commutation",))
+        return Code(self.target.commutation.format(m=self.dim(n.attrs[0]), n=self.dim(n.attrs[1])))
 
     def op_eye(self, n):
-        return Code(f"np.eye({self.dim(n.rows)}, dtype=DTYPE)")
+        return Code(self.target.eye.format(n=self.dim(n.rows)))
 
     def op_var(self, n):
         raise MatcalcError(f"variable {n.attrs[0]} has no local")
@@ -265,12 +280,12 @@ class Emitter:
         x, y = self.full(a), self.full(b)
         if n.is_scalar:                                 # uᵀv: a dot product, a NumPy scalar
             u = self.full(a.args[0]) if a.op == "transpose" else x
-            return Code(f"np.vdot({u.text}, {y.text})")
+            return Code(self.target.vdot.format(a=u.text, b=y.text, a_=wrap(u, ATOM), b_=wrap(y, ATOM)))
         if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
             if known_size(a.rows) * known_size(b.cols) <= _EINSUM_OUTER:
-                return Code(f'np.einsum("ik,kj->ij", {x.text}, {y.text})')
+                return Code(self.target.outer.format(a=x.text, b=y.text))
             return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
-        if a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):
+        if self.target.narrow and a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):
             # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
             xa = self.full(a.args[0])
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
@@ -280,9 +295,9 @@ class Emitter:
         p = n.attrs[0]
         c = self.expr(n.args[0])
         if p == Fraction(1, 2):
-            return Code(f"np.sqrt({c.text})", ATOM, c.full)
+            return Code(f"{self.target.module}.sqrt({c.text})", ATOM, c.full)
         if p == Fraction(-1, 2):
-            return Code(f"1.0 / np.sqrt({c.text})", MUL, c.full)
+            return Code(f"1.0 / {self.target.module}.sqrt({c.text})", MUL, c.full)
         if p < 0:
             q = -p
             den = wrap(c, ATOM) if q == 1 else f"{wrap(c, ATOM)} ** {number_literal(q)}"
@@ -294,12 +309,13 @@ class Emitter:
         z = self.expr(n.args[0])
         spec = ELEMENTWISE.get(name)
         if spec is not None:
-            if order < len(spec.code):
-                self.helpers.update(spec.helpers)
-                return Code(spec.code[order].format(z.text), ATOM, z.full)
+            codes = spec.codes(self.target.name)
+            if order < len(codes):
+                self.use_helpers(spec.helpers)
+                return Code(codes[order].format(z.text), ATOM, z.full)
             if order >= len(spec.numpy):
                 return Code("0.0", ATOM, False)
-            raise UnsupportedError(f"no NumPy code for derivative {order} of {name}")
+            raise UnsupportedError(f"no {self.target.name} code for derivative {order} of {name}")
         fn = self.namer.function(name)
         self.read(fn)
         # a user's function may hand back its argument: its result is never written into
@@ -308,14 +324,15 @@ class Emitter:
     def op_ew2(self, n):
         name, order = n.attrs
         a, b = self.expr(n.args[0]), self.expr(n.args[1])
+        codes = BINARY[name].codes(self.target.name)
         spec = BINARY[name]
-        text = spec.code[min(order, len(spec.code) - 1)].format(a=a.text, b=b.text, a_=wrap(a, MUL + 1),
+        text = codes[min(order, len(codes) - 1)].format(a=a.text, b=b.text, a_=wrap(a, MUL + 1),
                                                                  b_=wrap(b, MUL))
         if not spec.broadcast:
             return Code(text, ATOM, a.full)
         full = any(c.full and not arg.is_scalar for c, arg in zip((a, b), n.args)) or n.is_scalar
         if not full and not n.is_scalar:                # max(𝟏, s): both broadcast, the result must not
-            return Code(f"np.full({self.shape(n)}, {text})", ATOM, True)
+            return Code(self.target.full.format(shape=self.shape(n), v=text), ATOM, True)
         return Code(text, ATOM, full)
 
     def op_sum(self, n):
@@ -323,25 +340,27 @@ class Emitter:
         a = n.args[0]
         if axis is None and a.op == "pow" and a.attrs[0] == 2 and id(a) not in self.named:
             x = self.full(a.args[0])                   # Σ x² as a dot product: no temporary
-            return Code(f"np.vdot({x.text}, {x.text})")
+            return Code(self.target.vdot.format(a=x.text, b=x.text, a_=wrap(x, ATOM), b_=wrap(x, ATOM)))
         c = self.full(n.args[0])
         if axis is None:
-            return Code(f"np.sum({c.text})")
+            return Code(f"{self.target.module}.sum({c.text})")
         return Code(f"{wrap(c, ATOM)}.sum(axis={axis - 1}, keepdims=True)")
 
     def op_softmax(self, n):
         z, axis = n.args[0], n.attrs[0] - 1
         ls = A.softmax_family("log_softmax", z, n.attrs[0])
         lse = A.softmax_family("logsumexp", z, n.attrs[0])
+        exp = f"{self.target.module}.exp"
         if id(ls) in self.forward_of:                   # reuse the cached log-softmax
-            return Code(f"np.exp({self.expr(ls).text})")
+            return Code(f"{exp}({self.expr(ls).text})")
         if id(lse) in self.forward_of:
-            return Code(f"np.exp({self.full(z).text} - {wrap(self.expr(lse), ADD + 1)})")
-        self.helpers.add("_softmax")
-        return Code(f"_softmax({self.full(z).text}, {axis})")
+            return Code(f"{exp}({self.full(z).text} - {wrap(self.expr(lse), ADD + 1)})")
+        self.use_helpers(self.target.softmax_helpers)
+        return Code(self.target.softmax.format(x=self.full(z).text, axis=axis))
 
     def op_log_softmax(self, n):
         z, axis = n.args[0], n.attrs[0] - 1
-        self.helpers.add("_logsumexp")
+        lse = RULES["logsumexp"].code                   # the logsumexp entry's template, per target
+        self.use_helpers(lse.helpers)
         zc = self.full(z)
-        return Code(f"{wrap(zc, ADD)} - _logsumexp({zc.text}, {axis})", ADD)
+        return Code(f"{wrap(zc, ADD)} - " + lse.text(self.target.name).format(x=zc.text, axis=axis), ADD)

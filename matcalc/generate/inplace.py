@@ -35,12 +35,14 @@ class _Line:
         return f"{self.indent}{self.target} {self.kind} {self.rest}"
 
 
-def in_place(lines: list[str], fresh: dict[str, object], keep: set[str], named: frozenset = frozenset()) -> list[str]:
+def in_place(lines: list[str], fresh: dict[str, object], keep: set[str], named: frozenset = frozenset(),
+             module: str = "np") -> list[str]:
     """``lines`` with single-use fresh temporaries turned into output buffers.
 
     ``fresh`` maps a local to its shape when its line made a new full-shape array; ``keep``
     holds the locals read after these lines (cache entries, returned values); ``named`` the
-    program's own intermediates, whose lines keep their names."""
+    program's own intermediates, whose lines keep their names; ``module`` the array module
+    whose functions take ``out=`` (``np``, ``torch``: both have NumPy's in-place semantics)."""
     parsed = []
     for line in lines:
         m = _LINE.match(line)
@@ -57,7 +59,7 @@ def in_place(lines: list[str], fresh: dict[str, object], keep: set[str], named: 
         b = ln.target
         if b is None or ln.kind != "=" or defs.get(b) != 1 or b not in fresh:
             continue
-        hit = _reusable(ln.rest)
+        hit = _reusable(ln.rest, module)
         if hit is None:
             continue
         a, rest, kind = hit
@@ -72,11 +74,11 @@ def in_place(lines: list[str], fresh: dict[str, object], keep: set[str], named: 
     return [str(ln) for ln in parsed]
 
 
-def _reusable(code: str):
+def _reusable(code: str, module: str = "np"):
     """(a, rest, kind) when ``code`` is ``a OP rest`` at the top level or ``np.ufunc(a)``."""
-    m = _UFUNC.match(code)
+    m = _UFUNC.match("np" + code[len(module):]) if code.startswith(module + ".") else None
     if m:
-        return m.group(2), f"np.{m.group(1)}", "ufunc"
+        return m.group(2), f"{module}.{m.group(1)}", "ufunc"
     m = _BINARY.match(code)
     if not m:
         return None

@@ -18,11 +18,13 @@ from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.kinds import generic_function, is_leaf, is_sum, is_variable
 from matcalc.core.naming import Namer, identifiers
 from matcalc.core.reverse import backpropagate
+from matcalc.core.rules.targets import NUMPY, TARGETS, Target
 from matcalc.generate.code import ATOM, Code, external, ndim, wrap
 from matcalc.generate.emitter import Emitter
 from matcalc.generate.inplace import in_place
 from matcalc.generate.plan import plan
-from matcalc.generate.template import Parts, module_source
+from matcalc.generate.target_template import LAYOUTS
+from matcalc.generate.template import Parts
 from matcalc.language.program import resolve_wrt, typed_program, wrt_names
 
 DTYPES = {None: "float64", "float64": "float64", "float32": "float32", "double": "float64", "single": "float32"}
@@ -50,19 +52,28 @@ def prepare(expr: str, wrt, shapes: dict | None, assume: dict | None, dtype, sca
 
 
 def codegen_source(expr: str, wrt, shapes: dict | None = None, assume: dict | None = None,
-                   dtype: str | None = None) -> str:
+                   dtype: str | None = None, target: str = "numpy") -> str:
     """Python source of a module with ``forward(**inputs) -> (output, cache)`` and
     ``backward(cache, upstream=1.0) -> {name: gradient}`` for ``expr`` by ``wrt``, unverified
-    (``matcalc.codegen`` gradchecks it with ``generate.verify`` before returning it)."""
+    (``matcalc.codegen`` gradchecks it with ``generate.verify`` before returning it).
+    ``target``: ``"numpy"``, ``"torch"`` (plus a ``torch.autograd.Function``) or ``"jax"``
+    (plus a ``jax.custom_vjp`` function); see ``generate.target_template``."""
+    if target not in TARGETS:
+        raise MatcalcError(f"unknown target {target!r}: the targets are {', '.join(TARGETS)}")
     names, typed, wrt_nodes, dtype = prepare(expr, wrt, shapes, assume, dtype)
-    return Program(expr, typed, names, wrt_nodes, dtype).source()
+    return Program(expr, typed, names, wrt_nodes, dtype, TARGETS[target]).source()
 
 
 class Program:
     """One generated module: its names, the forward and backward emitters, and its parts."""
 
-    def __init__(self, expr, typed, wrt, wrt_nodes, dtype):
+    def __init__(self, expr, typed, wrt, wrt_nodes, dtype, target: Target = NUMPY):
         self.expr, self.typed, self.wrt, self.wrt_nodes, self.dtype = expr, typed, wrt, wrt_nodes, dtype
+        self.target = target
+        generic = sorted({g for g in map(generic_function, topo_order([typed.output])) if g is not None})
+        if generic and target is not NUMPY:
+            raise UnsupportedError(f"generic functions ({', '.join(generic)}) need the NumPy target: "
+                                   f"the {target.name} module has no way to be handed them")
         self.namer = Namer()
         self.helpers: set[str] = set()
         self.inputs: dict[str, Node] = dict(typed.variables)
@@ -82,7 +93,7 @@ class Program:
 
     # ------------------------------------------------------------ forward
     def forward(self) -> tuple[list[str], Emitter]:
-        em = Emitter(self.namer, self.dim_names, self.helpers)
+        em = Emitter(self.namer, self.dim_names, self.helpers, self.target)
         self.fwd = em
         self.own_locals: set[str] = set()
         for name, v in self.inputs.items():
@@ -115,7 +126,8 @@ class Program:
         info = em.named[id(out)]
         if not info.full and not out.is_scalar:
             shape = em.shape(out)
-            em.emit(f"    {info.text} = np.broadcast_to({info.text}, {shape}).copy()", em.reads[-1] | {info.text})
+            view = Code(self.target.broadcast.format(x=info.text, shape=shape))
+            em.emit(f"    {info.text} = {self.target.copy.format(x_=view.text)}", em.reads[-1] | {info.text})
             em.reads[-1] = set()
         return order, em
 
@@ -154,30 +166,30 @@ class Program:
             self.grad_locals.append(gname)
             ext = ndim(v)
             if id(v) not in finals:
-                text = "0.0" if ext == 0 else f"np.zeros({em.shape(v)}, dtype=DTYPE)"
+                text = "0.0" if ext == 0 else self.target.zeros.format(shape=em.shape(v))
                 em.lines.append(f"    {gname} = {text}")
-                self.grads.append((name, external(ext, gname)))
+                self.grads.append((name, external(ext, gname, self.target)))
                 continue
             info = em.define(gname, v, finals[id(v)], False) if is_sum(finals[id(v)]) else None
             if info is not None and not info.full and not v.is_scalar:     # a sum of broadcasts
-                em.lines.append(f"    {gname} = np.full({em.shape(v)}, {gname}, dtype=DTYPE)")
+                em.lines.append(f"    {gname} = {self.target.full_dtype.format(shape=em.shape(v), v=gname)}")
             if info is None:
                 c = em.expr(finals[id(v)])
                 if not c.full and not v.is_scalar:
-                    c = Code(f"np.full({em.shape(v)}, {c.text}, dtype=DTYPE)", ATOM, True, None)
+                    c = Code(self.target.full_dtype.format(shape=em.shape(v), v=c.text), ATOM, True, None)
                 elif c.alias is not None and not v.is_scalar:
                     root = c.alias
                     if root in self.forward_locals or root in returned_roots or root in ("broadcast", "view", "call") \
                             or c.alias == c.text and c.text in self.forward_locals:
-                        c = Code(f"{wrap(c, ATOM)}.copy()", ATOM, True, None)
+                        c = Code(self.target.copy.format(x_=wrap(c, ATOM)), ATOM, True, None)
                     returned_roots.add(root)
                 em.assign(gname, v, c, False)
-            self.grads.append((name, external(ext, gname)))
+            self.grads.append((name, external(ext, gname, self.target)))
         return em
 
     def emitter(self, fwd: Emitter) -> Emitter:
         """An emitter for code after forward: forward's locals read as cached values."""
-        em = Emitter(self.namer, self.dim_names, self.helpers)
+        em = Emitter(self.namer, self.dim_names, self.helpers, self.target)
         em.named = {k: Code(v.text, ATOM, v.full, v.text) for k, v in fwd.named.items()}
         em.forward_of = fwd.forward_of
         return em
@@ -186,7 +198,7 @@ class Program:
     def source(self) -> str:
         order, fwd = self.forward()
         bwd = self.backward(fwd)
-        return module_source(self.parts(order, fwd, bwd))
+        return LAYOUTS[self.target.name](self.parts(order, fwd, bwd))
 
     def parts(self, order: list[Node], fwd: Emitter, bwd: Emitter, later: tuple[Emitter, ...] = ()) -> Parts:
         """What the module holds; ``later`` are emitters of functions after backward that read
@@ -204,16 +216,17 @@ class Program:
         dims_needed = sorted({self.dim_names[s] for s in cached_dims})   # after the seed's shape
         fdims = sorted({self.dim_names[s] for s in fwd.dims_used | cached_dims})
         own = bwd.used | {self.dim_names[s] for s in bwd.dims_used}
-        body = []
+        body = list(self.target.backward_prologue)
         if self.seed_name in bwd.used:
             if out.is_scalar:
-                body.append(f"    {self.seed_name} = DTYPE(upstream)")
+                body.append(f"    {self.seed_name} = {self.target.seed_scalar}")
             else:
-                shp = "(-1, 1)" if ndim(out) == 1 and out.is_column else "np.shape(upstream)"
-                body.append(f"    {self.seed_name} = np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape("
-                            f"{shp}), {seed_shape})")
-        body += in_place(bwd.lines, bwd.fresh, set(self.grad_locals))
-        helpers = self.helpers | {"_scalar"} if self._uses_scalar() else self.helpers
+                seed = self.target.seed_column if ndim(out) == 1 and out.is_column else self.target.seed_other
+                body.append(f"    {self.seed_name} = {seed.format(shape=seed_shape)}")
+        body += in_place(bwd.lines, bwd.fresh, set(self.grad_locals), module=self.target.module) if self.target.in_place else bwd.lines
+        helpers = self.helpers | set(self.target.helpers)
+        if self._uses_scalar():
+            helpers |= set(self.target.scalar_helpers)
         return Parts(self.expr, [(name, _shape_doc(v)) for name, v in self.inputs.items()], self.wrt, self.dtype,
                      generic, helpers, self._forward_body(fwd, fdims, generic, needed + fn_needed + dims_needed),
                      [t for t in needed + fn_needed + dims_needed if t in own], body, self.grads)
@@ -223,17 +236,16 @@ class Program:
         keep = set(cached) | {fwd.named[id(out)].text}
         live, read = _live(fwd.lines, fwd.line_reads, keep)
         read |= keep | {self._dim_source(d).partition(".shape")[0] for d in fdims}
-        lines = []
+        lines = list(self.target.forward_prologue)
         for name, v in self.inputs.items():             # an input nothing reads gets no line
             loc = self.local[name]
             if loc not in read:
                 continue
             nd = v.attrs[1]
-            conv = {0: f"np.asarray(inputs[{name!r}], dtype=DTYPE).reshape(())",
-                    1: f"np.asarray(inputs[{name!r}], dtype=DTYPE).reshape(-1, 1)"}.get(
-                        nd, f"np.asarray(inputs[{name!r}], dtype=DTYPE)")
+            value = self.target.convert.format(value=f"inputs[{name!r}]")
+            conv = {0: f"{value}.reshape(())", 1: f"{value}.reshape(-1, 1)"}.get(nd, value)
             if v.is_row and nd == 1:
-                conv = f"np.asarray(inputs[{name!r}], dtype=DTYPE).reshape(1, -1)"
+                conv = f"{value}.reshape(1, -1)"
             lines.append(f"    {loc} = {conv}")
         for g in generic:
             lines.append(f"    if functions is None or {g!r} not in functions:")
@@ -241,9 +253,9 @@ class Program:
             lines.append(f"    {self.namer.function(g)} = functions[{g!r}]")
         for dname in fdims:
             lines.append(f"    {dname} = {self._dim_source(dname)}")
-        lines += in_place(live, fwd.fresh, keep, frozenset(self.own_locals))
+        lines += in_place(live, fwd.fresh, keep, frozenset(self.own_locals), self.target.module) if self.target.in_place else live
         lines.append("    cache = {" + ", ".join(f"{t!r}: {t}" for t in cached) + "}")
-        lines.append(f"    return {external(ndim(out), fwd.named[id(out)].text)}, cache")
+        lines.append(f"    return {external(ndim(out), fwd.named[id(out)].text, self.target)}, cache")
         return lines
 
     def _uses_scalar(self) -> bool:

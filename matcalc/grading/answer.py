@@ -9,6 +9,7 @@ parser) and graph size.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from matcalc.core.errors import MatcalcError
@@ -52,7 +53,7 @@ def read(text: str, q: Question) -> tuple[Node, Typed] | Rejected:
     try:
         prog = parse(text)
     except MatcalcError as e:
-        return Rejected("unreadable", "Your answer could not be read: " + one_line(e) + ".")
+        return Rejected("unreadable", "Your answer could not be read: " + one_line(e) + "." + pretty_hint(text))
     got = _renamed(text, prog, q)
     if isinstance(got, Rejected):
         return got
@@ -75,6 +76,38 @@ def read(text: str, q: Question) -> tuple[Node, Typed] | Rejected:
     if len(topo_order([node])) > MAX_ANSWER_NODES:
         return Rejected("invalid", "Your answer is too large to check.")
     return node, typed
+
+
+_PRETTY_ONLY = "ᵀ∘−⊘⁻¹²³‖σ₀₁₂₃₄₅₆₇₈₉"           # symbols of the pretty output (some are input too)
+_PRETTY_WORDS = (("⁻¹", "^(-1)"), ("²", "^2"), ("³", "^3"), ("ᵀ", "'"), ("∘", ".*"), ("⊘", "./"), ("−", "-"),
+                 ("σ(", "sigmoid("))
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+_JUXTAPOSED = re.compile(r"(?<=[A-Za-z0-9_)'\]])(\s+)(?=[A-Za-z0-9_(])")   # operand, spaces, operand
+_TRANSPOSE_THEN = re.compile(r"ᵀ(?=[A-Za-z(])")                              # xᵀz, Xᵀ(...): a product
+
+
+def pretty_hint(text: str) -> str:
+    """For an answer written like matcalc's pretty output (``2 W x xᵀ``: products by juxtaposition,
+    which the language does not have), the sentence that names the --text form to paste, with the
+    answer's own text respelled that way when the respelling parses ("" otherwise)."""
+    juxtaposed = _JUXTAPOSED.search(text) is not None or _TRANSPOSE_THEN.search(text) is not None
+    if not juxtaposed:
+        return ""
+    guess = _TRANSPOSE_THEN.sub("'*", text)
+    for old, new in _PRETTY_WORDS:
+        guess = guess.replace(old, new)
+    guess = _JUXTAPOSED.sub("*", guess.translate(_SUBSCRIPT_DIGITS)).replace(")(", ")*(")
+    guess = re.sub(r"‖([^‖]+)‖", r"norm(\1)", guess)
+    try:
+        parse(guess)
+    except MatcalcError:
+        guess = ""
+    pretty = any(c in text for c in _PRETTY_ONLY)
+    if pretty:
+        lead = (" This looks like matcalc's pretty output, which is not input (products there are written "
+                "side by side): paste the --text form (matcalc derive --text prints it)")
+        return lead + (f"; your answer in that form is {guess}." if guess else ".")
+    return f" Products need '*': {guess}." if guess else ""
 
 
 def _renamed(text: str, prog, q: Question) -> str | Rejected:

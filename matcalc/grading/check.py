@@ -33,6 +33,7 @@ from matcalc.derivation.hessian import hessian
 from matcalc.grading import answer as answers
 from matcalc.grading.decide import Sampler, symbolically_equal
 from matcalc.grading.diagnose import counterexample, diagnose, factor_words, hint
+from matcalc.grading.repair import axis_repair, find_repair
 from matcalc.grading.verdict import DIAGNOSES, FORM_WORDS, FORMS, OTHER_LAYOUT, Verdict, describe
 from matcalc.language.program import wrt_names
 from matcalc.numeric.evaluate import to_external
@@ -43,7 +44,8 @@ __all__ = ["DIAGNOSES", "FORMS", "MAX_CACHED_QUESTIONS", "MAX_CACHED_VERDICTS", 
 
 MAX_CACHED_QUESTIONS = 1024   # distinct questions kept derived and verified (a batch's worth)
 MAX_CACHED_VERDICTS = 8192    # (question, answer text) pairs kept graded: a class repeats its answers
-HINTED = ("wrong", "factor", "missing_term", "extra_term")   # diagnoses an assumption may explain
+HINTED = ("wrong", "factor", "missing_term", "extra_term", "variable_factor", "term_coefficient",
+          "axis")                                           # diagnoses an assumption may explain
 
 
 # ---------------------------------------------------------------------------- the entry point
@@ -159,6 +161,9 @@ class Checker:
                 res = self.numeric(ans, typed, transposed=True)
                 if res.get("equal"):
                     return self.layout_verdict("numeric")
+            repair = axis_repair(ans, exp_shape, lambda node: self.equal(node, typed))
+            if repair is not None:
+                return self.verdict(False, repair.diagnosis, repair.reason, method="numeric")
             return self.verdict(False, "wrong_shape", f"Your answer has the wrong shape: it is "
                                 f"{describe(ans.shape)}, but the {self.what()} is "
                                 f"{describe(exp_shape)}.", method="shape")
@@ -184,6 +189,9 @@ class Checker:
             t = res["missing"]
             return self.verdict(False, "missing_term", f"Your answer is missing the term {t}.",
                                 term=t, counterexample=ce, method="numeric")
+        repair = res.get("repair")
+        if repair is not None:
+            return self.verdict(False, repair.diagnosis, repair.reason, counterexample=ce, method="numeric")
         if res.get("extra"):
             t = res["extra"]
             return self.verdict(False, "extra_term", f"Your answer has an extra term {t}; without "
@@ -214,6 +222,11 @@ class Checker:
                             f"the {other} form, but the {self.what()} was asked for.",
                             method=method, counterexample=ce)
 
+    def equal(self, node: Node, typed) -> bool:
+        """Whether ``node`` (a repaired answer) equals the expected result at every planned point."""
+        return Sampler(self.wrt, self.seed).compare(self.expected_node, self.expected_fn, node, typed,
+                                                     self.d.variables[self.wrt], self.typed.output).mismatch is None
+
     def numeric(self, ans: Node, typed, transposed: bool = False) -> dict:
         """Compare at random points; for an answer that differs, its diagnosis and a counterexample."""
         cmp = Sampler(self.wrt, self.seed).compare(self.expected_node, self.expected_fn, ans, typed,
@@ -223,6 +236,9 @@ class Checker:
         if transposed:
             return {"equal": False}
         res = diagnose(cmp)
+        if not any(res.get(k) for k in ("layout", "factor", "missing", "extra")):
+            res["repair"] = find_repair(cmp, self.expected_node, ans, self.typed.output, self.wrt,
+                                        lambda node: self.equal(node, typed))
         res["counterexample"] = counterexample(cmp, self.expected_node is not None)
         return res
 

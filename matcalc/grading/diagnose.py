@@ -15,7 +15,7 @@ import numpy as np
 
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
-from matcalc.grading.decide import Comparison, equal_within
+from matcalc.grading.decide import LABEL_NAMES, Comparison, equal_within
 from matcalc.grading.verdict import Verdict
 from matcalc.numeric.evaluate import to_external
 from matcalc.output.programs import program as render_program
@@ -89,7 +89,8 @@ def hint(verdict: Verdict, variables: dict[str, Node], wrt: str, assume: dict | 
     ``softmax(W x) − y`` needs a one-hot ``y``), say so in the verdict; it stays wrong.
     ``regrade(assume)`` grades the same answer under other assumptions."""
     tried = 0
-    for name, v in variables.items():
+    labels_first = sorted(variables.items(), key=lambda nv: nv[0] not in LABEL_NAMES)   # y, Y, t, ... first
+    for name, v in labels_first:
         if name == wrt or (assume or {}).get(name) or v.attrs[2] is not None or v.is_scalar:
             continue
         kinds = ("onehot", "probability") if v.is_column else ("onehot_rows", "onehot")
@@ -103,9 +104,14 @@ def hint(verdict: Verdict, variables: dict[str, Node], wrt: str, assume: dict | 
                 continue
             if other.correct:
                 words = KIND_WORDS.get(kind, kind) if kind != "onehot" or v.is_column else "a matrix with one-hot columns"
-                text = (f"It would be right if {name} were {words}: declare that with --assume {name}={kind} "
-                        f"(Python: assume={{'{name}': '{kind}'}}).")
-                verdict.reason = f"{verdict.reason} {text}"
+                flag = f"--assume {name}={kind} (Python: assume={{'{name}': '{kind}'}})"
+                if verdict.diagnosis == "wrong":             # the assumption is the whole story: say it first
+                    text = (f"Your answer is right if {name} is {words}, which the question does not "
+                            f"declare: {flag}.")
+                    verdict.diagnosis, verdict.reason = "assumption", text
+                else:
+                    text = f"It would be right if {name} were {words}: declare that with {flag}."
+                    verdict.reason = f"{verdict.reason} {text}"
                 verdict.notes.append(text)
                 return
 

@@ -13,8 +13,8 @@ import numpy as np
 from matcalc.core.graph import ONE
 
 FORMS = ("gradient", "jacobian", "hessian")
-DIAGNOSES = ("correct", "layout", "wrong_shape", "factor", "missing_term", "extra_term", "wrong",
-             "unreadable", "invalid")
+DIAGNOSES = ("correct", "layout", "wrong_shape", "factor", "missing_term", "extra_term", "variable_factor",
+             "term_coefficient", "axis", "assumption", "wrong", "unreadable", "invalid")
 FORM_WORDS = {"gradient": "gradient (shape convention)", "jacobian": "Jacobian (numerator layout)",
               "hessian": "Hessian"}
 OTHER_LAYOUT = {"gradient": "jacobian", "jacobian": "gradient", "hessian": "hessian"}

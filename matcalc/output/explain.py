@@ -13,7 +13,9 @@ import json
 
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
+from matcalc.core.naming import subscripted
 from matcalc.core.rules import RULES
+from matcalc.output.chain_steps import jacobian_chain, render_chain
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, Final, Local, StepInfo, explanation
 from matcalc.output.values import format_value, parse_at, values_at, values_text
@@ -70,8 +72,13 @@ class _Out:
             return f"d{of}/d{by}"
         return f"∂{of}/∂{by}"
 
-    def delta(self) -> str:
-        return {"latex": r"\delta", "text": "delta"}.get(self.style, "δ")
+    def delta(self, name: str = "delta") -> str:
+        """The error signal's symbol: δ, or δ₁, δ₂, … (``delta1``, ``\\delta_{1}``) for several."""
+        if self.style == "latex":
+            return Printer("latex").var_name(name)
+        if self.style == "text":
+            return name
+        return "δ" + subscripted(name[5:])
 
 
 def _content(ex: Explanation, style: str) -> dict:
@@ -107,7 +114,7 @@ def _content(ex: Explanation, style: str) -> dict:
             seen_delta.add(id(f.delta_at))
             item.update({"delta_at": o.lab(f.delta_at), "delta_label": o.grad(s, o.lab(f.delta_at)),
                          "delta": o.node(f.delta), "delta_simplified": o.node(f.delta_simplified),
-                         "formula": o.node(f.formula), "delta_symbol": o.delta()})
+                         "formula": o.node(f.formula), "delta_symbol": o.delta(f.delta_name)})
         finals.append(item)
     return {"expr": ex.expr, "output": o.name(s), "graph": graph, "steps": steps, "gradients": finals,
             "G": ex.G.attrs[0]}
@@ -259,5 +266,10 @@ def _markdown(c: dict) -> str:
 
 
 def explain(derivation, style: str = "unicode") -> str:
-    """The chain-rule steps of ``derivation`` (made with ``steps=True``) printed in ``style``."""
+    """The chain-rule steps of ``derivation`` (made with ``steps=True``) printed in ``style``: the
+    gradient passed back for a scalar output, the Jacobian chain for a vector output."""
+    if style not in STYLES:
+        raise MatcalcError(f"unknown style {style!r}: one of {', '.join(STYLES)}")
+    if derivation.kind == "jacobian":
+        return render_chain(jacobian_chain(derivation), style)
     return render(explanation(derivation), style)

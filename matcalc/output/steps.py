@@ -66,6 +66,7 @@ class Final:
     delta_simplified: Node | None = None
     delta_at: Node | None = None
     formula: Node | None = None        # ∂s/∂W written with δ
+    delta_name: str = "delta"          # ASCII: delta, or delta1, delta2, … for several error signals
     parts: list[Node] = field(default_factory=list)  # contributions added at a fork (several paths)
 
 
@@ -90,8 +91,12 @@ class Explanation:
         for k, v in self.names.items():
             if k in self.fresh:
                 v = subscripted(v)
-            out[k] = "δ" if v == "delta" else v
+            out[k] = "δ" + subscripted(v[5:]) if _is_delta(v) else v
         return out
+
+
+def _is_delta(name: str) -> bool:
+    return name == "delta" or (name.startswith("delta") and name[5:].isdigit())
 
 
 @dataclass
@@ -115,9 +120,13 @@ class _Naming:
 # ---------------------------------------------------------------------- building it
 def explanation(d) -> Explanation:
     """The structured explanation of a Derivation made with ``steps=True``."""
+    if d.kind == "jacobian":
+        raise MatcalcError("index-notation steps are shown for a scalar output; for this vector output, "
+                           "--steps shows the Jacobian chain")
     if d.kind != "gradient":
-        raise MatcalcError("steps are shown for a scalar output (a gradient); this derivation is a "
-                           f"{d.kind}")
+        raise MatcalcError("steps are shown for a scalar output (the gradient passed back) and for a "
+                           "vector output by a vector (the Jacobian chain); this derivative is a 4-D "
+                           "array (a matrix involved on either side): derive prints it without --steps")
     if not d.steps:
         raise MatcalcError("no steps were recorded: derive with steps=True")
     naming = _name_graph(d.typed)
@@ -125,7 +134,7 @@ def explanation(d) -> Explanation:
     G = A.var(gname, d.typed.output.shape, 0)                     # the upstream placeholder (its name)
     graph = [(naming.names[id(n)], n, n.op) for n in naming.named]
     steps, senders, jac_chain = _backward_steps(d, naming, gname)
-    finals, delta_var = _finals(d, naming.names, senders, jac_chain)
+    finals, delta_var = _finals(d, naming.names, senders, jac_chain, naming.order)
     definitions = {id(n): n for n in naming.named}
     return Explanation(d.expr, naming.output, graph, steps, finals, naming.names, naming.fresh, definitions,
                        G, delta_var, naming.order + naming.twins)
@@ -228,36 +237,53 @@ def _local(node: Node, inp: Node, c: Node, up: Node, upj: Node | None, naming: _
     return loc
 
 
-def _finals(d, names: dict[int, str], senders, jac_chain) -> tuple[list[Final], Node | None]:
-    """Pass 3: each gradient, the paths added at a fork, and δ where a product sends it."""
+def _finals(d, names: dict[int, str], senders, jac_chain, order: list[Node]) -> tuple[list[Final], Node | None]:
+    """Pass 3: each gradient, the paths added at a fork, and δ where a product sends it (two
+    different error signals are δ₁, δ₂, … numbered by layer from the input, as CS224n does)."""
     finals = []
     delta_var = None
+    symbols = _delta_names(d, senders, order)
     for w in d.wrt:
         v = d.variables[w]
         fin = Final(w, d.results[w])
         snd = senders.get(id(v), [])
         if len(snd) > 1:
             fin.parts = [c for _, _, c in snd]
-        if len(snd) == 1 and snd[0][0].op == "matmul" and snd[0][1] is not None:
+        if len(snd) == 1 and id(snd[0][0]) in symbols:
             node, up, _ = snd[0]
             a, b = node.args
-            if up.is_column or up.is_row or not up.is_scalar:
-                row = up.is_column
-                dshape = (ONE, up.rows) if row else up.shape
-                delta_var = A.var("delta", dshape, 2)
-                names[id(delta_var)] = "delta"
-                dsh = A.transpose(delta_var) if row else delta_var     # δ in shape convention
-                fin.delta = jac_chain.get(id(node), _row(up) if row else up)
-                fin.delta_simplified = simplify_all([_row(up) if row else up])[0]
-                fin.delta_at = node
-                if v is a and v is not b:
-                    fin.formula = A.matmul(dsh, A.transpose(b))
-                elif v is b and v is not a:
-                    fin.formula = A.matmul(A.transpose(a), dsh)
-                if fin.formula is None:
-                    fin.delta = None
+            row = up.is_column
+            dshape = (ONE, up.rows) if row else up.shape
+            fin.delta_name = symbols[id(node)]
+            delta_var = A.var(fin.delta_name, dshape, 2)
+            names[id(delta_var)] = fin.delta_name
+            dsh = A.transpose(delta_var) if row else delta_var     # δ in shape convention
+            fin.delta = jac_chain.get(id(node), _row(up) if row else up)
+            fin.delta_simplified = simplify_all([_row(up) if row else up])[0]
+            fin.delta_at = node
+            fin.formula = A.matmul(dsh, A.transpose(b)) if v is a else A.matmul(A.transpose(a), dsh)
         finals.append(fin)
     return finals, delta_var
+
+
+def _delta_names(d, senders, order: list[Node]) -> dict[int, str]:
+    """id(product node) -> the name of the error signal it sends (``delta``; ``delta1``,
+    ``delta2``, … in forward order when there are several different ones)."""
+    at: dict[int, Node] = {}
+    for w in d.wrt:
+        v = d.variables[w]
+        snd = senders.get(id(v), [])
+        if len(snd) != 1 or snd[0][0].op != "matmul" or snd[0][1] is None:
+            continue
+        node, up, _ = snd[0]
+        a, b = node.args
+        if (up.is_column or up.is_row or not up.is_scalar) and (v is a) != (v is b):
+            at[id(node)] = node
+    if len(at) < 2:
+        return {k: "delta" for k in at}
+    position = {id(n): k for k, n in enumerate(order)}
+    ranked = sorted(at, key=lambda k: position.get(k, len(position)))
+    return {k: f"delta{r + 1}" for r, k in enumerate(ranked)}
 
 
 def _row(g: Node) -> Node | None:

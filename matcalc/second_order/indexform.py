@@ -286,18 +286,32 @@ def _subscripts(ixs: list[str], style: str) -> str:
     return "[" + ",".join(ixs) + "]"
 
 
-def render_index(form: IndexForm, printer, style: str) -> str:
-    """The right-hand side Σ terms in one style; ``printer`` prints (named) nodes."""
+def render_index(form: IndexForm, printer, style: str, indicator: bool = False) -> str:
+    """The right-hand side Σ terms in one style; ``printer`` prints (named) nodes; ``indicator``
+    writes a Kronecker delta as the lecture's indicator ``1{k=i}``.  A base that already has a
+    subscript is parenthesised before its indices: ``(z₁)ₖ``, ``(z_{1})_{k}``."""
     if not form.terms:
         return "0"
     parts = []
     for t in form.terms:
         factors = [printer.p(s, ATOM + 0) for s in t.scalars]
         factors += [fmt_dim(c) for c in t.counts]
-        for e in t.entries:
+        placed: dict[int, list[str]] = {}          # indicator: a delta after the last entry sharing an index
+        for a, b in t.deltas if indicator else ():
+            a, b = sorted((a, b), key=lambda ix: ix in "ij")        # the summed index first: 1{k=i}
+            near = [n for n, e in enumerate(t.entries) if {e.row, e.col} & {a, b}]
+            text = rf"\mathbf{{1}}\{{{a}={b}\}}" if style == "latex" else f"1{{{a}={b}}}"
+            placed.setdefault(near[-1] if near else -1, []).append(text)
+        factors += placed.get(-1, [])
+        for n, e in enumerate(t.entries):
             base = printer.p(e.node, ATOM)
-            factors.append(base + _subscripts([ix for ix in (e.row, e.col) if ix is not None], style))
-        for a, b in t.deltas:
+            ixs = [ix for ix in (e.row, e.col) if ix is not None]
+            wrapped = base.startswith(("(", "\\left(")) and base.endswith((")", "\\right)"))
+            if ixs and style != "text" and not wrapped and any(ch in base for ch in "_₀₁₂₃₄₅₆₇₈₉"):
+                base = f"({base})"
+            factors.append(base + _subscripts(ixs, style))
+            factors += placed.get(n, [])
+        for a, b in () if indicator else t.deltas:
             factors.append(("\\delta" if style == "latex" else "δ" if style == "unicode" else "delta")
                            + _subscripts([a, b], style))
         c = abs(t.coef)

@@ -68,14 +68,21 @@ def shaped(unicode: str, latex: str, text: Form | None = None, prec: int = ATOM,
 # ------------------------------------------------------------------ generated code
 @dataclass(frozen=True)
 class CodeForm:
-    """A NumPy template for the emitter: ``{x}``/``{y}`` the arguments (full shape), ``{x_}`` the
-    first wrapped as an atom, ``{k}`` the first attribute, ``{axis}`` it counted from 0,
-    ``{shape}`` the node's shape; ``alias``: the result is a view (of what kind), ``helpers``: the
-    module-level helpers (``CODE_HELPERS``) it calls."""
+    """The code templates for the emitter, one per target (``template`` NumPy's, ``torch``,
+    ``jax``): ``{x}``/``{y}`` the arguments (full shape), ``{x_}`` the first wrapped as an atom,
+    ``{k}`` the first attribute, ``{axis}`` it counted from 0, ``{shape}`` the node's shape
+    (``{shape_t}`` transposed); ``alias``: the result is a view (of what kind), ``helpers``: the
+    module-level helpers (``CODE_HELPERS``, ``TARGET_HELPERS``) it calls."""
 
     template: str
     alias: str | None = None
     helpers: tuple[str, ...] = ()
+    torch: str | None = None
+    jax: str | None = None
+
+    def text(self, target: str) -> str | None:
+        """The template for ``target`` (``"numpy"``, ``"torch"``, ``"jax"``); None: none written."""
+        return {"numpy": self.template, "torch": self.torch, "jax": self.jax}[target]
 
 
 # ------------------------------------------------------------------ sampling
@@ -166,10 +173,16 @@ class Elementwise:
     unicode: str = ""                              # the Unicode name (σ), else name
     forms: dict = field(default_factory=dict)      # order -> (unicode, latex) template for non-text styles
     aliases: tuple[str, ...] = ()                  # other spellings the language accepts (arcsin for asin)
+    torch: tuple[str, ...] = ()                    # the torch template per order
+    jax: tuple[str, ...] = ()                      # the JAX template per order
 
     @property
     def label(self) -> str:
         return self.unicode or self.name
+
+    def codes(self, target: str) -> tuple[str, ...]:
+        """The code templates per order for ``target``."""
+        return {"numpy": self.code, "torch": self.torch, "jax": self.jax}[target]
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,12 @@ class Binary:
     broadcast: bool = False             # the result has a full shape only where an operand has
     build: Callable | None = None
     prime: Callable | None = None
+    torch: tuple[str, ...] = ()         # the torch templates per order
+    jax: tuple[str, ...] = ()           # the JAX templates per order
+
+    def codes(self, target: str) -> tuple[str, ...]:
+        """The code templates per order for ``target``."""
+        return {"numpy": self.code, "torch": self.torch, "jax": self.jax}[target]
 
 
 # ------------------------------------------------------------------ structure helpers
@@ -230,10 +249,11 @@ def defbilinear(op: str, doc: str, numpy, left: Callable, right: Callable,
 
 
 def defelementwise(name: str, doc: str, numpy: Callable, derivative: Callable[[Node, Node], Node],
-                   code: str, **fields) -> Elementwise:
-    """An elementwise function given by f (NumPy and code) and f′ (``derivative(z, out)``,
-    symbolic; ``out`` is f(z) itself, so tanh′ can reuse it)."""
-    return Elementwise(name, doc, (numpy,), lambda z, out, k: derivative(z, out), code=(code,), **fields)
+                   code: str, torch: str, jax: str, **fields) -> Elementwise:
+    """An elementwise function given by f (NumPy, and its code per target: NumPy, torch, JAX) and
+    f′ (``derivative(z, out)``, symbolic; ``out`` is f(z) itself, so tanh′ can reuse it)."""
+    return Elementwise(name, doc, (numpy,), lambda z, out, k: derivative(z, out), code=(code,), torch=(torch,),
+                       jax=(jax,), **fields)
 
 
 # ------------------------------------------------------------------ shape rules (inference)

@@ -1,0 +1,338 @@
+"""Steps for a vector output: the Jacobian chain ``∂h/∂x = ∂h/∂z ∂z/∂x = diag(f'(z)) W``.
+
+A gradient's steps pass a gradient back (``steps``); a vector output ``h`` by a vector or a
+scalar has a Jacobian, and the lecture writes it as a product of local Jacobians (numerator
+layout: ``∂h/∂z`` has a row per entry of ``h`` and a column per entry of ``z``; a row vector is
+read as the column of its entries).
+``jacobian_chain(derivation)`` walks the forward graph from the output back, as reverse mode
+does, but carries the whole Jacobian ``∂h/∂node`` instead of a gradient:
+
+- the seed is ``∂h/∂h = I``;
+- at each node, the local Jacobian of each input that leads to a variable, read off the rule
+  table's JVP (``linear_coefficient``: ``diag(f'(z))`` for an elementwise function, ``W`` for
+  ``W x``, ``I`` for ``z + b``);
+- downstream ``∂h/∂input = ∂h/∂node ∂node/∂input`` (the product, then simplified), the products
+  of the paths added where they meet at a fork;
+- for each variable, the chain of labels and the product of the non-identity local Jacobians
+  on its one path (the lecture's line), and the verified result of the derivation.
+
+Every printed expression is a graph node, so the tests evaluate each one against finite
+differences.  The output and the intermediates must be vectors (columns or rows) or scalars (a
+matrix intermediate has a tensor as its Jacobian: a clear error says so).  Nothing here changes the derivation.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from matcalc.core import algebra as A
+from matcalc.core.diff import linear_coefficient
+from matcalc.core.errors import MatcalcError, UnsupportedError
+from matcalc.core.graph import Node, depends_on
+from matcalc.core.naming import subscripted
+from matcalc.core.rules import RULES
+from matcalc.output.render import Printer
+from matcalc.output.steps import _name_graph
+from matcalc.simplify.rewrite import simplify_all
+
+
+@dataclass
+class ChainInput:
+    """What one input of a node receives: the local Jacobian and the downstream Jacobian."""
+
+    input: Node
+    local: Node                        # ∂node/∂input (numerator layout)
+    product: Node                      # ∂h/∂node ∂node/∂input, as written
+    simplified: Node                   # the same, simplified
+
+
+@dataclass
+class ChainLink:
+    """One node on the way back: its upstream Jacobian ∂h/∂node and what each input receives."""
+
+    node: Node
+    upstream: Node                                             # ∂h/∂node, simplified
+    fork: list[tuple[Node, Node]] = field(default_factory=list)  # (from which node, its product)
+    inputs: list[ChainInput] = field(default_factory=list)
+
+
+@dataclass
+class ChainFinal:
+    """∂h/∂var: the nodes of its path (output first), their local Jacobians, their product."""
+
+    var: str
+    result: Node                                               # the derivation's (verified) result
+    path: list[Node] = field(default_factory=list)             # h, z, x: one path (identity links merged), or empty at a fork
+    locals: list[Node] = field(default_factory=list)           # the Jacobian of each segment of the path
+    product: Node | None = None                                # their product, as written
+    reached: Node | None = None                                # ∂h/∂var as the walk reached it
+    parts: list[Node] = field(default_factory=list)            # the paths' products, at a fork
+
+
+@dataclass
+class JacobianChain:
+    expr: str
+    output: str
+    graph: list[tuple[str, Node, str]]
+    links: list[ChainLink]
+    finals: list[ChainFinal]
+    names: dict[int, str]
+    fresh: set[int]
+    alive: list[Node] = field(default_factory=list)            # nodes ``names`` keys by id, kept alive
+
+    def names_for(self, style: str) -> dict[int, str]:
+        if style != "unicode":
+            return dict(self.names)
+        return {k: (subscripted(v) if k in self.fresh else v) for k, v in self.names.items()}
+
+
+_MATRIX_STEP = ("Jacobian-chain steps need vector or scalar intermediates: {} is a matrix, whose "
+                "Jacobian is a tensor")
+
+
+def _vectorlike(n: Node) -> bool:
+    """A column, a row or a scalar: its Jacobian has a row (or column) per entry."""
+    return n.is_column or n.is_row or n.is_scalar
+
+
+def _times(up: Node, J: Node) -> Node:
+    """upstream × local, a scalar local Jacobian scaling."""
+    return A.scale(J, up) if J.is_scalar else A.matmul(up, J)
+
+
+def jacobian_chain(d) -> JacobianChain:
+    """The Jacobian chain of a Derivation of a vector output (``kind == "jacobian"``)."""
+    if d.kind != "jacobian":
+        raise MatcalcError(f"a Jacobian chain is shown for a vector output; this derivation is a {d.kind}")
+    out = d.typed.output
+    if not _vectorlike(out):
+        raise UnsupportedError("Jacobian-chain steps are shown for a vector output; this one is a matrix")
+    naming = _name_graph(d.typed)
+    targets = [d.variables[w] for w in d.wrt]
+    up: dict[int, list[tuple[Node | None, Node]]] = {id(out): [(None, A.eye(out.rows * out.cols))]}
+    links: list[ChainLink] = []
+    reached: dict[int, Node] = {}
+    parents: dict[int, list[Node]] = {}
+    for node in reversed(naming.order):
+        if id(node) not in up or not node.args or any(node is v for v in targets):
+            continue
+        if not _vectorlike(node):
+            raise UnsupportedError(_MATRIX_STEP.format(Printer("unicode")(node)))
+        parts = up[id(node)]
+        (upstream,) = simplify_all([A.add(*(p for _, p in parts))])
+        link = ChainLink(node, upstream, [(f, simplify_all([p])[0]) for f, p in parts] if len(parts) > 1 else [])
+        for k, inp in enumerate(node.args):
+            if any(inp is a for a in node.args[:k]) or not any(depends_on(inp, v) or inp is v for v in targets):
+                continue
+            if not _vectorlike(inp):
+                raise UnsupportedError(_MATRIX_STEP.format(Printer("unicode")(inp)))
+            J = _local(node, inp, naming)
+            product = _times(upstream, J)
+            (simple,) = simplify_all([product])
+            link.inputs.append(ChainInput(inp, J, product, simple))
+            up.setdefault(id(inp), []).append((node, simple))
+            parents.setdefault(id(inp), []).append(node)
+        links.append(link)
+    for v in targets:
+        parts = up.get(id(v), [])
+        if parts:
+            reached[id(v)] = simplify_all([A.add(*(p for _, p in parts))])[0]
+    finals = [_final(w, d, out, reached, parents, links) for w in d.wrt]
+    for fin in finals:
+        parts = up.get(id(d.variables[fin.var]), [])
+        fin.parts = [p for _, p in parts] if len(parts) > 1 else []
+    graph = [(naming.names[id(n)], n, n.op) for n in naming.named]
+    return JacobianChain(d.expr, naming.output, graph, links, finals, naming.names, naming.fresh,
+                         naming.order + naming.twins)
+
+
+def _local(node: Node, inp: Node, naming) -> Node:
+    """∂node/∂inp from the rule table's JVP (the same reading as the gradient steps)."""
+    if inp.is_row and not inp.is_scalar:         # a row moves along the column of its entries
+        T = A.var("∂" + naming.label(inp), (inp.cols, inp.rows), 1)
+        tangent = A.transpose(T)
+    else:
+        T = tangent = A.var("∂" + naming.label(inp), inp.shape, int(inp.is_column))
+    ts = tuple(tangent if a is inp else None for a in node.args)
+    (J,) = simplify_all([linear_coefficient(RULES[node.op].jvp(node, ts), T)])
+    return J
+
+
+def _final(w: str, d, out: Node, reached, parents, links) -> ChainFinal:
+    """The lecture's line for one variable: its single path back to the output, if it has one."""
+    v = d.variables[w]
+    fin = ChainFinal(w, d.results[w], reached=reached.get(id(v)))
+    local_of = {(id(l.node), id(i.input)): i.local for l in links for i in l.inputs}
+    path, n = [v], v
+    while n is not out:
+        ps = parents.get(id(n), [])
+        if len(ps) != 1:
+            return fin                                       # a fork (or unreached): no single chain
+        p = ps[0]
+        fin.locals.insert(0, local_of[(id(p), id(n))])
+        n = p
+        path.insert(0, n)
+    # an identity link (z = z₁ + b) is merged into the next one: ∂z/∂z₁ ∂z₁/∂x = ∂z/∂x = W
+    kept, segments, seg = [path[0]], [], None
+    for k, J in enumerate(fin.locals):
+        seg = J if seg is None else _times(seg, J)
+        if J.op == "eye" and k + 1 < len(fin.locals):
+            continue
+        kept.append(path[k + 1])
+        segments.append(simplify_all([seg])[0])
+        seg = None
+    if len(segments) > 1 and kept[-2].op == "transpose" and kept[-2].args[0] is v:   # xᵀ of the variable: ∂z/∂x
+        segments[-2:] = [simplify_all([_times(segments[-2], segments[-1])])[0]]
+        del kept[-2]
+    fin.path, fin.locals = kept, segments
+    shown = [J for J in segments if J.op != "eye"] or segments[-1:]
+    prod = shown[0]
+    for J in shown[1:]:
+        prod = _times(prod, J)
+    fin.product = prod
+    return fin
+
+
+# ---------------------------------------------------------------------- printing
+def _content(ch: JacobianChain, style: str) -> dict:
+    names = ch.names_for(style)
+    pr = Printer(style, names)
+
+    def lab(n: Node) -> str:
+        return pr.var_name(names[id(n)]) if id(n) in names else pr.p(n, 3)
+
+    def definition(n: Node) -> str:
+        return Printer(style, {k: v for k, v in names.items() if k != id(n)})(n)
+
+    def grad(of: str, by: str) -> str:
+        if style == "latex":
+            return rf"\frac{{\partial {of}}}{{\partial {by}}}"
+        return f"d{of}/d{by}" if style == "text" else f"∂{of}/∂{by}"
+
+    o = pr.var_name(ch.output) if style == "latex" else ch.output
+    graph = [{"name": lab(n), "op": op, "definition": definition(n)} for _, n, op in ch.graph]
+    links = []
+    for link in ch.links:
+        head = lab(link.node)
+        item = {"node": head, "op": link.node.op,
+                "definition": definition(link.node) if id(link.node) in names else head,
+                "gate": _rule_words(link.node.op),
+                "upstream_label": grad(o, head), "upstream": pr(link.upstream),
+                "fork": [{"from": lab(f), "product": pr(p)} for f, p in link.fork], "inputs": []}
+        for i in link.inputs:
+            prod, simple = pr(i.product), pr(i.simplified)
+            item["inputs"].append({"input": lab(i.input), "local_label": grad(head, lab(i.input)),
+                                   "local": pr(i.local), "downstream_label": grad(o, lab(i.input)),
+                                   "product": prod, "simplified": simple})
+        links.append(item)
+    finals = []
+    for f in ch.finals:
+        by = pr.var_name(f.var)
+        item = {"var": f.var, "label": grad(o, by), "result": pr(f.result), "chain": None,
+                "fork": [pr(p) for p in f.parts]}
+        if f.path:
+            labels = [grad(lab(a), lab(b)) for a, b in zip(f.path, f.path[1:])]
+            item["chain"] = {"labels": labels, "product": pr(f.product)}
+        finals.append(item)
+    return {"expr": ch.expr, "output": o, "graph": graph, "steps": links, "jacobians": finals}
+
+
+def _rule_words(op: str) -> str:
+    """What a node's local Jacobian is: the lecture's gate sentence where it speaks of Jacobians
+    (elementwise: diagonal), else the rule's differential (``d(AB) = dA B + A dB``), not the words
+    about gradients flowing back."""
+    rule = RULES[op]
+    return rule.gate if "Jacobian" in (rule.gate or "") else rule.doc.split(";")[0].split(": ")[0]
+
+
+def _eq(*parts: str) -> str:
+    """a = b = c with repeated neighbours dropped."""
+    out: list[str] = []
+    for p in parts:
+        if not out or out[-1] != p:
+            out.append(p)
+    return " = ".join(out)
+
+
+def _text(c: dict, style: str) -> str:
+    arrow = "->" if style == "text" else "→"
+    lines = ["Computational graph (forward, in topological order):"]
+    lines += [f"  {g['name']} = {g['definition']}" for g in c["graph"]]
+    lines += ["", (f"Jacobian chain (from {c['output']} back; numerator layout: a row per entry of "
+                   f"{c['output']}):")]
+    for st in c["steps"]:
+        head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
+        lines.append(f"- node {head}   [{st['gate']}]")
+        if st["fork"]:
+            lines.append(f"    fork: {st['upstream_label']} = " + " + ".join(f["product"] for f in st["fork"])
+                         + "   (from " + ", ".join(f["from"] for f in st["fork"]) + ", added)")
+        lines.append(f"    upstream  {st['upstream_label']} = {st['upstream']}")
+        for i in st["inputs"]:
+            lines.append(f"    {arrow} to {i['input']}:")
+            lines.append(f"        local     {i['local_label']} = {i['local']}")
+            lines.append(f"        Jacobian  {i['downstream_label']} = {st['upstream_label']} {i['local_label']} = "
+                         + _eq(i["product"], i["simplified"]))
+    lines += ["", "Result:"]
+    for f in c["jacobians"]:
+        if f["chain"]:
+            lines.append("  " + _eq(f["label"], " ".join(f["chain"]["labels"]), f["chain"]["product"], f["result"]))
+        else:
+            lines.append(f"  {f['label']} = " + _eq(" + ".join(f["fork"]), f["result"]) + "   (fork: the paths' products added)")
+    return "\n".join(lines)
+
+
+def _latex(c: dict) -> str:
+    def t(s: str) -> str:
+        return r"\text{" + s.replace("_", r"\_") + "}"
+
+    rows = ["&" + t("Computational graph (forward):")]
+    rows += [f"{g['name']} &= {g['definition']}" for g in c["graph"]]
+    rows.append("&" + t("Jacobian chain (numerator layout):"))
+    for st in c["steps"]:
+        head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
+        rows.append(f"&{t('node ')} {head}")
+        rows.append(f"{st['upstream_label']} &= {st['upstream']} \\quad {t('(upstream)')}")
+        for i in st["inputs"]:
+            rows.append(f"{i['local_label']} &= {i['local']} \\quad {t('(local)')}")
+            parts = _eq(st["upstream_label"] + r" \, " + i["local_label"], i["product"], i["simplified"]).split(" = ")
+            rows += [f"{i['downstream_label']} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
+            rows[-1] += rf" \quad {t('(Jacobian)')}"
+    rows.append("&" + t("Result:"))
+    for f in c["jacobians"]:
+        rhs = (_eq(f["label"], r" \, ".join(f["chain"]["labels"]), f["chain"]["product"], f["result"]) if f["chain"]
+               else _eq(f["label"], " + ".join(f["fork"]), f["result"]))
+        lhs, *parts = rhs.split(" = ")
+        rows += [f"{lhs} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+
+def _markdown(c: dict) -> str:
+    lines = [f"### Steps for `{c['expr']}`", "", "**Computational graph** (forward, topological order):", ""]
+    lines += [f"- `{g['name']} = {g['definition']}`" for g in c["graph"]]
+    lines += ["", f"**Jacobian chain** from `{c['output']}` (numerator layout):", ""]
+    for st in c["steps"]:
+        head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
+        lines.append(f"- node `{head}`: {st['gate']}")
+        lines.append(f"  - upstream `{st['upstream_label']} = {st['upstream']}`")
+        for i in st["inputs"]:
+            lines.append(f"  - to `{i['input']}`: local `{i['local_label']} = {i['local']}`; Jacobian "
+                         f"`{i['downstream_label']} = " + _eq(i["product"], i["simplified"]) + "`")
+    lines += ["", "**Result:**", ""]
+    for f in c["jacobians"]:
+        rhs = (_eq(f["label"], " ".join(f["chain"]["labels"]), f["chain"]["product"], f["result"]) if f["chain"]
+               else _eq(f["label"], " + ".join(f["fork"]), f["result"]))
+        lines.append(f"- `{rhs}`")
+    return "\n".join(lines)
+
+
+def render_chain(ch: JacobianChain, style: str = "unicode") -> str:
+    """The Jacobian chain printed: unicode, text, latex (align*), markdown or json."""
+    if style == "json":
+        return json.dumps({"expr": ch.expr, "kind": "jacobian_chain", **{s: _content(ch, s) for s in
+                           ("unicode", "latex", "text")}}, ensure_ascii=False, indent=2)
+    if style == "latex":
+        return _latex(_content(ch, "latex"))
+    if style == "markdown":
+        return _markdown(_content(ch, "unicode"))
+    return _text(_content(ch, "text" if style == "text" else "unicode"), style)
+

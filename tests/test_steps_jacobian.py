@@ -1,0 +1,157 @@
+"""Steps for a vector output: the Jacobian chain ``∂h/∂x = ∂h/∂z ∂z/∂x = diag(f'(z)) W``, every
+printed Jacobian (upstream, local, downstream, the result's product) checked by finite differences."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from matcalc import derive
+from matcalc.cli.main import main
+from matcalc.core.errors import MatcalcError
+from matcalc.numeric.evaluate import evaluate
+from matcalc.output.chain_steps import jacobian_chain
+from matcalc.output.explain import explain
+
+FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
+EPS = 1e-6
+
+
+def run(*argv: str) -> tuple[int, str]:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        code = main(list(argv))
+    return code, buf.getvalue()
+
+
+def test_tanh_layer_by_x_is_the_lectures_chain():
+    code, out = run("derive", "tanh(W*x + b)", "--wrt", "x", "--steps")
+    assert code == 0
+    for piece in ["z₁ = W x", "z₂ = z₁ + b", "f = tanh(z₂)",
+                  "upstream  ∂f/∂f = I",
+                  "local     ∂f/∂z₂ = diag(1 − f²)",
+                  "local     ∂z₂/∂z₁ = I",
+                  "local     ∂z₁/∂x = W",
+                  "Jacobian  ∂f/∂x = ∂f/∂z₁ ∂z₁/∂x = diag(1 − f²) W",
+                  "∂f/∂x = ∂f/∂z₂ ∂z₂/∂x = diag(1 − f²) W"]:
+        assert piece in out, piece
+    assert "scalar output" not in out
+
+
+def test_named_program_reads_like_the_lecture():
+    d = derive("z = W*x + b; h = f(z)", "x,b", steps=True)
+    lines = d.steps_text().splitlines()
+    assert "  ∂h/∂x = ∂h/∂z ∂z/∂x = diag(f'(z)) W" in lines
+    assert "  ∂h/∂b = ∂h/∂z ∂z/∂b = diag(f'(z))" in lines
+
+
+def test_fork_adds_the_paths():
+    out = derive("x .* exp(x)", "x", steps=True).steps_text()
+    assert "∂f/∂x = diag(z₁) + diag(f) = diag(z₁ + z₁ ∘ x)   (fork: the paths' products added)" in out
+
+
+def test_every_style_and_json():
+    d = derive("tanh(W*x + b)", "x", steps=True)
+    for style in ("unicode", "text", "latex", "markdown"):
+        assert explain(d, style)
+    assert "df/dx = df/dz2 dz2/dx = diag(1 - f.^2)*W" in explain(d, "text")
+    latex = explain(d, "latex")
+    assert latex.startswith(r"\begin{align*}") and all(ord(c) < 128 for c in latex)
+    data = json.loads(explain(d, "json"))
+    assert data["kind"] == "jacobian_chain"
+    assert data["text"]["jacobians"][0]["chain"]["product"] == "diag(1 - f.^2)*W"
+
+
+def test_matrix_intermediate_is_a_clear_error():
+    d = derive("(x*x')*a", "x", steps=True)
+    with pytest.raises(MatcalcError, match="x xᵀ is a matrix"):
+        d.steps_text()
+    code, out = run("derive", "(x*x')*a", "--wrt", "x", "--steps")
+    assert code == 2 and "Jacobian is a tensor" in out
+
+
+# ------------------------------------------------------------------ the numbers behind every line
+CASES = [
+    ("tanh(W*x + b)", "x,b"),
+    ("z = W*x + b; h = f(z)", "x,b"),
+    ("x .* exp(x)", "x"),
+    ("sigmoid(A*tanh(B*x))", "x"),
+    ("softmax(W*x)", "x"),
+    ("exp(x)*α + W*x", "x,α"),
+    ("y = A*x; h = y .* y + log(1 + exp(y))", "x"),
+    ("tanh(x'*W + b')", "x,b"),                            # a row output, a row input (b')
+    ("sigmoid(w'*X)", "w"),
+]
+
+
+def _env(d, rng):
+    sizes, env = {}, {}
+    for name, v in {**d.typed.variables, **d.variables}.items():
+        shape = [int(dim) if dim.is_Integer else sizes.setdefault(dim, 3 + len(sizes) % 2) for dim in v.shape]
+        env[name] = rng.standard_normal(shape)
+    return env
+
+
+def _jac(fn, x):
+    """The numerator-layout Jacobian of fn at x (both 2-D) by central differences."""
+    cols = []
+    for k in range(x.size):
+        e = np.zeros(x.size)
+        e[k] = EPS
+        e = e.reshape(x.shape, order="F")
+        cols.append(((fn(x + e) - fn(x - e)) / (2 * EPS)).reshape(-1, order="F"))
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("expr,wrt", CASES)
+def test_every_printed_jacobian_numerically(expr, wrt):
+    rng = np.random.default_rng(3)
+    d = derive(expr, wrt, steps=True)
+    ch = jacobian_chain(d)
+    env = _env(d, rng)
+    anchors = list(d.typed.variables.values()) + list(d.variables.values())
+    out = d.typed.output
+    base: dict = {}
+    evaluate([out] + anchors, env, FUNCS, base)
+
+    def ev(node, cache=None):
+        return np.atleast_2d(np.asarray(evaluate([node] + anchors, env, FUNCS, dict(cache or base))[0], dtype=float))
+
+    def jac_of_output(node):
+        return _jac(lambda v: evaluate([out] + anchors, env, FUNCS, {id(node): v})[0], base[id(node)])
+
+    def shaped(J, rows, cols):
+        return np.broadcast_to(J, (rows, cols)) if J.size == 1 else J
+
+    m = base[id(out)].size
+    for link in ch.links:
+        n = base[id(link.node)].size
+        up = ev(link.upstream)
+        assert np.allclose(shaped(up, m, n), jac_of_output(link.node), atol=1e-5), ("upstream", expr)
+        if link.fork:
+            assert np.allclose(sum(shaped(ev(p), m, n) for _, p in link.fork), shaped(up, m, n))
+        for i in link.inputs:
+            x = base[id(i.input)]
+            others = {id(a): base[id(a)] for a in link.node.args if a is not i.input}
+            key = id(i.input)
+            local = _jac(lambda v, n=link.node, o=others, k=key: evaluate([n] + anchors, env, FUNCS, {**o, k: v})[0], x)
+            assert np.allclose(shaped(ev(i.local), n, x.size), local, atol=1e-5), ("local", expr)
+            downstream = shaped(up, m, n) @ local          # this path's part of ∂out/∂input
+            for node in (i.product, i.simplified):
+                assert np.allclose(shaped(ev(node), m, x.size), downstream, atol=1e-5), ("Jacobian", expr)
+    for fin in ch.finals:
+        x = env[fin.var]
+        x2 = np.atleast_2d(x)
+        J = _jac(lambda v, w=fin.var: evaluate([out] + anchors, {**env, w: v}, FUNCS)[0], x2)
+        assert np.allclose(shaped(ev(fin.result, {}), m, x2.size), J, atol=1e-5), ("result", expr)
+        if fin.product is not None:
+            assert np.allclose(shaped(ev(fin.product, {}), m, x2.size), J, atol=1e-5), ("chain product", expr)
+            for a, b, seg in zip(fin.path, fin.path[1:], fin.locals):      # each segment ∂a/∂b
+                fb, key = base[id(b)], id(b)
+                inner = _jac(lambda v, a=a, k=key: evaluate([a] + anchors, env, FUNCS, {k: v})[0], fb)
+                assert np.allclose(shaped(ev(seg), base[id(a)].size, fb.size), inner, atol=1e-5), ("segment", expr)
+        if fin.parts:
+            assert np.allclose(sum(shaped(ev(p, {}), m, x2.size) for p in fin.parts), J, atol=1e-5), ("fork", expr)
