@@ -69,7 +69,7 @@ def gradcheck(expr: str, wrt: Wrt, shapes: dict | None = None, assume: dict | No
 
 
 def graph_model(expr: str, wrt: Wrt | None = None, shapes: dict | None = None, assume: dict | None = None,
-                at: dict | None = None) -> Model:
+                at: dict | None = None, precision: int = 3) -> Model:
     """The computational graph of ``expr`` as nodes and edges (``matcalc graph`` draws it); with
     ``at`` every edge carries its forward value and the gradient that flowed back along it."""
     typed = typed_program(expr, shapes, assume)
@@ -79,5 +79,5 @@ def graph_model(expr: str, wrt: Wrt | None = None, shapes: dict | None = None, a
         d = derive(expr, names, shapes=shapes, assume=assume, steps=True)
     if at is not None and d is None:
         raise MatcalcError("values on the picture need a scalar output")
-    return _graph_model(typed, d, at)
+    return _graph_model(typed, d, at, precision)
 

@@ -149,8 +149,9 @@ def test_commutation_in_the_language():
     d = derive("commutation(m, n)*vec(X)", "X", shapes={"X": ("m", "n")})
     assert str(d).splitlines()[0] == "∂vec(K₍ₘ,ₙ₎ vec(X))/∂vec(X)ᵀ = K₍ₘ,ₙ₎"
     assert d.text() == "commutation(m, n)"
-    assert d.latex().startswith(r"\frac{\partial \operatorname{vec}(f)}")
-    assert d.latex().splitlines()[0].endswith("K_{(m,n)}")
+    rows = d.latex().splitlines()                  # the result and the legend: one aligned block
+    assert rows[0] == r"\begin{aligned}" and rows[1].startswith(r"\frac{\partial \operatorname{vec}(f)}")
+    assert rows[1].endswith(r"&= K_{(m,n)} \\") and rows[2].startswith(r"&\text{where } K_{(m,n)}")
     X = RNG.standard_normal((3, 2))
     close(eval_text("commutation(3, 2)*vec(X)", {"X": X}, {"X": (3, 2)}), vec(X.T))
     with pytest.raises(ShapeError, match="two dimensions"):

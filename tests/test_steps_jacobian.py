@@ -55,11 +55,12 @@ def test_fork_adds_the_paths():
 
 def test_every_style_and_json():
     d = derive("tanh(W*x + b)", "x", steps=True)
-    for style in ("unicode", "text", "latex", "markdown"):
+    for style in ("unicode", "text", "latex", "markdown", "mathjax"):
         assert explain(d, style)
     assert "df/dx = df/dz2 dz2/dx = diag(1 - f.^2)*W" in explain(d, "text")
     latex = explain(d, "latex")
-    assert latex.startswith(r"\begin{align*}") and all(ord(c) < 128 for c in latex)
+    assert latex.startswith(r"\paragraph{Computational graph}") and all(ord(c) < 128 for c in latex)
+    assert r"\text{Jacobian}" in latex and r"\begin{alignedat}{2}" in explain(d, "mathjax")
     data = json.loads(explain(d, "json"))
     assert data["kind"] == "jacobian_chain"
     assert data["text"]["jacobians"][0]["chain"]["product"] == "diag(1 - f.^2)*W"

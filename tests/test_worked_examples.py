@@ -83,8 +83,8 @@ def test_dot_text_and_png_without_renderers(tmp_path, monkeypatch):
     write(model, str(tmp_path / "g.dot"))
     assert (tmp_path / "g.dot").read_text() == dot
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    if importlib.util.find_spec("matplotlib") is None:
-        with pytest.raises(MatcalcError, match="graphviz"):
+    if importlib.util.find_spec("cairosvg") is None:       # no dot, no rsvg-convert, no cairosvg
+        with pytest.raises(MatcalcError, match="cairosvg"):
             write(model, str(tmp_path / "g.png"))
     with pytest.raises(MatcalcError):
         write(model, str(tmp_path / "g.jpg"))

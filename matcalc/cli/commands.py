@@ -69,8 +69,9 @@ def run_derive(args) -> int:
         forms = ["jacobian"]
     style = "text" if args.text else "latex" if args.latex else "unicode"
     for i, f in enumerate(forms):
-        if len(forms) > 1 and style != "text":
-            print(f"{'Gradient (shape convention)' if f == 'gradient' else 'Jacobian form (numerator layout)'}:")
+        if len(forms) > 1 and style != "text":          # in LaTeX a comment, so each block pastes as math
+            print(("% " if style == "latex" else "")
+                  + f"{'Gradient (shape convention)' if f == 'gradient' else 'Jacobian form (numerator layout)'}:")
         print(d.render(style, f))
         if len(forms) > 1 and i + 1 < len(forms):
             print()

@@ -32,6 +32,6 @@ def cli_steps(args, shapes: dict, assume: dict) -> str:
             payload["at"] = json.loads(values_text(d, point, "json"))
             return json.dumps(payload, ensure_ascii=False, indent=2)
         if not parts:
-            parts.append(d.render("text" if style == "text" else "unicode") if style != "json" else "")
+            parts.append(d.render(style if style in ("text", "latex") else "unicode") if style != "json" else "")
         parts.append(values_text(d, point, style))
     return "\n\n".join(p for p in parts if p)

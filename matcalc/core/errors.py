@@ -48,6 +48,13 @@ class MatcalcError(Exception):
         return (f"{self.message} (line {line_no}, column {col})\n"
                 f"  {prefix}{excerpt}\n  {' ' * len(prefix)}{caret}")
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython/Jupyter: show the message with its caret, as the CLI prints it, instead of a
+        traceback through matcalc's internal frames (an internal error keeps its traceback)."""
+        if self.exit_code == 3:
+            raise NotImplementedError      # IPython then shows the ordinary traceback
+        return ("error: " + self.render()).split("\n")
+
 
 class ParseError(MatcalcError):
     """The text is not in the matcalc language."""

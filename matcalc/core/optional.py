@@ -1,6 +1,6 @@
 """Third-party modules loaded only when a feature needs them: the one place for lazy imports.
 
-Optional extras (matplotlib for PNG pictures, and later torch, JAX, Jupyter) are imported here
+Optional extras (cairosvg for PNG pictures, and later torch, JAX, Jupyter) are imported here
 on first use, so that matcalc starts without them and a missing one is a clear ``MatcalcError``
 (exit 2) naming what to install, never an ``ImportError`` traceback.  Required dependencies that
 only some paths need (SymPy: the API's ``.gradient``, the elementwise simplifier's rational

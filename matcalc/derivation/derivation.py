@@ -7,7 +7,7 @@ output), ``jacobian`` (a vector output by a vector) or ``tensor`` (matrix by mat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from matcalc.numeric.finite_differences import (
     printed_nodes,
 )
 from matcalc.output.explain import explain
+from matcalc.output.latexsteps import aligned
+from matcalc.output.notebook import Picture, StepList
+from matcalc.output.picture import graph_model
 from matcalc.output.programs import auto_names, program
 from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
@@ -53,6 +56,10 @@ class Derivation:
     forms: dict[str, str] = field(default_factory=dict)       # tensor kind: name -> vec | index | jvp
     closed: dict[str, object] = field(default_factory=dict)   # name -> vec form (Node) or IndexForm
     check: CheckReport | None = None                          # the verification report (verify=True)
+
+    def __post_init__(self) -> None:
+        # still a list of the recorded steps; it prints and displays (Jupyter) as the explained steps
+        self.steps = StepList(self.steps, self)
 
     # ---------------------------------------------------------------- SymPy face
     @property
@@ -249,7 +256,8 @@ class Derivation:
     def render(self, style: str = "unicode", form: str = "gradient") -> str:
         """The derivation as text: definitions of intermediates it uses, then one line per variable."""
         if self.kind == "tensor":                    # vec/Kronecker form, index form or differential
-            return render_tensor(self, style)
+            text = render_tensor(self, style)
+            return aligned(text.split("\n")) if style == "latex" else text
         nodes = self.results if form == "gradient" and self.kind == "gradient" else self.jacobian_nodes()
         roots = list(nodes.values())
         names = self._names(roots)
@@ -266,7 +274,7 @@ class Derivation:
             lines.append(f"{n} = {t}")
         for w, t in zip(nodes, texts):
             lines.append(f"{self.label(w, style)} = {t}")
-        return "\n".join(lines)
+        return aligned(lines) if style == "latex" else "\n".join(lines)
 
     def label(self, w: str, style: str = "unicode") -> str:
         o = self.output_name
@@ -289,9 +297,25 @@ class Derivation:
         ``index``: in index notation (per-entry partials, the sum, the Kronecker delta collapsing it)."""
         return explain_index(self, style) if index else explain(self, style)
 
+    def graph(self, at: dict | None = None, precision: int = 3) -> Picture:
+        """The computational graph as a picture (inline SVG in Jupyter); with ``at`` (user values,
+        indices from 1, as ``--at``) every edge carries its forward value (green, above) and the
+        gradient that flowed back along it (red, below)."""
+        d = self
+        if self.kind == "gradient" and not self.steps:        # values need the recorded steps
+            recorded: list[Step] = []
+            gradients(self.typed.output, [self.variables[w] for w in self.wrt], recorded)
+            d = replace(self, steps=recorded)
+        if at is not None and d.kind != "gradient":
+            raise MatcalcError("values on the picture need a scalar output")
+        return Picture(graph_model(self.typed, d if d.kind == "gradient" else None, at, precision))
+
     def _repr_latex_(self) -> str:
-        body = self.latex().replace("\n", r" \\ ")
-        return rf"$\begin{{aligned}}{body.replace(' = ', ' &= ')}\end{{aligned}}$"
+        """Jupyter: the result as display math (several lines: one ``aligned`` block)."""
+        body = self.latex()
+        if not body.startswith(r"\begin{aligned}"):
+            body = "\\begin{aligned}" + body.replace(" = ", " &= ", 1) + "\\end{aligned}"
+        return f"$${body}$$"
 
 
 def external_shape(shape, node: Node, ndim) -> tuple:

@@ -35,6 +35,7 @@ from matcalc.numeric.finite_differences import (
     generic_functions,
     printed_nodes,
 )
+from matcalc.output.latexsteps import aligned
 from matcalc.output.programs import program
 from matcalc.output.render import Printer
 from matcalc.output.to_sympy import to_sympy
@@ -209,7 +210,7 @@ class Hessian(Derivation):
         if style != "text":
             lines += commutation_legend([r for k, r in self.results.items() if self.forms[k] == VEC_FORM],
                                         self.variables, style)
-        return "\n".join(lines)
+        return aligned(lines) if style == "latex" else "\n".join(lines)
 
     def label(self, key: str, style: str = "unicode") -> str:
         o = self.output_name

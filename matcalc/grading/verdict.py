@@ -7,6 +7,7 @@ here decides anything; ``check`` fills it in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 import numpy as np
 
@@ -58,6 +59,35 @@ class Verdict:
             lines.append(f"  the right answer is {fmt_value(ce['expected'])}")
             lines.append(f"  your answer gives   {fmt_value(ce['answer'])}")
         return "\n".join(lines)
+
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the verdict as a short Markdown paragraph (expected answer as code)."""
+        head = ("**correct** — " if self.correct else "**wrong** — ") + self.reason
+        lines = [head]
+        if not self.correct:
+            lines.append(f"expected: `{self.expected}`")
+        if self.counterexample:
+            ce = self.counterexample
+            ins = ", ".join(f"{k} = {fmt_value(v)}" for k, v in ce["inputs"].items())
+            lines.append(f"counterexample at `{ins}`: the right answer is `{fmt_value(ce['expected'])}`, "
+                         f"yours gives `{fmt_value(ce['answer'])}`")
+        return "\n\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Jupyter (HTML): the verdict in green or red, the answers in code."""
+        color = "#1a7f37" if self.correct else "#cf222e"
+        word = "correct" if self.correct else "wrong"
+        parts = [f'<p><b style="color:{color}">{word}</b> — {escape(self.reason)}</p>']
+        if not self.correct:
+            parts.append(f"<p>expected: <code>{escape(self.expected)}</code></p>")
+        if self.counterexample:
+            ce = self.counterexample
+            ins = ", ".join(f"{k} = {fmt_value(v)}" for k, v in ce["inputs"].items())
+            parts.append(f"<p>counterexample at <code>{escape(ins)}</code>: the right answer is "
+                         f"<code>{escape(fmt_value(ce['expected']))}</code>, yours gives "
+                         f"<code>{escape(fmt_value(ce['answer']))}</code></p>")
+        return '<div class="matcalc-verdict">' + "".join(parts) + "</div>"
 
 
 def fmt_value(v) -> str:

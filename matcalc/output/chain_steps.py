@@ -31,6 +31,7 @@ from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import Node, depends_on
 from matcalc.core.naming import subscripted
 from matcalc.core.rules import RULES
+from matcalc.output.latexsteps import Block, Row, document_body, mathjax
 from matcalc.output.render import Printer
 from matcalc.output.steps import _name_graph
 from matcalc.simplify.rewrite import simplify_all
@@ -281,29 +282,32 @@ def _text(c: dict, style: str) -> str:
     return "\n".join(lines)
 
 
-def _latex(c: dict) -> str:
-    def t(s: str) -> str:
-        return r"\text{" + s.replace("_", r"\_") + "}"
-
-    rows = ["&" + t("Computational graph (forward):")]
-    rows += [f"{g['name']} &= {g['definition']}" for g in c["graph"]]
-    rows.append("&" + t("Jacobian chain (numerator layout):"))
+def latex_blocks(c: dict) -> list[Block]:
+    """The chain (content in the latex style) as titled blocks of labelled rows (``latexsteps``):
+    the forward graph, one block per node (upstream, local, Jacobian), the result."""
+    blocks = [Block("Computational graph", text="(forward, in topological order):",
+                    rows=[Row("", g["name"], [g["definition"]]) for g in c["graph"]]),
+              Block("Jacobian chain", text=f"from ${c['output']}$ back, node by node, in numerator layout.")]
     for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
-        rows.append(f"&{t('node ')} {head}")
-        rows.append(f"{st['upstream_label']} &= {st['upstream']} \\quad {t('(upstream)')}")
+        rows = [Row("upstream", st["upstream_label"], [st["upstream"]])]
         for i in st["inputs"]:
-            rows.append(f"{i['local_label']} &= {i['local']} \\quad {t('(local)')}")
+            rows.append(Row("to", "", [i["input"]]))
+            rows.append(Row("local", i["local_label"], [i["local"]]))
             parts = _eq(st["upstream_label"] + r" \, " + i["local_label"], i["product"], i["simplified"]).split(" = ")
-            rows += [f"{i['downstream_label']} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
-            rows[-1] += rf" \quad {t('(Jacobian)')}"
-    rows.append("&" + t("Result:"))
+            rows.append(Row("Jacobian", i["downstream_label"], parts))
+        blocks.append(Block("Node", head, st["gate"], rows))
+    result = Block("Result")
     for f in c["jacobians"]:
         rhs = (_eq(f["label"], r" \, ".join(f["chain"]["labels"]), f["chain"]["product"], f["result"]) if f["chain"]
                else _eq(f["label"], " + ".join(f["fork"]), f["result"]))
         lhs, *parts = rhs.split(" = ")
-        rows += [f"{lhs} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+        result.rows.append(Row("", lhs, parts))
+    return [*blocks, result]
+
+
+def _latex(c: dict) -> str:
+    return document_body(latex_blocks(c))
 
 
 def _markdown(c: dict) -> str:
@@ -326,7 +330,8 @@ def _markdown(c: dict) -> str:
 
 
 def render_chain(ch: JacobianChain, style: str = "unicode") -> str:
-    """The Jacobian chain printed: unicode, text, latex (align*), markdown or json."""
+    """The Jacobian chain printed: unicode, text, latex (a paragraph and an alignat* per node),
+    markdown, json or mathjax (Markdown with MathJax displays, for Jupyter)."""
     if style == "json":
         return json.dumps({"expr": ch.expr, "kind": "jacobian_chain", **{s: _content(ch, s) for s in
                            ("unicode", "latex", "text")}}, ensure_ascii=False, indent=2)
@@ -334,5 +339,7 @@ def render_chain(ch: JacobianChain, style: str = "unicode") -> str:
         return _latex(_content(ch, "latex"))
     if style == "markdown":
         return _markdown(_content(ch, "unicode"))
+    if style == "mathjax":
+        return f"**Steps for** `{ch.expr}`\n\n" + mathjax(latex_blocks(_content(ch, "latex")))
     return _text(_content(ch, "text" if style == "text" else "unicode"), style)
 

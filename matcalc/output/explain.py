@@ -16,6 +16,7 @@ from matcalc.core.graph import Node
 from matcalc.core.naming import subscripted
 from matcalc.core.rules import RULES
 from matcalc.output.chain_steps import jacobian_chain, render_chain
+from matcalc.output.latexsteps import Block, Row, document_body, mathjax
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, Final, Local, StepInfo, explanation
 from matcalc.output.values import format_value, parse_at, values_at, values_text
@@ -23,7 +24,7 @@ from matcalc.output.values import format_value, parse_at, values_at, values_text
 __all__ = ["GATES", "STYLES", "Explanation", "Final", "Local", "StepInfo", "explain", "explanation",
            "format_value", "parse_at", "render", "values_at", "values_text"]
 
-STYLES = ("unicode", "text", "latex", "markdown", "json")
+STYLES = ("unicode", "text", "latex", "markdown", "json", "mathjax")   # mathjax: Markdown with displays (Jupyter)
 
 GATES = {op: r.gate for op, r in RULES.items() if r.gate}   # the lecture's sentence per gate, from the table
 
@@ -198,33 +199,47 @@ def _text_lines(c: dict, style: str) -> list[str]:
     return lines
 
 
-def _latex(c: dict) -> str:
-    def t(s):
-        return r"\text{" + s.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%") + "}"
+_LATEX_LABELS = {"local": "local", "rule": "local rule", "jacobian": "Jacobian", "gradient": "gradient"}
 
-    rows = [r"&" + t("Computational graph (forward):")]
-    for g in c["graph"]:
-        rows.append(f"{g['name']} &= {g['definition']}")
-    rows.append(r"&" + t("Backward pass (G is the upstream gradient):"))
+
+def latex_blocks(c: dict) -> list[Block]:
+    """The explanation (content in the latex style) as titled blocks of labelled rows, the
+    labels those of the Unicode steps: the forward graph, one block per node, the result."""
+    graph = Block("Computational graph", text="(forward, in topological order):",
+                  rows=[Row("", g["name"], [g["definition"]]) for g in c["graph"]])
+    blocks = [graph, Block("Backward pass", text=f"from ${c['output']}$ back, node by node; $G$ is the upstream "
+                           "gradient, Jacobians are in numerator layout, gradients in the shape convention.")]
     for st in c["steps"]:
-        rows.append(rf"&{t('node ')} {_head(st)}")
+        rows = []
         if st["fork"]:
-            rows.append(f"{st['upstream_label']} &= " + _plus([f["contribution"] for f in st["fork"]])
-                        + r" \quad " + t("(fork: contributions added)"))
-        rows.append(f"{st['upstream_label']} &= {st['upstream']}")
+            rows.append(Row("fork", st["upstream_label"], [_plus([f["contribution"] for f in st["fork"]])],
+                            note="(contributions added)"))
+        rows.append(Row("upstream", st["upstream_label"], [st["upstream"]]))
         for i in st["inputs"]:
-            for kind, lhs, rhs in _input_rows(i, with_rule=False):
-                if kind == "rule":
-                    rows.append(rf"G &\mapsto {rhs} \quad \text{{(local rule, to }} {i['input']}\text{{)}}")
-                else:
-                    rows.append(f"{lhs} &= {rhs}")
-    rows.append(r"&" + t("Result:"))
-    rows += [f"{lhs} &= {rhs}" for lhs, rhs, _ in _result_rows(c)]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+            rows.append(Row("to", "", [i["input"]]))
+            for kind, lhs, rhs in _input_rows(i, with_rule=True):
+                rows.append(Row(_LATEX_LABELS.get(kind, kind), lhs, rhs.split(" = "),
+                                relation=r"\mapsto" if kind == "rule" else "="))
+        blocks.append(Block("Node", _head(st), st["gate"] or st["rule"], rows))
+    result = Block("Result")
+    for lhs, rhs, fork in _result_rows(c):
+        label, _, lhs = lhs.rpartition(" = ")
+        forms = rhs.split(" = ")
+        if label:                                   # δ = ∂s/∂z₁ = …: δ names the first form
+            forms = [lhs, *forms]
+            lhs = label
+        result.rows.append(Row("", lhs, forms, note="(paths added at the fork)" if fork else ""))
+    blocks.append(result)
+    return blocks
+
+
+def _latex(c: dict) -> str:
+    return document_body(latex_blocks(c))
 
 
 def render(ex: Explanation, style: str = "unicode") -> str:
-    """The explanation printed: unicode, text, latex (an align* environment), markdown or json."""
+    """The explanation printed: unicode, text, latex (a paragraph and an alignat* per block),
+    markdown, json, or mathjax (Markdown with MathJax displays, what Jupyter shows)."""
     if style not in STYLES:
         raise MatcalcError(f"unknown style {style!r}: one of {', '.join(STYLES)}")
     if style == "json":
@@ -233,6 +248,8 @@ def render(ex: Explanation, style: str = "unicode") -> str:
         return json.dumps(payload, ensure_ascii=False, indent=2)
     if style == "latex":
         return _latex(_content(ex, "latex"))
+    if style == "mathjax":
+        return f"**Steps for** `{ex.expr}`\n\n" + mathjax(latex_blocks(_content(ex, "latex")))
     if style == "markdown":
         return _markdown(_content(ex, "unicode"))
     return "\n".join(_text_lines(_content(ex, style), style))

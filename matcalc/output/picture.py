@@ -4,8 +4,10 @@
 and edges (input → gate).  With a point (``--at x=-2,y=5,z=-4``) every edge carries the forward
 value of its input (green) and the gradient that flowed back along it (red); the output gets an
 extra edge with its value and the seed gradient 1.  ``to_dot`` needs nothing; SVG and PNG use
-Graphviz's ``dot`` when it is installed, else SVG is written here (a layered layout by
-topological generation) and PNG falls back to matplotlib if that is installed.
+Graphviz's ``dot`` when it is installed, else SVG is written by ``svgpicture`` (labels never
+overlap edges or nodes) and PNG converted from it by cairosvg or ``rsvg-convert``.  Values are
+short: a number to ``precision`` digits, a small vector or matrix as rounded entries, a larger
+one as its shape; every vector or matrix node shows its shape under it.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from html import escape
 
+import numpy as np
+
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
@@ -23,9 +27,12 @@ from matcalc.core.optional import optional_module
 from matcalc.core.rules import RULES
 from matcalc.numeric.evaluate import evaluate
 from matcalc.output.explain import explanation, format_value, values_at
+from matcalc.output.render import fmt_dim
+from matcalc.output.svgpicture import to_svg as svg_of
 
 GREEN = "#1a7f37"
 RED = "#cf222e"
+LINE = "#444444"
 
 
 @dataclass
@@ -34,6 +41,11 @@ class PNode:
     label: str
     leaf: bool
     name: str = ""
+    shape: str = ""                      # "3×4" for a vector or matrix, "" for a scalar
+
+    def caption(self) -> str:
+        """The line under the node: its name and shape (``z₁ · 3×1``)."""
+        return " · ".join(p for p in (self.name, self.shape) if p)
 
 
 @dataclass
@@ -67,7 +79,35 @@ def _label(n: Node) -> str:
     return (label(n) if callable(label) else label) or n.op
 
 
-def graph_model(typed, d=None, at: dict | None = None) -> Model:
+def short_value(v, precision: int = 3) -> str:
+    """A value as the picture prints it: a number to ``precision`` significant digits; a vector or
+    matrix of at most four entries as its rounded entries (``[1, -0.5]``), a larger one as its
+    shape (``3×4``), so that a label stays short."""
+    if isinstance(v, str):
+        return v
+    a = np.asarray(v, dtype=float)
+    if a.size == 1:
+        x = float(a.reshape(-1)[0])
+        return format(0.0 if x == 0 else x, f".{precision}g")
+    if a.size > 4:
+        return "×".join(str(k) for k in (a.shape if a.ndim == 2 else (a.size, 1)))
+    rows = a if a.ndim == 2 and min(a.shape) > 1 else [a.reshape(-1)]
+    text = ["[" + ", ".join(format(0.0 if x == 0 else float(x), f".{precision}g") for x in r) + "]" for r in rows]
+    return text[0] if len(text) == 1 else "[" + ", ".join(text) + "]"
+
+
+def _shape_text(n: Node, value=None) -> str:
+    """``3×4`` for a vector or matrix (the value's own sizes when there is one), "" for a scalar."""
+    if n.is_scalar:
+        return ""
+    if value is not None:
+        a = np.asarray(value)
+        if a.ndim == 2:
+            return f"{a.shape[0]}×{a.shape[1]}"
+    return f"{fmt_dim(n.rows)}×{fmt_dim(n.cols)}"
+
+
+def graph_model(typed, d=None, at: dict | None = None, precision: int = 3) -> Model:
     """The picture's nodes and edges of ``typed`` (a typed program); ``d``, its derivation with
     steps, names the intermediates, and with ``at`` every edge carries its value and gradient."""
     out = d.typed.output if d is not None else typed.output
@@ -90,153 +130,74 @@ def graph_model(typed, d=None, at: dict | None = None) -> Model:
                 (gv,) = evaluate([g], vals["env"], None, dict(cache), leaves=d.typed.variables.values())
                 k = (key[id(inp)], key[id(st.node)])
                 sent[k] = gv if k not in sent else sent[k] + gv
+    for pn, n in zip(model.nodes, order):
+        pn.shape = _shape_text(n, values.get(key[id(n)]))
     for n in order:
         for a in dict.fromkeys(n.args):
             e = PEdge(key[id(a)], key[id(n)])
             if at is not None:
-                e.value = format_value(values.get(key[id(a)], ""))
+                e.value = short_value(values.get(key[id(a)], ""), precision)
                 g = sent.get((key[id(a)], key[id(n)]))
-                e.grad = format_value(g) if g is not None else ""
+                e.grad = short_value(g, precision) if g is not None else ""
             model.edges.append(e)
     e = PEdge(key[id(out)], None)
     if at is not None:
-        e.value, e.grad = format_value(values[key[id(out)]]), "1"
+        e.value, e.grad = short_value(values[key[id(out)]], precision), "1"
     model.edges.append(e)
     return model
 
 
 # ---------------------------------------------------------------------- DOT
 def to_dot(model: Model) -> str:
-    lines = ["digraph matcalc {", "  rankdir=LR;", '  node [fontname="Helvetica"];', '  edge [fontname="Helvetica"];']
+    """Graphviz text.  An edge with numbers passes through a small node of its own, a table whose
+    middle row is the edge's line: the forward value above it (green), the gradient below it
+    (red), as on the slides; being a node, Graphviz keeps it clear of the other nodes and labels
+    (edge labels would sit beside the edge, both above it, and head/tail labels overlap)."""
+    lines = ["digraph matcalc {", "  rankdir=LR;", "  nodesep=0.3; ranksep=0.35;", '  node [fontname="Helvetica"];',
+             f'  edge [fontname="Helvetica", color="{LINE}", arrowsize=0.8];']
     for n in model.nodes:
         shape = "plaintext" if n.leaf else "circle"
-        label = escape(n.label) + (f'<br/><font point-size="9">{escape(n.name)}</font>' if n.name else "")
+        cap = n.caption()
+        label = escape(n.label) + (f'<br/><font point-size="9">{escape(cap)}</font>' if cap else "")
         lines.append(f"  n{n.key} [shape={shape}, label=<{label}>];")
     lines.append('  out [shape=point, style=invis];')
-    for e in model.edges:
+    for i, e in enumerate(model.edges):
         dst = f"n{e.dst}" if e.dst is not None else "out"
-        parts = []
-        if e.value:
-            parts.append(f'<font color="{GREEN}">{escape(e.value)}</font>')
-        if e.grad:
-            parts.append(f'<font color="{RED}">{escape(e.grad)}</font>')
-        label = f" [label=<{'<br/>'.join(parts)}>]" if parts else ""
-        lines.append(f"  n{e.src} -> {dst}{label};")
+        if not (e.value or e.grad):
+            lines.append(f"  n{e.src} -> {dst};")
+            continue
+        cell = '<td><font point-size="11" color="{}">{}</font></td>'
+        table = ('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+                 f"<tr>{cell.format(GREEN, escape(e.value))}</tr>"
+                 f'<tr><td port="p" sides="b" border="1" height="1" width="28" color="{LINE}"></td></tr>'
+                 f"<tr>{cell.format(RED, escape(e.grad))}</tr></table>")
+        lines.append(f"  e{i} [shape=plaintext, margin=0, label=<{table}>];")
+        lines.append(f"  n{e.src} -> e{i}:p:w [arrowhead=none];")
+        lines.append(f"  e{i}:p:e -> {dst};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-# ---------------------------------------------------------------------- layout and SVG
-def layout(model: Model) -> tuple[dict[int | None, tuple[float, float]], float, float]:
-    """Positions by topological generation (columns), ordered in each column by barycentre."""
-    level: dict[int, int] = {}
-    inputs: dict[int, list[int]] = {n.key: [] for n in model.nodes}
-    for e in model.edges:
-        if e.dst is not None:
-            inputs[e.dst].append(e.src)
-    for n in model.nodes:                                    # nodes come in topological order
-        level[n.key] = 1 + max((level[s] for s in inputs[n.key]), default=-1)
-    for n in model.nodes:                                    # a leaf sits just before its first use
-        if n.leaf:
-            uses = [level[e.dst] for e in model.edges if e.src == n.key and e.dst is not None]
-            if uses:
-                level[n.key] = min(uses) - 1
-    columns: dict[int, list[int]] = {}
-    for n in model.nodes:
-        columns.setdefault(level[n.key], []).append(n.key)
-    # rows, column by column: a gate sits at the mean height of its inputs, leaves below the gates,
-    # then pushed apart to one row at least
-    row: dict[int, float] = {}
-    for lv in sorted(columns):
-        col = columns[lv]
-        gates = [k for k in col if inputs[k]]
-        wish = {k: sum(row[s] for s in inputs[k]) / len(inputs[k]) for k in gates}
-        below = max(wish.values(), default=-1.0)
-        for k in col:
-            if not inputs[k]:
-                below += 1.0
-                wish[k] = below
-        last_row = None
-        for k in sorted(col, key=lambda k: wish[k]):
-            r = wish[k] if last_row is None else max(wish[k], last_row + 1.0)
-            row[k] = last_row = r
-    dx, dy, pad = 170.0, 95.0, 60.0
-    pos: dict[int | None, tuple[float, float]] = {}
-    for k, r in row.items():
-        pos[k] = (pad + level[k] * dx, pad + r * dy)
-    last = max(columns)
-    out_key = next(e.src for e in model.edges if e.dst is None)
-    pos[None] = (pad + (last + 1) * dx - 40, pos[out_key][1])
-    return pos, pad * 2 + (last + 1) * dx - 40, pad * 2 + max(row.values()) * dy
-
-
 def to_svg(model: Model) -> str:
-    """A self-contained SVG of the graph (no dependencies)."""
-    pos, width, height = layout(model)
-    r = 22
-    leaf = {n.key for n in model.nodes if n.leaf}
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="14">'),
-           ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#444"/></marker></defs>'),
-           '<rect width="100%" height="100%" fill="white"/>']
-    for e in model.edges:
-        x1, y1 = pos[e.src]
-        x2, y2 = pos[e.dst]
-        x1 += 14 if e.src in leaf else r
-        x2 -= r if e.dst is not None else 0
-        out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#444" '
-                   'stroke-width="1.5" marker-end="url(#arrow)"/>')
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-        if e.value:
-            out.append(f'<text x="{mx:.1f}" y="{my - 6:.1f}" text-anchor="middle" fill="{GREEN}" '
-                       f'class="value">{escape(e.value)}</text>')
-        if e.grad:
-            out.append(f'<text x="{mx:.1f}" y="{my + 17:.1f}" text-anchor="middle" fill="{RED}" '
-                       f'class="grad">{escape(e.grad)}</text>')
-    for n in model.nodes:
-        x, y = pos[n.key]
-        if n.leaf:
-            out.append(f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="end" font-weight="bold">{escape(n.label)}</text>')
-            continue
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="#f6f8fa" stroke="#444" stroke-width="1.5"/>')
-        out.append(f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle">{escape(n.label)}</text>')
-        if n.name:
-            out.append(f'<text x="{x:.1f}" y="{y + r + 14:.1f}" text-anchor="middle" font-size="11" '
-                       f'fill="#555">{escape(n.name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    """A self-contained SVG of the graph (no dependencies; ``svgpicture`` lays it out)."""
+    return svg_of(model)
 
 
-def _png_matplotlib(model: Model, path: str) -> None:
-    matplotlib = optional_module("matplotlib", "writing .png without Graphviz",
-                                 "apt-get install graphviz, or pip install matplotlib (.svg and .dot need neither)")
-    matplotlib.use("Agg")
-    plt = optional_module("matplotlib.pyplot", "writing .png", "pip install matplotlib")
-    pos, width, height = layout(model)
-    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
-    ax = fig.add_axes([0, 0, 1, 1])
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
-    ax.axis("off")
-    leaf = {n.key for n in model.nodes if n.leaf}
-    for e in model.edges:
-        (x1, y1), (x2, y2) = pos[e.src], pos[e.dst]
-        x1 += 14 if e.src in leaf else 22
-        x2 -= 22 if e.dst is not None else 0
-        ax.annotate("", (x2, y2), (x1, y1), arrowprops={"arrowstyle": "->", "color": "#444"})
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-        ax.text(mx, my - 6, e.value, color=GREEN, ha="center", va="bottom")
-        ax.text(mx, my + 6, e.grad, color=RED, ha="center", va="top")
-    for n in model.nodes:
-        x, y = pos[n.key]
-        if n.leaf:
-            ax.text(x, y, n.label, ha="right", va="center", weight="bold")
-        else:
-            ax.add_patch(plt.Circle((x, y), 22, fc="#f6f8fa", ec="#444"))
-            ax.text(x, y, n.label, ha="center", va="center")
-    fig.savefig(path)
-    plt.close(fig)
+def _png(svg: str, path: str) -> str:
+    """An SVG turned into a PNG by a maintained converter: cairosvg (PyPI) or librsvg's
+    ``rsvg-convert``; neither present is bad input with what to install (exit 2)."""
+    rsvg = shutil.which("rsvg-convert")
+    if rsvg:
+        subprocess.run([rsvg, "-f", "png", "-o", path], input=svg.encode(), check=True)
+        return "rsvg-convert"
+    install = ('pip install "matcalc[picture]" (cairosvg), or apt-get install librsvg2-bin or graphviz '
+               "(.svg and .dot need none of them)")
+    try:
+        cairosvg = optional_module("cairosvg", "writing .png without Graphviz", install)
+    except OSError as e:                     # cairosvg is there but the cairo library is not
+        raise MatcalcError(f"writing .png: cairosvg cannot load the cairo library ({e}); {install}") from None
+    cairosvg.svg2png(bytestring=svg.encode(), write_to=path)
+    return "cairosvg"
 
 
 def write(model: Model, path: str, renderer: str = "auto") -> str:
@@ -259,6 +220,4 @@ def write(model: Model, path: str, renderer: str = "auto") -> str:
         with open(path, "w", encoding="utf-8") as f:
             f.write(to_svg(model))
         return "builtin"
-    _png_matplotlib(model, path)
-    return "matplotlib"
-
+    return _png(to_svg(model), path)

@@ -104,6 +104,19 @@ def _full_term(t: Node) -> bool:
     _, _, body = A.split(t)
     return body is not None and body.op != "ones" and _spread(body) is None
 
+_TALL = (r"\frac", r"\sum", r"\prod", r"\begin", r"\sqrt", r"\left")
+
+
+def latex_arguments(args) -> str:
+    r"""A function's arguments in LaTeX: ``(x)`` as a textbook sets them; ``\left(…\right)`` only
+    around a tall argument (a fraction), after ``\mathopen{}`` so that no gap opens between
+    the name and the parenthesis (``\operatorname{softmax}\left(`` sets a thin space)."""
+    inner = ", ".join(args)
+    if any(t in inner for t in _TALL):
+        return rf"\mathopen{{}}\left({inner}\right)"
+    return f"({inner})"
+
+
 class Printer:
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
@@ -147,7 +160,7 @@ class Printer:
         return self.body(node)
 
     def paren(self, s: str) -> str:
-        return rf"\left({s}\right)" if self.style == "latex" and len(s) > 40 else f"({s})"
+        return rf"\left({s}\right)" if self.style == "latex" and any(t in s for t in _TALL) else f"({s})"
 
     @property
     def u(self) -> bool:
@@ -193,7 +206,7 @@ class Printer:
     def call(self, name: str, *args: str) -> str:
         if self.latex:
             fn = name if name.startswith("\\") else rf"\operatorname{{{_latex_chars(name)}}}"
-            return rf"{fn}\left({', '.join(args)}\right)"
+            return fn + latex_arguments(args)
         return f"{name}({', '.join(args)})"
 
     # ---------------------------------------------------------------- node bodies
@@ -505,7 +518,7 @@ class Printer:
         r"""f(args), f'(args), f''(args); in LaTeX f^{\prime} and f^{(k)}."""
         if self.latex:
             mark = "" if not order else r"^{\prime}" if order == 1 else rf"^{{({order})}}"
-            return rf"{latex}{mark}\left({', '.join(args)}\right)"
+            return latex + mark + latex_arguments(args)
         return f"{name}{chr(39) * order}({', '.join(args)})"
 
     def op_unvec(self, n):

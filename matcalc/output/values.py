@@ -14,6 +14,7 @@ import numpy as np
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
 from matcalc.numeric.evaluate import evaluate, to_external, to_internal
+from matcalc.output.render import Printer
 
 
 def parse_at(text: str) -> dict[str, list]:
@@ -107,10 +108,22 @@ def values_text(d, point: dict, style: str = "unicode") -> str:
     for w, g in vals["gradients"].items():
         lab = f"d{ex_name}/d{w}" if style == "text" else f"∂{ex_name}/∂{w}"
         lines.append(f"{lab} = {format_value(g)}")
+    if style == "latex":
+        return _values_latex(ex_name, point, vals)
     if style == "json":
         return json.dumps({"value": _jsonable(vals["value"]),
                            "gradients": {w: _jsonable(g) for w, g in vals["gradients"].items()}}, indent=2)
     return "\n".join(lines)
+
+
+def _values_latex(name: str, point: dict, vals: dict) -> str:
+    """The values at a point as a LaTeX paragraph and display (``--steps --at --latex``)."""
+    pl = Printer("latex")
+    at = ", ".join(f"${pl.var_name(k)} = {format_value(v)}$" for k, v in point.items())
+    rows = [f"{pl.var_name(name)} &= {format_value(vals['value'])}"]
+    rows += [rf"\frac{{\partial {pl.var_name(name)}}}{{\partial {pl.var_name(w)}}} &= {format_value(g)}"
+             for w, g in vals["gradients"].items()]
+    return rf"\paragraph{{At}} {at}:" + "\n\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
 
 
 def _jsonable(v):

@@ -25,6 +25,7 @@ from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import ONE, Node
 from matcalc.core.kinds import is_leaf
 from matcalc.core.rules import RULES
+from matcalc.output.latexsteps import Block, Row, document_body, mathjax
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, explanation
 from matcalc.second_order.indexform import IndexForm, Term, _contract, _entry, _subscripts, index_form, render_index
@@ -222,31 +223,33 @@ def _text(c: dict, style: str) -> str:
     return "\n".join(lines)
 
 
-def _latex(c: dict) -> str:
-    def t(s: str) -> str:
-        return r"\text{" + s.replace("_", r"\_") + "}"
-
-    rows = ["&" + t("Computational graph (forward):")]
-    rows += [f"{g['name']} &= {g['definition']}" for g in c["graph"]]
-    rows.append("&" + t("Backward pass in index notation:"))
+def latex_blocks(c: dict) -> list[Block]:
+    """The index steps (content in the latex style) as titled blocks of labelled rows
+    (``latexsteps``): one equality per line, so long sums fit the page."""
+    blocks = [Block("Computational graph", text="(forward, in topological order):",
+                    rows=[Row("", g["name"], [g["definition"]]) for g in c["graph"]]),
+              Block("Backward pass in index notation", text=f"from ${c['output']}$ back, node by node.")]
     for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
-        rows.append(f"&{t('node ')} {head}")
-        rows.append(f"{st['upstream_label']} &= {st['upstream']} \\quad {t('(upstream)')}")
+        rows = [Row("upstream", st["upstream_label"], [st["upstream"]])]
         for i in st["inputs"]:
+            rows.append(Row("to", "", [i["input"]]))
             for w, eq in _rows(st, i):
-                if ": " in eq and w == "local":
-                    rows.append(f"&{t(eq.split(': ', 1)[1])}")
+                if ": " in eq and w == "local":          # no local derivative in index form: say why
+                    label, why = eq.split(": ", 1)
+                    rows.append(Row(w, label, [rf"\text{{{why}}}"], relation=":"))
                     continue
-                lhs, *parts = eq.split(" = ")          # one aligned line per equality: long sums fit the page
-                lines = [f"{lhs} &= {parts[0]}"] + [f"&= {x}" for x in parts[1:]]
-                lines[-1] += f" \\quad {t('(' + w + ')')}"
-                rows += lines
-    rows.append("&" + t("Result:"))
+                lhs, *parts = eq.split(" = ")
+                rows.append(Row(w, lhs, parts))
+        blocks.append(Block("Node", head, "", rows))
+    result = Block("Result")
     for f in c["gradients"]:
-        first, *rest = f["gradient"].split(" = ")
-        rows += [f"{f['label']} &= {first}"] + [f"&= {x}" for x in rest]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+        result.rows.append(Row("", f["label"], f["gradient"].split(" = ")))
+    return [*blocks, result]
+
+
+def _latex(c: dict) -> str:
+    return document_body(latex_blocks(c))
 
 
 def _markdown(c: dict) -> str:
@@ -264,7 +267,8 @@ def _markdown(c: dict) -> str:
 
 
 def render_index_steps(s: IndexSteps, style: str = "unicode") -> str:
-    """The index-notation steps printed: unicode, text, latex (align*), markdown or json."""
+    """The index-notation steps printed: unicode, text, latex (a paragraph and an alignat* per
+    node), markdown, json or mathjax (Markdown with MathJax displays, for Jupyter)."""
     if style == "json":
         return json.dumps({"expr": s.explanation.expr, "kind": "index_steps",
                            **{k: _content(s, k) for k in ("unicode", "latex", "text")}}, ensure_ascii=False, indent=2)
@@ -272,8 +276,11 @@ def render_index_steps(s: IndexSteps, style: str = "unicode") -> str:
         return _latex(_content(s, "latex"))
     if style == "markdown":
         return _markdown(_content(s, "unicode"))
+    if style == "mathjax":
+        return (f"**Steps in index notation for** `{s.explanation.expr}`\n\n"
+                + mathjax(latex_blocks(_content(s, "latex"))))
     if style not in ("unicode", "text"):
-        raise MatcalcError(f"unknown style {style!r}: one of unicode, text, latex, markdown, json")
+        raise MatcalcError(f"unknown style {style!r}: one of unicode, text, latex, markdown, json, mathjax")
     return _text(_content(s, style), style)
 
 

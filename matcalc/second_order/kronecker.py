@@ -105,7 +105,7 @@ def commutation_legend(roots: list[Node], variables: dict[str, Node], style: str
         shown = "M" if name is None else Printer(style).var_name(name)
         where = f" for any {fmt_dim(m)}×{fmt_dim(n)} matrix M" if name is None else ""
         if style == "latex":
-            lines.append(rf"K_{{({fmt_dim(m)},{fmt_dim(n)})}} \operatorname{{vec}}({shown}) = "
+            lines.append(rf"\text{{where }} K_{{({fmt_dim(m)},{fmt_dim(n)})}} \operatorname{{vec}}({shown}) = "
                          rf"\operatorname{{vec}}({shown}^\top)\text{{, the commutation matrix{where}}}")
         else:
             lines.append(f"{commutation_symbol(fmt_dim(m), fmt_dim(n))} vec({shown}) = vec({shown}ᵀ), "
