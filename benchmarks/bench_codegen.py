@@ -6,6 +6,19 @@ Run by hand from the repository root (the competitors are optional extras, never
     PYTHONPATH=. python benchmarks/bench_codegen.py --quick       # 7 repeats: a smoke test
     PYTHONPATH=. python benchmarks/bench_codegen.py --only tanh   # workloads whose name contains 'tanh'
     PYTHONPATH=. python benchmarks/bench_codegen.py --memory      # peak memory of backward (tracemalloc)
+    PYTHONPATH=. python benchmarks/bench_codegen.py --orientations  # both ways of each skinny product
+
+The README's figures: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 taskset -c 1 python ...`` (the
+script also sets one BLAS thread before NumPy loads and pins itself; OPENBLAS_CORETYPE is left as
+the environment has it, and the header prints the kernel OpenBLAS runs).
+
+Limits.  Each timing run first measures this core's one-thread dgemm (n = 2048) and copy
+bandwidth (``np.copyto`` of 128 MiB, bytes read + written, as STREAM counts a copy), interleaved.
+A workload's floor is the larger of its products' flops at the dgemm rate and its compulsory bytes
+(every input read once, every gradient written once) at the copy rate; the table gives the
+generated code's time over that floor (with fresh gradients and with ``out=`` buffers) and its
+achieved GF/s and GB/s with their fraction of the limits.  ``out=``: the generated backward in a
+training loop that passes its gradients back as buffers (``backward(cache, out=grads)``).
 
 What is timed.  Every contender computes the value and the gradients of the same float64 function
 from the same inputs: hand-written (lecture-style ``forward`` returning a cache, ``backward(cache)``),
@@ -50,9 +63,13 @@ the bytes each cache holds beyond the inputs.
 """
 from __future__ import annotations
 
-import argparse
-import gc
 import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):   # one thread, before NumPy loads BLAS
+    os.environ.setdefault(_var, "1")
+
+import argparse  # after the thread counts are set
+import gc
 import platform
 import resource
 import statistics
@@ -200,6 +217,7 @@ class Workload:
     hand_backward: Callable
     loss: Callable
     assume: dict | None = None
+    flops: float = 0.0  # floating-point operations of the hand-written forward + backward (its products)
 
     def inputs(self, rng) -> dict:
         """Standard normal; weight matrices scaled by 1/sqrt(fan-in); one-hot rows where assumed."""
@@ -220,21 +238,22 @@ def workloads() -> list[Workload]:
     N, D, H, C = 64, 1000, 100, 10
     out = [Workload("2-layer sigmoid net", "h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", ("W1", "W2"),
                     {"X": (N, D), "W1": (D, H), "W2": (H, C), "Y": (N, C)},
-                    two_layer_forward, two_layer_backward, two_layer_loss)]
+                    two_layer_forward, two_layer_backward, two_layer_loss, flops=2.0 * (2 * N * D * H + 3 * N * H * C))]
     for n in (64, 512, 4096):
         out.append(Workload(f"tanh layer n={n}", "s = u'*tanh(W*x + b)", ("W", "b"),
                             {"u": (n,), "W": (n, n), "x": (n,), "b": (n,)},
-                            tanh_layer_forward, tanh_layer_backward, tanh_layer_loss))
+                            tanh_layer_forward, tanh_layer_backward, tanh_layer_loss, flops=3.0 * n * n))
     out.append(Workload("softmax cross-entropy", "L = sum(-Y .* log_softmax(X*W, 2))", ("W",),
                         {"X": (256, 3072), "W": (3072, 10), "Y": (256, 10)},
-                        softmax_ce_forward, softmax_ce_backward, softmax_ce_loss, {"Y": "onehot_rows"}))
+                        softmax_ce_forward, softmax_ce_backward, softmax_ce_loss, {"Y": "onehot_rows"},
+                        flops=2.0 * 2 * 256 * 3072 * 10))
     out.append(Workload("Frobenius ‖W X‖²_F n=512", "norm(W*X)^2", ("W",), {"W": (512, 512), "X": (512, 512)},
-                        frobenius_forward, frobenius_backward, frobenius_loss))
+                        frobenius_forward, frobenius_backward, frobenius_loss, flops=2.0 * 2 * 512 ** 3))
     layers = " ".join(f"h{i} = tanh(h{i - 1}*W{i});" for i in range(2, 9))
     out.append(Workload("8-layer tanh MLP", f"h1 = tanh(X*W1); {layers} L = sum(h8*W9)",
                         tuple(f"W{i}" for i in range(1, 10)),
                         {"X": (64, 256), **{f"W{i}": (256, 256) for i in range(1, 10)}},
-                        mlp_forward, mlp_backward, mlp_loss))
+                        mlp_forward, mlp_backward, mlp_loss, flops=2.0 * 64 * 256 * 256 * (8 + 8 + 7)))
     return out
 
 
@@ -257,6 +276,17 @@ def generated_contender(w: Workload, inp: dict, module: dict):
     def step():
         value, cache = forward(**inp)
         return value, backward(cache)
+    return step, lambda r: r
+
+
+def buffered_contender(w: Workload, inp: dict, module: dict):
+    """The generated code in a training loop that passes its gradients back: ``out=`` buffers."""
+    forward, backward = module["forward"], module["backward"]
+    bufs = {k: v for k, v in backward(forward(**inp)[1]).items() if isinstance(v, np.ndarray)}
+
+    def step():
+        value, cache = forward(**inp)
+        return value, backward(cache, out=bufs)
     return step, lambda r: r
 
 
@@ -406,17 +436,60 @@ def measure(steps: dict[str, Callable], repeats: int, k: int) -> dict[str, Sampl
     return out
 
 
+@dataclass(frozen=True)
+class Limits:
+    """This core's physical limits, measured in the run: one-thread dgemm and copy bandwidth."""
+
+    gflops: float   # C = A B, n = 2048, float64, one thread: GF/s
+    gbytes: float   # np.copyto of a 128 MiB array: bytes read + bytes written per second (as STREAM's copy), GB/s
+    fill: float     # ndarray.fill of 128 MiB, GB/s: a store NumPy computes (memcpy's non-temporal stores it has not)
+
+    def floor(self, flops: float, nbytes: float) -> float:
+        """The least time a step of ``flops`` operations touching ``nbytes`` bytes can take, seconds."""
+        return max(flops / (self.gflops * 1e9), nbytes / (self.gbytes * 1e9))
+
+
+def measure_limits(repeats: int, clock: str) -> Limits:
+    """dgemm and copy, interleaved, medians over ``repeats``."""
+    rng = np.random.default_rng(0)
+    n = 2048
+    A, B, C = rng.standard_normal((n, n)), rng.standard_normal((n, n)), np.empty((n, n))
+    src = rng.standard_normal(2 ** 24)                      # 128 MiB
+    dst = np.empty_like(src)
+    gemm, copy, fill = [], [], []
+    tick = time.process_time if clock == "cpu" else time.perf_counter
+    for _ in range(repeats):
+        for f, out, k in ((lambda: np.matmul(A, B, out=C), gemm, 2), (lambda: np.copyto(dst, src), copy, 4),
+                          (lambda: dst.fill(1.0), fill, 4)):
+            f()
+            t0 = tick()
+            for _ in range(k):
+                f()
+            out.append((tick() - t0) / k)
+    return Limits(2.0 * n ** 3 / statistics.median(gemm) / 1e9, 2.0 * src.nbytes / statistics.median(copy) / 1e9,
+                  src.nbytes / statistics.median(fill) / 1e9)
+
+
+def compulsory_bytes(w: Workload, inp: dict, grads: dict) -> int:
+    """Bytes any implementation must move: every input read once, every gradient written once."""
+    return sum(np.asarray(v).nbytes for v in inp.values()) + sum(np.asarray(g).nbytes for g in grads.values())
+
+
 def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target: float, faults: bool,
                clock: str = "cpu") -> None:
-    cols = ["generated", *COMPETITORS]
+    limits = measure_limits(max(5, repeats // 5), clock)
+    print(f"this core: dgemm {limits.gflops:.1f} GF/s (n = 2048, one thread), copy {limits.gbytes:.1f} GB/s "
+          f"(128 MiB, read + write), fill {limits.fill:.1f} GB/s (128 MiB written by NumPy's own stores)\n")
+    cols = ["generated", "out=", *COMPETITORS]
     pairs = [f"{t} / {f} (q1-q3)" for t, f in PAIRS.items()]
-    print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 | {' | '.join(pairs)} |")
-    print("|---|---:|---:|" + "---:|" * len(cols) + "---:|" + "---:|" * len(pairs))
+    print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 | {' | '.join(pairs)} "
+          "| floor ms | generated/floor | out=/floor | generated GF/s (of dgemm) | generated GB/s (of copy) |")
+    print("|---|---:|---:|" + "---:|" * len(cols) + "---:|" + "---:|" * len(pairs) + "---:|---:|---:|---:|---:|")
     notes = []
     for w in ws:
         inp = w.inputs(np.random.default_rng(0))  # the same inputs with or without --only
         module = load(codegen(w.expr, ",".join(w.wrt), w.shapes, w.assume))
-        builders = {"hand": hand_contender, "generated": generated_contender}
+        builders = {"hand": hand_contender, "generated": generated_contender, "out=": buffered_contender}
         builders.update({c: COMPETITORS[c][1] for c in competitors})
         steps = {}
         ref = None
@@ -444,8 +517,13 @@ def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target:
                 notes.append(f"{w.name}: {n} used {load_:.2f} cores")
             cells.append(f"{statistics.median(ratio[n]):.2f}{star}")
         paired = [_paired(times, t, f) for t, f in PAIRS.items()]
+        nbytes = compulsory_bytes(w, inp, ref[1])
+        floor = limits.floor(w.flops, nbytes)
+        gen, buf = statistics.median(times["generated"]), statistics.median(times["out="])
+        gf, gb = w.flops / gen / 1e9, nbytes / gen / 1e9
         print(f"| {w.name} | {statistics.median(times['hand']) * 1e3:.3f} | {k} | {' | '.join(cells)} | {q1:.2f}-{q3:.2f} "
-              f"| {' | '.join(paired)} |", flush=True)
+              f"| {' | '.join(paired)} | {floor * 1e3:.3f} | {gen / floor:.2f} | {buf / floor:.2f} "
+              f"| {gf:.1f} ({gf / limits.gflops:.2f}) | {gb:.1f} ({gb / limits.gbytes:.2f}) |", flush=True)
         if faults:
             notes.append(f"{w.name}: minor page faults per call (median): "
                          + ", ".join(f"{n} {statistics.median(v.faults):.0f}" for n, v in s.items()))
@@ -502,8 +580,8 @@ def traced_peak(backward: Callable, cache) -> int:
 def run_memory(ws: list[Workload]) -> None:
     mb = 1 / 2**20
     print("| workload | gradients MB | hand backward peak MB | generated backward peak MB | ratio "
-          "| hand cache MB | generated cache MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| generated out= peak MB | hand cache MB | generated cache MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for w in ws:
         inp = w.inputs(np.random.default_rng(0))  # the same inputs with or without --only
         module = load(codegen(w.expr, ",".join(w.wrt), w.shapes, w.assume))
@@ -512,8 +590,55 @@ def run_memory(ws: list[Workload]) -> None:
         grads = sum(g.nbytes for g in w.hand_backward(hand_cache).values())
         hand = min(traced_peak(w.hand_backward, hand_cache) for _ in range(2))
         gen = min(traced_peak(module["backward"], gen_cache) for _ in range(2))
-        print(f"| {w.name} | {grads * mb:.2f} | {hand * mb:.2f} | {gen * mb:.2f} | {gen / hand:.2f} "
+        bufs = {k: v for k, v in module["backward"](gen_cache).items() if isinstance(v, np.ndarray)}
+        into = min(traced_peak(lambda c, b=module["backward"], o=bufs: b(c, out=o), gen_cache) for _ in range(2))
+        print(f"| {w.name} | {grads * mb:.2f} | {hand * mb:.2f} | {gen * mb:.2f} | {gen / hand:.2f} | {into * mb:.2f} "
               f"| {_held(hand_cache, inp) * mb:.2f} | {_held(gen_cache, inp) * mb:.2f} |", flush=True)
+
+
+# ---------------------------------------------------------------- the orientations of skinny products
+ORIENTATION_SHAPES = [(256, 3072, 10), (4096, 512, 8), (1000, 500, 4), (2048, 64, 10), (128, 3072, 10),
+                      (256, 1000, 16), (64, 1000, 16), (256, 256, 10), (64, 100, 10)]
+
+
+def _orientation_forms(X, W, G) -> dict[str, Callable]:
+    return {"XW": lambda: X @ W, "WXT": lambda: (W.T @ X.T).T, "XG": lambda: X.T @ G, "GXT": lambda: (G.T @ X).T}
+
+
+def _per_repeat(t: dict, a: str, b: str) -> str:
+    q = [x / y for x, y in zip(t[a], t[b])]
+    q1, _, q3 = statistics.quantiles(q, n=4)
+    return f"{statistics.median(q):.2f} ({q1:.2f}-{q3:.2f})"
+
+
+def run_orientations(repeats: int, clock: str) -> None:
+    """Both ways of computing each skinny product the generated code meets, interleaved and
+    paired: the forward ``X W`` (m × k times k × n, n small) against ``(Wᵀ Xᵀ)ᵀ``, and the
+    backward ``Xᵀ G`` against ``(Gᵀ X)ᵀ`` — what the emitter's ``_SKINNY`` and ``_NARROW`` rules
+    choose from."""
+    rng = np.random.default_rng(0)
+    tick = time.process_time if clock == "cpu" else time.perf_counter
+    print("| m × k · k × n | X W µs | (Wᵀ Xᵀ)ᵀ / X W (q1-q3) | Xᵀ G µs | (Gᵀ X)ᵀ / Xᵀ G (q1-q3) | generated uses |")
+    print("|---|---:|---:|---:|---:|---|")
+    for m, k, n in ORIENTATION_SHAPES:
+        forms = _orientation_forms(rng.standard_normal((m, k)), rng.standard_normal((k, n)),
+                                   rng.standard_normal((m, n)))
+        calls = max(1, int(2e-3 / (2.0 * m * k * n / 20e9)))
+        t: dict[str, list[float]] = {f: [] for f in forms}
+        names = list(forms)
+        for r in range(repeats):
+            for f in names[r % 4:] + names[:r % 4]:
+                forms[f]()
+                t0 = tick()
+                for _ in range(calls):
+                    forms[f]()
+                t[f].append((tick() - t0) / calls)
+        src = codegen("L = sum(-Y .* log_softmax(X*W, 2))", "W", {"X": (m, k), "W": (k, n), "Y": (m, n)},
+                      {"Y": "onehot_rows"}, verify=False)
+        uses = ("(Wᵀ Xᵀ)ᵀ" if "(W.T @ X.T).T" in src else "X W") + ", " + \
+            ("(Gᵀ X)ᵀ" if ".T @ X).T" in src else "Xᵀ G")
+        print(f"| {m} × {k} · {k} × {n} | {statistics.median(t['XW']) * 1e6:.0f} | {_per_repeat(t, 'WXT', 'XW')} "
+              f"| {statistics.median(t['XG']) * 1e6:.0f} | {_per_repeat(t, 'GXT', 'XG')} | {uses} |", flush=True)
 
 
 # ---------------------------------------------------------------- main
@@ -547,6 +672,8 @@ def main(argv=None):
                     help="only workloads whose name contains NAME (case-insensitive; repeatable)")
     ap.add_argument("--target", type=float, default=5.0, help="least duration of one sample, ms (default 5)")
     ap.add_argument("--memory", action="store_true", help="peak memory of backward instead of timings")
+    ap.add_argument("--orientations", action="store_true",
+                    help="time both orientations of the skinny products (X W, Xᵀ G) instead")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin the process to one CPU")
     ap.add_argument("--cpu", type=int, help="the CPU to pin to (default: the last one allowed)")
     ap.add_argument("--faults", action="store_true", help="also print minor page faults per call")
@@ -592,7 +719,10 @@ def main(argv=None):
     clock = args.clock or ("cpu" if pinned.startswith("process pinned") else "wall")
     print(f"{repeats} repeats, {clock} clock; median over repeats of time / hand-written time of the same repeat "
           "(lower is faster)\n")
-    run_timing(ws, competitors, repeats, target, args.faults, clock)
+    if args.orientations:
+        run_orientations(max(repeats, 9), clock)
+    else:
+        run_timing(ws, competitors, repeats, target, args.faults, clock)
     missing = [c for c in COMPETITORS if c not in competitors]
     if missing:
         print(f"- not installed: {', '.join(missing)}")

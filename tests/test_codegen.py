@@ -65,7 +65,7 @@ def test_gradcheck_catalogue(expr, wrt, shapes, assume):
 def test_gradcheck_catches_a_wrong_gradient():
     """Testing the tester: a backward that is off by 0.1% must fail."""
     src = codegen("norm(W*x)^2", "W", {"W": (3, 2), "x": (2,)})
-    ns = load(src.replace("return {'W': dL_dW}", "return {'W': 1.001 * dL_dW}"))
+    ns = load(src.replace("{'W': dL_dW}", "{'W': 1.001 * dL_dW}"))
     W, x = np.ones((3, 2)), np.arange(2.0)
     _, cache = ns["forward"](W=W, x=x)
     g = ns["backward"](cache)["W"]

@@ -114,14 +114,41 @@ def variables(root: Node) -> list[Node]:
 def depends_on(root: Node, var: Node) -> bool:
     """Whether ``var`` occurs in ``root`` (memoised per node).
 
-    The memo key is the variable's ``serial``, unique for the process: an ``id`` is reused once
-    its node dies, and a node that outlives it would answer for a different variable."""
+    The walk is pruned: it enters only nodes not yet answered, so a query on a memoised node is
+    one lookup and every node is answered once per variable, however many queries reach it
+    (the reverse loop asks at every node: a whole-subgraph walk per query made it quadratic).
+    Leaves answer without being entered.  The memo key is the variable's ``serial``, unique for
+    the process: an ``id`` is reused once its node dies, and a node that outlives it would
+    answer for a different variable."""
     key = ("dep", var.serial)
-    for node in topo_order([root]):
-        if key in node.memo:
+    memo = root.memo
+    if key in memo:
+        return memo[key]
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, i = stack.pop()
+        if node is var:
+            node.memo[key] = True
             continue
-        node.memo[key] = node is var or any(a.memo[key] for a in node.args)
-    return root.memo[key]
+        args = node.args
+        found = False
+        while i < len(args):                       # up to the first argument not answered yet
+            child = args[i]
+            answer = child.memo.get(key)
+            if answer is None:
+                if child is not var and child.args:
+                    break
+                answer = child.memo[key] = child is var
+            if answer:                             # one argument holding var answers the node
+                found = True
+                break
+            i += 1
+        if found or i == len(args):
+            node.memo[key] = found
+            continue
+        stack.append((node, i))
+        stack.append((args[i], 0))
+    return memo[key]
 
 
 def as_fraction(x: float | Fraction | str) -> Fraction:

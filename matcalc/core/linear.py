@@ -26,6 +26,7 @@ from fractions import Fraction
 from matcalc.core import algebra as A
 from matcalc.core.errors import InternalError, UnsupportedError
 from matcalc.core.graph import Node, depends_on
+from matcalc.core.rebuild import postorder
 
 NOT_LINEAR = "not linear in the tangent"
 
@@ -59,17 +60,46 @@ class LinearMap:
 
     def __init__(self, T: Node):
         self.T = T
+        self.depth = 0                          # calls in progress (warm only from the outermost)
         self.memo: dict[tuple, object] = {}     # keyed by the node: temporaries made below stay alive
 
     def __call__(self, e: Node, *at):
         key = (e, *at)
         if self.memoise and key in self.memo:
             return self.memo[key]
-        r = self.walk(e, *at)
+        if self.memoise and not at and not self.depth:
+            self.warm(e)
+        self.depth += 1
+        try:
+            r = self.walk(e, *at)
+        finally:
+            self.depth -= 1
         self.check(e, r)
         if self.memoise:
             self.memo[key] = r
         return r
+
+    def warm(self, root: Node) -> None:
+        """Fill the memo children first for the part of ``root`` that holds ``T`` (the factors of
+        a product chain, not its inner products), so that the walk from ``root`` recurses only
+        into what is already answered, however deep the expression (a 600-layer network's
+        Hessian).  A node whose form cannot be read on its own is left to the walk, which may
+        reach it in a context that can (or raise its error there)."""
+        def children(n: Node) -> list:
+            if n is self.T or ((n,) in self.memo) or not depends_on(n, self.T):
+                return []
+            return factors(n) if n.op == "matmul" else list(n.args)
+        self.depth += 1
+        try:
+            for n in postorder(root, children):
+                if n is root or (n,) in self.memo or n is self.T or not depends_on(n, self.T):
+                    continue
+                try:
+                    self(n)
+                except (UnsupportedError, InternalError):
+                    continue
+        finally:
+            self.depth -= 1
 
     def walk(self, e: Node, *at):
         if e is self.T:

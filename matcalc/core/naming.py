@@ -2,7 +2,7 @@
 
 A ``Namer`` hands out names that are valid Python, unique within one generated module, never a
 keyword (``lambda`` becomes ``lambda_``), never one of the module's own names (``np``, ``cache``,
-``upstream``...) and never one that ruff flags as ambiguous (``l``, ``I``, ``O``).  Gradients are
+``upstream``, ``out``...) and never one that ruff flags as ambiguous (``l``, ``I``, ``O``).  Gradients are
 ``dL_dW``; forward steps without a name in the program are ``z1``, ``z2``..., shared
 subexpressions ``t1``, ``t2``...; the second-order module's ``v_x``, ``hv_x``, ``H_x_y``, ``e_x``
 are made here too (``Namer``'s methods), and so are printed programs' temporaries (``numbered``)
@@ -32,7 +32,7 @@ from matcalc.core.rules import CODE_HELPERS
 MODULE_NAMES = {"np", "DTYPE", "cache", "upstream", "inputs", "functions", "forward", "backward",
                 "Model", "self", "float", "dict", "ValueError", "_scalar", "_log_softmax", "hessian",
                 "hessian_from_cache", "hvp", "_kron4", "_eye_kron4", "_kron4_eye", "_kron4_t", "_commutation4",
-                "type", "None", "True", "False"} | set(CODE_HELPERS)
+                "type", "None", "True", "False", "out", "_buffers", "_give", "_fill"} | set(CODE_HELPERS)
 AMBIGUOUS = {"l", "I", "O"}
 
 
@@ -89,8 +89,13 @@ class Namer:
 
     # ------------------------------------------------------------ the names generated code uses
     def output(self, statement: str | None) -> str:
-        """The local of the program's result: its last statement's name, else ``out``."""
-        return self.local(statement if statement else "out")
+        """The local of the program's result: its last statement's name, else ``value`` (``out``
+        is backward's parameter for the caller's gradient buffers)."""
+        return self.local(statement if statement else "value")
+
+    def buffer(self, of: str) -> str:
+        """The local holding the caller's gradient buffer for the variable local ``of``: ``out_W``."""
+        return self.local(f"out_{of.rstrip('_')}")
 
     def step(self) -> str:
         """A forward step the program did not name: ``z1``, ``z2``, ..."""

@@ -47,3 +47,24 @@ def postorder(root: Node, children: Callable[[Node], tuple]) -> list[Node]:
             stack.pop()
             order.append(node)
     return order
+
+
+def memo_fold(root: Node, key: object, value: Callable[[Node, list], object]):
+    """``value(node, its arguments' values)`` for ``root``, stored on every node it needs under
+    ``node.memo[key]``; the walk enters only nodes not answered yet, so asking again, or asking
+    a node above answered ones, costs only the new nodes (no recursion)."""
+    if key in root.memo:
+        return root.memo[key]
+    stack: list[tuple[Node, int]] = [(root, 0)]
+    while stack:
+        node, i = stack.pop()
+        args = node.args
+        while i < len(args) and key in args[i].memo:
+            i += 1
+        if i < len(args):
+            stack.append((node, i + 1))
+            stack.append((args[i], 0))
+            continue
+        if key not in node.memo:
+            node.memo[key] = value(node, [a.memo[key] for a in args])
+    return root.memo[key]

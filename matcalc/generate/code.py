@@ -11,12 +11,14 @@ from matcalc.core.graph import Node
 from matcalc.core.kinds import is_variable
 from matcalc.core.rules import CODE_HELPERS
 from matcalc.core.rules.targets import NUMPY, Target
+from matcalc.generate.buffers import BUFFER_HELPERS
 
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
 _UNKNOWN = 2 ** 40          # the size of a dimension known only by name
 
 HELPERS = {
     **CODE_HELPERS,                                             # the rule table's, by name
+    **BUFFER_HELPERS,                                           # backward's out= buffers
     "_scalar": '''def _scalar(v):
     """A scalar result as a NumPy scalar of DTYPE."""
     if type(v) is DTYPE:

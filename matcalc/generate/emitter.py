@@ -24,6 +24,8 @@ from matcalc.generate.code import ADD, ATOM, HELPERS, MUL, POW, UNARY, Code, kno
 
 _EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
 _NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
+_SKINNY = 2 ** 19           # A B with a narrow B and at least this many entries in A: (Bᵀ Aᵀ)ᵀ
+_TALL = 1000                # ... or at least this many rows in A
 _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
 
 
@@ -43,10 +45,12 @@ class Emitter:
         self.forward_of: dict[int, Node] = {}  # id -> forward node (for reuse of softmax etc.)
         self.line_names: dict[str, str | None] = {}
         self.fresh: dict[str, tuple] = {}      # locals holding a new array of the node's full shape
+        self.arrays: set[str] = set()          # locals holding an array (not a scalar): releasable
         # the locals each line reads, tracked as the graph is printed (never read off the text):
         # reads[-1] collects the line being printed, a hoisted subexpression pushes its own set
         self.reads: list[set[str]] = [set()]
         self.line_reads: dict[int, set[str]] = {}
+        self.prepared: set[int] = set()        # hoisted nodes whose own dependencies were defined first
 
     def read(self, name: str) -> None:
         """Record that the line being printed reads the local ``name``."""
@@ -84,6 +88,8 @@ class Emitter:
             self.emit(f"    {name} = {c.text}", reads)
         if c.alias is None and c.full and not node.is_scalar and not _VIEW.match(c.text):
             self.fresh[name] = node.shape
+        if not node.is_scalar:
+            self.arrays.add(name)
         info = Code(name, ATOM, c.full or node.is_scalar, c.alias)
         if register:
             self.named[id(node)] = info
@@ -92,12 +98,15 @@ class Emitter:
     def expr(self, node: Node) -> Code:
         info = self.named.get(id(node))
         if info is None and id(node) in self.pending:
-            name, _, adjoint = self.pending.pop(id(node))
-            info = self.define(name, node, adjoint)
+            self.define_pending(node)
+            info = self.named[id(node)]
         if info is not None:
             self.read(info.text)
             return Code(info.text, ATOM, info.full, info.alias or info.text)
         hoisted = id(node) in self.hoist
+        if hoisted and id(node) not in self.prepared:   # what it reads that has a line, first
+            self.prepared.add(id(node))
+            self.run(self.definition_actions(node)[:-1])
         if hoisted:
             self.reads.append(set())
         c = self.op(node)
@@ -111,24 +120,104 @@ class Emitter:
     def define(self, name: str, node: Node, value: Node, register: bool = True) -> Code:
         """``name = value`` with ``+=`` accumulation when the first term is a fresh array."""
         if is_sum(value) and not value.is_scalar:
-            first = self.expr(value.args[0])
-            if first.full and first.alias is None:
-                reads, self.reads[-1] = self.reads[-1], set()
-                self.emit(f"    {name} = {first.text}", reads)
-                for t in value.args[1:]:
-                    c = self.expr(t)
-                    reads, self.reads[-1] = self.reads[-1] | {name}, set()
-                    if c.text.startswith("-") and c.prec in (MUL, UNARY):
-                        self.emit(f"    {name} -= {c.text[1:]}", reads)
-                    else:
-                        self.emit(f"    {name} += {c.text}", reads)
-                info = Code(name, ATOM, True, None)
-                if register:
-                    self.named[id(node)] = info
-                return info
-            rest = self._add_text([first] + [self.expr(t) for t in value.args[1:]])
-            return self.assign(name, node, rest, register)
+            state = self.open_sum(name, value.args[0])
+            for t in value.args[1:]:
+                self.add_term(state, t)
+            return self.close_sum(state, node, register)
         return self.assign(name, node, self.expr(value), register)
+
+    def open_sum(self, name: str, first_term: Node) -> list:
+        """Start ``name = first + …``: its first line if the first term is a fresh array (the
+        others are added with ``+=``), else the terms are collected into one line."""
+        first = self.expr(first_term)
+        if first.full and first.alias is None:
+            reads, self.reads[-1] = self.reads[-1], set()
+            self.emit(f"    {name} = {first.text}", reads)
+            return [name, True]
+        return [name, False, first]
+
+    def add_term(self, state: list, term: Node) -> None:
+        c = self.expr(term)
+        if not state[1]:
+            state.append(c)
+            return
+        name = state[0]
+        reads, self.reads[-1] = self.reads[-1] | {name}, set()
+        if c.text.startswith("-") and c.prec in (MUL, UNARY):
+            self.emit(f"    {name} -= {c.text[1:]}", reads)
+        else:
+            self.emit(f"    {name} += {c.text}", reads)
+
+    def close_sum(self, state: list, node: Node, register: bool) -> Code:
+        name = state[0]
+        if not state[1]:
+            return self.assign(name, node, self._add_text(state[2:]), register)
+        info = Code(name, ATOM, True, None)
+        self.arrays.add(name)
+        if register:
+            self.named[id(node)] = info
+        return info
+
+    def define_pending(self, placeholder: Node) -> None:
+        """Define an adjoint placeholder and, first, the placeholders and hoisted subexpressions
+        its adjoint reads, in the order reading it depth first and left to right would (the same
+        lines), but from a loop: the backward pass of a 500-layer network is a chain of 500
+        adjoints, each read by the next, and reading them recursively overflowed the stack."""
+        self.run(self.definition_actions(placeholder))
+
+    def run(self, actions: list[tuple[str, Node, Node | None]]) -> None:
+        """Carry out ``definition_actions`` in order."""
+        sums: dict[int, list] = {}
+        for action, n, term in actions:
+            if action == "hoist":
+                self.expr(n)
+            elif action == "define":
+                name, _, adjoint = self.pending.pop(id(n))
+                self.define(name, n, adjoint)
+            elif action == "open":
+                name, _, adjoint = self.pending.pop(id(n))
+                sums[id(n)] = self.open_sum(name, adjoint.args[0])
+            elif action == "term":
+                self.add_term(sums[id(n)], term)
+            else:
+                self.close_sum(sums.pop(id(n)), n, True)
+
+    def definition_actions(self, placeholder: Node) -> list[tuple[str, Node, Node | None]]:
+        """What defining ``placeholder`` (or a hoisted node) does, in order, as (action, node, term): ``hoist`` a
+        shared subexpression, ``define`` a placeholder, or ``open`` a placeholder whose adjoint is
+        a sum, add each further ``term`` and ``close`` it (as ``define`` does, lines between)."""
+        actions: list[tuple[str, Node, Node | None]] = []
+        seen: set[int] = set()
+
+        def items(n: Node) -> list:
+            if id(n) in self.pending:
+                G = self.pending[id(n)][2]
+                if is_sum(G) and not G.is_scalar:
+                    out = [G.args[0], ("open", n, None)]
+                    for t in G.args[1:]:
+                        out += [t, ("term", n, t)]
+                    return out + [("close", n, None)]
+                return [G, ("define", n, None)]
+            if id(n) in self.named or not n.args:
+                return []
+            args = list(n.args)
+            if n.op == "matmul":                      # diag(v) B and A diag(v) read v, not diag(v)
+                args = [a.args[0] if a.op == "diag" else a for a in args]
+            elif n.op == "sum" and n.attrs[0] is None and args[0].op == "pow" and args[0].attrs[0] == 2:
+                args = list(args[0].args)             # Σ x² reads x (np.vdot)
+            return [*args, ("hoist", n, None)] if id(n) in self.hoist else args
+        seen.add(id(placeholder))
+        stack = [iter(items(placeholder))]
+        while stack:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+            elif isinstance(item, tuple):
+                actions.append(item)
+            elif id(item) not in seen:
+                seen.add(id(item))
+                stack.append(iter(items(item)))
+        return actions
 
     def full(self, node: Node) -> Code:
         """The node's value with its full shape (broadcasting materialised as a view)."""
@@ -289,6 +378,12 @@ class Emitter:
             # Aᵀ B with a few columns: (Bᵀ A)ᵀ, which OpenBLAS computes about twice as fast
             xa = self.full(a.args[0])
             return Code(f"({wrap(y, ATOM)}.T @ {wrap(xa, MUL + 1)}).T")
+        if a.op != "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW \
+                and (known_size(a.rows) * known_size(a.cols) >= _SKINNY or known_size(a.rows) >= _TALL):
+            # A B with a few columns and a large or tall A (X W in softmax regression): (Bᵀ Aᵀ)ᵀ,
+            # which OpenBLAS computes 1.1-1.45x as fast from about 2¹⁹ entries or 1000 rows of A
+            # (benchmarks/bench_codegen.py --orientations); below that the plain product is faster
+            return Code(f"({wrap(y, ATOM)}.T @ {wrap(x, ATOM)}.T).T")
         return Code(f"{wrap(x, MUL)} @ {wrap(y, MUL + 1)}", MUL)
 
     def op_pow(self, n):

@@ -85,7 +85,8 @@ def gradcheck_gradients(expr: str, wrt, shapes: dict | None = None, assume: dict
     for env, inputs in sample_inputs(typed, variables, rng, functions, points):
         value, cache = mod["forward"](**inputs, **kw)
         grads = mod["backward"](cache)
-        trouble = _reentrancy(mod, cache, grads) or _forward_mismatch(typed, variables, env, functions, value, tol)
+        trouble = _reentrancy(mod, cache, grads) or buffered(mod, cache, grads, inputs, kw) \
+            or _forward_mismatch(typed, variables, env, functions, value, tol)
         if trouble:
             report.detail = trouble
             report.errors.update({n: float("inf") for n in names})
@@ -147,6 +148,41 @@ def _forward_mismatch(typed, variables, env, functions, value, tol) -> str | Non
     if not np.isfinite(err) or err > max(tol, 1e-9) * 10:
         return f"forward() differs from the program's value (relative error {err:.2e})"
     return None
+
+
+def buffered(mod: dict, cache: dict, grads: dict, inputs: dict, kw: dict) -> str | None:
+    """What breaks the contract of the caller's buffers: ``backward(cache, out=bufs)`` must fill
+    and return the very arrays given, equal to the fresh gradients, and touch no array returned
+    before; a ``Model``'s second backward must return its first one's arrays, overwritten."""
+    first = {k: np.array(v, copy=True) for k, v in grads.items()}
+    bufs = {k: np.full(np.shape(v), np.nan, dtype=np.asarray(v).dtype) for k, v in grads.items()}
+    got = mod["backward"](cache, 1.0, out=bufs)
+    for k, v in first.items():
+        if got[k] is not bufs[k]:
+            return f"backward(cache, out=...) did not return the array given for {k}"
+        if not _same(bufs[k], v):
+            return f"backward(cache, out=...) differs from the fresh gradient of {k}"
+        if not np.array_equal(np.asarray(grads[k]), v, equal_nan=True):
+            return f"backward(cache, out=...) overwrote the gradient of {k} returned before"
+    model = mod["Model"]()
+    model.forward(**inputs, **kw)
+    once = model.backward()
+    kept = {k: np.array(v, copy=True) for k, v in once.items()}
+    twice = model.backward(2.0)
+    for k, v in kept.items():
+        if type(once[k]) is np.ndarray and twice[k] is not once[k]:
+            return f"Model.backward did not reuse its array for {k}"
+        if not _same(v, first[k]) or not _same(twice[k], 2.0 * first[k]):
+            return f"Model.backward differs from the module's backward for {k}"
+    return None
+
+
+def _same(a, b) -> bool:
+    """Equal up to the last bits (the same operations, perhaps on differently aligned arrays)."""
+    a, b = np.asarray(a), np.asarray(b)
+    scale = float(np.max(np.abs(b), initial=0.0)) if b.size and np.all(np.isfinite(b)) else 0.0
+    rtol = 1e-5 if a.dtype == np.float32 else 1e-12
+    return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=rtol * scale, equal_nan=True)
 
 
 def _reentrancy(mod: dict, cache: dict, grads: dict) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcalc.generate.gradcheck import TOL, GradcheckReport, central_difference, prepare, sample_inputs
+from matcalc.generate.gradcheck import TOL, GradcheckReport, buffered, central_difference, prepare, sample_inputs
 from matcalc.generate.hessian_program import block_keys, codegen_hessian_source
 
 
@@ -112,5 +112,8 @@ def gradcheck_hessian(expr: str, wrt, shapes: dict | None = None, assume: dict |
         for k, s in snapshot.items():
             if not np.array_equal(np.asarray(cache[k]), s, equal_nan=True):
                 report.detail = f"backward, hessian_from_cache or hvp wrote into the cache entry {k}"
+        trouble = buffered(mod, cache, grads, inputs, kw)
+        if trouble:
+            report.detail = trouble
         report.point = inputs
     return report

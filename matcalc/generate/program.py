@@ -19,6 +19,7 @@ from matcalc.core.kinds import generic_function, is_leaf, is_sum, is_variable
 from matcalc.core.naming import Namer, identifiers
 from matcalc.core.reverse import backpropagate
 from matcalc.core.rules.targets import NUMPY, TARGETS, Target
+from matcalc.generate.buffers import early_gradients, into_buffers, release
 from matcalc.generate.code import ATOM, Code, external, ndim, wrap
 from matcalc.generate.emitter import Emitter
 from matcalc.generate.inplace import in_place
@@ -185,6 +186,10 @@ class Program:
                     returned_roots.add(root)
                 em.assign(gname, v, c, False)
             self.grads.append((name, external(ext, gname, self.target)))
+        # the caller's buffers (a target whose backward takes out=), by the gradients' outside shapes
+        self.buffers = [(name, self.namer.buffer(self.local[name]), _external_shape(em, v))
+                        for name, v in zip(self.wrt, wrt)] if self.target.buffers else []
+        em.reads[-1] = set()
         return em
 
     def emitter(self, fwd: Emitter) -> Emitter:
@@ -223,13 +228,34 @@ class Program:
             else:
                 seed = self.target.seed_column if ndim(out) == 1 and out.is_column else self.target.seed_other
                 body.append(f"    {self.seed_name} = {seed.format(shape=seed_shape)}")
-        body += in_place(bwd.lines, bwd.fresh, set(self.grad_locals), module=self.target.module) if self.target.in_place else bwd.lines
+        if self.target.buffers:
+            body += self._backward_lines(bwd)
+        else:
+            body += in_place(bwd.lines, bwd.fresh, set(self.grad_locals), module=self.target.module) \
+                if self.target.in_place else bwd.lines
         helpers = self.helpers | set(self.target.helpers)
         if self._uses_scalar():
             helpers |= set(self.target.scalar_helpers)
+        if self.target.buffers:
+            helpers |= {"_buffers", "_give"} | ({"_fill"} if any("_fill(" in t for t in body) else set())
         return Parts(self.expr, [(name, _shape_doc(v)) for name, v in self.inputs.items()], self.wrt, self.dtype,
                      generic, helpers, self._forward_body(fwd, fdims, generic, needed + fn_needed + dims_needed),
-                     [t for t in needed + fn_needed + dims_needed if t in own], body, self.grads)
+                     [t for t in needed + fn_needed + dims_needed if t in own], body, self.grads,
+                     buffers=[buf for _, buf, _ in self.buffers])
+
+    def _backward_lines(self, bwd: Emitter) -> list[str]:
+        """backward's body: temporaries reused (``inplace``), each gradient as early as it can be,
+        matrix gradients written into the caller's buffers, dead temporaries released
+        (``buffers``); first the line that checks the caller's buffers."""
+        grads = set(self.grad_locals)
+        lines = early_gradients(in_place(bwd.lines, bwd.fresh, grads, module=self.target.module), self.grad_locals)
+        matrices = {g: buf for g, (_, buf, shape), v in zip(self.grad_locals, self.buffers, self.wrt_nodes)
+                    if ndim(v) == 2}
+        lines = release(into_buffers(lines, matrices), bwd.arrays, grads)
+        shapes = ", ".join(f"({name!r}, {shape})" for name, _, shape in self.buffers)
+        locals_ = ", ".join(buf for _, buf, _ in self.buffers)
+        one = "," if len(self.buffers) == 1 else ""
+        return [f"    {locals_}{one} = _buffers(out, cache, ({shapes}{one}))", *lines]
 
     def _forward_body(self, fwd: Emitter, fdims: list[str], generic: list[str], cached: list[str]) -> list[str]:
         out = self.typed.output
@@ -319,6 +345,16 @@ def _broadcast_constant(G: Node) -> bool:
     return body is not None and body.op == "ones"
 
 
+def _external_shape(em: Emitter, v: Node) -> str:
+    """The text of a variable's shape as forward takes it (a vector ``(n,)``, a scalar ``()``)."""
+    nd = ndim(v)
+    if nd == 0:
+        return "()"
+    if nd == 1:
+        return f"({em.dim(v.rows if v.is_column else v.cols)},)"
+    return em.shape(v)
+
+
 def _shape_doc(v: Node) -> str:
     nd = v.attrs[1]
     if v.attrs[2] == "index":
@@ -346,4 +382,26 @@ def shared_nodes(roots: list[Node], named: dict, pending: dict) -> set[int]:
         count[id(n)] = count.get(id(n), 0) + 1
         if count[id(n)] == 1:
             stack.extend(n.args)
-    return {k for k, c in count.items() if c > 1}
+    return {k for k, c in count.items() if c > 1} | deep_nodes(roots, count)
+
+
+MAX_INLINE_DEPTH = 40
+"""The deepest expression the emitter prints inline: below it a node gets its own line, so that
+printing a deep Hessian's single expression never recurses as deep as the network."""
+
+
+def deep_nodes(roots: list[Node], region: dict[int, int]) -> set[int]:
+    """Nodes of ``region`` (ids of the nodes printed inline) at every ``MAX_INLINE_DEPTH``
+    levels of inline nesting, counted children first (none in programs of ordinary depth)."""
+    depth: dict[int, int] = {}
+    out: set[int] = set()
+    for n in topo_order(roots):
+        if id(n) not in region:
+            depth[id(n)] = 0
+            continue
+        d = 1 + max((depth[id(a)] for a in n.args), default=0)
+        if d >= MAX_INLINE_DEPTH:
+            out.add(id(n))
+            d = 0
+        depth[id(n)] = d
+    return out

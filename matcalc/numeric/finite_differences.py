@@ -161,7 +161,7 @@ def parse_printed(text: str, variables: dict[str, Node]):
     program's variable shapes and assumptions; a program ``t1 = ...; ...`` defines its own names.
 
     The variable nodes are hash-consed, so the parsed graph's leaves are the program's own."""
-    program = parse(text)
+    program = parse(text, max_length=None)       # our own text: only the nesting limit applies
     mentioned = set()
     for st in program.statements:
         mentioned.update(names_in(st.value))

@@ -67,10 +67,15 @@ def dimension_sizes(leaves: Iterable[Node], rng: np.random.Generator | None = No
 
 
 def concrete_shape(node: Node, sizes: dict) -> tuple[int, int]:
-    shape = tuple(d.evaluate(sizes) for d in node.shape)
-    if None in shape:
-        raise TypeError(f"a size of {node.shape} is not among {sizes}")
-    return shape
+    """``node``'s shape at the named sizes ``sizes``: looked up, substituted only when compound."""
+    return tuple(_size(d, sizes) for d in node.shape)
+
+
+def _size(d, sizes: dict) -> int:
+    if d.is_Integer:
+        return int(d)
+    size = sizes.get(d)
+    return size if size is not None else int(d.subs(sizes))
 
 
 def kinks(roots: list[Node]) -> list[tuple[Node, Node | None, Kinks]]:

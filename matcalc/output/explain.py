@@ -43,8 +43,7 @@ class _Out:
         return self.printer(n)
 
     def definition(self, n: Node) -> str:
-        inner = {k: v for k, v in self.names.items() if k != id(n)}
-        return Printer(self.style, inner)(n)
+        return Printer(self.style, self.names, unnamed=n)(n)
 
     def lab(self, n: Node | None) -> str:
         """A node's name, or the node itself printed (a leaf such as ``uᵀ``)."""

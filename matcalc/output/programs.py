@@ -4,15 +4,24 @@ network's gradient prints linear in size.
 """
 from __future__ import annotations
 
+from collections import deque
+
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node, topo_order
 from matcalc.core.kinds import is_leaf, is_variable
 from matcalc.core.naming import numbered
 from matcalc.output.render import Printer
 
+MAX_NESTING = 40
+"""The deepest unnamed nesting a printed expression keeps (in graph levels; a product chain
+prints flat and counts once): below it a fresh ``t`` names the subexpression, so a 500-layer
+network's gradient prints as a program whose every line parses back (the parser accepts
+``parser.MAX_DEPTH`` levels, a printed level costs at most two) and every printer stays shallow."""
+
 
 def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int = 4) -> dict[Node, str]:
-    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``.
+    """Names for shared subexpressions worth naming: the program's own, then fresh ``t1, t2, …``;
+    and fresh names that keep unnamed nesting under ``MAX_NESTING`` levels.
 
     ``given`` and the result are keyed by node (not ``id``), so a name can never attach to a
     later node that reuses a dead node's id."""
@@ -22,18 +31,24 @@ def auto_names(roots: list[Node], given: dict, taken: set[str], threshold: int =
         for a in node.args:
             parents[a] = parents.get(a, 0) + 1
     sizes: dict[Node, int] = {}
-    for node in order:
-        sizes[node] = 1 + sum(sizes[a] for a in node.args)
+    for node in order:                  # capped: only "at least threshold" is asked
+        sizes[node] = min(threshold, 1 + sum(sizes[a] for a in node.args))
     names = {}
+    depth: dict[Node, int] = {}         # unnamed nesting below a node, in printed levels
     counter = 0
     for node in order:
         if node in given and not is_variable(node):
             names[node] = given[node]
+            depth[node] = 0
             continue
         if is_leaf(node) or A.is_const(node):
+            depth[node] = 0
             continue
-        if parents.get(node, 0) >= 2 and sizes[node] >= threshold:
+        nesting = max((depth[a] + (a.op != "matmul" or node.op != "matmul") for a in node.args), default=0)
+        if (parents.get(node, 0) >= 2 and sizes[node] >= threshold) or nesting >= MAX_NESTING:
             names[node], counter = numbered("t", counter, taken)
+            nesting = 0
+        depth[node] = nesting
     return names
 
 
@@ -46,15 +61,15 @@ def program(roots: list[Node], style: str, names: dict) -> tuple[list[tuple[str,
     lookup = Printer(style, names)
     texts: dict[Node, str] = {}
     refs: dict[Node, list[Node]] = {}
-    pending = [n for n in topo_order(roots) if lookup.named(n)]
+    pending = deque(n for n in topo_order(roots) if lookup.named(n))
     printer = Printer(style, names)
     root_texts = [printer(r) for r in roots]
     pending += printer.referenced
     while pending:
-        n = pending.pop(0)
+        n = pending.popleft()
         if n in texts:
             continue
-        inner = Printer(style, {k: v for k, v in names.items() if k is not n and k != id(n)})
+        inner = lookup.definition(n)
         texts[n] = inner(n)
         refs[n] = inner.referenced
         pending += [r for r in inner.referenced if r not in texts]

@@ -13,6 +13,7 @@ from fractions import Fraction
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, dim, make
 from matcalc.core.kinds import is_sum, is_variable
+from matcalc.core.rebuild import postorder
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
 from matcalc.core.rules.table import ATOM, NEG, POW, PROD, SUM
 from matcalc.output.latexname import _latex_chars, latex_name
@@ -120,14 +121,36 @@ def latex_arguments(args) -> str:
 class Printer:
     """Prints nodes in one style ("unicode", "text" or "latex")."""
 
-    def __init__(self, style: str = "unicode", names: dict | None = None):
+    def __init__(self, style: str = "unicode", names: dict | None = None, unnamed: Node | None = None):
+        """``names``: node (or its id) → the name it prints as; ``unnamed``: one node of them
+        printed as its body (a definition's right side)."""
         self.style = style
         self.names = dict(names or {})
+        self.unnamed = unnamed
+        self.int_keys = _has_int_keys(self.names)
+        self.reset()
+
+    def definition(self, node: Node) -> Printer:
+        """A printer for the right side of ``node``'s definition: these names, ``node`` printed
+        as its body (sharing the names, not copying them: a program prints one per name)."""
+        inner = object.__new__(Printer)
+        inner.style, inner.names, inner.int_keys, inner.unnamed = self.style, self.names, self.int_keys, node
+        inner.reset()
+        return inner
+
+    def reset(self) -> None:
+        """Forget what was printed (the memos and the references)."""
         # Keyed by the node itself (identity hash), never by id(): the printer makes temporary
         # nodes (op_pow, op_hadamard), and a dead node's id is reused by the next one, so an
         # id-keyed memo printed one subexpression in place of another.  Holding the node here
         # keeps it alive for the printer's lifetime.
         self.memo: dict[tuple[Node, int], str] = {}
+        # A node's body, printed once: (text, precedence, the (node, context) keys it printed,
+        # in order).  Bodies are filled children first (``warm``), so printing recurses only a
+        # bounded number of levels into what is already printed, however deep the expression.
+        self.bodies: dict[Node, tuple[str, int, list[tuple[Node, int]]]] = {}
+        self.calls: list[list[tuple[Node, int]]] = []    # the keys printed by each body being built
+        self.seen: set[tuple[Node, int]] = set()          # keys already accounted in ``referenced``
         self.referenced: list[Node] = []         # named nodes this printer's text mentions, in order
 
     # ---------------------------------------------------------------- entry points
@@ -136,16 +159,63 @@ class Printer:
 
     def p(self, node: Node, ctx: int) -> str:
         key = (node, ctx)
+        if self.calls:
+            self.calls[-1].append(key)
+        else:                                            # an outside call: children first, no recursion
+            self.warm(node)
         if key not in self.memo:
             s, prec = self.name_or_body(node)
             self.memo[key] = self.paren(s) if prec < ctx else s
+        if not self.calls:
+            self.account(key)
         return self.memo[key]
+
+    def warm(self, root: Node) -> None:
+        """Print the body of every unnamed node below ``root`` children first (the factors of a
+        product chain, not its inner products), so that no print recurses deeper than a few
+        levels.  A body that fails here is left to fail where it is really printed."""
+        def children(n: Node) -> tuple:
+            if self.named(n) or n in self.bodies:
+                return ()
+            return tuple(self.product_chain(n)) if n.op == "matmul" else n.args
+        for n in postorder(root, children):
+            if n in self.bodies or self.named(n):
+                continue
+            try:
+                self.build_body(n)
+            except Exception:                            # noqa: BLE001, S112 - raised again when printed
+                continue
+
+    def build_body(self, node: Node) -> tuple[str, int]:
+        self.calls.append([])
+        try:
+            s, prec = self.body(node)
+        finally:
+            calls = self.calls.pop()
+        self.bodies[node] = (s, prec, calls)
+        return s, prec
+
+    def account(self, key: tuple[Node, int]) -> None:
+        """Add the named nodes printing ``key`` mentions to ``referenced``, in the order and
+        number a depth-first print meets them (each key once per printer), without recursion."""
+        stack = [key]
+        while stack:
+            k = stack.pop()
+            if k in self.seen:
+                continue
+            self.seen.add(k)
+            if self.named(k[0]):
+                self.referenced.append(k[0])
+            else:
+                stack.extend(reversed(self.bodies[k[0]][2]))
 
     def name_of(self, node: Node) -> str | None:
         """The name given to ``node``: names are keyed by node; int keys (``id(node)``, from
         callers that keep their nodes alive while printing) are still accepted."""
+        if node is self.unnamed:
+            return None
         name = self.names.get(node)
-        if name is None and self.names and _has_int_keys(self.names):
+        if name is None and self.int_keys:
             name = self.names.get(id(node))
         return name
 
@@ -155,9 +225,11 @@ class Printer:
     def name_or_body(self, node: Node) -> tuple[str, int]:
         name = self.name_of(node)
         if name is not None:
-            self.referenced.append(node)
             return self.var_name(name), ATOM
-        return self.body(node)
+        hit = self.bodies.get(node)
+        if hit is not None:
+            return hit[0], hit[1]
+        return self.build_body(node)
 
     def paren(self, s: str) -> str:
         return rf"\left({s}\right)" if self.style == "latex" and any(t in s for t in _TALL) else f"({s})"

@@ -13,7 +13,7 @@ from fractions import Fraction
 from matcalc.core import algebra as A
 from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.linear import factors, fold
-from matcalc.core.rebuild import rebuild
+from matcalc.core.rebuild import memo_fold, rebuild
 from matcalc.core.rules import RULES
 from matcalc.simplify.elementwise import region_roots, simplify_region
 
@@ -265,7 +265,24 @@ def _compress(chain: list[Node]) -> list[Node]:
 
 # ---------------------------------------------------------------------- sums
 def _transposes(node: Node) -> int:
-    return sum(1 for n in topo_order([node]) if n.op == "transpose")
+    """How many transposes ``node`` prints with (a shared one once per use), memoised on the
+    nodes: the simplifier asks at every sum it factors, and a count over the whole subgraph
+    each time made a deep network's Hessian quadratic."""
+    return memo_fold(node, _TRANSPOSES, lambda n, counts: (n.op == "transpose") + sum(counts))
+
+
+_TRANSPOSES = "transposes"
+
+
+def _left_folded(node: Node) -> bool:
+    """Whether a product is its factors folded from the left (``fold(factors(node))`` is
+    ``node``, as every chain the simplifier rebuilds is): then all but its last factor is its
+    first argument, with no refolding (memoised: a deep Hessian's sums share long chains)."""
+    return memo_fold(node, _LEFT_FOLDED, lambda n, flags: n.op != "matmul" or
+                     (n.args[1].op != "matmul" and flags[0]))
+
+
+_LEFT_FOLDED = "left folded"
 
 
 def merge_diagonals(total: Node) -> Node:
@@ -300,9 +317,9 @@ def _factor(total: Node) -> Node:
     shared = chains[members[0]][side]
     inner_terms = []
     for i in members:
-        c, fs, _ = split[i]
+        c, fs, body = split[i]
         rest = chains[i][:-1] if side == -1 else chains[i][1:]
-        inner_terms.append((c, fs, fold(rest)))
+        inner_terms.append((c, fs, body.args[0] if side == -1 and _left_folded(body) else fold(rest)))
     inner_terms.sort(key=lambda t: _transposes(t[2]))
     common = inner_terms[0][0]
     if any(c != common for c, _, _ in inner_terms):

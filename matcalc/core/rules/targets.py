@@ -48,6 +48,8 @@ class Target:
     forward_prologue: tuple[str, ...] = ()     # lines that open forward (DTYPE, DEVICE locals)
     backward_prologue: tuple[str, ...] = ()    # lines that open backward
     helpers: tuple[str, ...] = ()              # helpers every module of this target holds
+    buffers: bool = False        # backward(cache, upstream, out=None) fills caller's arrays (NumPy: a
+                                 # framework returns its own tensors, so torch and JAX offer no out=)
 
 
 NUMPY = Target(
@@ -57,7 +59,8 @@ NUMPY = Target(
     scalar_helpers=("_scalar",), convert="np.asarray({value}, dtype=DTYPE)", seed_scalar="DTYPE(upstream)",
     seed_column="np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape((-1, 1)), {shape})",
     seed_other="np.broadcast_to(np.asarray(upstream, dtype=DTYPE).reshape(np.shape(upstream)), {shape})",
-    softmax="_softmax({x}, {axis})", softmax_helpers=("_softmax",), commutation="_commutation({m}, {n})", in_place=True, narrow=True)
+    softmax="_softmax({x}, {axis})", softmax_helpers=("_softmax",), commutation="_commutation({m}, {n})", in_place=True, narrow=True,
+    buffers=True)
 
 _TORCH_TENSOR = "torch.as_tensor({x}, dtype=DTYPE, device=DEVICE)"
 TORCH = Target(
