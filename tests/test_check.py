@@ -182,7 +182,7 @@ def test_cli_exit_codes(capsys, monkeypatch):
 
     def boom(*a, **k):
         raise InternalError("boom")
-    monkeypatch.setattr("matcalc.cli.check_command.check", boom)
+    monkeypatch.setattr("matcalc.check", boom)
     assert main(["check", "x'*B*x", "--wrt", "x", "--answer", "B*x"]) == 3
 
 

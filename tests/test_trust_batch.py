@@ -178,9 +178,13 @@ def test_two_thousand_rows_complete_and_each_question_derived_once(tmp_path, mon
     real = check_module.derive
     monkeypatch.setattr(check_module, "derive", lambda *a, **k: calls.append(a) or real(*a, **k))
     check_module._CACHE.clear()
+    check_module._VERDICTS.clear()                 # repeated answers are not re-graded at all
     questions = ["x'*B*x,x,(B + B')*x", "x'*x,x,2*x", "sum(W*x),x,W'*ones(n)"]
     body = "".join(f"r{i},{questions[i % 3]}\n" for i in range(2000))
-    rows = csv_report(grade(tmp_path, "n.csv", (HEADER + body).encode()))
+    src, out = tmp_path / "n.csv", tmp_path / "report.csv"
+    src.write_bytes((HEADER + body).encode())
+    assert main(["check", "--batch", str(src), "-o", str(out), "--jobs", "1"]) == 0   # counted in this process
+    rows = csv_report(out)
     assert [r["id"] for r in rows] == [f"r{i}" for i in range(2000)]
     assert all(r["verdict"] == "correct" for r in rows[:3])
     assert len({(a[0], a[1]) for a in calls}) == 3 and len(calls) == 3

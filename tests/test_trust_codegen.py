@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import sympy
 
 import matcalc
 from matcalc.core import algebra as A
@@ -14,7 +13,7 @@ from matcalc import codegen_hessian
 from matcalc.core.errors import VerificationError
 from matcalc.generate.gradcheck import load
 from matcalc.generate.verify import _with_note, verify_generated
-from matcalc.core.graph import ONE
+from matcalc.core.graph import ONE, dim
 from matcalc.numeric.evaluate import evaluate
 from matcalc.generate.plan import matmul as plan_matmul
 
@@ -183,7 +182,7 @@ def test_log_softmax_large_inputs():
 
 @pytest.mark.parametrize("coef", [1, -2])
 def test_plan_matmul_keeps_the_inner_size_of_ones(coef):
-    four, three, two = sympy.Integer(4), sympy.Integer(3), sympy.Integer(2)
+    four, three, two = dim(4), dim(3), dim(2)
     a = A.product(coef, (), A.ones((four, three)))
     for b, want in ((A.ones((three, ONE)), np.full((4, 1), 3.0 * coef)),
                     (A.ones((three, two)), np.full((4, 2), 3.0 * coef))):

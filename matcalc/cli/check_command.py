@@ -12,17 +12,19 @@ stderr (and into a JSON report); exit 0 once the batch has run, 2 if the file ca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
 from collections import Counter
 
-from matcalc.api import check
+import matcalc
+from matcalc.cli.batch_pool import available_cpus, graded
 from matcalc.cli.batch_read import open_rows
 from matcalc.cli.options import parse_assume, parse_shape, shapes_and_assumptions
 from matcalc.core.errors import ClosedPipe, MatcalcError
 from matcalc.derivation.payload import schema_id
-from matcalc.grading.check import FORMS, Verdict
+from matcalc.grading.verdict import FORMS, Verdict
 
 REPORT_FIELDS = ("id", "expr", "wrt", "answer", "form", "verdict", "diagnosis", "reason", "expected",
                  "counterexample")
@@ -53,6 +55,15 @@ def add_check_parser(sub) -> None:
     c.add_argument("--batch", metavar="FILE", help="grade every row of a CSV, JSON Lines or JSON array file "
                    "(see below; - reads standard input)")
     c.add_argument("-o", "--output", metavar="REPORT", help="batch report: .csv (default), .jsonl or .json")
+    c.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help="batch: grade on N processes (default: the CPUs available); the report keeps "
+                        "the input's order and still grows row by row")
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of processes from 1, not {text!r}")
+    return int(text)
 
 
 def run_check(args) -> int:
@@ -60,13 +71,13 @@ def run_check(args) -> int:
         if args.expr or args.answer or args.wrt:
             raise MatcalcError("matcalc check: --batch takes its expressions from the file; "
                                "give either --batch FILE or EXPR --wrt W --answer ...")
-        return run_batch(args.batch, args.output)
+        return run_batch(args.batch, args.output, args.jobs)
     missing = [n for n, v in (("EXPR", args.expr), ("--wrt", args.wrt), ("--answer", args.answer))
                if v is None]
     if missing:
         raise MatcalcError(f"matcalc check: missing {', '.join(missing)} (or use --batch FILE)")
     shapes, assume = shapes_and_assumptions(args)
-    v = check(args.expr, args.wrt, args.answer, shapes=shapes or None, assume=assume or None,
+    v = matcalc.check(args.expr, args.wrt, args.answer, shapes=shapes or None, assume=assume or None,
               form=args.form)
     code = 0 if v.correct else 1
     try:
@@ -107,6 +118,15 @@ def _pairs(value, parse_one) -> dict | None:
     return dict(parse_one(p) for p in value.replace(";", " ").split())
 
 
+def broken_row(item: tuple) -> dict:
+    """The report row of a row whose grading process died twice (``batch_pool``)."""
+    row, index = item
+    rec = grade_row({"_error": "internal error: the grading process stopped on this part of the batch "
+                               "(out of memory?)"} | {k: row.get(k) for k in ("id", "expr", "wrt", "answer")}, index)
+    rec["diagnosis"] = "internal"
+    return rec
+
+
 def grade_row(row: dict, index: int) -> dict:
     """One report row: the verdict, or ``error`` with the message."""
     rec = {k: "" for k in REPORT_FIELDS}
@@ -126,7 +146,7 @@ def grade_row(row: dict, index: int) -> dict:
         shapes = _pairs(row.get("shapes"), parse_shape)
         assume = _pairs(row.get("assume"), parse_assume)
         form = row.get("form") or None
-        v: Verdict = check(row["expr"], row["wrt"], row["answer"], shapes=shapes, assume=assume, form=form)
+        v: Verdict = matcalc.check(row["expr"], row["wrt"], row["answer"], shapes=shapes, assume=assume, form=form)
         rec.update(verdict="correct" if v.correct else "wrong", diagnosis=v.diagnosis, reason=v.reason,
                    expected=v.expected, form=v.form,
                    counterexample=json.dumps(v.counterexample, ensure_ascii=False) if v.counterexample else "")
@@ -177,16 +197,18 @@ def _count_rows(path: str) -> int | None:
         return sum(1 for _ in rows)
 
 
-def run_batch(path: str, output: str | None) -> int:
+def run_batch(path: str, output: str | None, jobs: int | None = None) -> int:
+    """Grade every row of ``path`` into ``output`` on ``jobs`` processes (default: the CPUs available)."""
     fh, rows = open_rows(path)
+    jobs = available_cpus() if jobs is None else jobs
     with fh:
         total = _count_rows(path) if sys.stderr.isatty() else None
         show = total is not None and total > PROGRESS_MIN_ROWS
         tally = Tally()
-        with ReportWriter(output) as report:
+        items = ((row, i if "_error" not in row else f"line {line}") for i, (line, row) in enumerate(rows, 1))
+        with ReportWriter(output) as report, contextlib.closing(graded(items, grade_row, jobs, broken_row)) as recs:
             try:
-                for i, (line, row) in enumerate(rows, 1):
-                    rec = grade_row(row, i if "_error" not in row else f"line {line}")
+                for i, rec in enumerate(recs, 1):
                     report.write(rec)
                     tally.add(rec)
                     if show:

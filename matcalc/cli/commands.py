@@ -1,13 +1,17 @@
-"""The derive, hessian, codegen and gradcheck subcommands: parsers and what each prints."""
+"""The derive, hessian, codegen and gradcheck subcommands: parsers and what each prints.
+
+The commands call the API through the ``matcalc`` package's lazy names, so ``derive`` loads the
+derivation stage only (not code generation or the grader) and start-up stays short."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
-from matcalc.api import MatcalcError, codegen, codegen_hessian, derive, gradcheck, hessian
+import matcalc
 from matcalc.cli.options import add_common, shapes_and_assumptions
 from matcalc.cli.steps_command import cli_steps
+from matcalc.core.errors import MatcalcError
 from matcalc.derivation.payload import derivation_payload, hessian_payload
 from matcalc.output.explain import parse_at
 
@@ -49,7 +53,7 @@ def run_derive(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
     forms = ["gradient", "jacobian"] if args.form == "both" else [args.form]
     if args.json:                     # one document whatever the options (docs/json.md)
-        d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None,
+        d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None,
                    steps=args.steps or args.index, verify=not args.no_verify)
         payload = derivation_payload(d, tuple(forms), steps=args.steps, at=parse_at(args.at) if args.at else None,
                                      index=args.index)
@@ -60,7 +64,7 @@ def run_derive(args) -> int:
         print(cli_steps(args, shapes, assume))
         return 0
     # derive verifies (graph and printed text) and raises VerificationError itself: not twice here
-    d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
+    d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
     if d.kind != "gradient":
         forms = ["jacobian"]
     style = "text" if args.text else "latex" if args.latex else "unicode"
@@ -99,7 +103,7 @@ def run_codegen(args) -> int:
     if args.hessian and args.target != "numpy":
         raise MatcalcError("--hessian is NumPy only: drop --target or --hessian")
     options = {} if args.hessian else {"target": args.target}
-    generate = codegen_hessian if args.hessian else codegen
+    generate = matcalc.codegen_hessian if args.hessian else matcalc.codegen
     src = generate(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
                    verify=not args.no_verify, **options)
     if "\nVerification skipped: " in src:
@@ -114,7 +118,7 @@ def run_codegen(args) -> int:
 
 def run_gradcheck(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
-    report = gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
+    report = matcalc.gradcheck(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, dtype=args.dtype,
                        seed=args.seed, hessian=args.hessian)
     print(report)
     return 0 if report.ok else 1
@@ -131,7 +135,7 @@ def add_hessian_parser(sub) -> None:
 
 def run_hessian(args) -> int:
     shapes, assume = shapes_and_assumptions(args)
-    h = hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
+    h = matcalc.hessian(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, verify=not args.no_verify)
     if args.json:
         print(json.dumps(hessian_payload(h), ensure_ascii=False, indent=2))
         return 0

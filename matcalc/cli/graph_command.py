@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from matcalc.api import graph_model, wrt_names
+import matcalc
 from matcalc.cli.options import shapes_and_assumptions
 from matcalc.core.errors import MatcalcError
+from matcalc.language.program import wrt_names
 from matcalc.output.explain import parse_at
 from matcalc.output.picture import to_dot, write
 
@@ -33,7 +34,7 @@ def run_graph(args) -> int:
     wrt = wrt_names(args.wrt) if args.wrt else None
     if not 1 <= args.precision <= 17:
         raise MatcalcError("--precision: give 1 to 17 significant digits")
-    model = graph_model(args.expr, wrt, shapes, assume, parse_at(args.at) if args.at else None, args.precision)
+    model = matcalc.graph_model(args.expr, wrt, shapes, assume, parse_at(args.at) if args.at else None, args.precision)
     if args.output == "-":
         print(to_dot(model), end="")
         return 0

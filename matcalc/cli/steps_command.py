@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from matcalc.api import derive
+import matcalc
 from matcalc.core.errors import VerificationError
 from matcalc.output.explain import explain, parse_at, values_text
 from matcalc.second_order.index_steps import explain_index
@@ -12,7 +12,7 @@ from matcalc.second_order.index_steps import explain_index
 
 def cli_steps(args, shapes: dict, assume: dict) -> str:
     """What ``matcalc derive ... --steps`` / ``--at`` prints (the CLI prints the returned text)."""
-    d = derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, steps=True)
+    d = matcalc.derive(args.expr, args.wrt, shapes=shapes or None, assume=assume or None, steps=True)
     if not getattr(args, "no_verify", False):
         report = d.verify()
         if report.status == "mismatch":

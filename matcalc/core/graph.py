@@ -1,7 +1,7 @@
 """Typed, hash-consed expression nodes: the graph every later stage reads and writes.
 
-A node is ``(op, args, shape, attrs)``.  ``shape`` is always ``(rows, cols)`` of SymPy integers
-or dimension symbols: a scalar is ``(1, 1)``, a column vector ``(n, 1)``, a row vector ``(1, n)``.
+A node is ``(op, args, shape, attrs)``.  ``shape`` is always ``(rows, cols)`` of dimensions
+(``core.dims``: known sizes, named sizes, integer products of them): a scalar is ``(1, 1)``, a column vector ``(n, 1)``, a row vector ``(1, n)``.
 Nodes are interned, so two structurally equal nodes are the same object: equality is identity,
 a DAG shares its subtrees for free, and memo tables can key on nodes.
 """
@@ -11,26 +11,13 @@ import weakref
 from collections.abc import Iterable
 from fractions import Fraction
 
-import sympy
+from matcalc.core.dims import ONE, Dim, dim
 
-Dim = sympy.Expr
+__all__ = ["ONE", "SCALAR", "Dim", "Node", "Shape", "as_fraction", "depends_on", "dim", "make", "topo_order",
+           "variables"]
+
 Shape = tuple[Dim, Dim]
-ONE = sympy.Integer(1)
 SCALAR: Shape = (ONE, ONE)
-_DIM_SYMBOLS: dict[str, sympy.Symbol] = {}
-
-
-def dim(d: int | str | sympy.Expr) -> Dim:
-    """A dimension: a positive integer or a named symbolic size."""
-    if isinstance(d, sympy.Expr):
-        return d
-    if isinstance(d, bool):
-        raise TypeError("a dimension is an int or a name")
-    if isinstance(d, int):
-        return sympy.Integer(d)
-    if d not in _DIM_SYMBOLS:
-        _DIM_SYMBOLS[d] = sympy.Symbol(d, integer=True, positive=True)
-    return _DIM_SYMBOLS[d]
 
 
 class Node:

@@ -24,14 +24,11 @@ def size(d) -> Node:
         return const(1)
     if getattr(d, "is_Integer", False):
         return size_leaf(d)
-    c, fs = 1, []
-    for base, e in sorted(d.as_powers_dict().items(), key=lambda be: str(be[0])):
-        if getattr(base, "is_Integer", False):
-            c *= int(base) ** int(e)
-        elif getattr(e, "is_Integer", False) and base.is_Symbol:
-            fs.append((size_leaf(base), int(e)))
-        else:
-            raise ShapeError(f"the size {d} is not a product of dimensions")
+    try:
+        c, powers = d.coefficient_and_powers()
+    except ValueError:
+        raise ShapeError(f"the size {d} is not a product of dimensions") from None
+    fs = [(size_leaf(base), e) for base, e in powers]
     if c != 1:
         fs.insert(0, (size_leaf(ONE * c), 1))
     return product(1, [(f, Fraction(e)) for f, e in fs], None)

@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-import sympy
-
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
-from matcalc.core.graph import ONE, Node
+from matcalc.core.graph import ONE, Node, dim
 from matcalc.core.kinds import is_sum
 from matcalc.core.naming import Namer
 from matcalc.core.rules import BINARY, ELEMENTWISE, RULES, CodeForm
@@ -66,13 +64,14 @@ class Emitter:
 
     # ------------------------------------------------------------ naming and lines
     def dim(self, d) -> str:
-        if isinstance(d, sympy.Integer) or getattr(d, "is_Integer", False):
+        d = dim(d)
+        if d.is_Integer:
             return str(int(d))
         mapping = {}
         for s in d.free_symbols:
             self.dims_used.add(s)
             self.reads[-1].add(self.dim_names[s])
-            mapping[s] = sympy.Symbol(self.dim_names[s])
+            mapping[s] = dim(self.dim_names[s])
         return str(d.xreplace(mapping))
 
     def shape(self, node: Node) -> str:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sympy
-
 from matcalc.core import algebra as A
-from matcalc.core.graph import ONE, Node, topo_order
+from matcalc.core.graph import ONE, Node, dim, topo_order
 from matcalc.core.rebuild import rebuild
 from matcalc.core.stable import stable_form
 from matcalc.language.shapes import Typed
@@ -78,8 +76,8 @@ def _links(node: Node, new: dict, uses: dict, keep: set) -> list[Node]:
 
 def _size(d) -> int:
     """A dimension's price: its value when declared, ``_LARGE`` per unknown symbol."""
-    d = sympy.Integer(d) if isinstance(d, int) else d
-    return int(d.xreplace({s: sympy.Integer(_LARGE) for s in d.free_symbols}))
+    d = dim(d)
+    return int(d.subs({s: _LARGE for s in d.free_symbols}))
 
 
 def _best(chain: list[Node]) -> Node:

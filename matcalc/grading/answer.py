@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import sympy
-
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
 from matcalc.core.rules import RESERVED
@@ -198,9 +196,9 @@ def declared_shape(v: Node):
     ndim = v.attrs[1]
     dims = []
     for d in v.shape[:ndim] if ndim else ():
-        if isinstance(d, sympy.Integer):
+        if d.is_Integer:
             dims.append(int(d))
-        elif isinstance(d, sympy.Symbol):
+        elif d.is_Symbol:
             dims.append(d.name)
         else:
             return None

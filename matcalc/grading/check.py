@@ -21,6 +21,8 @@ The stages live in their own modules: ``answer`` reads the answer, ``decide`` co
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from matcalc.core import algebra as A
@@ -38,9 +40,10 @@ from matcalc.numeric.evaluate import to_external
 from matcalc.second_order.kronecker import MATRIX_FORM, VEC_FORM
 from matcalc.simplify.rewrite import simplify_all
 
-__all__ = ["DIAGNOSES", "FORMS", "MAX_CACHED_QUESTIONS", "Verdict", "check"]
+__all__ = ["DIAGNOSES", "FORMS", "MAX_CACHED_QUESTIONS", "MAX_CACHED_VERDICTS", "Verdict", "check"]
 
 MAX_CACHED_QUESTIONS = 1024   # distinct questions kept derived and verified (a batch's worth)
+MAX_CACHED_VERDICTS = 8192    # (question, answer text) pairs kept graded: a class repeats its answers
 HINTED = ("wrong", "factor", "missing_term", "extra_term", "variable_factor", "term_coefficient",
           "axis")                                           # diagnoses an assumption may explain
 
@@ -62,6 +65,21 @@ def check(expr: str, wrt, answer: str, shapes: dict | None = None, assume: dict 
     names = wrt_names(wrt)
     if len(names) != 1:
         raise MatcalcError("check one variable at a time: give a single wrt")
+    question = _cache_key(expr, names[0], shapes, assume, form)
+    key = None if question is None else (question, answer, seed)
+    if key in _VERDICTS:          # the same answer to the same question: the same verdict (seeded)
+        return copy.deepcopy(_VERDICTS[key])
+    verdict = _grade(expr, names[0], answer, shapes, assume, form, seed)
+    if key is not None:
+        if len(_VERDICTS) >= MAX_CACHED_VERDICTS:
+            _VERDICTS.pop(next(iter(_VERDICTS)))
+        _VERDICTS[key] = copy.deepcopy(verdict)
+    return verdict
+
+
+def _grade(expr: str, wrt: str, answer: str, shapes, assume, form, seed) -> Verdict:
+    """``check`` without the verdict cache (``wrt`` one name)."""
+    names = [wrt]
     try:
         checker = Checker(expr, names[0], answer, shapes, assume, form, seed)
         verdict = checker.run()
@@ -227,6 +245,7 @@ class Checker:
 
 # ---------------------------------------------------------------------------- questions
 _CACHE: dict = {}          # (expr, wrt, shapes, assume, form) -> derivation and expected result
+_VERDICTS: dict = {}       # (question key, answer, seed) -> the verdict (copied in and out: it is mutable)
 
 
 def _cache_key(expr, wrt, shapes, assume, form):

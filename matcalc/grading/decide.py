@@ -14,14 +14,13 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy
 
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
-from matcalc.core.graph import Node, topo_order
+from matcalc.core.graph import Node, dim, topo_order
 from matcalc.core.kinds import generic_function, is_sum
 from matcalc.numeric.evaluate import evaluate
-from matcalc.numeric.sampling import STRATEGIES, away_from_kinks, dimension_sizes, draw, kinks
+from matcalc.numeric.sampling import STRATEGIES, away_from_kinks, concrete_shape, dimension_sizes, draw, kinks
 from matcalc.simplify.rewrite import simplify_all
 
 LABEL_NAMES = frozenset({"y", "Y", "t", "T", "label", "labels", "target", "targets"})  # one-hot in counterexamples
@@ -186,7 +185,7 @@ class Sampler:
     def _draw_inputs(self, variables, rng, sizes, size_of, strategy, round_to, magnitude, labels_onehot) -> dict:
         env = {}
         for name, v in variables.items():
-            shape = tuple(int(sympy.sympify(d).subs(sizes)) for d in v.shape)
+            shape = concrete_shape(v, sizes)
             if v.is_scalar and name != self.wrt and name in size_of:    # the scalar N of X: N×d is N
                 env[name] = np.full((1, 1), float(size_of[name]))
                 continue
@@ -239,9 +238,8 @@ def sizes_ok(roots, sizes) -> bool:
     for n in topo_order(roots):
         if n.shape in seen:
             continue
-        try:
-            r, c = (int(sympy.sympify(d).subs(sizes)) for d in n.shape)
-        except (TypeError, ValueError):
+        r, c = (dim(d).evaluate(sizes) for d in n.shape)
+        if r is None or c is None:
             return False
         seen[n.shape] = r * c
         if r * c > MAX_ENTRIES:

@@ -15,10 +15,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import sympy
-
 from matcalc.core import algebra as A
 from matcalc.core.diff import jvp
+from matcalc.core.dims import unknown
 from matcalc.core.errors import MatcalcError, NameError_, ShapeError, UnsupportedError
 from matcalc.core.graph import ONE, Node, dim
 from matcalc.core.rules import DIMENSIONS, FUNCTIONS, RESERVED, RULES, binary_shape
@@ -88,23 +87,23 @@ class _Inference:
         self.defined: dict[str, tuple] = {}
         self.retried: list[str] = []
 
-    # -- union-find over sympy atoms; unknowns are Dummy symbols
+    # -- union-find over dimensions; unknowns are ``dims.unknown()`` symbols
     def fresh(self):
         self.counter += 1
-        d = sympy.Dummy(f"u{self.counter}")
+        d = unknown()
         self.parent[d] = d
         return d
 
     def find(self, d):
         """The representative of ``d``: an unknown, or the constant it was unified with."""
-        if isinstance(d, sympy.Dummy):
+        if d.is_unknown:
             root = d
-            while isinstance(root, sympy.Dummy) and self.parent[root] != root:
+            while root.is_unknown and self.parent[root] != root:
                 root = self.parent[root]
-            while isinstance(d, sympy.Dummy) and self.parent[d] != d:      # path compression
+            while d.is_unknown and self.parent[d] != d:      # path compression
                 self.parent[d], d = root, self.parent[d]
             return root
-        if d.free_symbols & set(self.parent):
+        if not d.is_Integer and d.free_symbols & self.parent.keys():
             return d.xreplace({s: self.find(s) for s in d.free_symbols if s in self.parent})
         return d
 
@@ -112,10 +111,10 @@ class _Inference:
         a, b = self.find(a), self.find(b)
         if a == b:
             return True
-        if isinstance(a, sympy.Dummy) and b != ONE:
+        if a.is_unknown and b != ONE:
             self.parent[a] = b
             return True
-        if isinstance(b, sympy.Dummy) and a != ONE:
+        if b.is_unknown and a != ONE:
             self.parent[b] = a
             return True
         return False
@@ -345,7 +344,7 @@ class _Inference:
 
     def dim_arg(self, node):
         if isinstance(node, ast.Num) and node.value == int(node.value) and node.value >= 1:
-            return sympy.Integer(int(node.value))
+            return dim(int(node.value))
         if isinstance(node, ast.Name):
             return dim(node.id)
         k = size_call(node, self.program.source)
@@ -494,7 +493,7 @@ class _DimNamer:
 
     def dim(self, d) -> str:
         d = self.inf.find(d)
-        if isinstance(d, sympy.Dummy):
+        if d.is_unknown:
             if d not in self.names:
                 self.names[d] = FRESH_DIMS[len(self.names) % len(FRESH_DIMS)]
             return self.names[d]
@@ -572,8 +571,8 @@ def _resolve_dims(inf: _Inference, program, declared):
 
     def resolve(d):
         d = inf.find(d)
-        for s in sorted(d.free_symbols, key=lambda s: s.name):
-            if isinstance(s, sympy.Dummy) and s not in mapping:
+        for s in sorted(d.free_symbols, key=lambda s: (len(s.name), s.name)):     # unknowns by serial
+            if s.is_unknown and s not in mapping:
                 mapping[s] = dim(next(free))
         return d.xreplace(mapping)
     for n in inf.names:           # name dimensions in order of appearance
@@ -639,7 +638,7 @@ class _Builder:
     def dim_arg(self, a):
         """A dimension argument's size: a literal, a name, ``size(A, k)`` or ``numel(A)``."""
         if isinstance(a, ast.Num):
-            return sympy.Integer(int(a.value))
+            return dim(int(a.value))
         if isinstance(a, ast.Name):
             return dim(a.id)
         k = size_call(a, self.program.source)

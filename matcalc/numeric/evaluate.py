@@ -10,7 +10,6 @@ import functools
 from collections.abc import Callable, Iterable
 
 import numpy as np
-import sympy
 
 from matcalc.core.errors import MatcalcError, ShapeError
 from matcalc.core.graph import Dim, Node, topo_order
@@ -37,7 +36,7 @@ def to_external(value, ndim: int):
     return a
 
 
-def bind_dims(leaves: Iterable[Node], env: dict[str, np.ndarray]) -> dict[sympy.Symbol, int]:
+def bind_dims(leaves: Iterable[Node], env: dict[str, np.ndarray]) -> dict[Dim, int]:
     """Dimension symbols ↦ sizes, read off the input arrays (and checked for consistency)."""
     dims: dict = {}
     for leaf in leaves:
@@ -46,7 +45,7 @@ def bind_dims(leaves: Iterable[Node], env: dict[str, np.ndarray]) -> dict[sympy.
             raise MatcalcError(f"no value given for {name}")
         arr = env[name]
         for d, size in zip(leaf.shape, arr.shape):
-            if isinstance(d, sympy.Integer):
+            if d.is_Integer:
                 if int(d) != size:
                     raise ShapeError(f"{name} should have {int(d)} where its value has {size}")
             elif d in dims and dims[d] != size:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from matcalc.core import algebra as A
-from matcalc.core.graph import ONE, Node, make
+from matcalc.core.graph import ONE, Node, dim, make
 from matcalc.core.kinds import is_sum, is_variable
 from matcalc.core.rebuild import postorder
 from matcalc.core.rules import ELEMENTWISE, RULES, Form, Printed
@@ -56,11 +56,11 @@ def _is_product(d) -> bool:
 
 def _dim_factors(d) -> list:
     """m*n*2 as [2, m, n] (powers repeated): sizes whose Kronecker product has size d."""
-    out = []
-    for f in (d.args if d.is_Mul else (d,)):
-        base, e = f.as_base_exp()
-        out += [base] * int(e) if e.is_Integer and e > 0 else [f]
-    return out
+    try:
+        c, powers = d.coefficient_and_powers()
+    except ValueError:                              # a sum of sizes is one factor
+        return [d]
+    return ([dim(c)] if c != 1 else []) + [base for base, e in powers for _ in range(e)]
 
 
 def _kron_text(parts: list[str]) -> str:

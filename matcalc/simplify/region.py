@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import sympy as sp
-
 from matcalc.core import algebra as A
 from matcalc.core.graph import Node
+from matcalc.core.optional import lazy_module
 from matcalc.core.rebuild import postorder
+
+sp = lazy_module("sympy")    # imported by the first region worth handing to SymPy (``_scan`` says which)
 
 MAX_REGION = 48          # region nodes (tree count) handed to SymPy at most
 MAX_SYMBOLS = 10         # distinct leaves and function applications

@@ -7,45 +7,66 @@ prints as ``f(arg)`` (``applied``, the default of every entry without a builder)
 """
 from __future__ import annotations
 
-import sympy
-from sympy.matrices.expressions import (
-    Determinant,
-    HadamardProduct,
-    Identity,
-    Inverse,
-    MatAdd,
-    MatMul,
-    MatPow,
-    MatrixExpr,
-    MatrixSymbol,
-    OneMatrix,
-    Trace,
-    Transpose,
-    ZeroMatrix,
-)
+import functools
 
 from matcalc.core import algebra as A
+from matcalc.core.dims import Dim
 from matcalc.core.graph import Node
+from matcalc.core.optional import lazy_module
+
+sympy = lazy_module("sympy")        # imported when a SymPy form is first asked for, not before
 
 
-class Applied(MatrixExpr):
-    """f(arg) for a primitive SymPy has no matrix form of (elementwise functions, softmax, ...)."""
+@functools.cache
+def applied_class() -> type:
+    """``Applied``, f(arg) for a primitive SymPy has no matrix form of (elementwise functions,
+    softmax, ...): a ``MatrixExpr`` subclass, so it is defined when SymPy is first needed."""
+    class Applied(sympy.MatrixExpr):
+        """f(arg) for a primitive SymPy has no matrix form of (elementwise functions, softmax, ...)."""
 
-    def __new__(cls, name, rows, cols, *args):
-        name = name if isinstance(name, sympy.Symbol) else sympy.Symbol(name)     # doit() rebuilds with a Symbol
-        return super().__new__(cls, name, sympy.sympify(rows), sympy.sympify(cols), *args)
+        def __new__(cls, name, rows, cols, *args):
+            name = name if isinstance(name, sympy.Symbol) else sympy.Symbol(name)     # doit() rebuilds with a Symbol
+            return super().__new__(cls, name, sympy.sympify(rows), sympy.sympify(cols), *args)
 
-    @property
-    def shape(self):
-        return (self.args[1], self.args[2])
+        @property
+        def shape(self):
+            return (self.args[1], self.args[2])
 
-    def _sympystr(self, printer):
-        return f"{self.args[0]}({', '.join(printer.doprint(a) for a in self.args[3:])})"
+        def _sympystr(self, printer):
+            return f"{self.args[0]}({', '.join(printer.doprint(a) for a in self.args[3:])})"
+    Applied.__qualname__ = "Applied"          # pickle finds it as sympy_forms.Applied (``__getattr__``)
+    return Applied
+
+
+def __getattr__(name: str):
+    if name == "Applied":            # ``from ... import Applied`` works, and imports SymPy then
+        return applied_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def sympy_dim(d: Dim):
+    """A dimension as SymPy sees it: positive integer symbols, sums and products of them."""
+    out = sympy.Integer(0)
+    for mono, c in d.terms:
+        term = sympy.Integer(c)
+        for name, e in mono:
+            term = term * _dim_symbol(name) ** e
+        out = out + term
+    return out
+
+
+@functools.cache
+def _dim_symbol(name: str):
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+def _shape(n: Node):
+    return sympy_dim(n.rows), sympy_dim(n.cols)
 
 
 def scalar(e):
     """A 1×1 matrix expression as its entry."""
-    if isinstance(e, MatrixExpr) and e.shape == (1, 1):
+    if isinstance(e, sympy.MatrixExpr) and e.shape == (1, 1):
         return e[0, 0]
     return e
 
@@ -55,7 +76,7 @@ def applied(name: str):
     def build(n: Node, a):
         if n.is_scalar:
             return sympy.Function(name)(*[scalar(x) for x in a])
-        return Applied(name, n.rows, n.cols, *a)
+        return applied_class()(name, *_shape(n), *a)
     return build
 
 
@@ -66,11 +87,11 @@ def function_named(n: Node, a):
         return sympy.Function(name)(scalar(a[0]))
     if n.is_scalar:                                      # a scalar ew2 keeps its historical name
         return sympy.Function(n.op)(*[scalar(x) for x in a])
-    return Applied(name, n.rows, n.cols, *a)
+    return applied_class()(name, *_shape(n), *a)
 
 
 def var(n: Node, a):
-    return sympy.Symbol(n.attrs[0]) if n.is_scalar else MatrixSymbol(n.attrs[0], n.rows, n.cols)
+    return sympy.Symbol(n.attrs[0]) if n.is_scalar else sympy.MatrixSymbol(n.attrs[0], *_shape(n))
 
 
 def commutation(matrix):
@@ -79,7 +100,7 @@ def commutation(matrix):
         m, k = n.attrs
         if m.is_Integer and k.is_Integer:
             return sympy.ImmutableMatrix(matrix(int(m), int(k)).astype(int))
-        return MatrixSymbol(f"K_({m},{k})", n.rows, n.cols)
+        return sympy.MatrixSymbol(f"K_({m},{k})", *_shape(n))
     return build
 
 
@@ -96,35 +117,35 @@ def scale(n: Node, a):
 def add(n: Node, a):
     if n.is_scalar:
         return sympy.Add(*[scalar(x) for x in a])
-    return MatAdd(*a)
+    return sympy.MatAdd(*a)
 
 
 def power(n: Node, a):
     if n.is_scalar:
         return sympy.Pow(scalar(a[0]), sympy.Rational(n.attrs[0].numerator, n.attrs[0].denominator))
-    return Applied(f"elementwise_pow_{n.attrs[0]}", n.rows, n.cols, a[0])
+    return applied_class()(f"elementwise_pow_{n.attrs[0]}", *_shape(n), a[0])
 
 
 def variable_power(n: Node, a):
     if n.is_scalar:
         return sympy.Pow(scalar(a[0]), scalar(a[1]))
-    return Applied("elementwise_power", n.rows, n.cols, a[0], a[1])
+    return applied_class()("elementwise_power", *_shape(n), a[0], a[1])
 
 
 def ones(n: Node, a):
-    return OneMatrix(n.rows, n.cols)
+    return sympy.OneMatrix(*_shape(n))
 
 
 def zero(n: Node, a):
-    return ZeroMatrix(n.rows, n.cols)
+    return sympy.ZeroMatrix(*_shape(n))
 
 
 def size(n: Node, a):
-    return n.attrs[0]
+    return sympy_dim(n.attrs[0])
 
 
 def eye(n: Node, a):
-    return Identity(n.rows)
+    return sympy.Identity(sympy_dim(n.rows))
 
 
 def matmul(n: Node, a):
@@ -132,34 +153,34 @@ def matmul(n: Node, a):
 
 
 def transpose(n: Node, a):
-    return Transpose(a[0])
+    return sympy.Transpose(a[0])
 
 
 def hadamard(n: Node, a):
-    return HadamardProduct(*a)
+    return sympy.HadamardProduct(*a)
 
 
 def matpow(n: Node, a):
-    return MatPow(a[0], n.attrs[0])
+    return sympy.MatPow(a[0], n.attrs[0])
 
 
 def inverse(n: Node, a):
-    return Inverse(a[0])
+    return sympy.Inverse(a[0])
 
 
 def trace(n: Node, a):
-    return Trace(a[0])
+    return sympy.Trace(a[0])
 
 
 def determinant(n: Node, a):
-    return Determinant(a[0])
+    return sympy.Determinant(a[0])
 
 
 def logdet(n: Node, a):
-    return sympy.log(sympy.Abs(Determinant(a[0])))
+    return sympy.log(sympy.Abs(sympy.Determinant(a[0])))
 
 
 def product(*factors):
     """One flat ``MatMul`` (``2*W*x*x.T``, as the textbook writes it, not ``2*((W*x)*x.T)``)."""
-    flat = [f for x in factors for f in (x.args if isinstance(x, MatMul) else (x,))]
-    return MatMul(*flat)
+    flat = [f for x in factors for f in (x.args if isinstance(x, sympy.MatMul) else (x,))]
+    return sympy.MatMul(*flat)
