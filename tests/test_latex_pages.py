@@ -99,3 +99,15 @@ def test_a_long_derivation_breaks_across_pages(documents, tmp_path):
     assert code == 0
     pages = int(re.search(r"Output written on net\.pdf \((\d+) page", log.replace("\n", "")).group(1))
     assert pages >= 2
+
+
+@pytest.mark.parametrize("name, macro", [("ŷ", r"\hat{y}"), ("ā", r"\bar{a}"), ("ũ", r"\tilde{u}")])
+def test_accented_names_are_math_accents_and_compile(name, macro, tmp_path):
+    """ŷ (word2vec's prediction) was \\text{ŷ}, which pdflatex cannot typeset in math mode."""
+    d = derive(f"{name} = softmax(U'*v); J = -log({name}[o])", "v", shapes={"o": "index"})
+    tex = d.latex()
+    assert macro in tex and r"\text{" not in tex and tex.isascii()
+    need(shutil.which("pdflatex") is not None, "pdflatex (apt-get install texlive-latex-recommended)")
+    code, log = latex_pages.compile_pdf(document(f"\\[\n{tex}\n\\]", "accents"), tmp_path, "accents")
+    assert code == 0, log[-3000:]
+    assert not [line for line in log.splitlines() if line.startswith(("!", "Overfull"))]

@@ -14,6 +14,19 @@ _LATEX_ALIAS = {"lam": "lambda", "eps": "epsilon"}
 
 _GREEK_CAPITAL_MACROS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
 
+# accented letters as their math accents (ŷ is \hat{y}, x̄ \bar{x}): pdflatex's math mode has no
+# glyph for the precomposed character, so \text{ŷ} failed to compile
+_ACCENTS = {"\u0302": "hat", "\u0303": "tilde", "\u0304": "bar", "\u0307": "dot", "\u0308": "ddot",
+            "\u0301": "acute", "\u0300": "grave", "\u030c": "check", "\u0306": "breve"}
+
+
+def _accented(ch: str) -> str | None:
+    """``\\hat{y}`` for ``ŷ``, else None."""
+    parts = unicodedata.normalize("NFD", ch)
+    if len(parts) == 2 and parts[0].isascii() and parts[0].isalpha() and parts[1] in _ACCENTS:
+        return f"\\{_ACCENTS[parts[1]]}{{{parts[0]}}}"
+    return None
+
 
 def _latex_chars(s: str) -> str:
     """``s`` with each character valid in LaTeX math: Greek letters as macros, ``_`` escaped,
@@ -31,6 +44,10 @@ def _latex_chars(s: str) -> str:
                 out.append("o" if word == "omicron" else "\\" + word + " ")
             elif uname.startswith("GREEK CAPITAL LETTER") and word.capitalize() in _GREEK_CAPITAL_MACROS:
                 out.append("\\" + word.capitalize() + " ")
+            elif _accented(ch):
+                out.append(_accented(ch))
+            elif ch in _ACCENTS and out and len(out[-1]) == 1 and out[-1].isalpha():   # x + combining ̄
+                out[-1] = f"\\{_ACCENTS[ch]}{{{out[-1]}}}"
             else:
                 out.append(rf"\text{{{ch}}}")
     return "".join(out).rstrip()
