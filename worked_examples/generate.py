@@ -151,13 +151,13 @@ EXAMPLES = [
         "row (`mean(·, 2) 𝟏ᵀ`), its scale `g` staying inside (`t2 = G ∘ t1`, the gradient at `Xh`)."),
     Example(
         "word2vec", "CS224n word2vec: naive softmax and negative sampling",
-        [["derive", "yhat = softmax(U'*v); J = -log(yhat[o])", "--wrt", "v,U", "--shape", "o=index"],
+        [["derive", "ŷ = softmax(U'*v); J = -log(ŷ[o])", "--wrt", "v,U", "--shape", "o=index"],
          ["derive", "J = -log(sigmoid(uo'*v)) - sum(log(sigmoid(-K'*v)))", "--wrt", "v,uo,K"]],
         "The skip-gram loss for a centre word vector `v` (CS224n's v_c), the outside vectors in the "
         "columns of `U` and the true outside word `o`, an index name (`--shape o=index`: it "
-        "counts from 1 on the command line and from 0 in NumPy). `yhat[o]` (ŷ) selects an entry, and in "
-        "the result the selection comes back as the unit vector `eₒ`: `∂J/∂v = U(yhat − eₒ)` and "
-        "`∂J/∂U = v(yhat − eₒ)ᵀ`, the assignment's `U(ŷ − y)` with `y` one-hot. With negative "
+        "counts from 1 on the command line and from 0 in NumPy). `ŷ[o]` selects an entry, and in "
+        "the result the selection comes back as the unit vector `eₒ`: `∂J/∂v = U(ŷ − eₒ)` and "
+        "`∂J/∂U = v(ŷ − eₒ)ᵀ`, the assignment's `U(ŷ − y)` with `y` one-hot. With negative "
         "sampling the K negative vectors are the columns of `K`: `∂J/∂v = K(1 − σ(−Kᵀv)) − "
         "(1 − σ(u_oᵀv)) u_o`, `∂J/∂u_o = −(1 − σ(u_oᵀv)) v` and all K columns at once "
         "`∂J/∂K = v(1 − σ(−Kᵀv))ᵀ`; since `1 − σ(−x) = σ(x)` these are the handout's "

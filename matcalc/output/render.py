@@ -199,8 +199,10 @@ class Printer(CourseForms):
             self.seen.add(k)
             if self.named(k[0]):
                 self.referenced.append(k[0])
-            else:
-                stack.extend(reversed(self.bodies[k[0]][2]))
+                continue
+            if k[0].op == "ones" and not self.t:         # what the text shows, not what warm() printed
+                self.ones_lengths |= {d for d in k[0].shape if d != ONE}
+            stack.extend(reversed(self.bodies[k[0]][2]))
 
     def name_of(self, node: Node) -> str | None:
         """The name given to ``node``: names are keyed by node; int keys (``id(node)``, from
@@ -298,7 +300,6 @@ class Printer(CourseForms):
     def op_ones(self, n):
         row = n.rows == ONE and n.cols != ONE               # 𝟏ᵀ: a row of ones is a transposed 𝟏
         if not self.t:
-            self.ones_lengths |= {d for d in n.shape if d != ONE}
             if n.rows != ONE and n.cols != ONE:             # the matrix of ones, 𝟏𝟏ᵀ (𝟏ₙ𝟏ₘᵀ)
                 return self.juxt_ones(self.ones_vector(n.rows), self.ones_vector(n.cols, True)), PROD
             return self.ones_vector(n.cols if row else n.rows, row), ATOM
