@@ -15,27 +15,28 @@ from matcalc.core.leaves import broadcast_shape, const, ones, zero
 
 Coef = Fraction
 Factors = tuple[tuple[Node, Fraction], ...]
+_ZERO, _ONE = Fraction(0), Fraction(1)      # immutable: shared rather than made on every split
 
 
 def split(a: Node) -> tuple[Coef, Factors, Node | None]:
     """``a`` as coefficient × scalar monomial × body (``None`` when ``a`` is a scalar)."""
     if a.op == "zero":
-        return Fraction(0), (), None if a.is_scalar else a
+        return _ZERO, (), None if a.is_scalar else a
     if a.op == "scale":
         coef = a.attrs[0]
         if a.is_scalar:
             return coef, tuple(base_exp(f) for f in a.args), None
         return coef, tuple(base_exp(f) for f in a.args[:-1]), a.args[-1]
     if a.is_scalar:
-        return Fraction(1), (base_exp(a),), None
-    return Fraction(1), (), a
+        return _ONE, (base_exp(a),), None
+    return _ONE, (), a
 
 
 def base_exp(f: Node) -> tuple[Node, Fraction]:
     """A scalar factor as (base, exponent): ``t^p`` is (t, p), anything else (f, 1)."""
     if f.op == "pow" and f.is_scalar:
         return f.args[0], f.attrs[0]
-    return f, Fraction(1)
+    return f, _ONE
 
 
 def merge_factors(factors: Iterable[tuple[Node, Fraction]]) -> list[tuple[Node, Fraction]]:
@@ -67,11 +68,13 @@ def product(coef: Coef, factors: Iterable[tuple[Node, Fraction]], body: Node | N
             else:
                 flat.append((base, e))
             continue
-        coef *= c
-        flat.extend((fb, fe * e) for fb, fe in fs)
+        if c != 1:
+            coef *= c
+        flat.extend(fs if e == 1 else ((fb, fe * e) for fb, fe in fs))
     if body is not None:
         c, fs, b = split(body)
-        coef *= c
+        if c != 1:
+            coef *= c
         flat.extend(fs)
         body = b
     shape = body.shape if body is not None else SCALAR
