@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         graph_model,
         hessian,
     )
+    from matcalc.web.serve import serve
 
 # each public name and the module that defines it (``api`` re-exports the same objects)
 _HOME = {
@@ -47,10 +48,11 @@ _HOME = {
     "codegen_hessian": "matcalc.api",
     "gradcheck": "matcalc.api",
     "graph_model": "matcalc.api",
+    "serve": "matcalc.web.serve",
 }
 
 __all__ = ["Derivation", "GradcheckReport", "Hessian", "MatcalcError", "Verdict", "__version__", "check", "codegen",
-           "codegen_hessian", "derive", "gradcheck", "graph_model", "hessian"]
+           "codegen_hessian", "derive", "gradcheck", "graph_model", "hessian", "serve"]
 
 
 def __getattr__(name: str):

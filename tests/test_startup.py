@@ -72,8 +72,10 @@ def test_import_matcalc_loads_nothing_until_a_name_is_used():
 def test_the_lazy_names_are_the_api_objects():
     import matcalc
     from matcalc import api
-    for name in set(matcalc.__all__) - {"__version__"}:
+    from matcalc.web import serve
+    for name in set(matcalc.__all__) - {"__version__", "serve"}:
         assert getattr(matcalc, name) is getattr(api, name), name
+    assert matcalc.serve is serve.serve                  # the web page lives above the API
     assert set(matcalc.__all__) <= set(dir(matcalc))
     with pytest.raises(AttributeError):
         matcalc.no_such_name  # noqa: B018

@@ -1,9 +1,9 @@
 """``matcalc serve``: the web page (matcalc.web), served with uvicorn (the ``[web]`` extra)."""
 from __future__ import annotations
 
+import matcalc
 from matcalc.core.errors import MatcalcError
-from matcalc.web.pool import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT, DEFAULT_WORKERS
-from matcalc.web.serve import serve
+from matcalc.web.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT, DEFAULT_WORKERS
 
 MIN_MEMORY_MB = 64
 
@@ -30,4 +30,5 @@ def run_serve(args) -> int:
     if args.workers < 1 or not args.time_limit > 0 or args.memory_limit < MIN_MEMORY_MB:
         raise MatcalcError(f"--workers is at least 1, --time-limit above 0 and --memory-limit at least "
                            f"{MIN_MEMORY_MB} MB")
-    return serve(args.host, args.port, args.open, args.workers, args.time_limit, args.memory_limit)
+    # through the package's lazy name: parsing arguments must not load the server and the API
+    return matcalc.serve(args.host, args.port, args.open, args.workers, args.time_limit, args.memory_limit)

@@ -30,6 +30,7 @@ import signal
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from matcalc.web.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT, DEFAULT_WORKERS
 from matcalc.web.tasks import limit_payload, run_task
 
 try:
@@ -37,9 +38,6 @@ try:
 except ImportError:              # Windows: no RLIMIT_AS there; only the time limit applies
     resource = None
 
-DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
-DEFAULT_TIME_LIMIT = 10.0       # seconds of work per request
-DEFAULT_MEMORY_MB = 1024        # address space one request may add to an idle worker's
 DEFAULT_QUEUE_LIMIT = 256
 CACHE_SIZE = 1024               # answers kept by the server (a class asks the same questions)
 CACHE_BYTES = 64 * 2 ** 20      # and at most this much of them (as JSON text)
