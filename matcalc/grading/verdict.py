@@ -54,7 +54,7 @@ class Verdict:
             lines.append(f"expected: {self.expected}")
         if self.counterexample:
             ce = self.counterexample
-            ins = ", ".join(f"{k} = {fmt_value(v)}" for k, v in ce["inputs"].items())
+            ins = point_text(ce)
             lines.append(f"counterexample: at {ins}")
             lines.append(f"  the right answer is {fmt_value(ce['expected'])}")
             lines.append(f"  your answer gives   {fmt_value(ce['answer'])}")
@@ -69,7 +69,7 @@ class Verdict:
             lines.append(f"expected: `{self.expected}`")
         if self.counterexample:
             ce = self.counterexample
-            ins = ", ".join(f"{k} = {fmt_value(v)}" for k, v in ce["inputs"].items())
+            ins = point_text(ce)
             lines.append(f"counterexample at `{ins}`: the right answer is `{fmt_value(ce['expected'])}`, "
                          f"yours gives `{fmt_value(ce['answer'])}`")
         return "\n\n".join(lines)
@@ -83,11 +83,16 @@ class Verdict:
             parts.append(f"<p>expected: <code>{escape(self.expected)}</code></p>")
         if self.counterexample:
             ce = self.counterexample
-            ins = ", ".join(f"{k} = {fmt_value(v)}" for k, v in ce["inputs"].items())
+            ins = point_text(ce)
             parts.append(f"<p>counterexample at <code>{escape(ins)}</code>: the right answer is "
                          f"<code>{escape(fmt_value(ce['expected']))}</code>, yours gives "
                          f"<code>{escape(fmt_value(ce['answer']))}</code></p>")
         return '<div class="matcalc-verdict">' + "".join(parts) + "</div>"
+
+
+def point_text(counterexample: dict) -> str:
+    """``x = [0.2, 0.4], W = …``: the inputs of a counterexample, as every display shows them."""
+    return ", ".join(f"{k} = {fmt_value(v)}" for k, v in counterexample["inputs"].items())
 
 
 def fmt_value(v) -> str:
