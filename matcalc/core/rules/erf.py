@@ -32,7 +32,8 @@ def _table() -> list[np.ndarray]:
     rows = []
     for i in range(PIECES):
         x = (i + 0.5 + 0.5 * t) * _WIDTH
-        rows.append(cheb.cheb2poly(cheb.chebfit(t, [math.erf(v) / v for v in x], DEGREE)))
+        power = cheb.cheb2poly(cheb.chebfit(t, [math.erf(v) / v for v in x], DEGREE))
+        rows.append(np.pad(power, (0, DEGREE + 1 - len(power))))   # NumPy ≥ 2.4 trims zeros
     table = np.array(rows)
     return [np.ascontiguousarray(table[:, j]) for j in range(DEGREE + 1)]
 
@@ -74,6 +75,7 @@ def _erf(z):
         t = np.cos(np.pi * (np.arange(9) + 0.5) / 9)
         rows = [cheb.cheb2poly(cheb.chebfit(t, [math.erf(v) / v for v in (i + 0.5 + 0.5 * t) / 16], 8))
                 for i in range(96)]
+        rows = [np.pad(row, (0, 9 - len(row))) for row in rows]    # NumPy >= 2.4 trims zeros
         _ERF_TABLE.extend(np.ascontiguousarray(np.array(rows)[:, j]) for j in range(9))
     x = np.fmin(np.abs(z.astype(np.float64)), 6.0)
     i = np.minimum((x * 16.0).astype(np.intp), 95)
