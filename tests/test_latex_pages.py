@@ -22,7 +22,7 @@ from matcalc.language.program import typed_program
 from matcalc.output.latexsteps import document
 
 SLUGS = [ex.slug for ex in EXAMPLES]
-LABELS = {"upstream", "fork", "local", "local rule", "Jacobian", "gradient", "chain", "matrix"}
+LABELS = {"upstream", "fork", "local", "local rule", "Jacobian", "gradient", "chain", "matrix", "entries"}
 STEPS = [("tanh(W*x + b)", "x", False), ("norm(W*x)^2", "W", True),        # issue 14's acceptance lines
          ("h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "W1,W2", True)]
 

@@ -47,7 +47,7 @@ def _data(outputs) -> dict:
 
 def test_the_derivation_cell_shows_latex(executed):
     data = _data(executed["derivation"])
-    assert data["text/latex"].startswith("$$") and r"\frac{\partial f}{\partial W}" in data["text/latex"]
+    assert data["text/latex"].startswith("$$") and r"\frac{\partial s}{\partial W}" in data["text/latex"]   # s: f is the function
 
 
 def test_the_steps_cell_shows_markdown_with_mathjax(executed):

@@ -30,7 +30,8 @@ def generated() -> dict[str, str]:
     return module.outputs()
 
 
-EXPECTED = ["add_mul_gates.md", "sigmoid_neuron.md", "norm_Wx.md", "neuron_layer.md", "two_layer_net.md",
+EXPECTED = ["add_mul_gates.md", "sigmoid_neuron.md", "norm_Wx.md", "neuron_layer.md", "layer_by_weights.md",
+            "two_layer_net.md",
             "multiclass_svm.md", "softmax_cross_entropy.md", "two_layer_net_biases.md", "softmax_batch.md",
             "svm_batch.md", "batchnorm.md", "word2vec.md", "attention.md", "matmul_gradient.md", "add_mul_gates.svg",
             "sigmoid_neuron.svg", "README.md"]

@@ -71,6 +71,18 @@ EXAMPLES = [
         "diagonal matrix: it multiplies elementwise, `u ∘ f'(z)`. The gradient by W in the shape "
         "convention (the shape of W, what SGD needs) is `δᵀ xᵀ`; its Jacobian form is the transpose."),
     Example(
+        "layer_by_weights", "4-D steps: a layer by its weights, A X B by X",
+        [["derive", "tanh(W*x + b)", "--wrt", "W", "--steps"],
+         ["derive", "A*X*B", "--wrt", "X", "--steps"]],
+        "A vector by a matrix has four indices, and matcalc prints it as the Matrix Cookbook does, in "
+        "vec form: `vec(M)` stacks the columns of M, and `∂vec(f)/∂vec(W)ᵀ` has a row per entry of f "
+        "and a column per entry of W. The chain is the lecture's `∂f/∂W = ∂f/∂z ∂z/∂W`: the "
+        "elementwise tanh contributes `diag(1 − f²)`, the add gate the identity, and `z₁ = W x` the "
+        "local derivative `xᵀ ⊗ I`, which entry by entry is `∂(z₁)ᵢ/∂Wⱼₖ = δᵢⱼ xₖ`: "
+        "`(z₁)ᵢ = Σₖ Wᵢₖ xₖ` depends only on row i of W. Together `∂fᵢ/∂Wⱼₖ = (1 − fᵢ²) δᵢⱼ xₖ`. "
+        "For `A X B` the two products give `Bᵀ ⊗ I` and `I ⊗ A`, and the mixed-product rule "
+        "`(Bᵀ ⊗ I)(I ⊗ A) = Bᵀ ⊗ A` is Cookbook 520, `vec(A X B) = (Bᵀ ⊗ A) vec(X)`."),
+    Example(
         "two_layer_net", "A 2-layer sigmoid network in batch form",
         [["derive", "h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "--wrt", "W1,W2", "--steps"]],
         "One sample per row of X, as in the lecture's NumPy code. Reading the steps against it: the "

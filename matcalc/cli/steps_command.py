@@ -6,7 +6,7 @@ import json
 
 import matcalc
 from matcalc.core.errors import VerificationError
-from matcalc.output.explain import explain, parse_at, values_text
+from matcalc.output.explain import parse_at, values_text
 from matcalc.second_order.index_steps import explain_index
 
 
@@ -24,7 +24,7 @@ def cli_steps(args, shapes: dict, assume: dict) -> str:
     if getattr(args, "index", False):
         parts.append(explain_index(d, style))
     elif args.steps:
-        parts.append(explain(d, style))
+        parts.append(d.steps_text(style))
     if getattr(args, "at", None):
         point = parse_at(args.at)
         if style == "json" and parts:

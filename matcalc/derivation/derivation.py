@@ -33,9 +33,11 @@ from matcalc.output.notebook import Picture, StepList
 from matcalc.output.picture import graph_model
 from matcalc.output.programs import auto_names, program
 from matcalc.output.render import Printer
+from matcalc.output.steps import output_name
 from matcalc.output.to_sympy import to_sympy
 from matcalc.second_order.index_steps import explain_index
 from matcalc.second_order.kronecker import VEC_FORM, closed_form, render_tensor, vec_to_tensor
+from matcalc.second_order.tensor_steps import explain_tensor
 from matcalc.simplify.rewrite import simplify_all
 
 
@@ -294,8 +296,13 @@ class Derivation:
 
     def steps_text(self, style: str = "unicode", index: bool = False) -> str:
         """The chain-rule steps (derive with ``steps=True``): unicode, text, latex, markdown or json;
-        ``index``: in index notation (per-entry partials, the sum, the Kronecker delta collapsing it)."""
-        return explain_index(self, style) if index else explain(self, style)
+        ``index``: in index notation (per-entry partials, the sum, the Kronecker delta collapsing it).
+        A 4-D derivative (a matrix on either side) gets the Jacobian chain in vec form."""
+        if index:
+            return explain_index(self, style)
+        if self.kind == "tensor" or (self.kind == "jacobian" and not _vector_or_scalar(self.typed.output)):
+            return explain_tensor(self, style)
+        return explain(self, style)
 
     def graph(self, at: dict | None = None, precision: int = 3) -> Picture:
         """The computational graph as a picture (inline SVG in Jupyter); with ``at`` (user values,
@@ -316,6 +323,10 @@ class Derivation:
         if not body.startswith(r"\begin{aligned}"):
             body = "\\begin{aligned}" + body.replace(" = ", " &= ", 1) + "\\end{aligned}"
         return f"$${body}$$"
+
+
+def _vector_or_scalar(n: Node) -> bool:
+    return n.is_column or n.is_row or n.is_scalar
 
 
 def external_shape(shape, node: Node, ndim) -> tuple:
@@ -352,8 +363,6 @@ def _derive(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None, steps
     nodes, notes = resolve_wrt(typed, names, shapes)
     notes = typed.notes + notes
     out = typed.output
-    last = typed.statements[-1][0]
-    output_name = last or "f"
     variables = dict(zip(names, nodes))
     recorded: list[Step] = []
     tangents: dict[str, Node] = {}
@@ -384,7 +393,7 @@ def _derive(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None, steps
     if kind == "tensor":
         for name in names:
             forms[name], closed[name] = closed_form(results[name], tangents[name])
-    return Derivation(expr, typed, names, kind, results, variables, notes, recorded, tangents, output_name,
+    return Derivation(expr, typed, names, kind, results, variables, notes, recorded, tangents, output_name(typed),
                       forms, closed)
 
 

@@ -38,6 +38,7 @@ from matcalc.numeric.finite_differences import (
 from matcalc.output.latexsteps import aligned
 from matcalc.output.programs import program
 from matcalc.output.render import Printer
+from matcalc.output.steps import output_name
 from matcalc.output.to_sympy import to_sympy
 from matcalc.second_order.indexform import index_form, index_label, render_index
 from matcalc.second_order.kronecker import MATRIX_FORM, VEC_FORM, commutation_legend, linear_map_form
@@ -314,7 +315,6 @@ def _hessian(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None) -> H
     out = typed.output
     if not out.is_scalar:
         raise ShapeError("a Hessian needs a scalar output; use derive for a Jacobian or a 4-D derivative")
-    last = typed.statements[-1][0]
     results, forms, grads, tangents, pair_of, closed = {}, {}, {}, {}, {}, {}
     for xn, yn in pairs:
         key = xn if xn == yn else f"{xn},{yn}"
@@ -330,6 +330,6 @@ def _hessian(expr: str, wrt: Wrt, shapes: dict | None, assume: dict | None) -> H
                 pass
         results[key], forms[key], grads[key], tangents[key], pair_of[key] = node, form, g, T, (xn, yn)
     h = Hessian(expr, typed, names, "hessian", results, variables, typed.notes + notes, [], tangents,
-                last or "f")
+                output_name(typed))
     h.forms, h.gradient_nodes, h.pairs, h.closed = forms, grads, pair_of, closed
     return h

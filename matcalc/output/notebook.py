@@ -12,7 +12,6 @@ Nothing here derives anything: both print what the derivation already holds.
 from __future__ import annotations
 
 from matcalc.core.errors import MatcalcError
-from matcalc.output.explain import explain
 from matcalc.output.picture import Model, to_dot, to_svg, write
 
 
@@ -28,7 +27,7 @@ class StepList(list):
         """The steps in ``style`` (unicode, text, latex, markdown, json, mathjax)."""
         if self.derivation is None:
             raise MatcalcError("these steps belong to no derivation")
-        return explain(self.derivation, style)
+        return self.derivation.steps_text(style)      # the derivation picks the chain for its kind
 
     def latex(self) -> str:
         return self.text("latex")

@@ -145,13 +145,22 @@ def _leafish(n: Node) -> bool:
         n.op in ("transpose", "scale") and len(n.args) == 1 and is_variable(n.args[0]))
 
 
+def output_name(typed) -> str:
+    """The output's name in results and steps alike: the program's own, else ``f``, else ``s`` where
+    ``f`` is already a function or a variable (``u'*f(W*x + b)``: ∂s/∂W, not ∂f/∂W)."""
+    last = typed.statements[-1][0]
+    if last:
+        return last
+    taken = set(typed.variables) | set(typed.intermediates)
+    generic = {function_name(n) for n in topo_order([typed.output])}
+    return "s" if "f" in generic or "f" in taken else "f"
+
+
 def _name_graph(typed) -> _Naming:
     """Pass 1: the program's names for its intermediates and output, z1, z2, … for the rest."""
     out = typed.output
     taken = set(typed.variables) | set(typed.intermediates)
-    generic = {function_name(n) for n in topo_order([out])}
-    last = typed.statements[-1][0]
-    output = last or ("s" if "f" in generic or "f" in taken else "f")
+    output = output_name(typed)
     names: dict[int, str] = {}
     fresh: set[int] = set()
     for name, node in typed.intermediates.items():

@@ -227,7 +227,7 @@ def render_tensor(d, style: str) -> str:
     defs, _ = program(roots, style, names)
     printer = Printer(style, names)
     out = d.output_name
-    if out == "f" and d.typed.statements[-1][0] is None:
+    if d.typed.statements[-1][0] is None:
         shown = Printer(style)(d.typed.output)
         if len(shown) <= 24:
             out = shown
