@@ -13,7 +13,7 @@ import numpy as np
 
 from matcalc.core import algebra as A
 from matcalc.core.diff import Step, column_of, gradients, jvp, linear_coefficient
-from matcalc.core.errors import MatcalcError
+from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import Node
 from matcalc.core.kinds import is_variable
 from matcalc.derivation.verification import printed_forms, printed_value, verified
@@ -302,6 +302,11 @@ class Derivation:
             return explain_index(self, style)
         if self.kind == "tensor" or (self.kind == "jacobian" and not _vector_or_scalar(self.typed.output)):
             return explain_tensor(self, style)
+        if self.kind == "jacobian":
+            try:
+                return explain(self, style)
+            except UnsupportedError:             # a matrix on the way (x xᵀ): its Jacobian is read in vec form
+                return explain_tensor(self, style)
         return explain(self, style)
 
     def graph(self, at: dict | None = None, precision: int = 3) -> Picture:

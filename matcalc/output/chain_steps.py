@@ -85,6 +85,7 @@ class JacobianChain:
     fresh: set[int]
     alive: list[Node] = field(default_factory=list)            # nodes ``names`` keys by id, kept alive
     vec: bool = False                                          # vec form: a matrix ``M`` is read as vec(M)
+    vec_result: bool = False                                   # the result is labelled ∂vec(F)/∂vec(X)ᵀ (a 4-D one)
 
     def names_for(self, style: str) -> dict[int, str]:
         if style != "unicode":
@@ -276,8 +277,9 @@ def chain_content(ch: JacobianChain, style: str, entries: EntryPrinter | None = 
     finals = []
     for f in ch.finals:
         by = pr.var_name(f.var)
-        label_out = _vec_words(style, o) if ch.vec else o
-        label_by = _vec_words(style, by, True) if ch.vec and not (f.by is not None and f.by.is_scalar) else by
+        label_out = _vec_words(style, o) if ch.vec_result else out_num
+        label_by = (_vec_words(style, by, True) if ch.vec_result and not (f.by is not None and f.by.is_scalar)
+                    else den(f.by) if f.by is not None else by)
         same = {grad(label_out, label_by), grad(out_num, den(f.by) if f.by is not None else by)}
         item = {"var": f.var, "label": grad(label_out, label_by), "same": sorted(same), "result": pr(f.result), "chain": None,
                 "fork": [pr(p) for p in f.parts],

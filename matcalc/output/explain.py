@@ -288,4 +288,7 @@ def explain(derivation, style: str = "unicode") -> str:
         raise MatcalcError(f"unknown style {style!r}: one of {', '.join(STYLES)}")
     if derivation.kind == "jacobian":
         return render_chain(jacobian_chain(derivation), style)
+    if derivation.kind == "tensor":
+        raise MatcalcError("a 4-D derivative's steps are its chain in vec form (second_order.tensor_steps): "
+                           "Derivation.steps_text() and --steps show them")
     return render(explanation(derivation), style)

@@ -121,12 +121,12 @@ class _Naming:
 def explanation(d) -> Explanation:
     """The structured explanation of a Derivation made with ``steps=True``."""
     if d.kind == "jacobian":
-        raise MatcalcError("index-notation steps are shown for a scalar output; for this vector output, "
+        raise MatcalcError("index-notation steps are shown for a scalar output; for this output, "
                            "--steps shows the Jacobian chain")
     if d.kind != "gradient":
-        raise MatcalcError("steps are shown for a scalar output (the gradient passed back) and for a "
-                           "vector output by a vector (the Jacobian chain); this derivative is a 4-D "
-                           "array (a matrix involved on either side): derive prints it without --steps")
+        raise MatcalcError("index-notation steps (--index) pass a scalar output's gradient back entry by entry; "
+                           "this derivative is a 4-D array (a matrix on either side): --steps shows its chain in "
+                           "vec form, each local derivative also entry by entry")
     if not d.steps:
         raise MatcalcError("no steps were recorded: derive with steps=True")
     naming = _name_graph(d.typed)

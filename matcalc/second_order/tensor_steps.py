@@ -100,11 +100,12 @@ def _not_vec_reason(d, w: str) -> str:
 
 def tensor_chain(d) -> JacobianChain:
     """The vec-form chain of a derivation with a matrix on either side (a ``tensor``, or a matrix
-    output by a scalar), its results those derive prints."""
+    output by a scalar) or on the way (a vector by a vector through ``x xᵀ``), its results those
+    derive prints."""
     out = d.typed.output
-    if d.kind == "gradient" or (d.kind == "jacobian" and _vectorlike(out)):
-        raise MatcalcError("the vec-form chain is shown for a 4-D derivative; this one is a "
-                           f"{d.kind}: --steps shows its own steps")
+    if d.kind == "gradient":
+        raise MatcalcError("the vec-form chain is shown for a derivative with a matrix on either side or on "
+                           "the way; this one is a gradient: --steps shows the gradient passed back")
     for w in d.wrt:
         form = d.forms.get(w, VEC_FORM) if d.kind == "tensor" else VEC_FORM
         if form != VEC_FORM:
@@ -114,10 +115,11 @@ def tensor_chain(d) -> JacobianChain:
                 f"∂vec(F)/∂vec({w})ᵀ, and this one has no Kronecker form ({_not_vec_reason(d, w)}, a matrix with "
                 f"no standard name), so derive prints it {printed}, without steps")
     ch = jacobian_chain(d, VEC_CHAIN)
+    ch.vec_result = d.kind == "tensor"                 # labelled as derive prints it
     for fin in ch.finals:
         if d.kind == "tensor":
             fin.result = d.closed[fin.var]
-        else:                                      # a matrix by a scalar: vec(∂F/∂t), then ∂F/∂t
+        elif not _vectorlike(out):                 # a matrix by a scalar: vec(∂F/∂t), then ∂F/∂t
             fin.reshaped = fin.result
             (fin.result,) = simplify_all([A.vec(fin.result)])
     return ch
