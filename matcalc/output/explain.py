@@ -15,7 +15,8 @@ from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node
 from matcalc.core.naming import subscripted
 from matcalc.core.rules import RULES
-from matcalc.output.chain_steps import jacobian_chain, render_chain
+from matcalc.output.chain_print import render_chain
+from matcalc.output.chain_steps import jacobian_chain
 from matcalc.output.latexsteps import Block, Row, document_body, mathjax
 from matcalc.output.render import Printer
 from matcalc.output.steps import Explanation, Final, Local, StepInfo, explanation

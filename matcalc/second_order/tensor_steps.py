@@ -26,22 +26,12 @@ from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import ONE, Node
 from matcalc.core.rules import RULES
-from matcalc.output.chain_steps import (
-    ChainForm,
-    ChainInput,
-    JacobianChain,
-    jacobian_chain,
-    jacobian_local,
-    render_chain,
-)
+from matcalc.output.chain_print import render_chain
+from matcalc.output.chain_steps import ChainForm, ChainInput, JacobianChain, jacobian_chain, jacobian_local, vectorlike
 from matcalc.output.render import Printer
 from matcalc.second_order.indexform import IndexForm, _subscripts, index_form, render_index
 from matcalc.second_order.kronecker import VEC_FORM, kmatmul, vec_coefficient
 from matcalc.simplify.rewrite import simplify_all
-
-
-def _vectorlike(n: Node) -> bool:
-    return n.is_column or n.is_row or n.is_scalar
 
 
 def _tangent(node: Node, inp: Node, naming) -> tuple[Node, tuple]:
@@ -54,7 +44,7 @@ def _tangent(node: Node, inp: Node, naming) -> tuple[Node, tuple]:
 def vec_local(node: Node, inp: Node, naming) -> Node:
     """∂vec(node)/∂vec(inp)ᵀ: the Jacobian where both are vectors or scalars, else the vec
     coefficient of the JVP; a clear error where it has no Kronecker form."""
-    if _vectorlike(node) and _vectorlike(inp):
+    if vectorlike(node) and vectorlike(inp):
         return jacobian_local(node, inp, naming)
     T, ts = _tangent(node, inp, naming)
     try:
@@ -69,7 +59,7 @@ def vec_local(node: Node, inp: Node, naming) -> Node:
 def vec_entries(node: Node, inp: Node, naming) -> IndexForm | None:
     """∂nodeᵢⱼ/∂inpₖₗ in index form where a matrix is involved (None: a vector's Jacobian, read as
     it is, or no index form)."""
-    if _vectorlike(node) and _vectorlike(inp):
+    if vectorlike(node) and vectorlike(inp):
         return None
     T, ts = _tangent(node, inp, naming)
     axes = [node.rows != ONE, node.cols != ONE, T.rows != ONE, T.cols != ONE]
@@ -119,7 +109,7 @@ def tensor_chain(d) -> JacobianChain:
     for fin in ch.finals:
         if d.kind == "tensor":
             fin.result = d.closed[fin.var]
-        elif not _vectorlike(out):                 # a matrix by a scalar: vec(∂F/∂t), then ∂F/∂t
+        elif not vectorlike(out):                 # a matrix by a scalar: vec(∂F/∂t), then ∂F/∂t
             fin.reshaped = fin.result
             (fin.result,) = simplify_all([A.vec(fin.result)])
     return ch
