@@ -16,6 +16,8 @@ from matcalc import derive
 from matcalc.cli.main import main
 from matcalc.core.errors import MatcalcError
 from matcalc.numeric.evaluate import bind_dims, concrete, evaluate
+from matcalc.numeric.finite_differences import parse_printed
+from matcalc.output.chain_print import chain_content
 from matcalc.second_order.indexform import IndexForm
 from matcalc.second_order.kronecker import vec_to_tensor
 from matcalc.second_order.tensor_steps import tensor_chain
@@ -40,7 +42,8 @@ def test_layer_by_its_weights_is_the_lectures_chain_in_vec_form():
                   "local     ∂z₁/∂vec(W)ᵀ = xᵀ ⊗ I",
                   "entries   ∂(z₁)ᵢ/∂Wⱼₖ = xₖ δᵢⱼ",
                   "Jacobian  ∂f/∂vec(W)ᵀ = ∂f/∂z₁ ∂z₁/∂vec(W)ᵀ = diag(1 − f²)(xᵀ ⊗ I)",
-                  "  ∂vec(f)/∂vec(W)ᵀ = ∂f/∂z₂ ∂z₂/∂vec(W)ᵀ = diag(1 − f²)(xᵀ ⊗ I)"]:
+                  "  ∂vec(f)/∂vec(W)ᵀ = ∂f/∂z₂ ∂z₂/∂vec(W)ᵀ = diag(1 − f²)(xᵀ ⊗ I)",
+                  "  ∂fᵢ/∂Wⱼₖ = (1 − f²)ᵢ xₖ δᵢⱼ   (entry by entry)"]:
         assert any(line.startswith(piece) or line.strip() == piece.strip() for line in out.splitlines()), piece
     # the result line ends at what derive prints (with f = tanh(z₂), z₂ = W x + b)
     _, printed = run("derive", "tanh(W*x + b)", "--wrt", "W")
@@ -53,7 +56,8 @@ def test_matrix_by_matrix_is_cookbook_520():
     assert "local     ∂vec(f)/∂vec(z₁)ᵀ = Bᵀ ⊗ I" in text
     assert "local     ∂vec(z₁)/∂vec(X)ᵀ = I ⊗ A" in text
     assert "entries   ∂(z₁)ᵢⱼ/∂Xₖₗ = Aᵢₖ δⱼₗ" in text
-    assert text.rstrip().endswith("∂vec(f)/∂vec(X)ᵀ = ∂vec(f)/∂vec(z₁)ᵀ ∂vec(z₁)/∂vec(X)ᵀ = Bᵀ ⊗ A")
+    assert "  ∂vec(f)/∂vec(X)ᵀ = ∂vec(f)/∂vec(z₁)ᵀ ∂vec(z₁)/∂vec(X)ᵀ = Bᵀ ⊗ A" in text.splitlines()
+    assert text.rstrip().endswith("∂fᵢⱼ/∂Xₖₗ = Aᵢₖ Bₗⱼ   (entry by entry)")
     assert str(d) == "∂vec(A X B)/∂vec(X)ᵀ = Bᵀ ⊗ A"
 
 
@@ -186,18 +190,29 @@ def test_every_printed_step_numerically(expr, wrt):
         v = np.asarray(evaluate([node] + anchors, env, FUNCS, dict(base if cache is None else cache))[0], dtype=float)
         return np.broadcast_to(v, (rows, cols)) if v.size == 1 else v.reshape(rows, cols, order="F")
 
+    text = chain_content(ch, "text")                  # what --steps --text prints, parsed back below
+    program = "; ".join(f"{g['name']} = {g['definition']}" for g in text["graph"])
+    variables = d.variables_all()
+
+    def ev_text(printed: str, rows, cols):
+        """The printed text form, parsed back by matcalc's parser (the graph's names defined) and evaluated."""
+        node = parse_printed(f"{program}; {printed}" if program else printed, variables).output
+        v = np.asarray(evaluate([node] + anchors, env, FUNCS)[0], dtype=float)
+        return np.broadcast_to(v, (rows, cols)) if v.size == 1 else v.reshape(rows, cols, order="F")
+
     def jac_of_output(node):
         return _jac(lambda v: evaluate([out] + anchors, env, FUNCS, {id(node): v})[0], base[id(node)])
 
     m = size(out)
     checked = 0
-    for link in ch.links:
+    for link, printed in zip(ch.links, text["steps"], strict=True):
         n = size(link.node)
         up = ev(link.upstream, m, n)
         assert np.allclose(up, jac_of_output(link.node), atol=1e-5), ("upstream", expr)
+        assert np.allclose(ev_text(printed["upstream"], m, n), up, atol=1e-8), ("printed upstream", expr)
         if link.fork:
             assert np.allclose(sum(ev(p, m, n) for _, p in link.fork), up, atol=1e-8), ("fork", expr)
-        for i in link.inputs:
+        for i, shown in zip(link.inputs, printed["inputs"], strict=True):
             x = base[id(i.input)]
             others = {id(a): base[id(a)] for a in link.node.args if a is not i.input}
             local = _jac(lambda v, nd=link.node, o=others, k=id(i.input):
@@ -210,15 +225,34 @@ def test_every_printed_step_numerically(expr, wrt):
                 want = vec_to_tensor(local, shape2(link.node), shape2(i.input))
                 assert np.allclose(entries, want, atol=1e-5), ("entries", expr)
                 checked += 1
+            assert np.allclose(ev_text(shown["local"], n, size(i.input)), local, atol=1e-5), ("printed local", expr)
             downstream = up @ local
             for node in (i.product, i.simplified):
                 assert np.allclose(ev(node, m, size(i.input)), downstream, atol=1e-5), ("Jacobian", expr)
-    for fin in ch.finals:
+            for key in ("product", "simplified"):
+                assert np.allclose(ev_text(shown[key], m, size(i.input)), downstream, atol=1e-5), (key, expr)
+    for fin, shown in zip(ch.finals, text["jacobians"], strict=True):
         var = d.variables[fin.var]
         x = env[fin.var]
         J = _jac(lambda v, w=fin.var: evaluate([out] + anchors, {**env, w: v}, FUNCS)[0], x)
         q = size(var)
         assert np.allclose(ev(fin.result, m, q, {}), J, atol=1e-5), ("result", expr)
+        assert np.allclose(ev_text(shown["result"], m, q), J, atol=1e-5), ("printed result", expr)
+        for part in shown["fork"]:
+            ev_text(part, m, q)                           # each printed part parses back (their sum: below)
+        if shown["fork"]:
+            assert np.allclose(sum(ev_text(p, m, q) for p in shown["fork"]), J, atol=1e-5), ("printed fork", expr)
+        if shown["chain"]:
+            assert np.allclose(ev_text(shown["chain"]["product"], m, q), J, atol=1e-5), ("printed product", expr)
+        if shown["reshaped"]:
+            assert np.allclose(ev_text(shown["reshaped"]["result"], *shape2(out)), J.reshape(shape2(out), order="F"),
+                               atol=1e-5), ("printed reshaped", expr)
+        if isinstance(fin.entries, IndexForm):        # the result entry by entry: the 4-D array itself
+            nodes = fin.entries.nodes()
+            vals = evaluate(nodes, env, FUNCS, dict(base)) if nodes else []
+            got = fin.entries.evaluate({id(a): v for a, v in zip(nodes, vals)}, lambda dim: concrete(dim, dims))
+            assert np.allclose(got, vec_to_tensor(J, shape2(out), shape2(var)), atol=1e-5), ("result entries", expr)
+            checked += 1
         if fin.reshaped is not None:
             assert np.allclose(ev(fin.reshaped, *shape2(out), {}), J.reshape(shape2(out), order="F"), atol=1e-5)
         if fin.product is not None:

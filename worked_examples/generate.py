@@ -79,9 +79,11 @@ EXAMPLES = [
         "and a column per entry of W. The chain is the lecture's `∂f/∂W = ∂f/∂z ∂z/∂W`: the "
         "elementwise tanh contributes `diag(1 − f²)`, the add gate the identity, and `z₁ = W x` the "
         "local derivative `xᵀ ⊗ I`, which entry by entry is `∂(z₁)ᵢ/∂Wⱼₖ = δᵢⱼ xₖ`: "
-        "`(z₁)ᵢ = Σₖ Wᵢₖ xₖ` depends only on row i of W. Together `∂fᵢ/∂Wⱼₖ = (1 − fᵢ²) δᵢⱼ xₖ`. "
+        "`(z₁)ᵢ = Σₖ Wᵢₖ xₖ` depends only on row i of W. Together, the result's last line: "
+        "`∂fᵢ/∂Wⱼₖ = (1 − f²)ᵢ xₖ δᵢⱼ`. "
         "For `A X B` the two products give `Bᵀ ⊗ I` and `I ⊗ A`, and the mixed-product rule "
-        "`(Bᵀ ⊗ I)(I ⊗ A) = Bᵀ ⊗ A` is Cookbook 520, `vec(A X B) = (Bᵀ ⊗ A) vec(X)`."),
+        "`(Bᵀ ⊗ I)(I ⊗ A) = Bᵀ ⊗ A` is Cookbook 520, `vec(A X B) = (Bᵀ ⊗ A) vec(X)`; entry by entry, "
+        "`∂fᵢⱼ/∂Xₖₗ = Aᵢₖ Bₗⱼ`."),
     Example(
         "two_layer_net", "A 2-layer sigmoid network in batch form",
         [["derive", "h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "--wrt", "W1,W2", "--steps"]],

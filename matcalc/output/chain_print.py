@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 from matcalc.core.graph import Node
 from matcalc.core.rules import RULES
-from matcalc.output.chain_steps import ChainInput, JacobianChain, vectorlike
+from matcalc.output.chain_steps import JacobianChain, vectorlike
 from matcalc.output.latexsteps import Block, Row, document_body, mathjax
 from matcalc.output.render import Printer
 
 # ---------------------------------------------------------------------- printing
-EntryPrinter = Callable[[Node, ChainInput, str, dict], "tuple[str, str] | None"]   # (node, its input, style, names)
+EntryPrinter = Callable[[Node, Node, object, str, dict], "tuple[str, str] | None"]   # (of, by, form, style, names)
 
 
 def _vec_words(style: str, name: str, transposed: bool = False) -> str:
@@ -66,7 +66,7 @@ def chain_content(ch: JacobianChain, style: str, entries: EntryPrinter | None = 
                 "fork": [{"from": lab(f), "product": pr(p)} for f, p in link.fork], "inputs": []}
         for i in link.inputs:
             prod, simple = pr(i.product), pr(i.simplified)
-            shown = entries(link.node, i, style, names) if entries and i.entries is not None else None
+            shown = entries(link.node, i.input, i.entries, style, names) if entries and i.entries is not None else None
             item["inputs"].append({"input": lab(i.input), "local_label": grad(num(link.node), den(i.input)),
                                    "local": pr(i.local), "downstream_label": grad(out_num, den(i.input)),
                                    "product": prod, "simplified": simple,
@@ -81,7 +81,11 @@ def chain_content(ch: JacobianChain, style: str, entries: EntryPrinter | None = 
         same = {grad(label_out, label_by), grad(out_num, den(f.by) if f.by is not None else by)}
         item = {"var": f.var, "label": grad(label_out, label_by), "same": sorted(same), "result": pr(f.result), "chain": None,
                 "fork": [pr(p) for p in f.parts],
-                "reshaped": None if f.reshaped is None else {"label": grad(o, by), "result": pr(f.reshaped)}}
+                "reshaped": None if f.reshaped is None else {"label": grad(o, by), "result": pr(f.reshaped)},
+                "entries": None}
+        if entries and f.entries is not None and out_node is not None and f.by is not None:
+            shown = entries(out_node, f.by, f.entries, style, names)
+            item["entries"] = None if shown is None else {"label": shown[0], "form": shown[1]}
         if f.path:
             labels = [grad(num(a), den(b)) for a, b in zip(f.path, f.path[1:])]
             item["chain"] = {"labels": labels, "product": pr(f.product)}
@@ -132,10 +136,13 @@ def _result_rows(f: dict, join: str) -> list[tuple[str, str]]:
         rows = [(f["label"], _eq(" + ".join(f["fork"]), f["result"]), "fork")]
     if f["reshaped"]:
         rows.append((f["reshaped"]["label"], f["reshaped"]["result"], "reshaped"))
+    if f["entries"]:
+        rows.append((f["entries"]["label"], f["entries"]["form"], "entries"))
     return rows
 
 
-_RESULT_NOTES = {"fork": "(fork: the paths' products added)", "reshaped": "(the same entries in the output's shape)"}
+_RESULT_NOTES = {"fork": "(fork: the paths' products added)", "reshaped": "(the same entries in the output's shape)",
+                 "entries": "(entry by entry)"}
 
 
 def chain_text(c: dict, style: str) -> str:

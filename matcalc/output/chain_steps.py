@@ -16,9 +16,12 @@ does, but carries the whole Jacobian ``∂h/∂node`` instead of a gradient:
 - for each variable, the chain of labels and the product of the non-identity local Jacobians
   on its one path (the lecture's line), and the verified result of the derivation.
 
-Every printed expression is a graph node, so the tests evaluate each one against finite
-differences; ``chain_print`` prints the chain.  The output and the intermediates must be vectors (columns or rows) or scalars (a
-matrix intermediate has a tensor as its Jacobian: a clear error says so).  Nothing here changes the derivation.
+How the locals are read is a ``ChainForm``: the Jacobian form here (``JACOBIAN_FORM``: the output
+and the intermediates vectors or scalars; a matrix on the way has a tensor as its Jacobian, and
+a clear error says so), or ``second_order.tensor_steps``' vec form, which reads a matrix ``M`` as
+``vec(M)`` and so walks a 4-D derivative the same way.  Every printed expression is a graph
+node, so the tests evaluate each one against finite differences; ``chain_print`` prints the
+chain.  Nothing here changes the derivation.
 """
 from __future__ import annotations
 
@@ -70,6 +73,7 @@ class ChainFinal:
     parts: list[Node] = field(default_factory=list)            # the paths' products, at a fork
     reshaped: Node | None = None                               # vec form by a scalar: the result in the output's shape
     by: Node | None = None                                     # the variable's node
+    entries: object | None = None                              # vec form: the result entry by entry (an IndexForm)
 
 
 @dataclass

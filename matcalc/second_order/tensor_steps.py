@@ -27,7 +27,7 @@ from matcalc.core.errors import MatcalcError, UnsupportedError
 from matcalc.core.graph import ONE, Node
 from matcalc.core.rules import RULES
 from matcalc.output.chain_print import render_chain
-from matcalc.output.chain_steps import ChainForm, ChainInput, JacobianChain, jacobian_chain, jacobian_local, vectorlike
+from matcalc.output.chain_steps import ChainForm, JacobianChain, jacobian_chain, jacobian_local, vectorlike
 from matcalc.output.render import Printer
 from matcalc.second_order.indexform import IndexForm, _subscripts, index_form, render_index
 from matcalc.second_order.kronecker import VEC_FORM, kmatmul, vec_coefficient
@@ -62,11 +62,17 @@ def vec_entries(node: Node, inp: Node, naming) -> IndexForm | None:
     if vectorlike(node) and vectorlike(inp):
         return None
     T, ts = _tangent(node, inp, naming)
-    axes = [node.rows != ONE, node.cols != ONE, T.rows != ONE, T.cols != ONE]
+    return _entries(RULES[node.op].jvp(node, ts), T)
+
+
+def _entries(dY: Node, T: Node) -> IndexForm | None:
+    """∂dYᵢⱼ/∂Tₖₗ for ``dY`` linear in ``T``, its free indices lettered i, j, k, … in order
+    (``∂zᵢ/∂Wⱼₖ``, as a course writes a vector by a matrix); None where it has no index form."""
+    axes = [dY.rows != ONE, dY.cols != ONE, T.rows != ONE, T.cols != ONE]
     letters = iter("ijkl")
     free = tuple(next(letters) if used else "ijkl"[n] for n, used in enumerate(axes))
     try:
-        return index_form(RULES[node.op].jvp(node, ts), T, free)
+        return index_form(dY, T, free)
     except UnsupportedError:
         return None
 
@@ -109,29 +115,31 @@ def tensor_chain(d) -> JacobianChain:
     for fin in ch.finals:
         if d.kind == "tensor":
             fin.result = d.closed[fin.var]
+            if not (vectorlike(out) and vectorlike(d.variables[fin.var])):   # ∂fᵢ/∂Wⱼₖ = f'(zᵢ) δᵢⱼ xₖ
+                fin.entries = _entries(d.results[fin.var], d.tangents[fin.var])
         elif not vectorlike(out):                 # a matrix by a scalar: vec(∂F/∂t), then ∂F/∂t
             fin.reshaped = fin.result
             (fin.result,) = simplify_all([A.vec(fin.result)])
     return ch
 
 
-def _entries_printer(node: Node, i: ChainInput, style: str, names: dict) -> tuple[str, str] | None:
-    """(label, right side) of what ``node``'s input receives, entry by entry."""
-    if not isinstance(i.entries, IndexForm):
+def _entries_printer(of: Node, by: Node, form, style: str, names: dict) -> tuple[str, str] | None:
+    """(label, right side) of ∂ofᵢⱼ/∂byₖₗ entry by entry."""
+    if not isinstance(form, IndexForm):
         return None
     pr = Printer(style, names)
 
     def lab(n: Node) -> str:
         return pr.var_name(names[id(n)]) if id(n) in names else pr.p(n, 3)
 
-    i_, j, k, l_ = i.entries.free
-    of = _indexed(lab(node), [x for x in (i_, j) if x is not None], style)
-    by = _indexed(lab(i.input), [x for x in (k, l_) if x is not None], style)
+    i_, j, k, l_ = form.free
+    num = _indexed(lab(of), [x for x in (i_, j) if x is not None], style)
+    den = _indexed(lab(by), [x for x in (k, l_) if x is not None], style)
     if style == "latex":
-        label = rf"\frac{{\partial {of}}}{{\partial {by}}}"
+        label = rf"\frac{{\partial {num}}}{{\partial {den}}}"
     else:
-        label = f"d{of}/d{by}" if style == "text" else f"∂{of}/∂{by}"
-    return label, render_index(i.entries, pr, style)
+        label = f"d{num}/d{den}" if style == "text" else f"∂{num}/∂{den}"
+    return label, render_index(form, pr, style)
 
 
 def _indexed(base: str, ixs: list[str], style: str) -> str:
