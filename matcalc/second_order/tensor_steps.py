@@ -106,10 +106,13 @@ def tensor_chain(d) -> JacobianChain:
         form = d.forms.get(w, VEC_FORM) if d.kind == "tensor" else VEC_FORM
         if form != VEC_FORM:
             printed = "in index form" if form == "index" else "as the differential"
+            reason = _not_vec_reason(d, w)
+            if "selection matrix" in reason:
+                reason += ", a matrix with no standard name"
             raise UnsupportedError(
                 f"--steps shows a 4-D derivative as a chain of Kronecker (vec-form) factors ending at the printed "
-                f"∂vec(F)/∂vec({w})ᵀ, and this one has no Kronecker form ({_not_vec_reason(d, w)}, a matrix with "
-                f"no standard name), so derive prints it {printed}, without steps")
+                f"∂vec(F)/∂vec({w})ᵀ, and this one has no Kronecker form ({reason}), so derive prints it "
+                f"{printed}, without steps")
     ch = jacobian_chain(d, VEC_CHAIN)
     ch.vec_result = d.kind == "tensor"                 # labelled as derive prints it
     for fin in ch.finals:
