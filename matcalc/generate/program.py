@@ -271,7 +271,8 @@ class Program:
         if not self.unit_seed:
             return []
         G = self.seed_name
-        return ["    if upstream != 1.0:     # backward is linear in upstream", f"        {G} = DTYPE(upstream)",
+        return ["    # backward is linear in upstream: the gradients above are those of upstream 1",
+                "    if upstream != 1.0:", f"        {G} = DTYPE(upstream)",
                 *(f"        {g} *= {G}" for g in self.grad_locals)]
 
     def _forward_body(self, fwd: Emitter, fdims: list[str], generic: list[str], cached: list[str]) -> list[str]:
