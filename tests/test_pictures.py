@@ -174,3 +174,26 @@ def test_png_through_cairosvg_when_no_program_is_installed(tmp_path, monkeypatch
     monkeypatch.setattr(shutil, "which", lambda name: None)         # no dot, no rsvg-convert
     assert write(model, str(tmp_path / "g.png")) == "cairosvg"
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cairosvg_draws_every_glyph_the_labels_use():
+    """cairosvg draws with the first font family only; with Helvetica first it drew ᵀ, ∘ and the
+    subscripts as empty boxes.  Each character is drawn alone and compared with the drawing of a
+    character no font has (a private-use code point): a missing glyph draws the same box."""
+    need(importlib.util.find_spec("cairosvg") is not None, "cairosvg (pip install matcalc[picture])")
+    import cairosvg
+
+    from matcalc.output.svgpicture import FONT_FAMILY, svg_text
+
+    def drawn(text: str) -> bytes:
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="48" height="40" font-family="{FONT_FAMILY}">'
+               f'<text x="4" y="30" font-size="24">{svg_text(text)}</text></svg>')
+        return cairosvg.svg2png(bytestring=svg.encode())
+
+    missing = drawn("\ue000")
+    used = set()
+    for expr in ("sum(tanh(W'*x + ones(n)) ./ x)", "norm(W*x)^2", "sum(exp(A) .* B)"):
+        model = graph_model(expr)
+        used |= {c for n in model.nodes for c in n.label + n.caption()}
+    used |= set("ᵀ∘⊘ₙ₁₂δ∂−×𝟏")
+    assert not [c for c in sorted(used) if not c.isspace() and drawn(c) == missing]

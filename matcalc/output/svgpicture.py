@@ -8,7 +8,7 @@ short sloped connectors join the runs to the nodes.  An edge that spans several 
 the columns between on a dummy slot, so it never runs through a node.  Labels sit only on runs,
 runs only in gaps, and slots are spaced by the labels' height, so the picture is overlap-free by
 construction; ``tests/test_pictures.py`` checks it geometrically on the SVG's bounding boxes.
-Text widths are estimated (``text_width``) generously for Helvetica.
+Text widths are estimated (``text_width``) generously for DejaVu Sans, the first font.
 """
 from __future__ import annotations
 
@@ -24,9 +24,35 @@ CONNECT = 26             # horizontal room for the sloped connectors at each sid
 PAD = 16
 
 
+_NARROW = frozenset(" ,.·:;'|!ilijIJftr-[](){}ᵀ⁻¹²³ᵢⱼ₀₁₂₃₄₅₆₇₈₉ₙₘₖ")
+_WIDE = frozenset("mwMW")
+_OPERATOR = frozenset("−+×∘⊘⊗=<>≤≥")
+
+
 def text_width(s: str, size: float = FONT) -> float:
-    """A generous estimate of the width of ``s`` in Helvetica at ``size`` px."""
-    return sum(0.35 if c in " ,.[]()·:;'|il" else 0.62 for c in s) * size + 2
+    """A generous estimate of the width of ``s`` at ``size`` px in the picture's first font,
+    DejaVu Sans: its bold advance widths, grouped (narrow ≤ 0.49 em, m and w up to 1.1 em,
+    operators 0.84 em, the rest ≤ 0.85 em), rounded up within each group."""
+    em = 0.0
+    for c in s:
+        em += 0.5 if c in _NARROW else 1.1 if c in _WIDE else 0.84 if c in _OPERATOR else 0.76
+    return em * size + 2
+
+
+# DejaVu Sans first: it has every glyph the labels use (ᵀ, ∘, ⊘, subscripts), and cairosvg,
+# which draws with the first family only, would otherwise fall back to a font without them
+FONT_FAMILY = "DejaVu Sans, Helvetica, Arial, sans-serif"
+_BOLD_DIGITS = {chr(0x1D7CE + d): str(d) for d in range(10)}       # 𝟏: no common font has it
+
+
+def svg_text(s: str) -> str:
+    """``s`` escaped for SVG, with mathematical bold digits (𝟏 for all-ones) written as a bold
+    digit, which is what the character means and what every font can draw."""
+    out = []
+    for c in s:
+        out.append(f'<tspan font-weight="bold">{_BOLD_DIGITS[c]}</tspan>' if c in _BOLD_DIGITS
+                   else escape(c))
+    return "".join(out)
 
 
 @dataclass
@@ -138,7 +164,7 @@ def to_svg(model) -> str:
     leaf = {n.key for n in model.nodes if n.leaf}
     half = {n.key: (text_width(n.label, 14) / 2 if n.leaf else R) for n in model.nodes}
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="{FONT}">'),
+            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT_FAMILY}" font-size="{FONT}">'),
            ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
             'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#444"/></marker></defs>'),
            '<rect width="100%" height="100%" fill="white"/>']
@@ -153,10 +179,10 @@ def to_svg(model) -> str:
                 mx = (x0 + x1) / 2
                 if e.value:
                     labels.append(f'<text x="{mx:.1f}" y="{r.y - 6:.1f}" text-anchor="middle" fill="#1a7f37" '
-                                  f'class="value">{escape(e.value)}</text>')
+                                  f'class="value">{svg_text(e.value)}</text>')
                 if e.grad:
                     labels.append(f'<text x="{mx:.1f}" y="{r.y + 16:.1f}" text-anchor="middle" fill="#cf222e" '
-                                  f'class="grad">{escape(e.grad)}</text>')
+                                  f'class="grad">{svg_text(e.grad)}</text>')
             nxt = r.gap + 1
             if (i, nxt) in dummies:                        # passing a column on a slot of its own
                 _, dy = dummies[(i, nxt)]
@@ -174,13 +200,13 @@ def to_svg(model) -> str:
         x, y = pos[n.key]
         if n.leaf:
             out.append(f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" font-size="14" '
-                       f'font-weight="bold" class="node">{escape(n.label)}</text>')
+                       f'font-weight="bold" class="node">{svg_text(n.label)}</text>')
         else:
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{R}" fill="#f6f8fa" stroke="#444" stroke-width="1.5"/>')
-            out.append(f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" class="node">{escape(n.label)}</text>')
+            out.append(f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" class="node">{svg_text(n.label)}</text>')
         if n.caption():
             below = y + (R + 14 if not n.leaf else 20)
             out.append(f'<text x="{x:.1f}" y="{below:.1f}" text-anchor="middle" font-size="{NAME_FONT}" '
-                       f'fill="#555" class="name">{escape(n.caption())}</text>')
+                       f'fill="#555" class="name">{svg_text(n.caption())}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
