@@ -22,7 +22,8 @@ from matcalc.core.rules import BINARY, ELEMENTWISE, RULES, CodeForm
 from matcalc.core.rules.targets import NUMPY, TARGET_HELPERS, Target
 from matcalc.generate.code import ADD, ATOM, HELPERS, MUL, POW, UNARY, Code, known_size, literal, number_literal, wrap
 
-_EINSUM_OUTER = 2 ** 21     # outer products up to this many entries: einsum beats broadcasting
+_EINSUM_OUTER = (2 ** 14, 2 ** 21)   # outer products of this many entries: einsum beats broadcasting (below,
+                                     # broadcasting's smaller call overhead wins: 0.84x einsum at 64 x 64)
 _NARROW = 16                # Aᵀ B with at most this many columns is computed as (Bᵀ A)ᵀ
 _SKINNY = 2 ** 19           # A B with a narrow B and at least this many entries in A: (Bᵀ Aᵀ)ᵀ
 _TALL = 1000                # ... or at least this many rows in A
@@ -312,7 +313,7 @@ class Emitter:
             parts.append(b)
         c = self._product(parts, coef)
         c.full = True if body is None else (b.full and b.text != "1.0")
-        if body is not None and body.op == "matmul" and b.alias is None and b.full and len(parts) > 1 \
+        if body is not None and body.op == "matmul" and b.alias is None and b.full and (len(parts) > 1 or coef != 1) \
                 and not n.is_scalar:
             c.scaled = (b.text, self._product(parts[:-1], coef).text)
         return c
@@ -321,6 +322,15 @@ class Emitter:
         parts = [self.expr(a) for a in n.args]
         c = self._product(parts, Fraction(1))
         c.full = any(p.full and p.text != "1.0" for p in parts)
+        if len(parts) == 2 and not n.is_scalar:
+            # cached u ∘ (1 - h²): t = 1 - h²; t *= u, one temporary fewer (a fresh local of this
+            # function, read once, is made the buffer by ``inplace`` instead)
+            for k in (0, 1):
+                p, a = parts[k], n.args[k]
+                if p.alias is None and p.full and p.prec != ATOM and a.shape == n.shape \
+                        and parts[1 - k].text not in self.fresh:
+                    c.scaled = (p.text, wrap(parts[1 - k], ATOM if parts[1 - k].prec < MUL else MUL))
+                    break
         return c
 
     def _add_text(self, terms: list[Code]) -> Code:
@@ -371,7 +381,7 @@ class Emitter:
             u = self.full(a.args[0]) if a.op == "transpose" else x
             return Code(self.target.vdot.format(a=u.text, b=y.text, a_=wrap(u, ATOM), b_=wrap(y, ATOM)))
         if a.cols == ONE and a.rows != ONE and b.cols != ONE:   # outer product
-            if known_size(a.rows) * known_size(b.cols) <= _EINSUM_OUTER:
+            if _EINSUM_OUTER[0] <= known_size(a.rows) * known_size(b.cols) <= _EINSUM_OUTER[1]:
                 return Code(self.target.outer.format(a=x.text, b=y.text))
             return Code(f"{wrap(x, MUL)} * {wrap(y, MUL + 1)}", MUL)
         if self.target.narrow and a.op == "transpose" and b.cols != ONE and known_size(b.cols) <= _NARROW < known_size(a.rows):

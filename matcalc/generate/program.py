@@ -138,15 +138,23 @@ class Program:
         em = self.emitter(fwd)
         self.forward_locals = {v.text for v in fwd.named.values()}
         pre = self.grad_prefix
-        seed = A.var("\0seed", out.shape, ndim(out))
         self.seed_name = self.namer.seed(self.out_name, pre, out.is_scalar)
-        em.named[id(seed)] = Code(self.seed_name)
+        # a scalar output's backward is linear in upstream: the NumPy module computes the gradients
+        # of upstream 1 (no `G * u` temporary) and scales them only when the caller passes another
+        self.unit_seed = out.is_scalar and self.target.buffers
+        if self.unit_seed:
+            seed = A.const(1)
+        else:
+            seed = A.var("\0seed", out.shape, ndim(out))
+            em.named[id(seed)] = Code(self.seed_name)
         wrt = list(self.wrt_nodes)
 
         def adjoint(node: Node, G: Node) -> Node:
             """The adjoint as a placeholder that prints as its own line (``dL_dh``), unless it is
-            the seed, a broadcast constant or a scaled cached value (kept structured)."""
-            if is_variable(G) and G.attrs[0].startswith("\0") or _broadcast_constant(G) or _scaled_value(G, fwd.named):
+            the seed, a constant, a cached value read as it is, a broadcast constant or a scaled
+            cached value (kept structured)."""
+            if is_variable(G) and G.attrs[0].startswith("\0") or A.is_const(G) or id(G) in fwd.named \
+                    or _broadcast_constant(G) or _scaled_value(G, fwd.named):
                 return G
             P = A.var(f"\0adj{node.serial}", node.shape, ndim(node))
             own = fwd.named[id(node)].text if id(node) in fwd.named else None
@@ -229,7 +237,7 @@ class Program:
                 seed = self.target.seed_column if ndim(out) == 1 and out.is_column else self.target.seed_other
                 body.append(f"    {self.seed_name} = {seed.format(shape=seed_shape)}")
         if self.target.buffers:
-            body += self._backward_lines(bwd)
+            body += self._backward_lines(bwd) + self._upstream_lines()
         else:
             body += in_place(bwd.lines, bwd.fresh, set(self.grad_locals), module=self.target.module) \
                 if self.target.in_place else bwd.lines
@@ -256,6 +264,16 @@ class Program:
         locals_ = ", ".join(buf for _, buf, _ in self.buffers)
         one = "," if len(self.buffers) == 1 else ""
         return [f"    {locals_}{one} = _buffers(out, cache, ({shapes}{one}))", *lines]
+
+    def _upstream_lines(self) -> list[str]:
+        """With a unit seed (``backward``): the gradients of upstream 1 scaled by another upstream,
+        in place (each gradient is an array of this call's, or the caller's buffer, or a scalar)."""
+        if not self.unit_seed:
+            return []
+        G = self.seed_name
+        return ["    # backward is linear in upstream: the gradients above are those of upstream 1",
+                "    if upstream != 1.0:", f"        {G} = DTYPE(upstream)",
+                *(f"        {g} *= {G}" for g in self.grad_locals)]
 
     def _forward_body(self, fwd: Emitter, fdims: list[str], generic: list[str], cached: list[str]) -> list[str]:
         out = self.typed.output
