@@ -32,7 +32,8 @@ ROUNDING_RUNS = 3             # perturbed re-evaluations that estimate the round
 ROUNDING_SAFETY = 16.0        # tolerance = SAFETY × the spread they show + FLOOR_ULPS ulps
 FLOOR_ULPS = 64.0
 PLAUSIBLE_POINTS = 2         # redrawn points that may rule out an assumption before its full regrade
-PLAUSIBLE_RTOL = 1e-6         # far above rounding at ordinary points: only a clear difference rules out
+PLAUSIBLE_RTOL = 1e-6         # relative to the values, and at least PLAUSIBLE_ROUNDINGS times the
+PLAUSIBLE_ROUNDINGS = 100.0   # measured rounding tolerance there: only a clear difference rules out
 NUMERIC_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError)
 
 
@@ -227,8 +228,11 @@ def plausible_under(cmp: Comparison, exp: Node | None, ans: Node, name: str, kin
             a = np.broadcast_to(a, e.shape)
         if a.size != e.size or not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
             return True            # undefined there, or not comparable: the regrade decides
-        scale = max(float(np.max(np.abs(e), initial=0.0)), float(np.max(np.abs(a), initial=0.0)), 1.0)
-        if not equal_within(a.reshape(e.shape), e, PLAUSIBLE_RTOL * scale):
+        a = a.reshape(e.shape)
+        scale = max(float(np.max(np.abs(e), initial=0.0)), float(np.max(np.abs(a), initial=0.0)))
+        tol = max(PLAUSIBLE_RTOL * scale, PLAUSIBLE_ROUNDINGS * cmp.sampler.rounding(exp, ans, env, p.functions,
+                                                                                     e, a, False, rng))
+        if not equal_within(a, e, tol):
             return False
     return True
 
