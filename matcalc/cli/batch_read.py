@@ -67,6 +67,9 @@ def _split_record(lines: _Lines) -> tuple[int, list[bytes] | None, str | None] |
     if first is None:
         return None
     start, line = first
+    if b'"' not in line:                 # no quote: the cells between the commas, as the loop reads them
+        body = line[:-1] if line.endswith(b"\n") else line
+        return start, (body[:-1] if body.endswith(b"\r") else body).split(b","), None
     taken = [first]
     cells, cell, quoted, in_quotes, after_quote = [], bytearray(), False, False, False
     size = 0

@@ -127,14 +127,70 @@ def broken_row(item: tuple) -> dict:
     return rec
 
 
+QUESTION_CELLS = ("expr", "wrt", "shapes", "assume", "form")
+GRADED_FIELDS = ("verdict", "diagnosis", "reason", "expected", "form", "counterexample")
+MAX_CACHED_RECORDS = 8192          # (question, answer) cells kept with their graded columns
+_RECORDS: dict = {}                # within one batch (cleared when a batch starts)
+
+
+def question_of(item: tuple):
+    """The question a row asks, as its cells (``batch_pool`` sends a question's rows to one
+    worker, which derives it once); None for a row that cannot be read."""
+    row, _ = item
+    if row.get("_error"):
+        return None
+    return tuple(str(row.get(k)) for k in QUESTION_CELLS)
+
+
+def _record_key(row: dict):
+    """The cells that decide a row's graded columns, when they are plain text (else None)."""
+    cells = tuple(row.get(k) for k in (*QUESTION_CELLS, "answer"))
+    return cells if all(c is None or isinstance(c, str) for c in cells) and not row.get("_error") else None
+
+
 def grade_row(row: dict, index: int) -> dict:
-    """One report row: the verdict, or ``error`` with the message."""
+    """One report row: the verdict, or ``error`` with the message.  The same cells give the same
+    graded columns (a verdict is seeded), so a class's repeated answer is looked up, not graded
+    again nor copied out of ``check``'s verdict cache and formatted again."""
     rec = {k: "" for k in REPORT_FIELDS}
     rid = row.get("id")
     rec["id"] = str(index if rid is None or rid == "" else rid)     # an id of 0 is an id
     for k in ("expr", "wrt", "answer", "form"):
         v = row.get(k)
         rec[k] = "" if v is None else str(v)
+    key = _record_key(row)
+    if key is not None and key in _RECORDS:
+        rec.update(_RECORDS[key])
+        return rec
+    if _graded(row, rec):
+        _remember(key, rec)
+    return rec
+
+
+def _remember(key, rec: dict) -> None:
+    if key is not None:
+        if len(_RECORDS) >= MAX_CACHED_RECORDS:
+            _RECORDS.pop(next(iter(_RECORDS)))
+        _RECORDS[key] = {k: rec[k] for k in GRADED_FIELDS}
+
+
+def known_row(item: tuple) -> dict | None:
+    """The report row of a repeat whose graded columns this process has seen, else None (the
+    parent of ``--jobs`` workers answers repeats itself: nothing to send to a worker and back)."""
+    row, index = item
+    key = _record_key(row)
+    return grade_row(row, index) if key is not None and key in _RECORDS else None
+
+
+def learn_row(item: tuple, rec: dict) -> None:
+    """Keep the graded columns a worker sent back (a verdict; never an error row)."""
+    if rec["verdict"] in ("correct", "wrong"):
+        _remember(_record_key(item[0]), rec)
+
+
+def _graded(row: dict, rec: dict) -> bool:
+    """Fill ``rec``'s graded columns; whether they may be reused (a verdict: errors are not kept,
+    since running out of memory or stack is not a property of the row)."""
     try:
         if row.get("_error"):
             raise MatcalcError(row["_error"])
@@ -150,13 +206,14 @@ def grade_row(row: dict, index: int) -> dict:
         rec.update(verdict="correct" if v.correct else "wrong", diagnosis=v.diagnosis, reason=v.reason,
                    expected=v.expected, form=v.form,
                    counterexample=json.dumps(v.counterexample, ensure_ascii=False) if v.counterexample else "")
+        return True
     except MatcalcError as e:
         rec.update(verdict="error", diagnosis="error", reason=str(e).split("\n")[0])
     except RecursionError:
         rec.update(verdict="error", diagnosis="error", reason="nested too deeply to check")
     except Exception as e:  # noqa: BLE001 - one bad row never stops the batch
         rec.update(verdict="error", diagnosis="internal", reason=f"internal error: {type(e).__name__}: {e}")
-    return rec
+    return False
 
 
 class Tally:
@@ -201,12 +258,14 @@ def run_batch(path: str, output: str | None, jobs: int | None = None) -> int:
     """Grade every row of ``path`` into ``output`` on ``jobs`` processes (default: the CPUs available)."""
     fh, rows = open_rows(path)
     jobs = available_cpus() if jobs is None else jobs
+    _RECORDS.clear()                 # each batch grades afresh (its workers start from this)
     with fh:
         total = _count_rows(path) if sys.stderr.isatty() else None
         show = total is not None and total > PROGRESS_MIN_ROWS
         tally = Tally()
         items = ((row, i if "_error" not in row else f"line {line}") for i, (line, row) in enumerate(rows, 1))
-        with ReportWriter(output) as report, contextlib.closing(graded(items, grade_row, jobs, broken_row)) as recs:
+        recs = graded(items, grade_row, jobs, broken_row, question_of, known_row, learn_row)
+        with ReportWriter(output) as report, contextlib.closing(recs):
             try:
                 for i, rec in enumerate(recs, 1):
                     report.write(rec)

@@ -31,7 +31,7 @@ from matcalc.core.graph import ONE, Node
 from matcalc.derivation.derivation import derive
 from matcalc.derivation.hessian import hessian
 from matcalc.grading import answer as answers
-from matcalc.grading.decide import Sampler, symbolically_equal
+from matcalc.grading.decide import Sampler, plausible_under, symbolically_equal
 from matcalc.grading.diagnose import counterexample, diagnose, factor_words, hint
 from matcalc.grading.repair import axis_repair, find_repair
 from matcalc.grading.verdict import DIAGNOSES, FORM_WORDS, FORMS, OTHER_LAYOUT, Verdict, describe
@@ -86,7 +86,8 @@ def _grade(expr: str, wrt: str, answer: str, shapes, assume, form, seed) -> Verd
         verdict.notes[:0] = [n for n in checker.typed.notes if n not in verdict.notes]   # the question's guesses
         if not verdict.correct and verdict.diagnosis in HINTED:
             hint(verdict, checker.typed.variables, names[0], assume,
-                 lambda other: Checker(expr, names[0], answer, shapes, other, form, seed).run())
+                 lambda other: Checker(expr, names[0], answer, shapes, other, form, seed).run(),
+                 checker.plausible)
         return verdict
     except MatcalcError:
         raise
@@ -118,6 +119,7 @@ class Checker:
                 _CACHE[key] = cached
         self.d, self.form, self.expected_node, self.expected_text, self.expected_fn = cached
         self.typed = self.d.typed
+        self.compared: tuple | None = None       # (comparison, answer node) once compared by numbers
 
     # -------------------------------------------------------------- what is expected
     def _expected(self):
@@ -227,6 +229,14 @@ class Checker:
         return Sampler(self.wrt, self.seed).compare(self.expected_node, self.expected_fn, node, typed,
                                                      self.d.variables[self.wrt], self.typed.output).mismatch is None
 
+    def plausible(self, name: str, kind: str) -> bool:
+        """Whether the answer may be right once ``name`` is ``kind`` (``hint``'s cheap filter);
+        True when the answer was never compared by numbers."""
+        if self.compared is None:
+            return True
+        cmp, ans = self.compared
+        return plausible_under(cmp, self.expected_node, ans, name, kind, self.seed)
+
     def numeric(self, ans: Node, typed, transposed: bool = False) -> dict:
         """Compare at random points; for an answer that differs, its diagnosis and a counterexample."""
         cmp = Sampler(self.wrt, self.seed).compare(self.expected_node, self.expected_fn, ans, typed,
@@ -235,6 +245,7 @@ class Checker:
             return {"equal": True, "points": len(cmp.points)}
         if transposed:
             return {"equal": False}
+        self.compared = (cmp, ans)
         res = diagnose(cmp)
         if not any(res.get(k) for k in ("layout", "factor", "missing", "extra")):
             res["repair"] = find_repair(cmp, self.expected_node, ans, self.typed.output, self.wrt,

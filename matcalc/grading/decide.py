@@ -31,6 +31,9 @@ MAGNITUDES = (0.01, 0.1, 10.0, 100.0, 1000.0)   # inputs scaled: both sides of k
 ROUNDING_RUNS = 3             # perturbed re-evaluations that estimate the rounding error
 ROUNDING_SAFETY = 16.0        # tolerance = SAFETY × the spread they show + FLOOR_ULPS ulps
 FLOOR_ULPS = 64.0
+PLAUSIBLE_POINTS = 2         # redrawn points that may rule out an assumption before its full regrade
+PLAUSIBLE_RTOL = 1e-6         # relative to the values, and at least PLAUSIBLE_ROUNDINGS times the
+PLAUSIBLE_ROUNDINGS = 100.0   # measured rounding tolerance there: only a clear difference rules out
 NUMERIC_ERRORS = (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError, FloatingPointError)
 
 
@@ -201,6 +204,37 @@ class Sampler:
                 val = np.round(val, round_to)
             env[name] = val
         return env
+
+
+def plausible_under(cmp: Comparison, exp: Node | None, ans: Node, name: str, kind: str, seed: int) -> bool:
+    """Whether ``ans`` may equal ``exp`` once ``name`` has the property ``kind`` (one-hot,
+    probability): both evaluated at the compared ordinary points with ``name`` redrawn that way.
+    False only when they clearly differ at such a point, so it can only spare a full regrade
+    (which alone decides) of an assumption that cannot make the answer right: the assumption
+    narrows the inputs, it does not change the function or its derivative there."""
+    if exp is None or name not in cmp.variables:
+        return True
+    rng = np.random.default_rng([seed, 2])
+    leaves = list(cmp.variables.values())
+    for p in [p for p in cmp.points if p.magnitude == 1.0][:PLAUSIBLE_POINTS]:
+        if name not in p.env:
+            return True
+        env = dict(p.env)
+        env[name] = draw(rng, np.shape(p.env[name]), kind, STRATEGIES[0])
+        cache: dict = {}
+        e = np.asarray(safe_eval(exp, env, p.functions, cache, leaves), dtype=float)
+        a = np.asarray(safe_eval(ans, env, p.functions, cache, leaves), dtype=float)
+        if np.size(a) == 1 and np.size(e) != 1:
+            a = np.broadcast_to(a, e.shape)
+        if a.size != e.size or not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
+            return True            # undefined there, or not comparable: the regrade decides
+        a = a.reshape(e.shape)
+        scale = max(float(np.max(np.abs(e), initial=0.0)), float(np.max(np.abs(a), initial=0.0)))
+        tol = max(PLAUSIBLE_RTOL * scale, PLAUSIBLE_ROUNDINGS * cmp.sampler.rounding(exp, ans, env, p.functions,
+                                                                                     e, a, False, rng))
+        if not equal_within(a, e, tol):
+            return False
+    return True
 
 
 def in_range(v) -> bool:

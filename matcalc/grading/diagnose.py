@@ -84,10 +84,13 @@ def counterexample(cmp: Comparison, has_expected_node: bool) -> dict:
 
 
 def hint(verdict: Verdict, variables: dict[str, Node], wrt: str, assume: dict | None,
-         regrade: Callable[[dict], Verdict]) -> None:
+         regrade: Callable[[dict], Verdict], plausible: Callable[[str, str], bool] | None = None) -> None:
     """When a wrong answer is right under an assumption the grader was not given (the textbook
     ``softmax(W x) − y`` needs a one-hot ``y``), say so in the verdict; it stays wrong.
-    ``regrade(assume)`` grades the same answer under other assumptions."""
+    ``regrade(assume)`` grades the same answer under other assumptions (a derivation and a full
+    comparison each); ``plausible(name, kind)``, a few evaluations, first rules out the
+    assumptions under which the answer clearly still differs.  The candidates tried are the same
+    with or without it (counted before it is asked), and only a regrade says one."""
     tried = 0
     labels_first = sorted(variables.items(), key=lambda nv: nv[0] not in LABEL_NAMES)   # y, Y, t, ... first
     for name, v in labels_first:
@@ -98,6 +101,8 @@ def hint(verdict: Verdict, variables: dict[str, Node], wrt: str, assume: dict | 
             if tried >= MAX_HINTS:
                 return
             tried += 1
+            if plausible is not None and not plausible(name, kind):
+                continue
             try:
                 other = regrade({**(assume or {}), name: kind})
             except MatcalcError:
