@@ -339,7 +339,7 @@ class _Region:
         """Whether every factor in ``risky`` that may vanish still divides a denominator of
         ``form`` (after ``sub``)."""
         if isinstance(form, tuple):
-            coef, factors = form
+            _, factors = form
             dens = [b for b, e in factors if e < 0]
             inner = [b for b, _ in factors]
         else:
