@@ -4,7 +4,9 @@
 function's domain (``fdcheck.sample_point``: assumptions, positive/SPD fallbacks, away from
 kinks), and compares every entry of every gradient with a central difference of ``forward``
 (computed in float64).  The relative error per variable is printed as the CS231n lectures do;
-float64 passes below 1e-7 (float32 below 1e-3).
+float64 passes below 1e-7 (float32 below 1e-3), or, where the differences themselves cannot
+resolve that much (a deep network's vanishing gradient), below what they are measured to
+resolve at the point (``resolution.compare``: the allowance is printed beside the error).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from matcalc.core.errors import MatcalcError
 from matcalc.generate.program import codegen_source
+from matcalc.generate.resolution import MAX_ALLOWANCE, compare, limit
 from matcalc.language.program import resolve_wrt, typed_program, wrt_names
 from matcalc.numeric.evaluate import evaluate, to_external
 from matcalc.numeric.finite_differences import generic_functions, sample_point
@@ -23,7 +26,9 @@ TOL = {"float64": 1e-7, "float32": 1e-3}
 
 @dataclass
 class GradcheckReport:
-    """Relative error per variable (max |analytic - numeric| / max(|analytic|, |numeric|))."""
+    """Relative error per variable (max |analytic - numeric| / max(|analytic|, |numeric|)), and
+    the allowance it was judged by where the differences resolve less than ``tol`` (``allowed``;
+    ``failed`` names what exceeded its allowance at some point)."""
 
     expr: str
     errors: dict[str, float] = field(default_factory=dict)
@@ -31,17 +36,41 @@ class GradcheckReport:
     dtype: str = "float64"
     detail: str = ""
     point: dict | None = None
+    allowed: dict[str, float] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+    def record(self, key: str, err: float, allowed: float | None = None) -> None:
+        """One comparison at one point: the worst error and allowance per key are kept."""
+        allowed = self.tol if allowed is None else allowed
+        self.errors[key] = max(self.errors.get(key, 0.0), err)
+        if allowed > self.tol:
+            self.allowed[key] = max(self.allowed.get(key, 0.0), allowed)
+        if not err < limit(allowed, self.tol):
+            self.failed.add(key)
+
+    def passes(self, key: str) -> bool:
+        return key not in self.failed and self.errors[key] < limit(self.allowed.get(key, self.tol), self.tol)
+
+    def unresolved(self, key: str) -> bool:
+        """Whether the differences resolved too little at some point to check ``key`` at all."""
+        return self.allowed.get(key, 0.0) > max(self.tol, MAX_ALLOWANCE)
 
     @property
     def ok(self) -> bool:
-        return bool(self.errors) and all(e < self.tol for e in self.errors.values()) and not self.detail
+        return bool(self.errors) and all(self.passes(k) for k in self.errors) and not self.detail
 
     passed = ok
+
+    def resolution_note(self) -> str:
+        """Where the differences resolved less than ``tol``: each key and the error it was held to."""
+        return ", ".join(f"{k} {limit(a, self.tol):.0e}" for k, a in self.allowed.items())
 
     def __str__(self) -> str:
         lines = [f"gradcheck {self.expr} ({self.dtype}, tolerance {self.tol:.0e})"]
         for name, e in self.errors.items():
-            lines.append(f"{name} relative error: {e:e}  {'ok' if e < self.tol else 'FAIL'}")
+            allowance = (f" (allowed {self.allowed[name]:.0e}: what central differences resolve here)"
+                         if name in self.allowed else "")
+            lines.append(f"{name} relative error: {e:e}  {'ok' if self.passes(name) else 'FAIL'}{allowance}")
         if self.detail:
             lines.append(self.detail)
         lines.append("PASS" if self.ok else "FAIL")
@@ -89,10 +118,12 @@ def gradcheck_gradients(expr: str, wrt, shapes: dict | None = None, assume: dict
             or _forward_mismatch(typed, variables, env, functions, value, tol)
         if trouble:
             report.detail = trouble
-            report.errors.update({n: float("inf") for n in names})
+            for n in names:
+                report.record(n, float("inf"))
 
         def f(values, kw=kw):
             return float(np.sum(ref["forward"](**values, **kw)[0]))
+        size = abs(f(inputs))
         for name in names:
             numeric = central_difference(f, inputs, name, h)
             got = np.asarray(grads[name], dtype=float)
@@ -100,10 +131,8 @@ def gradcheck_gradients(expr: str, wrt, shapes: dict | None = None, assume: dict
                 report.detail = f"gradient of {name} has shape {got.shape}, its variable {numeric.shape}"
                 got = got.reshape(numeric.shape) if got.size == numeric.size else np.full(numeric.shape, np.nan)
             scale = max(float(np.max(np.abs(got), initial=0.0)), float(np.max(np.abs(numeric), initial=0.0)), 1e-12)
-            err = float(np.max(np.abs(got - numeric), initial=0.0)) / scale
-            if not np.isfinite(err):
-                err = float("inf")
-            report.errors[name] = max(report.errors.get(name, 0.0), err)
+            report.record(name, *compare(got, lambda s, name=name, inputs=inputs: central_difference(f, inputs, name, s), h, scale,
+                                         tol, size, first=numeric))
         report.point = inputs
     return report
 

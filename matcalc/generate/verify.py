@@ -52,15 +52,27 @@ def verify_generated(source: str, generate, expr: str, wrt, shapes, assume, dtyp
             worst = max(report.errors.values(), default=0.0)
             if generic_functions([typed_program(expr, small if small is not None else shapes, assume).output], None):
                 where += ", generic functions replaced by sin/cos stand-ins"
+            resolved = (f"; where the differences resolve less than {report.tol:.0e} at the point, to what they "
+                        f"resolve: {report.resolution_note()}" if report.allowed else "")
             return _with_note(source, f"Verified by matcalc: gradients{' and Hessians' if hessian else ''} agree "
-                                      f"with central differences {where} (max relative error {worst:.1e}).")
+                                      f"with central differences {where} (max relative error {worst:.1e}{resolved}).")
         reports.append(report)
     bad = reports[-1]
-    failing = {k: e for k, e in bad.errors.items() if not e < bad.tol}
-    what = "; ".join(f"{k}: relative error {e:.2e}" for k, e in failing.items()) or bad.detail
+    failing = {k: e for k, e in bad.errors.items() if not bad.passes(k)}
+    what = "; ".join(_failure(bad, k, e) for k, e in failing.items()) or bad.detail
     detail = f" ({bad.detail})" if bad.detail and failing else ""
     raise VerificationError(f"generated code for {expr!r} disagrees with central differences — {what}{detail} "
                             f"(tolerance {bad.tol:.0e}); the module is not returned")
+
+
+def _failure(report, key: str, err: float) -> str:
+    """One failing comparison, saying when the differences could not resolve enough to check it."""
+    if report.unresolved(key):
+        return (f"{key}: relative error {err:.2e}, but central differences resolve only {report.allowed[key]:.0e} "
+                f"of it at the point (a derivative this small beside the function's rounding), too little to check")
+    allowed = f" (allowed {report.allowed[key]:.0e}, what central differences resolve at the point)" \
+        if key in report.allowed else ""
+    return f"{key}: relative error {err:.2e}{allowed}"
 
 
 def _small_shapes(shapes: dict | None) -> dict | None:

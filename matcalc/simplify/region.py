@@ -15,6 +15,7 @@ from matcalc.core import algebra as A
 from matcalc.core.graph import Node
 from matcalc.core.optional import lazy_module
 from matcalc.core.rebuild import postorder
+from matcalc.simplify.sympy_memo import remember
 
 sp = lazy_module("sympy")    # imported by the first region worth handing to SymPy (``_scan`` says which)
 
@@ -189,7 +190,7 @@ class _Region:
         variants += [(expr.xreplace(sub), sub, False) for sub in (self._sigmoid_substitutions() if self.exp_args else [])]
         variants += [(e, {}, False) for e in self._onehot_forms(expr)]
         for e, sub, original in variants[:MAX_VARIANTS]:
-            c = sp.cancel(e)
+            c = remember(("cancel", e), lambda e=e: sp.cancel(e))
             forms = ([(e, False)] if original else []) + [(c, False)]
             forms += [(f, True) for f in ([] if c.is_number else self._factorings(c))]
             for form, factored in forms:
@@ -242,9 +243,17 @@ class _Region:
             out.append(sp.Add(*terms))
         return out
 
+    def _bounded_key(self) -> tuple:
+        """The bounded substitutions as a key: with the expression, all the SymPy work reads."""
+        return tuple(sorted(self.bounded.items(), key=lambda kv: kv[0].name))
+
     def _factorings(self, c: sp.Expr) -> list[tuple]:
         """factor(c), and factor(c) in the squares of symbols that occur only squared (so
-        ``3 h⁴ − 4 h² + 1`` is ``(1 − h²)(1 − 3 h²)``, not ``(h − 1)(h + 1)(3 h² − 1)``)."""
+        ``3 h⁴ − 4 h² + 1`` is ``(1 − h²)(1 − 3 h²)``, not ``(h − 1)(h + 1)(3 h² − 1)``);
+        memoised (``sympy_memo``)."""
+        return remember(("factorings", c, self._bounded_key()), lambda: self._compute_factorings(c))
+
+    def _compute_factorings(self, c: sp.Expr) -> list[tuple]:
         num, den = sp.fraction(c)
         out = [self._factored(num, den)]
         even = {}
@@ -293,7 +302,10 @@ class _Region:
         return list(dict.fromkeys(out))
 
     def _zero_factors(self, e: sp.Expr) -> list[sp.Expr]:
-        """The factors of the numerator of ``e`` that may vanish."""
+        """The factors of the numerator of ``e`` that may vanish (memoised: ``sympy_memo``)."""
+        return remember(("zero factors", e, self._bounded_key()), lambda: self._compute_zero_factors(e))
+
+    def _compute_zero_factors(self, e: sp.Expr) -> list[sp.Expr]:
         num = sp.fraction(sp.together(e))[0]
         if num.is_number:
             return []
@@ -309,8 +321,25 @@ class _Region:
 
     def _candidate(self, form, risky: list[sp.Expr], sub: dict) -> Node | None:
         """The candidate as a graph node, or None when it drops a denominator that may vanish."""
+        key = (form[0], tuple(form[1])) if isinstance(form, tuple) else form
+        subs = tuple(sorted(sub.items(), key=lambda kv: kv[0].name))
+        if not remember(("sound", key, tuple(risky), subs, self._bounded_key()),
+                        lambda: self._keeps_denominators(form, risky, sub)):
+            return None
         if isinstance(form, tuple):
             coef, factors = form
+            node = A.hadamard(self._back(coef), *(A.pow_(self._back(b), e) for b, e in factors))
+        else:
+            node = self._back(form)
+        if node.is_scalar and self.shape != node.shape:
+            node = A.scale(node, A.ones(self.shape))
+        return node
+
+    def _keeps_denominators(self, form, risky: list[sp.Expr], sub: dict) -> bool:
+        """Whether every factor in ``risky`` that may vanish still divides a denominator of
+        ``form`` (after ``sub``)."""
+        if isinstance(form, tuple):
+            _, factors = form
             dens = [b for b, e in factors if e < 0]
             inner = [b for b, _ in factors]
         else:
@@ -321,29 +350,45 @@ class _Region:
         for q in risky:
             for f in self._zero_factors(q.xreplace(sub)) if sub else [q]:
                 if not any(sp.fraction(sp.cancel(p / f))[1].is_number for p in pieces):
-                    return None
-        if isinstance(form, tuple):
-            coef, factors = form
-            node = A.hadamard(self._back(coef), *(A.pow_(self._back(b), e) for b, e in factors))
-        else:
-            node = self._back(form)
-        if node.is_scalar and self.shape != node.shape:
-            node = A.scale(node, A.ones(self.shape))
-        return node
+                    return False
+        return True
 
     # ------------------------------------------------------------ SymPy -> graph
     def _back(self, e: sp.Expr) -> Node:
-        if e.is_Rational:
-            return A.const(Fraction(int(e.p), int(e.q)))
-        if e.is_Symbol and e in self.sym_node:
-            return self.sym_node[e]
-        if e.is_Add:
-            return A.add(*(self._back(t) for t in e.as_ordered_terms()))
-        if e.is_Mul:
-            return A.hadamard(*(self._back(f) for f in e.as_ordered_factors()))
-        if e.is_Pow and e.exp.is_Integer:
-            return A.pow_(self._back(e.base), int(e.exp))
+        """``e`` as graph nodes, through its ``_recipe`` (SymPy's term order, memoised)."""
+        leaves = frozenset(s for s in e.free_symbols if s in self.sym_node)
+        return self._build(remember(("recipe", e, leaves), lambda: _recipe(e, leaves)))
+
+    def _build(self, recipe: tuple) -> Node:
+        kind = recipe[0]
+        if kind == "const":
+            return A.const(recipe[1])
+        if kind == "symbol":
+            return self.sym_node[recipe[1]]
+        if kind == "add":
+            return A.add(*(self._build(r) for r in recipe[1]))
+        if kind == "hadamard":
+            return A.hadamard(*(self._build(r) for r in recipe[1]))
+        if kind == "pow":
+            return A.pow_(self._build(recipe[1]), recipe[2])
         raise _Skip
+
+
+def _recipe(e: sp.Expr, symbols: set) -> tuple:
+    """How ``e`` is built back: nested ``("add" | "hadamard", parts)``, ``("pow", base, k)``,
+    ``("const", c)``, ``("symbol", s)``, or ``("skip",)`` for what has no graph form.  Only
+    the symbols the region knows (``symbols``) are leaves; the memo key is ``e`` and those."""
+    if e.is_Rational:
+        return ("const", Fraction(int(e.p), int(e.q)))
+    if e.is_Symbol and e in symbols:
+        return ("symbol", e)
+    if e.is_Add:
+        return ("add", tuple(_recipe(t, symbols) for t in e.as_ordered_terms()))
+    if e.is_Mul:
+        return ("hadamard", tuple(_recipe(f, symbols) for f in e.as_ordered_factors()))
+    if e.is_Pow and e.exp.is_Integer:
+        return ("pow", _recipe(e.base, symbols), int(e.exp))
+    return ("skip",)
 
 
 def _positive(n: Node) -> bool:

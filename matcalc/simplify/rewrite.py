@@ -15,6 +15,7 @@ from matcalc.core.graph import ONE, Node, topo_order
 from matcalc.core.linear import factors, fold
 from matcalc.core.rebuild import memo_fold, rebuild
 from matcalc.core.rules import RULES
+from matcalc.simplify.chain_ends import drop_first, first_factor, last_factor
 from matcalc.simplify.elementwise import region_roots, simplify_region
 from matcalc.simplify.factor import factor_pass
 
@@ -346,25 +347,28 @@ def _factor(total: Node) -> Node:
     """Pull a matrix factor shared by several terms out of a sum (greedy, largest group first)."""
     terms = list(total.args)
     split = [A.split(t) for t in terms]
-    chains = [factors(b) if b is not None else None for _, _, b in split]
+    products = [b if b is not None and b.op == "matmul" else None for _, _, b in split]
     best = None
-    for side in (-1, 0):
+    for side, end in ((-1, last_factor), (0, first_factor)):
         groups: dict[int, list[int]] = {}
-        for i, ch in enumerate(chains):
-            if ch and len(ch) >= 2:
-                groups.setdefault(id(ch[side]), []).append(i)
+        for i, b in enumerate(products):
+            if b is not None:
+                groups.setdefault(id(end(b)), []).append(i)
         for members in groups.values():
             if len(members) >= 2 and (best is None or len(members) > len(best[1])):
                 best = (side, members)
     if best is None:
         return total
     side, members = best
-    shared = chains[members[0]][side]
+    shared = (last_factor if side == -1 else first_factor)(products[members[0]])
     inner_terms = []
     for i in members:
         c, fs, body = split[i]
-        rest = chains[i][:-1] if side == -1 else chains[i][1:]
-        inner_terms.append((c, fs, body.args[0] if side == -1 and _left_folded(body) else fold(rest)))
+        if side == 0:
+            rest = drop_first(body)
+        else:
+            rest = body.args[0] if _left_folded(body) else fold(factors(body)[:-1])
+        inner_terms.append((c, fs, rest))
     inner_terms.sort(key=lambda t: _transposes(t[2]))
     common = inner_terms[0][0]
     if any(c != common for c, _, _ in inner_terms):
