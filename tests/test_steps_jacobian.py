@@ -2,15 +2,13 @@
 printed Jacobian (upstream, local, downstream, the result's product) checked by finite differences."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import numpy as np
 import pytest
+from cli_run import run
 
 from matcalc import derive
-from matcalc.cli.main import main
 from matcalc.core.errors import MatcalcError
 from matcalc.numeric.evaluate import evaluate
 from matcalc.output.chain_steps import jacobian_chain
@@ -18,13 +16,6 @@ from matcalc.output.explain import explain
 
 FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
 EPS = 1e-6
-
-
-def run(*argv: str) -> tuple[int, str]:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        code = main(list(argv))
-    return code, buf.getvalue()
 
 
 def test_tanh_layer_by_x_is_the_lectures_chain():

@@ -5,15 +5,13 @@ simplified, the result's product, fork parts, the reshaped result) is evaluated 
 central finite differences of the column-major vec."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import numpy as np
 import pytest
+from cli_run import run
 
 from matcalc import derive
-from matcalc.cli.main import main
 from matcalc.core.errors import MatcalcError
 from matcalc.numeric.evaluate import bind_dims, concrete, evaluate
 from matcalc.numeric.finite_differences import parse_printed
@@ -24,13 +22,6 @@ from matcalc.second_order.tensor_steps import tensor_chain
 
 FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
 EPS = 1e-6
-
-
-def run(*argv: str) -> tuple[int, str]:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        code = main(list(argv))
-    return code, buf.getvalue()
 
 
 # ------------------------------------------------------------------ what is printed
