@@ -31,9 +31,10 @@ from matcalc.core.graph import ONE, Node
 from matcalc.derivation.derivation import derive
 from matcalc.derivation.hessian import hessian
 from matcalc.grading import answer as answers
+from matcalc.grading.axis import axis_repair
 from matcalc.grading.decide import Sampler, plausible_under, symbolically_equal
 from matcalc.grading.diagnose import counterexample, diagnose, factor_words, hint
-from matcalc.grading.repair import axis_repair, find_repair
+from matcalc.grading.repair import find_repair
 from matcalc.grading.verdict import DIAGNOSES, FORM_WORDS, FORMS, OTHER_LAYOUT, Verdict, describe
 from matcalc.language.program import wrt_names
 from matcalc.numeric.evaluate import to_external
@@ -163,7 +164,8 @@ class Checker:
                 res = self.numeric(ans, typed, transposed=True)
                 if res.get("equal"):
                     return self.layout_verdict("numeric")
-            repair = axis_repair(ans, exp_shape, lambda node: self.equal(node, typed))
+            arrays = {self.wrt: self.d.variables[self.wrt], **self.typed.variables}      # sizes named by wrt first
+            repair = axis_repair(ans, exp_shape, arrays, lambda node: self.equal(node, typed))
             if repair is not None:
                 return self.verdict(False, repair.diagnosis, repair.reason, method="numeric")
             return self.verdict(False, "wrong_shape", f"Your answer has the wrong shape: it is "

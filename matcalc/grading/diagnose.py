@@ -9,6 +9,7 @@ differ); and an assumption under which the answer would be right (``hint``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -19,11 +20,22 @@ from matcalc.grading.decide import LABEL_NAMES, Comparison, equal_within
 from matcalc.grading.verdict import Verdict
 from matcalc.numeric.evaluate import to_external
 from matcalc.output.programs import program as render_program
+from matcalc.output.render import Printer
 
 RTOL = 1e-10                  # for diagnoses (factor, missing term) of an answer already found wrong
 KIND_WORDS = {"onehot": "one-hot", "onehot_rows": "a matrix with one-hot rows",
               "probability": "a probability vector (nonnegative, summing to one)"}
 MAX_HINTS = 6                 # assumption candidates tried for one wrong answer
+
+
+@dataclass
+class Repair:
+    """A verified repair (``repair``, ``axis``): its diagnosis code, the sentence, and the
+    repaired answer's text."""
+
+    diagnosis: str               # variable_factor | term_coefficient | axis
+    reason: str
+    corrected: str
 
 
 def diagnose(cmp: Comparison) -> dict:
@@ -128,6 +140,15 @@ def term_text(node: Node) -> str:
         return "; ".join([f"{n} = {t}" for n, t in defs] + texts)
     except Exception:  # noqa: BLE001 - a description is best effort
         return "(a term)"
+
+
+def node_text(node: Node) -> str:
+    """A node in matcalc text (its named intermediates first), or in Unicode where text has no form."""
+    try:
+        defs, texts = render_program([node], "text", {})
+        return "; ".join([f"{n} = {t}" for n, t in defs] + texts)
+    except MatcalcError:
+        return Printer("unicode")(node)
 
 
 def close(a, b) -> bool:
