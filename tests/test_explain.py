@@ -67,6 +67,8 @@ CASES = [
     ("-y'*log_softmax(W*x)", "W", {"y": "onehot"}),
     ("s = W*x; L = sum(max(0, s - y'*s + 1) .* (1 - y))", "W", {"y": "onehot"}),
     ("sum(G .* (W*X))", "W,X", None),
+    ("\n".join([f"h{i} = f(W_{i}*{'x' if i == 1 else f'h{i - 1}'})" for i in range(1, 25)] + ["sum(h24)"]),
+     "W_1,W_12,x", None),                                   # deep: every named upstream checked in turn
 ]
 
 
