@@ -39,7 +39,7 @@ class _Out:
         self.style = "latex" if style == "latex" else "text" if style == "text" else "unicode"
         self.names = ex.names_for(self.style)
         self.printer = Printer(self.style, self.names)
-        self.fresh_names = {}                  # an ASCII fresh name -> its unicode spelling
+        self.fresh_names: dict[str, str] = {}  # an ASCII fresh name -> its unicode spelling
         for k, v in ex.names.items():
             if k in ex.fresh:
                 self.fresh_names.setdefault(v, self.names[k])

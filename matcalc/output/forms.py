@@ -35,6 +35,8 @@ def subscript(s: str) -> str | None:
 class CourseForms:
     """Methods of ``render.Printer`` that write the course forms above."""
 
+    names: dict
+
     def ones_vector(self, d, row: bool = False) -> str:
         """𝟏 (LaTeX \\mathbf{1}), with its length as a subscript in ``sized_ones`` mode."""
         t = r"^\top" if self.latex and row else "ᵀ" if row else ""

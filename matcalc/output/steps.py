@@ -6,15 +6,18 @@ steps=True)``) and builds it in three passes:
 1. naming: the forward graph in topological order, the program's own names, fresh ``z₁, z₂, …``
    for the other operations (a simplified twin of a named node prints with its name);
 2. steps: for each node from the output back, the upstream gradient (with the contributions
-   that meet at a fork added), the local gradient in Jacobian form where one exists
+   that meet at a fork added) written once over the names of the upstreams before it and then
+   named itself (``dz₂ = ∂s/∂z₂ = u ∘ f'(z₂)``; ``step_world``), the local gradient in Jacobian form where one exists
    (``diag(f'(z))`` for an elementwise function), the downstream gradient in Jacobian form
    (upstream × local, then simplified) and in shape convention (what code computes: a Hadamard
    product, never a diagonal matrix);
 3. final: each gradient, with the error signal ``δ`` named as in the lectures
    (``δ = uᵀ diag(f'(z))``, ``∂s/∂W = δᵀ xᵀ``).
 
-Every expression is kept as a graph node, so tests evaluate each printed intermediate
-numerically.  Nothing here changes the derivation.
+Every expression is kept as a graph node over the program's variables and the placeholders
+(``Explanation.forward``: each forward name and its node; ``Explanation.grads``: each upstream's
+name and its node, in step order), so tests bind each name to its value in turn and evaluate
+every printed intermediate numerically.  Nothing here changes the derivation.
 """
 from __future__ import annotations
 
@@ -206,9 +209,9 @@ def _backward_steps(d, naming: _Naming, gname: str, world: StepWorld):
         for a in set(map(id, n.args)):
             parents[a] = parents.get(a, 0) + 1
     steps: list[StepInfo] = []
-    jac_chain: dict[int, tuple[Node, Node]] = {}   # id(node) -> Jacobian-form chain that reached it, simplified
+    jac_chain: dict[int, tuple[Node, Node | None]] = {}   # id(node) -> Jacobian-form chain that reached it, simplified
     senders: dict[int, list[tuple[Node, Node, Node]]] = {}
-    incoming: dict[int, list[tuple[Node, Node]]] = {}        # named world: (sender, contribution) per node
+    incoming: dict[int, list[tuple[Node | None, Node]]] = {}   # named world: (sender, contribution) per node
     sender_of = {(id(i), id(c)): s.node for s in d.steps for i, c in s.sent} if not world.named else {}
     for st in d.steps:
         node = st.node
@@ -258,7 +261,7 @@ def _contributions(st, local: Node, grad: Node, world: StepWorld) -> list[tuple[
 
 
 def _local(node: Node, local: Node, k: int, inp: Node, c: Node, up: Node, upj: Node | None, naming: _Naming,
-           gname: str, jac_chain: dict[int, tuple[Node, Node]], world: StepWorld) -> Local:
+           gname: str, jac_chain: dict[int, tuple[Node, Node | None]], world: StepWorld) -> Local:
     """What ``inp`` (argument ``k``) receives from ``node``: the VJP template, and for vectors and
     scalars the local Jacobian and the chain upstream × local in Jacobian form (``upj``: the
     upstream's row, by its name in the named world).  The rules see ``local``, the node's local
