@@ -18,7 +18,7 @@ need them.
 from __future__ import annotations
 
 from matcalc.core import algebra as A
-from matcalc.core.graph import Node, make
+from matcalc.core.graph import Node, make, topo_order
 from matcalc.core.kinds import is_leaf
 from matcalc.core.rebuild import postorder
 
@@ -26,6 +26,29 @@ from matcalc.core.rebuild import postorder
 def _ndim(n: Node) -> int:
     """How NumPy sees a placeholder of ``n``'s shape (0 scalar, 1 column, 2 otherwise)."""
     return 0 if n.is_scalar else 1 if n.is_column else 2
+
+
+def _varying(nodes: list[Node]) -> set[int]:
+    """The ids of ``nodes`` (and of the nodes below them) that hold a variable: one walk of the
+    graph, children first.  A node of sizes and numbers alone (``n⁻¹``) gets no placeholder."""
+    out: set[int] = set()
+    for n in topo_order(nodes):
+        if n.op == "var" or any(id(a) in out for a in n.args):
+            out.add(id(n))
+    return out
+
+
+def _sizes_only(n: Node, at_most: int = 8) -> bool:
+    """A few nodes of numbers and sizes alone (``1/n``, ``2/(m n)``): no variable, no placeholder."""
+    seen = 0
+    stack = [n]
+    while stack:
+        m = stack.pop()
+        seen += 1
+        if m.op == "var" or seen > at_most:
+            return False
+        stack.extend(m.args)
+    return True
 
 
 class StepWorld:
@@ -45,7 +68,10 @@ class StepWorld:
         self.used = set(taken) | set(names.values())
         if not named:
             return
+        varying = _varying(named_nodes)
         for n in named_nodes:
+            if id(n) not in varying:             # n⁻¹ of a mean: printed as itself, so 𝟏/n still reads so
+                continue
             p = A.var(names[id(n)], n.shape, _ndim(n))
             self._name(p, names[id(n)], id(n) in fresh)
             self.placeholder[id(n)] = p
@@ -110,4 +136,6 @@ class StepWorld:
         named again (``dz₁ = ∂s/∂z₁ = dz₂``), so that each node's gradient has its own name."""
         if n.op in ("transpose", "scale") and len(n.args) == 1:
             n = n.args[0]
-        return id(n) not in self._grad_ids and (is_leaf(n) or A.is_const(n))
+        if id(n) in self._grad_ids:
+            return False
+        return is_leaf(n) or A.is_const(n) or _sizes_only(n)
