@@ -103,17 +103,22 @@ def main():
     ap.add_argument("--compare", metavar="PATH", help="another checkout of matcalc to time against this one")
     ap.add_argument("--at", type=int, default=32, help="the nested chain's depth for --compare")
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--only-compare", action="store_true", help="skip the growth rows")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}, matcalc from {os.path.dirname(matcalc.__file__)}")
     custom = [int(s) for s in args.sizes.split(",")] if args.sizes else None
     for label, build, sizes in (("program of N statements", program, custom or [64, 128, 256, 500]),
                                 ("nested chain of L layers", nested, custom or [64, 96, 128, 160, 200])):
+        if args.only_compare:
+            break
         rows = growth(build, sizes, args.repeats)
         print(f"{label}: derive + steps + print (unicode)")
         for n, t, chars in rows:
             print(f"  {n:>4}: {t * 1e3:8.0f} ms   " + ", ".join(f"{s} {c:,}" for s, c in chars.items()))
         ns = [r[0] for r in rows]
+        if len(ns) < 2:
+            continue
         print(f"  log-log slope from {ns[0]}: time {slope(ns, [r[1] for r in rows]):.2f}; printed size "
               + ", ".join(f"{s} {slope(ns, [r[2][s] for r in rows]):.2f}" for s in STYLES))
     if args.compare:
