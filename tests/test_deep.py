@@ -73,6 +73,23 @@ def test_deep_derive_verifies_and_prints_in_every_style(expr):
     assert max(nesting(line) for line in unicode.splitlines()) < 2 * MAX_NESTING + 2
 
 
+@pytest.mark.parametrize("expr", [program(500), nested(MAX_DEPTH)], ids=["500 statements", "200 nested"])
+def test_deep_steps_print_in_every_style(expr):
+    """--steps at the parser's limits, in every style: each node's upstream is named once and
+    every backward-pass line stays a few names long (tests/test_steps_named.py parses such
+    lines back; tests/test_explain.py checks them against central differences)."""
+    d = matcalc.derive(expr, "W_1", steps=True, verify=False)
+    unicode = d.steps_text()
+    for style in ("text", "latex", "markdown", "json", "mathjax"):
+        assert d.steps_text(style)
+    backward = unicode.split("Backward pass")[1].split("\nResult:")[0].splitlines()
+    assert len(backward) > 5 * MAX_DEPTH and max(map(len, backward)) < 200
+    last = "dh1 ∘ (1 − h1²)" if "h1 = " in expr else "dz₂ ∘ (1 − z₂²)"
+    assert f"    upstream  dz₁ = ∂f/∂z₁ = {last}" in backward
+    assert f"  δ = ∂f/∂z₁ = {last.split(' ∘ ')[0]}ᵀ diag(1 − {last.split('(1 − ')[1][:-1]}) = ({last})ᵀ = dz₁ᵀ" \
+        in unicode.splitlines()
+
+
 def test_deep_gradient_numbers_match_the_chain_rule():
     """The 200-layer gradient against a hand-written backward pass, at a random point."""
     n = 200

@@ -35,6 +35,8 @@ def subscript(s: str) -> str | None:
 class CourseForms:
     """Methods of ``render.Printer`` that write the course forms above."""
 
+    names: dict
+
     def ones_vector(self, d, row: bool = False) -> str:
         """𝟏 (LaTeX \\mathbf{1}), with its length as a subscript in ``sized_ones`` mode."""
         t = r"^\top" if self.latex and row else "ᵀ" if row else ""
@@ -82,13 +84,22 @@ class CourseForms:
             return None
         return self.call("sum", self.p(bt.args[0], SUM), "1") + ("ᵀ" if self.u else "'" if self.t else r"^\top")
 
+    def named_hadamards(self) -> list[Node]:
+        """The named Hadamard products, listed again only when names were added: a scan of
+        every name per product printed made long steps quadratic."""
+        cache = getattr(self, "_hadamards", None)
+        if cache is None or cache[0] is not self.names or cache[1] != len(self.names):
+            cache = (self.names, len(self.names),
+                     [k for k in self.names if isinstance(k, Node) and k.op == "hadamard"])
+            self._hadamards = cache
+        return cache[2]
+
     def named_parts(self, n: Node) -> list[Node]:
         """The factors of a Hadamard product with each named Hadamard product among them (all
         its factors present) standing for them: ``G ∘ xc ⊘ (𝟏 s)`` is ``G ∘ Xh`` once
         ``Xh = xc ⊘ (𝟏 s)`` is named (larger names first)."""
         items = list(n.args)
-        named = [k for k in self.names if isinstance(k, Node) and k.op == "hadamard" and k is not n
-                 and k.shape == n.shape and len(k.args) < len(items)]
+        named = [k for k in self.named_hadamards() if k is not n and k.shape == n.shape and len(k.args) < len(items)]
         for k in sorted(named, key=lambda k: -len(k.args)):
             if all(items.count(a) >= list(k.args).count(a) for a in k.args):
                 for a in k.args:
