@@ -182,9 +182,9 @@ def _shows_the_cli_steps(page, expect, kind: str, cli_args: tuple[str, ...]) -> 
      ["∂f/∂x = diag(z₁) + diag(x ∘ (1 − z₁²)) = diag(z₁ + (1 − z₁²) ∘ x)"]),
     ({"expr": "W*x", "wrt": "W"}, "vec_chain", ("W*x", "--wrt", "W"), ["∂fᵢ/∂Wⱼₖ = xₖ δᵢⱼ"]),
     ({"expr": "u'*tanh(W*x + b)", "wrt": "W,b"}, "gradient", ("u'*tanh(W*x + b)", "--wrt", "W,b"),   # δ named
-     ["δ = ∂f/∂z₁ = uᵀ diag(1 − z₃²) = (u ∘ (1 − z₃²))ᵀ", "∂f/∂W = δᵀ xᵀ = (u ∘ (1 − z₃²)) xᵀ"]),
+     ["δ = ∂f/∂z₁ = uᵀ diag(1 − z₃²) = (u ∘ (1 − z₃²))ᵀ = dz₁ᵀ", "upstream dz₂ = ∂f/∂z₂ = u ∘ (1 − z₃²)", "∂f/∂W = δᵀ xᵀ = (u ∘ (1 − z₃²)) xᵀ"]),
     ({"expr": "x'*A*x", "wrt": "x"}, "gradient", ("x'*A*x", "--wrt", "x"),
-     ["rule G ↦ G xᵀ", "gradient ∂f/∂x = A x", "∂f/∂x = Aᵀ x + A x = (A + Aᵀ) x"]),
+     ["rule G ↦ G xᵀ", "gradient ∂f/∂x = A x", "∂f/∂x = z₁ᵀ + A x = (A + Aᵀ) x"]),
 ])
 def test_the_steps_panel_shows_each_kind_of_steps(browser_page, query, kind, cli_args, expected):
     """A vector output's Jacobian chain, a matrix output's chain in vec form, index notation and

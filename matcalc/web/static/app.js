@@ -147,6 +147,10 @@ function eq(...parts) {                          // a = b = c, repeated neighbou
   return out.join(" = ");
 }
 
+function named(st) {                             // explain._upstream: dz₂ = ∂s/∂z₂ = … where it is named
+  return st.upstream_name ? st.upstream_name + " = " : "";
+}
+
 function plainLine(parent, cls, text) {
   const p = document.createElement("p");
   p.className = cls;
@@ -230,7 +234,7 @@ function gradientResults(c) {                      // explain._result_rows: (wor
   const rows = [];
   for (const f of c.gradients) {
     if ("delta" in f) {
-      if (!f.delta_repeat) rows.push(["", f.delta_symbol + " = " + f.delta_label + " = " + eq(f.delta, f.delta_simplified)]);
+      if (!f.delta_repeat) rows.push(["", f.delta_symbol + " = " + f.delta_label + " = " + eq(f.delta, f.delta_simplified, f.delta_named)]);
       rows.push(["", f.label + " = " + f.formula + " = " + f.gradient]);
     } else if (f.fork && f.fork.length) {
       rows.push(["fork", f.label + " = " + plus(f.fork) + " = " + f.gradient]);
@@ -253,7 +257,7 @@ function showGradientSteps(root, L, U) {
                u.upstream_label + " = " + plus(u.fork.map((f) => f.contribution)) +
                "   (from " + u.fork.map((f) => f.from).join(", ") + ", added)");
     }
-    stepLine(div, "upstream", st.upstream_label + " = " + st.upstream, u.upstream_label + " = " + u.upstream);
+    stepLine(div, "upstream", named(st) + st.upstream_label + " = " + st.upstream, named(u) + u.upstream_label + " = " + u.upstream);
     st.inputs.forEach((inp, k) => {
       plainLine(div, "to", "→ to " + u.inputs[k].input + ":");
       const ur = gradientRows(u.inputs[k], "↦");
@@ -280,7 +284,7 @@ function showChainSteps(root, L, U) {
                u.upstream_label + " = " + u.fork.map((f) => f.product).join(" + ") +
                "   (from " + u.fork.map((f) => f.from).join(", ") + ", added)");
     }
-    stepLine(div, "upstream", st.upstream_label + " = " + st.upstream, u.upstream_label + " = " + u.upstream);
+    stepLine(div, "upstream", named(st) + st.upstream_label + " = " + st.upstream, named(u) + u.upstream_label + " = " + u.upstream);
     st.inputs.forEach((inp, k) => {
       const v = u.inputs[k];
       plainLine(div, "to", "→ to " + v.input + ":");
@@ -326,7 +330,7 @@ function showIndexSteps(root, L, U) {
   L.steps.forEach((st, i) => {
     const u = U.steps[i];
     const div = stepBox(root, i, u);
-    stepLine(div, "upstream", st.upstream_label + " = " + st.upstream, u.upstream_label + " = " + u.upstream);
+    stepLine(div, "upstream", named(st) + st.upstream_label + " = " + st.upstream, named(u) + u.upstream_label + " = " + u.upstream);
     st.inputs.forEach((inp, k) => {
       const v = u.inputs[k];
       plainLine(div, "to", "→ to " + v.input + ":");
