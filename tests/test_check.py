@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matcalc
-from matcalc.grading.check import Verdict, check
-from matcalc.grading.answer import MAX_ANSWER_CHARS
 from matcalc.cli.main import main
 from matcalc.core.errors import InternalError, MatcalcError
+from matcalc.grading.answer import MAX_ANSWER_CHARS
+from matcalc.grading.check import Verdict, check
 
 MLP = "z = W*x + b; h = f(z); s = u'*h"
 
