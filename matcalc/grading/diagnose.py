@@ -26,6 +26,8 @@ RTOL = 1e-10                  # for diagnoses (factor, missing term) of an answe
 KIND_WORDS = {"onehot": "one-hot", "onehot_rows": "a matrix with one-hot rows",
               "probability": "a probability vector (nonnegative, summing to one)"}
 MAX_HINTS = 6                 # assumption candidates tried for one wrong answer
+COUNTEREXAMPLE_SIZES = (2, 3, 4, 5)   # the dimensions' sizes in turn: a 100-layer chain's inputs stay
+                                      # small (sizes 2, 3, ..., 102 made it cubic to evaluate and show)
 
 
 @dataclass
@@ -63,14 +65,14 @@ def diagnose(cmp: Comparison) -> dict:
 
 
 def counterexample(cmp: Comparison, has_expected_node: bool) -> dict:
-    """A small input where the answers differ: sizes 2, 3, ... and rounded entries if possible;
+    """A small input where the answers differ: sizes 2, 3, 4, 5, 2, ... and rounded entries if possible;
     else the point where the comparison found them different."""
     leaves = list(cmp.variables.values())
-    small = {}
+    small: dict = {}
     for leaf in leaves:
         for d in leaf.shape:
             for s in sorted(d.free_symbols, key=str):
-                small.setdefault(s, 2 + len(small))
+                small.setdefault(s, COUNTEREXAMPLE_SIZES[len(small) % len(COUNTEREXAMPLE_SIZES)])
     point = None
     if has_expected_node:
         k = len(cmp.valid_roots)
