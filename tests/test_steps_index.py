@@ -118,6 +118,7 @@ def test_every_printed_index_form_numerically(expr, wrt):
     ("norm(W*x)^2", "W", True),
     ("h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "W1,W2", True),
     ("tanh(W*x + b)", "x,b", False),                      # the Jacobian chain (tests/test_steps_jacobian.py)
+    ("diag(x)*A*y", "x", False),                          # entry by entry (tests/test_steps_index_chain.py)
 ])
 def test_latex_compiles_without_overfull_boxes(tmp_path, expr, wrt, index):
     """Long sums are one aligned line per equality, so the page holds them (pdflatex, an extra)."""
