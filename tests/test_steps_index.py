@@ -13,6 +13,7 @@ import pytest
 from matcalc import derive
 from matcalc.cli.main import main
 from matcalc.numeric.evaluate import bind_dims, concrete, evaluate
+from matcalc.numeric.finite_differences import parse_printed
 from matcalc.second_order.index_steps import explain_index, index_steps
 
 FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
@@ -64,6 +65,7 @@ CASES = [
     ("sum(G .* (W*X))", "W,X"),
     ("tr(X'*A*X)", "X"),
     ("-y'*log_softmax(W*x)", "W"),
+    ("norm(W*x)^2 + sum(W)", "W,x"),
 ]
 
 
@@ -116,6 +118,7 @@ def test_every_printed_index_form_numerically(expr, wrt):
     ("norm(W*x)^2", "W", True),
     ("h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "W1,W2", True),
     ("tanh(W*x + b)", "x,b", False),                      # the Jacobian chain (tests/test_steps_jacobian.py)
+    ("diag(x)*A*y", "x", False),                          # entry by entry (tests/test_steps_index_chain.py)
 ])
 def test_latex_compiles_without_overfull_boxes(tmp_path, expr, wrt, index):
     """Long sums are one aligned line per equality, so the page holds them (pdflatex, an extra)."""
@@ -140,3 +143,37 @@ def test_index_steps_of_a_vector_output_point_to_the_jacobian_chain():
     from matcalc.core.errors import MatcalcError
     with pytest.raises(MatcalcError, match="--steps shows the Jacobian chain"):
         derive("tanh(W*x)", "x", steps=True).steps_text(index=True)
+
+
+def test_an_all_ones_term_is_never_a_bare_one():
+    """∂/∂W of sum(W) is the all-ones matrix: beside 2 z₁ xᵀ it prints as 𝟏𝟏ᵀ (ones(n, m) in the
+    text), in every style, and the printed text of each result parses back to the gradient."""
+    expr = "norm(W*x)^2 + sum(W)"
+    d = derive(expr, "W,x", steps=True)
+    uni = explain_index(d)
+    assert "∂f/∂W = 𝟏𝟏ᵀ + 2 z₁ xᵀ = 𝟏𝟏ᵀ + 2 W x xᵀ" in uni and "= 1 +" not in uni
+    assert r"\mathbf{1} \mathbf{1}^\top + 2 \, z_{1} \, x^\top" in explain_index(d, "latex")
+    assert "= 1 +" not in explain_index(d, "latex")
+    data = json.loads(explain_index(d, "json"))
+    assert "= 1 +" not in json.dumps(data, ensure_ascii=False)
+    assert "𝟏𝟏ᵀ + 2 W x xᵀ" in json.dumps(data, ensure_ascii=False)
+    plain = derive(expr, "W,x")
+    assert str(plain).splitlines()[0] == "∂f/∂W = 𝟏ₙ𝟏ₘᵀ + 2 W x xᵀ"
+    assert "∂f/∂W = 𝟏𝟏ᵀ + 2 z₁ xᵀ   (fork: paths added)" in d.steps_text()
+    # the text form of the result line, parsed back (graph names defined) and evaluated
+    text = explain_index(d, "text")
+    line = next(x for x in text.splitlines() if x.strip().startswith("df/dW ="))
+    assert "ones(n, m) + 2*z1*x'" in line
+    rng = np.random.default_rng(3)
+    env = {"W": rng.standard_normal((3, 2)), "x": rng.standard_normal((2, 1))}
+    want = 2 * env["W"] @ env["x"] @ env["x"].T + 1
+    variables = d.variables_all()
+    for printed in line.split(" = ")[1:]:
+        node = parse_printed(f"z1 = W*x; {printed}", variables).output
+        got = evaluate([node] + list(variables.values()), env, FUNCS)[0]
+        assert np.allclose(np.broadcast_to(got, want.shape), want), printed
+
+
+def test_an_entrywise_offset_keeps_its_bare_scalar():
+    assert str(derive("norm(W - 1)^2", "W")) == "∂f/∂W = 2(W − 1)"
+    assert str(derive("sum(log(x + 1))", "x")) == "∂f/∂x = 1 ⊘ (x + 1)"

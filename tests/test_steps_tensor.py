@@ -12,7 +12,6 @@ import pytest
 from cli_run import run
 
 from matcalc import derive
-from matcalc.core.errors import MatcalcError
 from matcalc.numeric.evaluate import bind_dims, concrete, evaluate
 from matcalc.numeric.finite_differences import parse_printed
 from matcalc.output.chain_print import chain_content
@@ -92,12 +91,12 @@ def test_latex_steps_compile_without_overfull_boxes(tmp_path):
         assert not [line for line in log.splitlines() if line.startswith(("!", "Overfull"))], expr
 
 
-def test_no_kronecker_form_says_why():
+def test_no_kronecker_form_gives_the_chain_entry_by_entry():
+    """diag(v) has no Kronecker form: the steps are the same chain in index notation
+    (tests/test_steps_index_chain.py checks every line of it)."""
     code, out = run("derive", "diag(x)*A", "--wrt", "x", "--steps")
-    assert code == 2
-    assert "no Kronecker form (vec(diag(v)) needs a selection matrix" in out and "index form, without steps" in out
-    with pytest.raises(MatcalcError, match="index form, without steps"):
-        derive("X*diag(v)", "v", steps=True).steps_text()
+    assert code == 0 and "Backward pass in index notation" in out
+    assert derive("X*diag(v)", "v", steps=True).steps_text().rstrip().endswith("∂fᵢⱼ/∂vₖ = Xᵢⱼ δⱼₖ")
 
 
 def test_the_output_is_named_alike_in_result_and_steps():

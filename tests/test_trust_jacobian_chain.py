@@ -20,6 +20,13 @@ FORWARD = {
     "(A*x)*(x'*B*x)": lambda v, x: v["A"] @ x * (x @ v["B"] @ x),
     "x*x'*x*x'*x": lambda v, x: x * (x @ x) ** 2,
     "W*x*x'*u": lambda v, x: v["W"] @ x * (x @ v["u"]),
+    # diag(x) inside a longer chain: L diag(x) R = L diag(R) x ("cannot write the Jacobian
+    # through diag in closed form" before; diag(x)*(A*y) worked)
+    "diag(x)*A*u": lambda v, x: x * (v["A"] @ v["u"]),
+    "A*diag(x)*u": lambda v, x: v["A"] @ (x * v["u"]),
+    "B*diag(x)*A*u": lambda v, x: v["B"] @ (x * (v["A"] @ v["u"])),
+    "diag(x)*A*x": lambda v, x: x * (v["A"] @ x),
+    "W*diag(tanh(x))*A*x": lambda v, x: v["W"] @ (np.tanh(x) * (v["A"] @ x)),
 }
 
 
@@ -41,6 +48,11 @@ def test_jacobian_through_any_association(expr):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
     assert d.verify().status == "ok"
     assert "kron" not in d.text()                  # vector cases stay in plain matrix form
+
+
+def test_diag_in_a_chain_reads_as_the_textbook_writes_it():
+    assert str(matcalc.derive("diag(x)*A*y", "x")) == "∂f/∂x = diag(A y)"
+    assert str(matcalc.derive("B*diag(x)*A*y", "x")) == "∂f/∂x = B diag(A y)"
 
 
 def test_scalar_times_inner_product():

@@ -181,6 +181,9 @@ def _shows_the_cli_steps(page, expect, kind: str, cli_args: tuple[str, ...]) -> 
     ({"expr": "x .* tanh(x)", "wrt": "x"}, "jacobian_chain", ("x .* tanh(x)", "--wrt", "x"),       # a fork
      ["∂f/∂x = diag(z₁) + diag(x ∘ (1 − z₁²)) = diag(z₁ + (1 − z₁²) ∘ x)"]),
     ({"expr": "W*x", "wrt": "W"}, "vec_chain", ("W*x", "--wrt", "W"), ["∂fᵢ/∂Wⱼₖ = xₖ δᵢⱼ"]),
+    ({"expr": "diag(x)*A", "wrt": "x"}, "index", ("diag(x)*A", "--wrt", "x"),     # entry by entry (index_chain)
+     ["upstream ∂fᵢⱼ/∂(z₁)ᵣₛ = Aₛⱼ δᵢᵣ", "local ∂(z₁)ᵣₛ/∂xₖ = δₖᵣ δᵣₛ",
+      "chain ∂fᵢⱼ/∂xₖ = Σᵣₛ ∂fᵢⱼ/∂(z₁)ᵣₛ ∂(z₁)ᵣₛ/∂xₖ = Σᵣₛ Aₛⱼ δᵢᵣ δₖᵣ δᵣₛ = Aᵢⱼ δᵢₖ", "∂fᵢⱼ/∂xₖ = Aᵢⱼ δᵢₖ"]),
     ({"expr": "u'*tanh(W*x + b)", "wrt": "W,b"}, "gradient", ("u'*tanh(W*x + b)", "--wrt", "W,b"),   # δ named
      ["δ = ∂f/∂z₁ = uᵀ diag(1 − z₃²) = (u ∘ (1 − z₃²))ᵀ = dz₁ᵀ", "upstream dz₂ = ∂f/∂z₂ = u ∘ (1 − z₃²)", "∂f/∂W = δᵀ xᵀ = (u ∘ (1 − z₃²)) xᵀ"]),
     ({"expr": "x'*A*x", "wrt": "x"}, "gradient", ("x'*A*x", "--wrt", "x"),

@@ -102,6 +102,9 @@ class MatrixCoefficient(MatrixTarget):
             return A.add(*(self(fold(left + [t] + right)) for t in G.args))
         L = fold(left) if left else None
         R = fold(right) if right else None
+        if G.op == "diag" and R is not None and R.is_column:        # L diag(v) R = L diag(R) v
+            d = A.matmul(A.diag(R), self(G.args[0]))
+            return d if L is None else A.matmul(L, d)
         g = self(A.transpose(G)) if G.is_row else self(G)           # vec of a row is its transpose
         if R is None and L is not None and G.is_column:
             return A.matmul(L, g)

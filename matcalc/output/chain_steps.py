@@ -35,7 +35,7 @@ from matcalc.core.graph import Node, depends_on
 from matcalc.core.naming import subscripted
 from matcalc.core.rules import RULES
 from matcalc.output.render import Printer
-from matcalc.output.steps import _name_graph
+from matcalc.output.steps import name_graph
 from matcalc.simplify.rewrite import simplify_all
 
 
@@ -145,7 +145,7 @@ def jacobian_chain(d, form: ChainForm = JACOBIAN_FORM) -> JacobianChain:
             raise MatcalcError(f"a Jacobian chain is shown for a vector output; this derivation is a {d.kind}")
         if not vectorlike(out):
             raise UnsupportedError("Jacobian-chain steps are shown for a vector output; this one is a matrix")
-    naming = _name_graph(d.typed)
+    naming = name_graph(d.typed)
     targets = [d.variables[w] for w in d.wrt]
     up: dict[int, list[tuple[Node | None, Node]]] = {id(out): [(None, A.eye(out.rows * out.cols))]}
     links: list[ChainLink] = []

@@ -173,7 +173,8 @@ def _result_rows(c: dict) -> list[tuple[str, str, bool]]:
                 rows.append((f"{f['delta_symbol']} = {f['delta_label']}", rhs, False))
             rows.append((f["label"], f"{f['formula']} = {f['gradient']}", False))
         elif f["fork"]:
-            rows.append((f["label"], _plus(f["fork"]) + f" = {f['gradient']}", True))
+            added = _plus(f["fork"])                     # = the gradient, unless it prints the same
+            rows.append((f["label"], added + (f" = {f['gradient']}" if f["gradient"] != added else ""), True))
         else:
             rows.append((f["label"], f["gradient"], False))
     return rows

@@ -352,21 +352,32 @@ class Printer(CourseForms):
         if first_pos:                                    # lead with a positive term
             order.insert(0, order.pop(first_pos))
         bare = self.t and _full_term(order[0])           # X*W + b': the language broadcasts it back
-        terms = [self.signed_term(t, n, bare) for t in order]
+        offset = not any(self.shows_matrix_product(t) for t in order)   # W − 1, s + 1: an entrywise offset
+        terms = [self.signed_term(t, n, bare, offset) for t in order]
         minus = "−" if self.u else "-"
         out = ("-" if self.t or self.latex else "−") + terms[0][1] if terms[0][0] else terms[0][1]
         for neg, s in terms[1:]:
             out += f" {minus if neg else '+'} {s}"
         return out, SUM
 
-    def signed_term(self, t: Node, parent: Node, bare: bool = False) -> tuple[bool, str]:
-        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare, and so
-        does a broadcast vector (``𝟏 bᵀ`` as ``b'``) with ``bare`` (a full matrix leads the sum)."""
+    def shows_matrix_product(self, t: Node) -> bool:
+        """A term of a sum printed as a matrix product (``2 W x xᵀ``): not a name (``s``), not a
+        broadcast (``z₁ 𝟏``, ``𝟏 bᵀ``: a scalar or a vector copied).  Beside it a bare ``1`` would
+        read as the number, so the all-ones prints as ``𝟏𝟏ᵀ``."""
+        _, _, body = A.split(t)
+        return (body is not None and body.op == "matmul" and not self.named(body)
+                and not any(a.is_scalar or a.op == "ones" for a in body.args))
+
+    def signed_term(self, t: Node, parent: Node, bare: bool = False, offset: bool = True) -> tuple[bool, str]:
+        """(negative?, text of |t|) for a term of a sum; a broadcast scalar prints bare in an
+        entrywise ``offset`` (``W − 1``: no term is a matrix product), else as the all-ones it is
+        (``𝟏𝟏ᵀ + 2 z₁ xᵀ``, never a bare ``1`` beside a matrix); a broadcast vector (``𝟏 bᵀ`` as
+        ``b'``) prints bare with ``bare`` (a full matrix leads the sum)."""
         c, fs, body = A.split(t)
         neg = c < 0
         if neg:
             c = -c
-        if body is not None and body.op == "ones" and not parent.is_scalar:
+        if body is not None and body.op == "ones" and not parent.is_scalar and offset:
             body = None
         if bare and _spread(body) is not None:
             body = _spread(body)

@@ -140,7 +140,7 @@ def explanation(d, named: bool = True) -> Explanation:
                            "vec form, each local derivative also entry by entry")
     if not d.steps:
         raise MatcalcError("no steps were recorded: derive with steps=True")
-    naming = _name_graph(d.typed)
+    naming = name_graph(d.typed)
     gname = "G" if "G" not in naming.taken else "G_up"
     G = A.var(gname, d.typed.output.shape, 0)                     # the upstream placeholder (its name)
     graph = [(naming.names[id(n)], n, n.op) for n in naming.named]
@@ -169,7 +169,7 @@ def output_name(typed) -> str:
     return "s" if "f" in generic or "f" in taken else "f"
 
 
-def _name_graph(typed) -> _Naming:
+def name_graph(typed) -> _Naming:
     """Pass 1: the program's names for its intermediates and output, z1, z2, … for the rest."""
     out = typed.output
     taken = set(typed.variables) | set(typed.intermediates)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Protocol
 
 from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError, UnsupportedError
@@ -32,6 +33,7 @@ from matcalc.second_order.indexform import IndexForm, Term, _contract, _entry, _
 
 NODE_INDICES = ("k", "l")          # the node's entries (summed over)
 INPUT_INDICES = ("i", "j")         # the input's entries (free)
+LEGEND = "k, l index a node's entries, i, j its input's"
 
 
 @dataclass
@@ -105,8 +107,14 @@ def _input(st, loc, k, l_, node_dims) -> IndexInput:
 
 
 # ---------------------------------------------------------------------- printing
+class _Named(Protocol):
+    """What the printer reads of the steps: the names of the graph's nodes in a style."""
+
+    def names_for(self, style: str) -> dict[int, str]: ...
+
+
 class _Printer:
-    def __init__(self, ex: Explanation, style: str):
+    def __init__(self, ex: _Named, style: str):
         self.style = style
         self.names = ex.names_for(style)
         self.printer = Printer(style, self.names)
@@ -119,7 +127,10 @@ class _Printer:
 
     def indexed(self, n: Node, free) -> str:
         """A node's name with the entry's indices: qₖ, Wᵢⱼ, (z₁)ₖ."""
-        base = self.lab(n)
+        return self.indexed_name(self.lab(n), free)
+
+    def indexed_name(self, base: str, free) -> str:
+        """A printed name with the entry's indices (parenthesised if it has a subscript)."""
         ixs = [x for x in free if x is not None]
         if not ixs:
             return base
@@ -146,7 +157,7 @@ def _content(s: IndexSteps, style: str) -> dict:
     for st in s.steps:
         kf = _free(st.node, NODE_INDICES)
         node_ix = p.indexed(st.node, kf)
-        item = {"node": p.lab(st.node), "definition": graph_definition(graph, p.lab(st.node)),
+        item: dict = {"node": p.lab(st.node), "definition": graph_definition(graph, p.lab(st.node)),
                 "upstream_label": p.grad(o, node_ix), "upstream": p.form(st.upstream_entry), "inputs": []}
         for inp in st.inputs:
             jf = _free(inp.input, INPUT_INDICES)
@@ -168,7 +179,7 @@ def _content(s: IndexSteps, style: str) -> dict:
         steps.append(item)
     finals = [{"label": p.grad(o, p.printer.var_name(f.var) if style == "latex" else f.var),
                "gradient": _eq(p.printer(f.result), Printer(style)(f.result))} for f in ex.finals]
-    return {"expr": ex.expr, "output": o, "graph": graph, "steps": steps, "gradients": finals}
+    return {"expr": ex.expr, "output": o, "graph": graph, "steps": steps, "gradients": finals, "legend": LEGEND}
 
 
 def graph_definition(graph: list[dict], name: str) -> str:
@@ -200,7 +211,7 @@ def _rows(st: dict, i: dict) -> list[tuple[str, str]]:
         rows.append(("local", f"{i['local_label']} = {i['local']}"))
         simple = i["entry"] if i["entry_simple"] else None      # 2 qᵢ, not 2 (q xᵀ)ᵢⱼ
         rows.append(("chain", _eq(i["downstream_label"], i["chain"], i["summed"], i["contracted"], simple)))
-    if not i["scalar"]:
+    if not i["scalar"] and i["matrix"] is not None:       # None: the derivative has no matrix form
         rows.append(("matrix", _eq(i["matrix_label"], i["entry"] if i["local"] is None else None, i["matrix"])))
     return rows
 
@@ -209,8 +220,7 @@ def _text(c: dict, style: str) -> str:
     arrow = "->" if style == "text" else "→"
     lines = ["Computational graph (forward, in topological order):"]
     lines += [f"  {g['name']} = {g['definition']}" for g in c["graph"]]
-    lines += ["", (f"Backward pass in index notation (from {c['output']} back; k, l index a node's "
-                   "entries, i, j its input's):")]
+    lines += ["", f"Backward pass in index notation (from {c['output']} back; {c.get('legend', LEGEND)}):"]
     for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
         lines.append(f"- node {head}")
@@ -255,7 +265,7 @@ def _latex(c: dict) -> str:
 def _markdown(c: dict) -> str:
     lines = [f"### Steps in index notation for `{c['expr']}`", "", "**Computational graph**:", ""]
     lines += [f"- `{g['name']} = {g['definition']}`" for g in c["graph"]]
-    lines += ["", f"**Backward pass** from `{c['output']}` (k, l index a node's entries, i, j its input's):", ""]
+    lines += ["", f"**Backward pass** from `{c['output']}` ({c.get('legend', LEGEND)}):", ""]
     for st in c["steps"]:
         head = st["node"] if st["definition"] == st["node"] else f"{st['node']} = {st['definition']}"
         lines.append(f"- node `{head}`: upstream `{st['upstream_label']} = {st['upstream']}`")
@@ -269,19 +279,25 @@ def _markdown(c: dict) -> str:
 def render_index_steps(s: IndexSteps, style: str = "unicode") -> str:
     """The index-notation steps printed: unicode, text, latex (a paragraph and an alignat* per
     node), markdown, json or mathjax (Markdown with MathJax displays, for Jupyter)."""
+    return render_content(lambda st: _content(s, st), s.explanation.expr, style)
+
+
+def render_content(content_of, expr: str, style: str) -> str:
+    """Steps in index notation printed from ``content_of(style)`` (a dict in ``_content``'s shape,
+    also that of ``index_chain``): unicode, text, latex, markdown, json or mathjax."""
     if style == "json":
-        return json.dumps({"expr": s.explanation.expr, "kind": "index_steps",
-                           **{k: _content(s, k) for k in ("unicode", "latex", "text")}}, ensure_ascii=False, indent=2)
+        return json.dumps({"expr": expr, "kind": "index_steps",
+                           **{k: content_of(k) for k in ("unicode", "latex", "text")}}, ensure_ascii=False, indent=2)
     if style == "latex":
-        return _latex(_content(s, "latex"))
+        return _latex(content_of("latex"))
     if style == "markdown":
-        return _markdown(_content(s, "unicode"))
+        return _markdown(content_of("unicode"))
     if style == "mathjax":
-        return (f"**Steps in index notation for** `{s.explanation.expr}`\n\n"
-                + mathjax(latex_blocks(_content(s, "latex"))))
+        return (f"**Steps in index notation for** `{expr}`\n\n"
+                + mathjax(latex_blocks(content_of("latex"))))
     if style not in ("unicode", "text"):
         raise MatcalcError(f"unknown style {style!r}: one of unicode, text, latex, markdown, json, mathjax")
-    return _text(_content(s, style), style)
+    return _text(content_of(style), style)
 
 
 def explain_index(d, style: str = "unicode") -> str:

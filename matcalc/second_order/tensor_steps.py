@@ -29,6 +29,7 @@ from matcalc.core.rules import RULES
 from matcalc.output.chain_print import render_chain
 from matcalc.output.chain_steps import ChainForm, JacobianChain, jacobian_chain, jacobian_local, vectorlike
 from matcalc.output.render import Printer
+from matcalc.second_order.index_chain import explain_index_chain
 from matcalc.second_order.indexform import IndexForm, _subscripts, index_form, render_index
 from matcalc.second_order.kronecker import VEC_FORM, kmatmul, vec_coefficient
 from matcalc.simplify.rewrite import simplify_all
@@ -156,5 +157,14 @@ def _indexed(base: str, ixs: list[str], style: str) -> str:
 
 
 def explain_tensor(d, style: str = "unicode") -> str:
-    """The vec-form chain of a 4-D derivative printed in ``style`` (as ``render_chain``)."""
-    return render_chain(tensor_chain(d), style, _entries_printer)
+    """The vec-form chain of a 4-D derivative printed in ``style`` (as ``render_chain``); where
+    it has none (``diag`` of a vector on the way, a result printed in index form) the same chain
+    entry by entry (``index_chain``), or the vec form's own error if that has none either."""
+    try:
+        ch = tensor_chain(d)
+    except UnsupportedError as vec_error:
+        try:
+            return explain_index_chain(d, style)
+        except UnsupportedError:
+            raise vec_error from None
+    return render_chain(ch, style, _entries_printer)

@@ -321,12 +321,13 @@ function indexRows(i, sep) {                       // index_steps._rows: (word, 
     rows.push(["local", i.local_label + " = " + i.local]);
     rows.push(["chain", eq(i.downstream_label, i.chain, i.summed, i.contracted, i.entry_simple ? i.entry : null)]);
   }
-  if (!i.scalar) rows.push(["matrix", eq(i.matrix_label, i.local === null ? i.entry : null, i.matrix)]);
+  // matrix null: a derivative shown entry by entry only (index_chain), no matrix form
+  if (!i.scalar && i.matrix !== null) rows.push(["matrix", eq(i.matrix_label, i.local === null ? i.entry : null, i.matrix)]);
   return rows;
 }
 
 function showIndexSteps(root, L, U) {
-  graphDefs(root, L, U, "backward pass in index notation, from " + U.output + " back (k, l index a node's entries, i, j its input's):");
+  graphDefs(root, L, U, "backward pass in index notation, from " + U.output + " back (" + (U.legend || "k, l index a node's entries, i, j its input's") + "):");
   L.steps.forEach((st, i) => {
     const u = U.steps[i];
     const div = stepBox(root, i, u);
