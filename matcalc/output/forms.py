@@ -50,16 +50,21 @@ class CourseForms:
     def transposed_sum(self, n: Node) -> Node | None:
         """The sum S with ``n = Sᵀ`` when every term of ``n`` shows a transpose that S does not
         (``ŷᵀ − eₒᵀ`` is ``(ŷ − eₒ)ᵀ``, ``xᵀWᵀ − yᵀ`` is ``(W x − y)ᵀ``), else None."""
-        if n.is_scalar or len(n.args) < 2:
+        if n.is_scalar or len(n.args) < 2 or not all(self.shows_transpose(t) for t in n.args):
             return None
         flipped = [A.transpose(t) for t in n.args]
-        if any(self.transposes(f) for f in flipped) or not all(self.transposes(t) for t in n.args):
+        if any(self.shows_transpose(f) for f in flipped):
             return None
         return A.add(*flipped)
 
-    def transposes(self, n: Node) -> int:
+    def shows_transpose(self, n: Node) -> bool:
+        """Whether ``transposes(n)`` is not 0, looking no further than the first."""
+        return self.transposes(n, first=True) > 0
+
+    def transposes(self, n: Node, first: bool = False) -> int:
         """How many transposes ``n`` prints at its top (𝟏ᵀ and eₒᵀ included), through sums and
-        products only: not inside a named node, a transposed factor or a function's argument."""
+        products only: not inside a named node, a transposed factor or a function's argument
+        (``first``: stop at the first)."""
         count, stack = 0, [n]
         while stack:
             x = stack.pop()
@@ -68,6 +73,8 @@ class CourseForms:
             shows = x.op == "transpose" or x.op == "ones" and x.rows == ONE and x.cols != ONE
             if shows or x.op in ("kron", "commutation"):      # vec forms keep the Cookbook's layout
                 count += 1
+                if first:
+                    return count
             elif x.op in ("add", "scale", "matmul", "hadamard", "pow"):
                 stack += x.args
         return count
