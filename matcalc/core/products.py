@@ -15,7 +15,6 @@ from matcalc.core.leaves import SYMMETRIC_KINDS, commutation, eye, fmt_shape, on
 from matcalc.core.rebuild import postorder
 from matcalc.core.scaling import add, product, scale, split
 
-
 _TRANSPOSE = "transpose"          # node.memo key: its transpose, once computed
 
 

@@ -72,17 +72,21 @@ def shared_tail(a: Node, b: Node) -> Node | None:
 
 
 def _factor_tail(total: Node) -> Node:
+    """``total`` as (Σ cᵢ Pᵢ) S when its terms share a right-nested tail S of ``MIN_TAIL``
+    factors or more (none of them S alone); the shared coefficient and scalar factors come out
+    in front, and the heads are ordered, as ``rewrite._factor`` does it, so the simplifier
+    finishes the job with the text it would have printed."""
     split = [A.split(t) for t in total.args]
-    if any(body is None or body.op != "matmul" for _, _, body in split):
+    bodies = [body for _, _, body in split if body is not None and body.op == "matmul"]
+    if len(bodies) < len(split):
         return total
-    tail = split[0][2]
-    for _, _, body in split[1:]:
-        tail = shared_tail(tail, body)
-        if tail is None:
-            return total
-    if spine_length(tail) + 1 < MIN_TAIL or any(body is tail for _, _, body in split):
+    tail: Node | None = bodies[0]
+    for body in bodies[1:]:
+        tail = shared_tail(tail, body) if tail is not None else None
+    if tail is None or spine_length(tail) + 1 < MIN_TAIL or any(body is tail for body in bodies):
         return total
-    heads = sorted(((c, fs, _head(body, tail)) for c, fs, body in split), key=lambda t: transposes(t[2]))
+    heads = sorted(((c, fs, _head(body, tail)) for (c, fs, _), body in zip(split, bodies)),
+                   key=lambda t: transposes(t[2]))
     common = heads[0][0] if all(c == heads[0][0] for c, _, _ in heads) else Fraction(1)
     shared_fs = common_factors([fs for _, fs, _ in heads])     # as rewrite._factor: −2 W(…)J, not 2 W(−…)J
     inner = A.add(*(A.product(c / common, [f for f in fs if f not in shared_fs], h) for c, fs, h in heads))
