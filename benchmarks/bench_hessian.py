@@ -16,8 +16,9 @@ skipped.  Ratios > 1 mean matcalc (generated code) is faster.
 
 ``--depth``: the symbolic Hessian by x of a deep network, ``matcalc.hessian(...)`` and its
 ``.text()``, CPU time (median of interleaved rounds), for the program of L statements
-``h_i = tanh(W_i*h_{i-1}); u'*h_L`` and the nested chain ``u'*tanh(W_L*…tanh(W_1*x))``;
-``verify=False`` and (one round) verified, with the log-log slope from L = 64 up.  Run it
+``h_i = tanh(W_i*h_{i-1}); u'*h_L`` and the nested chain ``u'*tanh(W_L*…tanh(W_1*x))`` (200
+layers at most, the parser's nesting limit); ``verify=False`` and verified, with
+the log-log slope from L = 64 up.  Run it
 pinned to one core (``taskset -c 1``); the slope is the figure to read, not absolute times.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import matcalc
 from benchmarks.bench_derive import exponent, nested
 from matcalc.generate.gradcheck import load
+from matcalc.language.parser import MAX_DEPTH
 
 CASES = {
     "quad_exp": ("x'*A*x + sum(exp(A*x))", "x",
@@ -115,24 +117,26 @@ def statements(n: int) -> str:
 
 def depth(layers: list[int], repeats: int) -> None:
     """Hessian + printing time against depth, and the log-log slope from 64 layers up."""
-    for label, build in (("program of L statements", statements), ("nested chain of L layers", nested)):
+    deepest = sorted({min(L, MAX_DEPTH) for L in layers})           # the parser nests 200 calls at most
+    for label, build, sizes in (("program of L statements", statements, layers),
+                                ("nested chain of L layers", nested, deepest)):
         for verify in (False, True):
-            exprs = {L: build(L) for L in layers}
+            exprs = {L: build(L) for L in sizes}
             matcalc.hessian(build(8), "x", verify=verify).text()          # warm: SymPy loaded
-            times: dict[int, list[float]] = {L: [] for L in layers}
+            times: dict[int, list[float]] = {L: [] for L in sizes}
             chars: dict[int, int] = {}
-            for _ in range(1 if verify else repeats):                    # sizes interleaved
-                for L in layers:
+            for _ in range(repeats):                                      # sizes interleaved
+                for L in sizes:
                     t0 = time.process_time()
                     h = matcalc.hessian(exprs[L], "x", verify=verify)
                     chars[L] = len(h.text())
                     times[L].append(time.process_time() - t0)
                     if verify and h.check.status != "ok":
                         raise SystemExit(f"L = {L}: the check says {h.check.status}: {h.check.detail}")
-            rows = [(L, statistics.median(times[L]), chars[L]) for L in layers]
+            rows = [(L, statistics.median(times[L]), chars[L]) for L in sizes]
             cells = ", ".join(f"{L}: {t:.2f} s" for L, t, _ in rows)
             slope = f"slope from 64: time {exponent(rows, 1, 64):.2f}, printed size {exponent(rows, 2, 64):.2f}" \
-                if sum(L >= 64 for L in layers) >= 2 else ""
+                if sum(L >= 64 for L in sizes) >= 2 else ""
             print(f"{label}, {'verified' if verify else 'verify=False'}: {cells}; {slope}", flush=True)
 
 

@@ -26,14 +26,20 @@ def transpose(a: Node) -> Node:
     done = a.memo.get(_TRANSPOSE)
     if done is not None:
         return done
-    if a.op in _MOVES_THROUGH:                     # the parts below first: no deep recursion
+    if _DEPTH[0] >= MAX_RECURSION and a.op in _MOVES_THROUGH:      # deep: the parts below first
         for x in postorder(a, _unanswered)[:-1]:
             if not x.is_scalar:
                 x.memo[_TRANSPOSE] = _transpose(x)
-    done = a.memo[_TRANSPOSE] = _transpose(a)
+    _DEPTH[0] += 1
+    try:
+        done = a.memo[_TRANSPOSE] = _transpose(a)
+    finally:
+        _DEPTH[0] -= 1
     return done
 
 
+MAX_RECURSION = 64       # nested transpose calls before the rest is answered children first
+_DEPTH = [0]
 _MOVES_THROUGH = frozenset({"add", "matmul", "scale", "pow", "kron"})
 
 
