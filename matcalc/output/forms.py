@@ -94,14 +94,38 @@ class CourseForms:
         its factors present) standing for them: ``G ∘ xc ⊘ (𝟏 s)`` is ``G ∘ Xh`` once
         ``Xh = xc ⊘ (𝟏 s)`` is named (larger names first)."""
         items = list(n.args)
-        named = [k for k in self.names if isinstance(k, Node) and k.op == "hadamard" and k is not n
-                 and k.shape == n.shape and len(k.args) < len(items)]
+        index = self.named_hadamards()
+        found: dict[int, tuple[int, Node]] = {}
+        frontier = items                       # a name stands only where its first factor is,
+        while frontier:                        # which may be a name standing for its own
+            later = []
+            for a in frontier:
+                for pos, k in index.get(id(a), ()):
+                    if id(k) not in found:
+                        found[id(k)] = (pos, k)
+                        later.append(k)
+            frontier = later
+        named = [k for _, k in sorted(found.values(), key=lambda pk: pk[0])
+                 if k is not n and k.shape == n.shape and len(k.args) < len(items)]
         for k in sorted(named, key=lambda k: -len(k.args)):
             if all(items.count(a) >= list(k.args).count(a) for a in k.args):
                 for a in k.args:
                     items.remove(a)
                 items.append(k)
         return items
+
+    def named_hadamards(self) -> dict[int, list[tuple[int, Node]]]:
+        """id of a first factor → (position among the names, named Hadamard product) for every
+        named Hadamard product: built once per set of names and shared with the definition
+        printers (asking every name at every product made a deep program's printing quadratic)."""
+        cache = self.hadamard_index
+        if cache.get("size") != len(self.names):
+            index: dict[int, list[tuple[int, Node]]] = {}
+            for pos, k in enumerate(self.names):
+                if isinstance(k, Node) and k.op == "hadamard":
+                    index.setdefault(id(k.args[0]), []).append((pos, k))
+            cache["size"], cache["index"] = len(self.names), index
+        return cache["index"]
 
     def hadamard_mean(self, fs, body: Node):
         """A Hadamard product with one factor ``𝟏 sum(B, 1)`` (or ``sum(B, 2) 𝟏ᵀ``) and that sum's
