@@ -16,6 +16,7 @@ import matcalc
 from matcalc.core import algebra as A
 from matcalc.core.dims import dim
 from matcalc.numeric.evaluate import evaluate
+from matcalc.output.forms import CourseForms
 from matcalc.second_order import kronecker
 from matcalc.simplify import rewrite
 from matcalc.simplify.shared_suffix import MIN_TAIL, pull_shared_tails, shared_tail, spine_length
@@ -120,3 +121,18 @@ def test_deep_hessians_print_as_the_simplifier_alone_gave_them(monkeypatch, buil
     monkeypatch.setattr(kronecker, "pull_shared_tails", lambda roots: roots)
     alone = matcalc.hessian(build(n), "x", verify=False)
     assert h.text() == alone.text() and str(h) == str(alone)
+
+
+def test_the_printer_indexes_named_hadamard_products_once_per_set_of_names(monkeypatch):
+    """Every definition printer shares its parent's index of named Hadamard products (asking
+    every name at every product made printing quadratic in depth)."""
+    builds = [0]
+    ask = CourseForms.named_hadamards
+
+    def counted(self):
+        builds[0] += self.hadamard_index.get("size") != len(self.names)
+        return ask(self)
+    monkeypatch.setattr(CourseForms, "named_hadamards", counted)
+    h = matcalc.hessian(statements(24), "x", verify=False)
+    text = h.text()
+    assert text.count(" = ") >= 40 and builds[0] <= 4, builds
