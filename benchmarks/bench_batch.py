@@ -13,10 +13,12 @@ Issue 13's target: ≥ 1,000 answers/s with ``--jobs 2`` on a 2-core machine.
 The default class repeats its answers (1,000 students, five answers per question), as a class
 does, so the verdict cache (``grading.check``: one grading per distinct answer text to a
 question) serves most rows; ``--distinct`` makes every answer's text unique (trailing blanks)
-and times grading itself.  ``--rows N`` grades N rows instead (``--rows 100000`` shows the memory staying flat);
+and times grading itself; ``--questions 1000`` asks 1,000 distinct questions (the 36 again
+times 2, 3, ...), so derivation and verification are timed too.  ``--rows N`` grades N rows instead (``--rows 100000`` shows the memory staying flat);
 ``--repo`` times another checkout (one without ``--jobs`` is run without the flag).
 
-usage: python benchmarks/bench_batch.py [--students 1000] [--jobs 1 2] [--rows N] [--distinct] [--repo CHECKOUT]
+usage: python benchmarks/bench_batch.py [--students 1000] [--jobs 1 2] [--rows N] [--distinct]
+       [--questions 36] [--repo CHECKOUT] [--no-warm]
 """
 from __future__ import annotations
 
@@ -65,9 +67,25 @@ def answers_for(text: str) -> list[str]:
     return [text, f"{head}{sep}2*({last})", f"{head}{sep}({last})'", f"{head}{sep}-({last})", f"{last} +"]
 
 
-def write_batch(path: str, rows: int, distinct: bool = False) -> None:
+def scaled(count: int) -> list[tuple[str, str, str, str]]:
+    """``count`` distinct questions: the textbook ones, then each again times 2, 3, ... (its last
+    statement's value scaled), so each is derived and verified on its own."""
+    out = []
+    for i in range(count):
+        expr, wrt, shapes, assume = QUESTIONS[i % len(QUESTIONS)]
+        k = 1 + i // len(QUESTIONS)
+        if k > 1:
+            head, sep, last = expr.rpartition("; ")
+            name, eq, value = last.partition(" = ") if " = " in last else ("", "", last)
+            expr = f"{head}{sep}{name}{eq}{k}*({value})"
+        out.append((expr, wrt, shapes, assume))
+    return out
+
+
+def write_batch(path: str, rows: int, distinct: bool = False, questions: list | None = None) -> None:
+    questions = questions or QUESTIONS
     variants = []
-    for expr, wrt, shapes, assume in QUESTIONS:
+    for expr, wrt, shapes, assume in questions:
         sh = dict(parse_shape(p) for p in shapes.split()) or None
         asm = dict(parse_assume(p) for p in assume.split()) or None
         variants.append(answers_for(matcalc.derive(expr, wrt, shapes=sh, assume=asm).text()))
@@ -75,8 +93,8 @@ def write_batch(path: str, rows: int, distinct: bool = False) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["id", "expr", "wrt", "answer", "shapes", "assume"])
         for i in range(rows):
-            q, student = i % len(QUESTIONS), i // len(QUESTIONS)
-            expr, wrt, shapes, assume = QUESTIONS[q]
+            q, student = i % len(questions), i // len(questions)
+            expr, wrt, shapes, assume = questions[q]
             answer = variants[q][student % 5] + (" " * student if distinct else "")    # trailing blanks: same answer
             w.writerow([f"s{student}q{q}", expr, wrt, answer, shapes, assume])
 
@@ -124,15 +142,21 @@ def main() -> None:
     ap.add_argument("--rows", type=int, help="grade this many rows (default: 36 × students)")
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repo", default=REPO)
+    ap.add_argument("--no-warm", action="store_true", help="skip the warm-up run (bytecode already cached)")
     ap.add_argument("--distinct", action="store_true",
                     help="every answer's text unique (trailing blanks), so no verdict is reused")
+    ap.add_argument("--questions", type=int, default=len(QUESTIONS),
+                    help="this many distinct questions (beyond 36: the textbook ones scaled by 2, 3, ...)")
     args = ap.parse_args()
-    rows = args.rows or len(QUESTIONS) * args.students
+    questions = scaled(args.questions)
+    rows = args.rows or len(questions) * args.students
     with tempfile.TemporaryDirectory() as folder:
         src = os.path.join(folder, "answers.csv")
-        write_batch(src, rows, args.distinct)
-        run(args.repo, src, os.path.join(folder, "warm.csv"), 1) if rows <= 40_000 else None   # bytecode, file cache
-        print(f"{rows} answers to {len(QUESTIONS)} questions ({args.repo})")
+        write_batch(src, rows, args.distinct, questions)
+        if rows <= 40_000 and not args.no_warm:
+            run(args.repo, src, os.path.join(folder, "warm.csv"), 1)      # bytecode, file cache
+        print(f"{rows} answers to {len(questions)} questions ({args.repo}; load average "
+              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})")
         for jobs in args.jobs:
             out = os.path.join(folder, f"report{jobs}.csv")
             r = run(args.repo, src, out, jobs)

@@ -2,6 +2,7 @@
 Debian's Chromium headless, from a server on a loopback port.
 
     python docs/web_screenshots.py            # needs pip install -e ".[web,browser]", apt-get install chromium
+    python docs/web_screenshots.py web-steps.png web-steps-jacobian.png     # only these
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = {
     "web-derivative.png": ({"expr": "u'*f(W*x + b)", "wrt": "W,b"}, "#input-panel, #hessian-panel"),
     "web-steps.png": ({"expr": "norm(W*x)^2", "wrt": "W"}, "#steps-panel"),
+    "web-steps-jacobian.png": ({"expr": "tanh(W*x + b)", "wrt": "x"}, "#steps-panel"),
     "web-graph.png": ({"expr": "(x+y)*z", "wrt": "x,y,z", "at": "x=-2,y=5,z=-4"}, "#graph-panel"),
     "web-check.png": ({"expr": "x'*A*x", "wrt": "x", "answer": "A*x"}, "#check-panel"),
     "web-error.png": ({"expr": "norm(W*x))^2", "wrt": "W"}, "#input-panel"),
@@ -48,6 +50,8 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1100, "height": 900}, bypass_csp=True)
             page.set_default_timeout(120_000)
             for name, (query, selector) in SHOTS.items():
+                if sys.argv[1:] and name not in sys.argv[1:]:
+                    continue
                 page.goto(base + "/?" + urllib.parse.urlencode(query))
                 page.wait_for_function("document.getElementById('status').textContent === 'ready' || "
                                        "!document.getElementById('expr-error').hidden")

@@ -4,6 +4,7 @@ Each repair is said only when the repaired answer grades right; right answers st
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 
 import pytest
@@ -111,3 +112,75 @@ def test_cli_exit_code_and_message():
     with contextlib.redirect_stdout(buf):
         code = main(["check", RIDGE, "--wrt", "W", "--shape", "lam=scalar", "--answer", "2*X'*(X*W - Y) + lam*W"])
     assert code == 1 and "the term lam*W should be 2*lam*W" in buf.getvalue()
+
+
+MEAN_LOSS = "mean(sum((W*X + b*ones(1,m)).^2, 1))"            # the right gradient by b: 2*mean(W*X + b, 2)
+SQUARE = {"W": ("n", "n"), "X": ("n", "n")}
+
+
+def _repaired(reason: str) -> str:
+    """The repaired answer an axis diagnosis states (``the right answer is …``)."""
+    assert "; the right answer is " in reason, reason
+    return reason.rsplit("; the right answer is ", 1)[1].removesuffix(".")
+
+
+@pytest.mark.parametrize("expr,wrt,answer,shapes,words", [
+    (MEAN_LOSS, "b", "2*mean(W*X + b*ones(1,m), 1)'", None,
+     ("takes mean along the wrong axis: mean(W*X + b, 1) should be mean(W*X + b, 2) (along each row), "
+     "without the transpose that only made the wrong one fit")),
+    (MEAN_LOSS.replace("m)", "n)"), "b", "2*mean(W*X + b*ones(1,n), 1)'", SQUARE,     # both axes n: same shape
+     "takes mean along the wrong axis: mean(W*X + b, 1) should be mean(W*X + b, 2) (along each row)"),
+    (MEAN_LOSS.replace("m)", "n)"), "b", "2*sum(W*X + b*ones(1,n), 1)'/n", SQUARE,    # the mean written out
+     "takes mean along the wrong axis: mean(W*X + b, 1) should be mean(W*X + b, 2)"),
+    ("mean(X, 2)'*y", "y", "mean(X, 1)'", None, "mean(X, 1) should be mean(X, 2) (along each row)"),
+    ("mean(X, 2)'*y", "y", "mean(X, 1)'", {"X": ("n", "n")}, "mean(X, 1) should be mean(X, 2)"),
+    ("sum(mean(X.*X, 2))", "X", "2*X/size(X,1)", None,
+     "divides by n (size(X, 1)) where m (size(X, 2)) is right: it averages over the wrong axis"),
+    ("sum(mean(X.*X, 1))", "X", "2*X/m", None,
+     "divides by m (size(X, 2)) where n (size(X, 1)) is right"),
+])
+def test_a_mean_along_the_wrong_axis(expr, wrt, answer, shapes, words):
+    """The wrong axis of a mean flips its count with it (and drops a transpose added only to fit);
+    a count of the other axis written out is the same mistake.  The repaired answer the reason
+    states grades right: the diagnosis was verified before it was said."""
+    v = check(expr, wrt, answer, shapes=shapes)
+    assert not v.correct and v.diagnosis == "axis", v.reason
+    assert words in v.reason
+    assert check(expr, wrt, _repaired(v.reason), shapes=shapes).correct
+
+
+@pytest.mark.parametrize("expr,wrt,answer,shapes", [
+    (MEAN_LOSS, "b", "3*mean(W*X + b*ones(1,m), 1)'", None),      # the axis and a factor wrong
+    (MEAN_LOSS, "b", "2*mean(W*X, 2)", None),                       # b left out: no axis to blame
+    (MEAN_LOSS.replace("m)", "n)"), "b", "2*mean(W*X + b*ones(1,n), 1)' + b", SQUARE),
+    ("sum(mean(X.*X, 2))", "X", "2*X.^2/size(X,1)", None),          # the count swapped is still wrong
+    ("sum(mean(X.*X, 2))", "X", "3*X/size(X,1)", None),
+])
+def test_no_axis_diagnosis_for_an_answer_wrong_for_another_reason(expr, wrt, answer, shapes):
+    v = check(expr, wrt, answer, shapes=shapes)
+    assert not v.correct and v.diagnosis != "axis", v.reason
+    assert "axis" not in v.reason
+
+
+def test_mean_axis_right_answers_stay_right():
+    assert check(MEAN_LOSS, "b", "2*mean(W*X + b, 2)").correct
+    assert check("sum(mean(X.*X, 2))", "X", "2*X/size(X,2)").correct
+    assert check("sum(mean(X.*X, 2))", "X", "2*X/size(X,1)", shapes={"X": ("n", "n")}).correct
+
+
+def test_the_cli_and_the_batch_grader_say_the_same_axis_diagnosis(tmp_path):
+    api = check("sum(mean(X.*X, 2))", "X", "2*X/size(X,1)").reason
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["check", "sum(mean(X.*X, 2))", "--wrt", "X", "--answer", "2*X/size(X,1)"])
+    assert code == 1 and f"wrong: {api}" in buf.getvalue()
+    src, out = tmp_path / "a.csv", tmp_path / "r.csv"
+    src.write_text('id,expr,wrt,answer\n'
+                   f'a,"{MEAN_LOSS}",b,"2*mean(W*X + b*ones(1,m), 1)\'"\n'
+                   'b,"sum(mean(X.*X, 2))",X,"2*X/size(X,1)"\n', encoding="utf-8")
+    assert main(["check", "--batch", str(src), "-o", str(out)]) == 0
+    with open(out, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["diagnosis"] for r in rows] == ["axis", "axis"]
+    assert rows[0]["reason"] == check(MEAN_LOSS, "b", "2*mean(W*X + b*ones(1,m), 1)'").reason
+    assert rows[1]["reason"] == api

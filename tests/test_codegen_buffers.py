@@ -143,7 +143,7 @@ def test_a_module_whose_out_path_is_wrong_is_refused():
     """Testing the tester: a backward that ignores the caller's buffer fails verification."""
     expr, wrt, shapes = LAYER
     good = codegen(expr, wrt, shapes, verify=False)
-    broken = good.replace("return _give(out, ", "return _give(None, ")
+    broken = good.replace("else _give(out, ", "else _give(None, ")
     assert broken != good
     with pytest.raises(VerificationError, match="out="):
         verify_generated(broken, codegen, expr, wrt, shapes, None, "float64")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import matcalc
+import matcalc.numeric.evaluate as evaluator
 from matcalc.core import algebra as A
 from matcalc.core.graph import depends_on, topo_order
 from matcalc.core.rebuild import memo_fold
@@ -73,6 +74,23 @@ def test_deep_derive_verifies_and_prints_in_every_style(expr):
     assert max(nesting(line) for line in unicode.splitlines()) < 2 * MAX_NESTING + 2
 
 
+@pytest.mark.parametrize("expr", [program(500), nested(MAX_DEPTH)], ids=["500 statements", "200 nested"])
+def test_deep_steps_print_in_every_style(expr):
+    """--steps at the parser's limits, in every style: each node's upstream is named once and
+    every backward-pass line stays a few names long (tests/test_steps_named.py parses such
+    lines back; tests/test_explain.py checks them against central differences)."""
+    d = matcalc.derive(expr, "W_1", steps=True, verify=False)
+    unicode = d.steps_text()
+    for style in ("text", "latex", "markdown", "json", "mathjax"):
+        assert d.steps_text(style)
+    backward = unicode.split("Backward pass")[1].split("\nResult:")[0].splitlines()
+    assert len(backward) > 5 * MAX_DEPTH and max(map(len, backward)) < 200
+    last = "dh1 ∘ (1 − h1²)" if "h1 = " in expr else "dz₂ ∘ (1 − z₂²)"
+    assert f"    upstream  dz₁ = ∂f/∂z₁ = {last}" in backward
+    assert f"  δ = ∂f/∂z₁ = {last.split(' ∘ ')[0]}ᵀ diag(1 − {last.split('(1 − ')[1][:-1]}) = ({last})ᵀ = dz₁ᵀ" \
+        in unicode.splitlines()
+
+
 def test_deep_gradient_numbers_match_the_chain_rule():
     """The 200-layer gradient against a hand-written backward pass, at a random point."""
     n = 200
@@ -98,6 +116,56 @@ def test_deep_check_grades_the_printed_answer():
     assert matcalc.check(expr, "W_1", text).correct
     definitions, last = text.rsplit("; ", 1)
     assert not matcalc.check(expr, "W_1", f"{definitions}; 2*({last})").correct
+
+
+def test_deep_check_reads_the_printed_answer_to_200_statements():
+    """The answer restates the program's 200 intermediates, which the grader renames inside the
+    combined program: that text may be longer than an input, and is still read."""
+    expr = program(200)
+    text = matcalc.derive(expr, "W_1", verify=False).text()
+    v = matcalc.check(expr, "W_1", text)
+    assert v.correct, v.reason
+
+
+def layered(n: int) -> str:
+    """h1 = tanh(W1*x); ...; f = u'*h{n}: the program of a deep wrong answer's report."""
+    return "; ".join([f"h{i} = tanh(W{i}*{'x' if i == 1 else f'h{i - 1}'})" for i in range(1, n + 1)]
+                     + [f"f = u'*h{n}"])
+
+
+def graded_counting(monkeypatch, expr: str, answer: str):
+    """(verdict, nodes evaluated) of grading ``answer`` (its question derived beforehand)."""
+    matcalc.check(expr, "W1", matcalc.derive(expr, "W1", verify=False).text())     # the question, cached
+    count = [0]
+    plain = evaluator.eval_node
+
+    def counted(*args, **kw):
+        count[0] += 1
+        return plain(*args, **kw)
+    monkeypatch.setattr(evaluator, "eval_node", counted)
+    try:
+        return matcalc.check(expr, "W1", answer), count[0]
+    finally:
+        monkeypatch.setattr(evaluator, "eval_node", plain)
+
+
+def test_deep_wrong_answer_is_graded_in_work_linear_in_its_size(monkeypatch):
+    """A wrong answer to a 100-statement program (one tanh' factor dropped) is found wrong with a
+    counterexample, and the work grows with the program as it does, counted in node evaluations
+    (never timed): 4 times the layers, at most 4.5 times the evaluations.  Its counterexample
+    stays small (sizes 2 to 5, where sizes 2, 3, ..., 102 made it cubic in the depth)."""
+    evaluations = {}
+    for n in (25, 100):
+        expr = layered(n)
+        right = matcalc.derive(expr, "W1", verify=False).text()
+        wrong = right.replace(f" .* (1 - h{n // 2}.^2)", "", 1)
+        assert wrong != right
+        v, evaluations[n] = graded_counting(monkeypatch, expr, wrong)
+        assert not v.correct and v.diagnosis == "wrong", v.reason
+        assert matcalc.check(expr, "W1", right).correct
+        inputs = v.counterexample["inputs"]
+        assert len(inputs) == n + 2 and all(np.size(value) <= 25 for value in inputs.values())
+    assert evaluations[100] <= 4.5 * evaluations[25], evaluations
 
 
 @pytest.mark.parametrize("expr", [program(200), nested(MAX_DEPTH)], ids=["200 statements", "200 nested"])

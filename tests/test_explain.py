@@ -67,6 +67,8 @@ CASES = [
     ("-y'*log_softmax(W*x)", "W", {"y": "onehot"}),
     ("s = W*x; L = sum(max(0, s - y'*s + 1) .* (1 - y))", "W", {"y": "onehot"}),
     ("sum(G .* (W*X))", "W,X", None),
+    ("\n".join([f"h{i} = f(W_{i}*{'x' if i == 1 else f'h{i - 1}'})" for i in range(1, 25)] + ["sum(h24)"]),
+     "W_1,W_12,x", None),                                   # deep: every named upstream checked in turn
 ]
 
 
@@ -99,8 +101,20 @@ def _inner(a, b):
     return float(np.sum(np.broadcast_to(a, np.shape(b)) * b))
 
 
+def _bound(ex, env, base):
+    """``env`` with each forward placeholder (``z1``, ``h2``) bound to its node's value: the
+    named steps' expressions are written over these names."""
+    out = dict(env)
+    for p, n in ex.forward:
+        out[p.attrs[0]] = base[id(n)]
+    return out
+
+
 @pytest.mark.parametrize("expr,wrt,assume", CASES)
 def test_every_printed_intermediate_numerically(expr, wrt, assume):
+    """Each line, as the data the printers print: the upstream (its named form, written over the
+    names of earlier upstreams, each bound to its value once checked) against central differences
+    of the output, and everything built from it."""
     rng = np.random.default_rng(1)
     d = derive(expr, wrt, assume=assume, steps=True)
     ex = explanation(d)
@@ -111,21 +125,27 @@ def test_every_printed_intermediate_numerically(expr, wrt, assume):
     out = d.typed.output
     base: dict = {}
     evaluate([out], env, FUNCS, base)
+    names = _bound(ex, env, base)
 
     def s_with(node, value):
         return float(np.sum(_ev(out, env, {id(node): value})))
 
+    named = 0
     for st in ex.steps:
         value = base[id(st.node)]
-        G = np.broadcast_to(_ev(st.upstream, env, base), value.shape)
+        G = np.broadcast_to(_ev(st.upstream, names, base), value.shape)
         V = rng.standard_normal(value.shape)
         fd = (s_with(st.node, value + EPS * V) - s_with(st.node, value - EPS * V)) / (2 * EPS)
         assert _inner(G, V) == pytest.approx(fd, rel=1e-4, abs=1e-6), ("upstream", st.name)
+        if st.grad_name:                      # later lines say its name: bound to the checked value
+            names[st.grad.attrs[0]] = np.array(G)
+            named += 1
+        assert np.allclose(np.broadcast_to(_ev(st.grad, names, base), value.shape), G), ("upstream's name", st.name)
         if st.fork:
-            total = sum(np.broadcast_to(_ev(c, env, base), value.shape) for _, c in st.fork)
+            total = sum(np.broadcast_to(_ev(c, names, base), value.shape) for _, c in st.fork)
             assert np.allclose(total, G), ("fork", st.name)
         if st.upstream_jacobian is not None:
-            assert np.allclose(_ev(st.upstream_jacobian, env, base), G.T)
+            assert np.allclose(_ev(st.upstream_jacobian, names, base), G.T)
         for loc in st.inputs:
             x = base[id(loc.input)]
             others = {id(a): base[id(a)] for a in st.node.args if a is not loc.input}
@@ -133,18 +153,19 @@ def test_every_printed_intermediate_numerically(expr, wrt, assume):
             plus = _ev(st.node, env, {**others, id(loc.input): x + EPS * W})
             minus = _ev(st.node, env, {**others, id(loc.input): x - EPS * W})
             dnode = (plus - minus) / (2 * EPS)                       # the local derivative along W
-            c = np.broadcast_to(_ev(loc.contribution, env, base), x.shape)
+            c = np.broadcast_to(_ev(loc.contribution, names, base), x.shape)
             assert _inner(c, W) == pytest.approx(_inner(G, dnode), rel=1e-4, abs=1e-6), ("downstream", st.name)
             if loc.jacobian is not None:
-                J = _ev(loc.jacobian, env, base)
+                J = _ev(loc.jacobian, names, base)
                 assert np.allclose(np.broadcast_to(J @ W.reshape(-1, 1) if J.size > 1 or x.size > 1 else J * W,
                                                    dnode.shape), dnode, atol=1e-5), ("local", st.name)
             if loc.chain is not None:
                 for node in (loc.chain, loc.chain_simplified):
-                    assert np.allclose(_ev(node, env, base), c.T), ("jacobian form", st.name)
+                    assert np.allclose(_ev(node, names, base), c.T), ("jacobian form", st.name)
             if loc.template is not None:
-                e2 = {**env, ex.G.attrs[0]: G}
+                e2 = {**names, ex.G.attrs[0]: G}
                 assert np.allclose(np.broadcast_to(_ev(loc.template, e2, base), x.shape), c), ("rule", st.name)
+    assert named == len(ex.grads)
     for fin in ex.finals:
         x = env[fin.var]
         g = np.broadcast_to(_ev(fin.result, env), x.shape)
@@ -153,11 +174,12 @@ def test_every_printed_intermediate_numerically(expr, wrt, assume):
               float(np.sum(_ev(out, {**env, fin.var: x - EPS * V})))) / (2 * EPS)
         assert _inner(g, V) == pytest.approx(fd, rel=1e-4, abs=1e-6), ("gradient", fin.var)
         if fin.parts:
-            assert np.allclose(sum(np.broadcast_to(_ev(p, env), x.shape) for p in fin.parts), g)
+            assert np.allclose(sum(np.broadcast_to(_ev(p, names, base), x.shape) for p in fin.parts), g)
         if fin.delta is not None:
-            delta = _ev(fin.delta, env, base)
-            assert np.allclose(delta, _ev(fin.delta_simplified, env, base))
-            e2 = {**env, fin.delta_name: delta}
+            delta = _ev(fin.delta, names, base)
+            assert np.allclose(delta, _ev(fin.delta_simplified, names, base))
+            assert np.allclose(delta, _ev(fin.delta_named, names, base)), ("δ by the upstream's name", fin.var)
+            e2 = {**names, fin.delta_name: delta}
             assert np.allclose(np.broadcast_to(_ev(fin.formula, e2, base), x.shape), g), ("δ formula", fin.var)
 
 
@@ -172,7 +194,8 @@ def test_json_has_the_same_content():
 
 def test_markdown():
     out = run("derive", "u'*f(W*x+b)", "--wrt", "W", "--steps", "--markdown")
-    assert "**Computational graph**" in out and "`δ = ∂s/∂z₁ = uᵀ diag(f'(z₂)) = (u ∘ f'(z₂))ᵀ`" in out
+    assert "**Computational graph**" in out and "`δ = ∂s/∂z₁ = uᵀ diag(f'(z₂)) = (u ∘ f'(z₂))ᵀ = dz₁ᵀ`" in out
+    assert "  - upstream `dz₂ = ∂s/∂z₂ = u ∘ f'(z₂)`" in out.splitlines()
 
 
 def check_latex(src: str) -> None:
@@ -260,7 +283,8 @@ def test_distinct_error_signals_are_numbered_by_layer():
     """Two different δ are δ₁, δ₂ (CS224n numbers them by layer, from the input); one stays δ."""
     d = derive("h = sigmoid(X*W1); Yp = h*W2; L = norm(Yp - Y)^2", "W2,W1", steps=True)
     lines = d.steps_text().splitlines()
-    assert "  δ₁ = ∂L/∂z₁ = 2((z₂ W2ᵀ) ∘ h ∘ (1 − h))" in lines
+    assert "  δ₁ = ∂L/∂z₁ = dh ∘ h ∘ (1 − h) = dz₁" in lines            # by the upstream named at h
+    assert "    upstream  dh = ∂L/∂h = 2 z₂ W2ᵀ" in lines
     assert "  ∂L/∂W1 = Xᵀ δ₁ = 2 Xᵀ((z₂ W2ᵀ) ∘ h ∘ (1 − h))" in lines
     assert "  δ₂ = ∂L/∂Yp = 2 z₂" in lines and "  ∂L/∂W2 = hᵀ δ₂ = 2 hᵀ z₂" in lines
     assert r"\delta_{2} &= " in d.steps_text("latex") and "delta1 = dL/dz1" in d.steps_text("text")

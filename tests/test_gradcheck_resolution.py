@@ -4,19 +4,23 @@ Through 45 tanh layers the gradient by ``x`` is about 1e-9 of the output, and it
 difference is rounding noise at a few percent: the correct module must pass, judged to what
 the differences resolve at the point; a corrupted Hessian or gradient of the same deep program
 must still fail; where the differences resolve less than 1 % the check fails, saying so.
+The torch and JAX targets' checks (``verify_target``) judge by the same rule.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import extra
 
 import matcalc
 from matcalc.core.errors import VerificationError
 from matcalc.generate.gradcheck import gradcheck_gradients
 from matcalc.generate.gradcheck_hessian import gradcheck_hessian
+from matcalc.generate.hessian_program import codegen_hessian_source
+from matcalc.generate.program import codegen_source
 from matcalc.generate.resolution import MAX_ALLOWANCE, compare
 from matcalc.generate.verify import verify_generated
-from matcalc.generate.hessian_program import codegen_hessian_source
+from matcalc.generate.verify_target import verify_target
 
 DEEP = 45
 
@@ -106,3 +110,44 @@ def test_compare_measures_rounding_for_a_tiny_derivative():
     assert 1e-7 < allowed <= MAX_ALLOWANCE and err < allowed
     err_wrong, _ = compare(1.2 * got, difference_at, 1e-5, float(got[0]), 1e-7, 1.0)
     assert err_wrong > MAX_ALLOWANCE
+
+
+# ---------------------------------------------------------------- the torch and JAX targets
+# ``verify_target`` judges the framework's gradients by the same ``resolution.compare`` as the
+# NumPy gradcheck: the deep module verifies, the same module with a wrong backward does not.
+
+TARGETS = ["torch", "jax"]
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def deep_target(request):
+    """(target, the deep program's unverified module for it)."""
+    extra(request.param)
+    return request.param, matcalc.codegen(program(DEEP), "x", target=request.param, verify=False)
+
+
+def test_deep_correct_target_modules_verify(deep_target):
+    """The fixed 1e-7 rejected these correct modules: the differences resolve about 1e-3 here."""
+    target, source = deep_target
+    checked = verify_target(source, codegen_source, program(DEEP), ["x"], None, None, "float64", target)
+    assert f"the gradients {target} takes through fn agree" in checked
+    assert "to what they resolve: x" in checked
+
+
+def test_a_corrupted_deep_target_gradient_is_rejected(deep_target):
+    """The same module with its backward 1.2 times too large: beyond what the differences resolve."""
+    target, source = deep_target
+    bad = corrupted(source, "backward", "{k: 1.2 * v for k, v in out.items()}")
+    with pytest.raises(VerificationError, match="x: relative error"):
+        verify_target(bad, codegen_source, program(DEEP), ["x"], None, None, "float64", target)
+
+
+def test_a_slightly_wrong_shallow_target_gradient_is_rejected():
+    """Where the differences resolve 1e-7 the fixed tolerance holds: off by 1e-5 is wrong."""
+    extra("torch")
+    expr = "h1 = tanh(W_1*x)\nsum(h1)"
+    source = matcalc.codegen(expr, "x", target="torch", verify=False)
+    bad = corrupted(source, "backward", "{k: (1 + 1e-5) * v for k, v in out.items()}")
+    with pytest.raises(VerificationError, match="tolerance 1e-07"):
+        verify_target(bad, codegen_source, expr, ["x"], None, None, "float64", "torch")
+    assert "Verified by matcalc" in verify_target(source, codegen_source, expr, ["x"], None, None, "float64", "torch")

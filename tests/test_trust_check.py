@@ -48,6 +48,8 @@ def test_answer_definitions_shadow_the_programs():
     assert check(program, "W", "z = W*x; (u.*(1 - tanh(z).^2))*x'").correct
     v = check(program, "W", "z = 2*W*x; (u.*(1 - tanh(z).^2))*x'")   # its own z, graded by value
     assert not v.correct and v.diagnosis != "invalid"
+    assert check(program, "W", "z = 2*W*x; z = z/2; (u.*(1 - tanh(z).^2))*x'").correct   # reads its first z
+    assert not check(program, "W", "z = W*x; z = 2*z; h = z; (u.*(1 - tanh(h).^2))*x'").correct
 
 
 def test_hessian_through_diag_of_a_product():

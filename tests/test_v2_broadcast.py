@@ -118,8 +118,9 @@ def test_codegen_broadcasts_without_materialising_ones():
 def test_check_accepts_the_course_forms_and_rejects_the_wrong_axis():
     assert matcalc.check(AFFINE, "b", "2*sum(X*W + b' - Y, 1)'").correct
     assert matcalc.check(AFFINE, "b", "2*(X*W + b' - Y)'*ones(n)").correct
-    axis = matcalc.check(AFFINE, "b", "2*sum(X*W + b' - Y, 2)")
-    assert not axis.correct and "shape" in str(axis)
+    axis = matcalc.check(AFFINE, "b", "2*sum(X*W + b' - Y, 2)")      # the wrong axis (and so the wrong shape)
+    assert not axis.correct and axis.diagnosis == "axis"
+    assert "sum(X*W + b' - Y, 2) should be sum(X*W + b' - Y, 1) (along each column), transposed" in axis.reason
     twice = matcalc.check(AFFINE, "b", "sum(X*W + b' - Y, 1)'")
     assert not twice.correct
 

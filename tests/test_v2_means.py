@@ -159,7 +159,8 @@ def test_check_layernorm_compact_form():
 # ------------------------------------------------------------------ steps, Hessian
 def test_steps_show_the_mean():
     text = explain(matcalc.derive(MSE, "w", steps=True))
-    assert "z₁ = n⁻¹" in text and "∂f/∂w = 2 Xᵀ z₃/n" in text
+    assert "z₁ = n⁻¹" in text and "∂f/∂w = Xᵀ δᵀ = 2 Xᵀ z₃/n" in text
+    assert "    upstream  dz₃ = ∂f/∂z₃ = 2 z₃/n" in text.splitlines()     # the mean's 1/n written out, not named
 
 
 def test_hessian_of_a_mean():

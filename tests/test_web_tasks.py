@@ -151,3 +151,15 @@ def test_a_generic_function_is_drawn_without_values_and_says_why():
     assert status == 200 and got["at"] == "" and "generic" in got["note"] and 'class="grad"' not in got["svg"]
     status, got = run_task("graph", {"expr": "u'*f(W*x + b)", "wrt": "W,b", "at": "u=[1,2],W=[1,2;3,4],x=[1,1],b=[0,0]"})
     assert status == 400 and got["error"]["kind"] == "UnsupportedError"
+
+
+def test_steps_of_every_kind_are_the_cli_json(capsys):
+    """Index notation (``index``), a vector output's Jacobian chain and a matrix output's chain
+    in vec form: the page's steps are the CLI's ``--steps --json [--index]``."""
+    for body, flags in [({"expr": "norm(W*x)^2", "wrt": "W", "index": True}, ["--index"]),
+                        ({"expr": "tanh(W*x + b)", "wrt": "x"}, []), ({"expr": "tanh(W*X)", "wrt": "X"}, [])]:
+        status, steps = run_task("steps", body)
+        assert status == 200
+        assert steps == cli_json(capsys, "derive", body["expr"], "--wrt", body["wrt"], "--steps", "--json", *flags)
+    status, err = run_task("steps", {"expr": "norm(W*x)^2", "wrt": "W", "index": "yes"})
+    assert status == 400 and err["error"]["message"] == "index: true or false"

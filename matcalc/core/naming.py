@@ -32,7 +32,7 @@ from matcalc.core.rules import CODE_HELPERS
 MODULE_NAMES = {"np", "DTYPE", "cache", "upstream", "inputs", "functions", "forward", "backward",
                 "Model", "self", "float", "dict", "ValueError", "_scalar", "_log_softmax", "hessian",
                 "hessian_from_cache", "hvp", "_kron4", "_eye_kron4", "_kron4_eye", "_kron4_t", "_commutation4",
-                "type", "None", "True", "False", "out", "_buffers", "_give", "_fill"} | set(CODE_HELPERS)
+                "type", "None", "True", "False", "out", "grads", "_buffers", "_give", "_fill"} | set(CODE_HELPERS)
 AMBIGUOUS = {"l", "I", "O"}
 
 

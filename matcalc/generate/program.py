@@ -263,7 +263,10 @@ class Program:
         shapes = ", ".join(f"({name!r}, {shape})" for name, _, shape in self.buffers)
         locals_ = ", ".join(buf for _, buf, _ in self.buffers)
         one = "," if len(self.buffers) == 1 else ""
-        return [f"    {locals_}{one} = _buffers(out, cache, ({shapes}{one}))", *lines]
+        k = len(self.buffers)
+        nones = "(None,)" if k == 1 else "(None, None)" if k == 2 else f"(None,) * {k}"
+        # no out (the common call): no function call at all, only the test
+        return [f"    {locals_}{one} = {nones} if out is None else _buffers(out, cache, ({shapes}{one}))", *lines]
 
     def _upstream_lines(self) -> list[str]:
         """With a unit seed (``backward``): the gradients of upstream 1 scaled by another upstream,

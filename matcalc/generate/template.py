@@ -96,7 +96,8 @@ def module_source(p: Parts) -> str:
     lines += p.backward_body
     if p.buffers:
         one = "," if len(p.buffers) == 1 else ""
-        lines.append(f"    return _give(out, {_dict(p.grads)}, ({', '.join(p.buffers)}{one}))")
+        lines.append(f"    grads = {_dict(p.grads)}")
+        lines.append(f"    return grads if out is None else _give(out, grads, ({', '.join(p.buffers)}{one}))")
     else:
         lines.append("    return " + _dict(p.grads))
     lines += ["", ""]

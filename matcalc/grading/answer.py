@@ -16,10 +16,10 @@ from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, topo_order
 from matcalc.core.rules import RESERVED
 from matcalc.language import syntax as ast
-from matcalc.language.parser import parse
+from matcalc.language.parser import MAX_LENGTH, parse
 from matcalc.language.shapes import Typed, build, names_in
 
-MAX_ANSWER_CHARS = 10_000
+MAX_ANSWER_CHARS = MAX_LENGTH    # as long as an input: matcalc's own answer to a 200-statement program is 10,119
 MAX_ANSWER_NODES = 5_000
 
 
@@ -61,8 +61,8 @@ def read(text: str, q: Question) -> tuple[Node, Typed] | Rejected:
     declared = _declared_shapes(q)
     combined_src = q.typed.source + "\n" + src
     offset = len(q.typed.source) + 1
-    try:
-        typed = build(parse(combined_src), declared, q.assume, sizes=True)
+    try:      # no length limit: the question and the answer were each parsed within theirs
+        typed = build(parse(combined_src, max_length=None), declared, q.assume, sizes=True)
     except MatcalcError as e:
         msg = e.message
         if e.pos is not None and e.pos >= offset:
@@ -117,19 +117,18 @@ def _renamed(text: str, prog, q: Question) -> str | Rejected:
     inputs = set(q.typed.variables) | {q.wrt}
     inter = q.typed.intermediates
     renames = []                       # (start, old, new) for restated intermediates
-    for i, st in enumerate(prog.statements):
+    current: dict[str, str] = {}       # a restated intermediate -> its answer's name so far
+    for i, st in enumerate(prog.statements):    # one pass: a statement's value reads the names before it
+        if current:
+            renames += [(pos, name, current[name]) for pos, name in name_uses(st.value) if name in current]
         if st.name is None:
             continue
         if st.name in inputs:
             return Rejected("invalid", f"Your answer assigns {st.name}, which is an input of the "
                             "expression; an answer may not redefine it.")
         if st.name in inter:
-            new = f"_answer{i}_{st.name}"
-            renames.append((st.start, st.name, new))
-            for later in prog.statements[i + 1:]:
-                renames += [(pos, st.name, new) for pos in name_positions(later.value, st.name)]
-                if later.name == st.name:
-                    break
+            current[st.name] = f"_answer{i}_{st.name}"
+            renames.append((st.start, st.name, current[st.name]))
     known = set(inputs) | set(inter) | {d for shp in _declared_shapes(q).values() if isinstance(shp, tuple)
                                         for d in shp if isinstance(d, str)}   # a size: ones(n)/n
     for st in prog.statements:
@@ -138,10 +137,11 @@ def _renamed(text: str, prog, q: Question) -> str | Rejected:
             return _undefined(unknown, q)
         if st.name is not None:
             known.add(st.name)
-    src = text
-    for start, old, new in sorted(renames, reverse=True):
-        src = src[:start] + new + src[start + len(old):]
-    return src
+    pieces, done = [], 0
+    for start, old, new in sorted(renames):
+        pieces += [text[done:start], new]
+        done = start + len(old)
+    return "".join(pieces) + text[done:]
 
 
 def _undefined(names: list[str], q: Question) -> Rejected:
@@ -162,14 +162,14 @@ def _declared_shapes(q: Question) -> dict:
     return declared
 
 
-def name_positions(node, name: str) -> list[int]:
-    """Start offsets of every use of ``name`` in an expression's syntax tree."""
-    out, stack = [], [node]
+def name_uses(node) -> list[tuple[int, str]]:
+    """(start offset, name) of every name used in an expression's syntax tree."""
+    out: list[tuple[int, str]] = []
+    stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, ast.Name):
-            if n.id == name:
-                out.append(n.start)
+            out.append((n.start, n.id))
         elif isinstance(n, (ast.Neg, ast.Transpose)):
             stack.append(n.operand)
         elif isinstance(n, ast.BinOp):

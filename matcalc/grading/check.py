@@ -31,9 +31,10 @@ from matcalc.core.graph import ONE, Node
 from matcalc.derivation.derivation import derive
 from matcalc.derivation.hessian import hessian
 from matcalc.grading import answer as answers
+from matcalc.grading.axis import axis_repair
 from matcalc.grading.decide import Sampler, plausible_under, symbolically_equal
 from matcalc.grading.diagnose import counterexample, diagnose, factor_words, hint
-from matcalc.grading.repair import axis_repair, find_repair
+from matcalc.grading.repair import find_repair
 from matcalc.grading.verdict import DIAGNOSES, FORM_WORDS, FORMS, OTHER_LAYOUT, Verdict, describe
 from matcalc.language.program import wrt_names
 from matcalc.numeric.evaluate import to_external
@@ -86,7 +87,8 @@ def _grade(expr: str, wrt: str, answer: str, shapes, assume, form, seed) -> Verd
         verdict.notes[:0] = [n for n in checker.typed.notes if n not in verdict.notes]   # the question's guesses
         if not verdict.correct and verdict.diagnosis in HINTED:
             hint(verdict, checker.typed.variables, names[0], assume,
-                 lambda other: Checker(expr, names[0], answer, shapes, other, form, seed).run(),
+                 lambda other: Checker(expr, names[0], answer, shapes, other, form, seed,
+                                       explain=False).run(),
                  checker.plausible)
         return verdict
     except MatcalcError:
@@ -101,11 +103,14 @@ def _grade(expr: str, wrt: str, answer: str, shapes, assume, form, seed) -> Verd
 
 class Checker:
     """One answer to one question: the expected result (derived and verified once per question,
-    kept in ``_CACHE``), the answer read, then the decision and its diagnosis."""
+    kept in ``_CACHE``), the answer read, then the decision and its diagnosis.  With
+    ``explain=False`` a wrong answer is only found wrong (no diagnosis, repair or counterexample):
+    what ``hint`` needs of a regrade under another assumption, which asks only whether it is right."""
 
-    def __init__(self, expr, wrt, answer, shapes, assume, form, seed):
+    def __init__(self, expr, wrt, answer, shapes, assume, form, seed, explain=True):
         self.expr, self.wrt, self.answer = expr, wrt, answer
         self.shapes, self.assume, self.seed = shapes, assume, seed
+        self.explain = explain
         key = _cache_key(expr, wrt, shapes, assume, form)
         cached = _CACHE.get(key) if key is not None else None
         if cached is None:
@@ -163,7 +168,8 @@ class Checker:
                 res = self.numeric(ans, typed, transposed=True)
                 if res.get("equal"):
                     return self.layout_verdict("numeric")
-            repair = axis_repair(ans, exp_shape, lambda node: self.equal(node, typed))
+            arrays = {self.wrt: self.d.variables[self.wrt], **self.typed.variables}      # sizes named by wrt first
+            repair = axis_repair(ans, exp_shape, arrays, lambda node: self.equal(node, typed)) if self.explain else None
             if repair is not None:
                 return self.verdict(False, repair.diagnosis, repair.reason, method="numeric")
             return self.verdict(False, "wrong_shape", f"Your answer has the wrong shape: it is "
@@ -227,7 +233,8 @@ class Checker:
     def equal(self, node: Node, typed) -> bool:
         """Whether ``node`` (a repaired answer) equals the expected result at every planned point."""
         return Sampler(self.wrt, self.seed).compare(self.expected_node, self.expected_fn, node, typed,
-                                                     self.d.variables[self.wrt], self.typed.output).mismatch is None
+                                                     self.d.variables[self.wrt], self.typed.output,
+                                                     until_mismatch=True).mismatch is None
 
     def plausible(self, name: str, kind: str) -> bool:
         """Whether the answer may be right once ``name`` is ``kind`` (``hint``'s cheap filter);
@@ -240,10 +247,11 @@ class Checker:
     def numeric(self, ans: Node, typed, transposed: bool = False) -> dict:
         """Compare at random points; for an answer that differs, its diagnosis and a counterexample."""
         cmp = Sampler(self.wrt, self.seed).compare(self.expected_node, self.expected_fn, ans, typed,
-                                                    self.d.variables[self.wrt], self.typed.output, transposed)
+                                                    self.d.variables[self.wrt], self.typed.output, transposed,
+                                                    until_mismatch=transposed or not self.explain)
         if cmp.mismatch is None:
             return {"equal": True, "points": len(cmp.points)}
-        if transposed:
+        if transposed or not self.explain:
             return {"equal": False}
         self.compared = (cmp, ans)
         res = diagnose(cmp)

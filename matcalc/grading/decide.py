@@ -84,12 +84,25 @@ class Sampler:
     def __init__(self, wrt: str, seed: int):
         self.wrt, self.seed = wrt, seed
         self.leaves: list[Node] = []
+        self._walked: tuple = ((), [], [])    # (roots, their topological order, their kinks)
+
+    def walk(self, roots: list[Node]) -> tuple[list[Node], list]:
+        """(topological order, kinks) of ``roots``, walked once for all the points drawn for them."""
+        kept, order, kink_list = self._walked
+        if len(kept) != len(roots) or not all(a is b for a, b in zip(kept, roots)):
+            order = topo_order(roots)
+            kink_list = kinks(order, walked=True)
+            self._walked = (tuple(roots), order, kink_list)
+        return order, kink_list
 
     def compare(self, exp: Node | None, expected_fn, ans: Node, typed, wrt_node: Node,
-                out: Node, transposed: bool = False) -> Comparison:
+                out: Node, transposed: bool = False, until_mismatch: bool = False) -> Comparison:
         """Evaluate the expected ``exp`` (or ``expected_fn`` where there is no node) and the
         answer ``ans`` at the planned points; ``transposed`` compares the answer with the
-        expected's transpose (an answer in the other layout)."""
+        expected's transpose (an answer in the other layout).  Every planned point is evaluated
+        (the diagnoses read them all), but the tolerance only until the first that differs: it
+        decides nothing after that.  ``until_mismatch`` stops there, for a caller that asks only
+        whether the answer is equal (a repair, the other layout, a regrade under an assumption)."""
         variables = dict(typed.variables)
         variables.setdefault(self.wrt, wrt_node)
         e_terms = list(exp.args) if exp is not None and is_sum(exp) and not transposed else []
@@ -121,10 +134,12 @@ class Sampler:
             at = [np.broadcast_to(v, e.shape) for v in vals[k + len(e_terms):]]
             if magnitude != 1.0 and (not np.all(np.isfinite(a)) or not in_range(e) or not in_range(a)):
                 continue                  # far out, an equal answer may overflow or underflow: inconclusive
-            tol = self.rounding(exp, ans, env, functions, e, a, transposed, rounding_rng)
             pts.append(Point(env, functions, e, a, et, at, magnitude))
-            if mismatch is None and not equal_within(a, e, tol):
+            if mismatch is None and not equal_within(a, e, self.rounding(exp, ans, env, functions, e, a,
+                                                                         transposed, rounding_rng)):
                 mismatch = len(pts) - 1
+                if until_mismatch:
+                    break
         if not pts:
             raise UnsupportedError("could not find a point inside the domain to compare the answers "
                                    "numerically")
@@ -158,16 +173,16 @@ class Sampler:
                labels_onehot=False):
         """(env, functions, values) at a random valid point, or None; ``magnitude`` scales the
         unconstrained inputs, so that a term like relu(x − 100) is seen."""
-        kink_list = kinks(roots)
+        order, kink_list = self.walk(roots)
         size_of = {str(k): int(v) for k, v in sizes.items()}
         leaves = self.leaves = list(variables.values())     # they fix every symbolic size
-        if not sizes_ok(roots, sizes):
+        if not sizes_ok(order, sizes):
             raise UnsupportedError("the answer builds arrays too large to check")
         for attempt in range(30):
             strategy = STRATEGIES[min(attempt // 10, len(STRATEGIES) - 1)]
             env = self._draw_inputs(variables, rng, sizes, size_of, strategy, round_to, magnitude,
                                     labels_onehot)
-            functions = random_functions(roots, rng)
+            functions = random_functions(order, rng)
             cache: dict = {}
             try:
                 with np.errstate(all="ignore"):
@@ -266,10 +281,11 @@ def safe_eval(node, env, functions, cache, leaves=()):
         return np.full((1, 1), np.nan)
 
 
-def sizes_ok(roots, sizes) -> bool:
-    """Whether every intermediate array stays within ``MAX_ENTRIES`` at the drawn sizes."""
+def sizes_ok(order: list[Node], sizes) -> bool:
+    """Whether every intermediate array (``order``: every node) stays within ``MAX_ENTRIES`` at
+    the drawn sizes."""
     seen: dict = {}
-    for n in topo_order(roots):
+    for n in order:
         if n.shape in seen:
             continue
         r, c = (dim(d).evaluate(sizes) for d in n.shape)
@@ -281,10 +297,11 @@ def sizes_ok(roots, sizes) -> bool:
     return True
 
 
-def random_functions(roots, rng) -> dict:
-    """A random smooth f = a·sin(b·z + c) + d·z and its derivatives for each generic function."""
+def random_functions(order: list[Node], rng) -> dict:
+    """A random smooth f = a·sin(b·z + c) + d·z and its derivatives for each generic function
+    (``order``: every node, in topological order)."""
     out = {}
-    for n in topo_order(roots):
+    for n in order:
         if generic_function(n) is not None and n.attrs[0] not in out:
             a, b = rng.uniform(0.5, 1.5, 2)
             c = rng.uniform(-1, 1)

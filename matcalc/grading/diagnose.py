@@ -9,6 +9,7 @@ differ); and an assumption under which the answer would be right (``hint``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -19,11 +20,24 @@ from matcalc.grading.decide import LABEL_NAMES, Comparison, equal_within
 from matcalc.grading.verdict import Verdict
 from matcalc.numeric.evaluate import to_external
 from matcalc.output.programs import program as render_program
+from matcalc.output.render import Printer
 
 RTOL = 1e-10                  # for diagnoses (factor, missing term) of an answer already found wrong
 KIND_WORDS = {"onehot": "one-hot", "onehot_rows": "a matrix with one-hot rows",
               "probability": "a probability vector (nonnegative, summing to one)"}
 MAX_HINTS = 6                 # assumption candidates tried for one wrong answer
+COUNTEREXAMPLE_SIZES = (2, 3, 4, 5)   # the dimensions' sizes in turn: a 100-layer chain's inputs stay
+                                      # small (sizes 2, 3, ..., 102 made it cubic to evaluate and show)
+
+
+@dataclass
+class Repair:
+    """A verified repair (``repair``, ``axis``): its diagnosis code, the sentence, and the
+    repaired answer's text."""
+
+    diagnosis: str               # variable_factor | term_coefficient | axis
+    reason: str
+    corrected: str
 
 
 def diagnose(cmp: Comparison) -> dict:
@@ -51,14 +65,14 @@ def diagnose(cmp: Comparison) -> dict:
 
 
 def counterexample(cmp: Comparison, has_expected_node: bool) -> dict:
-    """A small input where the answers differ: sizes 2, 3, ... and rounded entries if possible;
+    """A small input where the answers differ: sizes 2, 3, 4, 5, 2, ... and rounded entries if possible;
     else the point where the comparison found them different."""
     leaves = list(cmp.variables.values())
-    small = {}
+    small: dict = {}
     for leaf in leaves:
         for d in leaf.shape:
             for s in sorted(d.free_symbols, key=str):
-                small.setdefault(s, 2 + len(small))
+                small.setdefault(s, COUNTEREXAMPLE_SIZES[len(small) % len(COUNTEREXAMPLE_SIZES)])
     point = None
     if has_expected_node:
         k = len(cmp.valid_roots)
@@ -128,6 +142,15 @@ def term_text(node: Node) -> str:
         return "; ".join([f"{n} = {t}" for n, t in defs] + texts)
     except Exception:  # noqa: BLE001 - a description is best effort
         return "(a term)"
+
+
+def node_text(node: Node) -> str:
+    """A node in matcalc text (its named intermediates first), or in Unicode where text has no form."""
+    try:
+        defs, texts = render_program([node], "text", {})
+        return "; ".join([f"{n} = {t}" for n, t in defs] + texts)
+    except MatcalcError:
+        return Printer("unicode")(node)
 
 
 def close(a, b) -> bool:

@@ -7,8 +7,9 @@ When a wrong answer is not the other layout, a constant multiple, or missing/ext
   the right one, for a scalar input ``s`` of the question or a size of its arrays;
 - a wrong coefficient on one term of a sum (``lam*W`` where ``2*lam*W`` is right): the coefficient
   a constant or such a factor;
-- a reduction along the wrong axis: one ``softmax``/``log_softmax``/``logsumexp``/``sum`` of the
-  answer taken along the other axis.
+- a reduction along the wrong axis (``axis``): one ``softmax``/``log_softmax``/``logsumexp``/
+  ``sum``/``mean`` of the answer taken along the other axis, or a mean's count of the other axis
+  written out (``/size(X, 1)`` where ``/m`` is right).
 
 A candidate is first read off the points the comparison already evaluated (ratios, least
 squares) or tried at the first point, then the repaired answer is compared again over every
@@ -18,9 +19,7 @@ repaired answer is equal there.  Bounded by counts (``MAX_CANDIDATES``, ``MAX_VE
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -28,24 +27,14 @@ from matcalc.core import algebra as A
 from matcalc.core.errors import MatcalcError
 from matcalc.core.graph import Node, depends_on, topo_order
 from matcalc.core.kinds import is_sum, is_variable
-from matcalc.core.rebuild import rebuild
-from matcalc.core.rules import RULES
+from matcalc.grading.axis import wrong_axis
 from matcalc.grading.decide import Comparison, safe_eval
-from matcalc.grading.diagnose import close, number_text
-from matcalc.output.programs import program as render_program
+from matcalc.grading.diagnose import Repair, close, number_text
+from matcalc.grading.diagnose import node_text as _text
 from matcalc.output.render import Printer
 
-MAX_CANDIDATES = 12          # factor and axis candidates read off the compared points
+MAX_CANDIDATES = 12          # factor candidates read off the compared points
 MAX_VERIFIED = 6             # repaired answers graded again over every point
-
-
-@dataclass
-class Repair:
-    """A verified repair: its diagnosis code, the sentence, and the repaired answer's text."""
-
-    diagnosis: str               # variable_factor | term_coefficient | axis
-    reason: str
-    corrected: str
 
 
 def find_repair(cmp: Comparison, expected: Node | None, ans: Node, question_output: Node, wrt: str,
@@ -66,7 +55,7 @@ def find_repair(cmp: Comparison, expected: Node | None, ans: Node, question_outp
         except MatcalcError:
             return False
 
-    for finder in (_factor, _term_coefficient, _axis):
+    for finder in (_factor, _term_coefficient, wrong_axis):
         got = finder(cmp, pts, expected, ans, scalars, accept)
         if got is not None:
             return got
@@ -196,58 +185,6 @@ def _term_coefficient(cmp, pts, expected, ans, scalars, accept) -> Repair | None
     return None
 
 
-def _axis(cmp, pts, expected, ans, scalars, accept) -> Repair | None:
-    """One reduction along the other axis: softmax(Z) (per column) where softmax(Z, 2) is right."""
-    p = pts[0]
-    for node, fixed, new in _flips(ans, ans.shape):
-        val = safe_eval(fixed, p.env, p.functions, {}, list(cmp.variables.values()))
-        if np.size(val) not in (1, np.size(p.expected)) or not close(np.broadcast_to(val, p.expected.shape), p.expected):
-            continue
-        if accept(fixed):
-            return _axis_repair(node, fixed, new)
-    return None
-
-
-def axis_repair(ans: Node, shape, verify: Callable[[Node], bool]) -> Repair | None:
-    """For an answer of the wrong shape: a reduction along the other axis that gives the right
-    ``shape`` and the right values (``sum(G, 1)`` where ``sum(G, 2)`` is right)."""
-    for k, (node, fixed, new) in enumerate(_flips(ans, shape)):
-        if k >= MAX_VERIFIED:
-            break
-        try:
-            if verify(fixed):
-                return _axis_repair(node, fixed, new)
-        except MatcalcError:
-            continue
-    return None
-
-
-def _flips(ans: Node, shape):
-    """(reduction, the answer with it along the other axis, the flipped reduction) of that shape."""
-    reductions = [n for n in topo_order([ans]) if RULES[n.op].axis and n.attrs and n.attrs[0] in (1, 2)]
-    for node in reductions[:MAX_CANDIDATES]:
-        made: dict = {}
-
-        def step(n: Node, args: list[Node], node=node, made=made) -> Node:
-            if n is node:         # the table's own constructor, read with the other axis
-                other = SimpleNamespace(op=n.op, args=tuple(args), shape=n.shape, attrs=(3 - n.attrs[0],) + n.attrs[1:])
-                made["new"] = RULES[n.op].rebuild(other, args)
-                return made["new"]
-            return RULES[n.op].rebuild(n, args)
-        try:
-            (fixed,) = rebuild([ans], step)
-        except MatcalcError:
-            continue
-        if tuple(fixed.shape) == tuple(shape):
-            yield node, fixed, made["new"]
-
-
-def _axis_repair(node: Node, fixed: Node, new: Node) -> Repair:
-    along = "each row" if node.attrs[0] == 1 else "each column"
-    return Repair("axis", f"Your answer takes {node.op} along the wrong axis: {_text(node)} should be "
-                  f"{_text(new)} (along {along}).", _text(fixed))
-
-
 # ---------------------------------------------------------------------- words
 def _multiple(k: Fraction, name: str, sigma: int) -> str:
     """k·name^σ as a reader writes it: ``N``, ``2 N``, ``N/2``, ``1/N``, ``1/(2 N)``."""
@@ -266,11 +203,3 @@ def _multiple(k: Fraction, name: str, sigma: int) -> str:
 def _words(s: Node) -> str:
     """A size by its dimension's name (``N``), a variable by its name."""
     return Printer("unicode")(s) if s.op == "size" else s.attrs[0]
-
-
-def _text(node: Node) -> str:
-    try:
-        defs, texts = render_program([node], "text", {})
-        return "; ".join([f"{n} = {t}" for n, t in defs] + texts)
-    except MatcalcError:
-        return Printer("unicode")(node)

@@ -78,11 +78,12 @@ def _size(d, sizes: dict) -> int:
     return size if size is not None else int(d.subs(sizes))
 
 
-def kinks(roots: list[Node]) -> list[tuple[Node, Node | None, Kinks]]:
+def kinks(nodes: list[Node], walked: bool = False) -> list[tuple[Node, Node | None, Kinks]]:
     """(a, b, kinks): the derivative needs ``a - b`` (or ``a``) away from the rule table's kink
-    points of each node (relu, abs, max, ... at 0; hardtanh at ±1)."""
+    points of each node (relu, abs, max, ... at 0; hardtanh at ±1) reachable from the roots
+    ``nodes`` (``walked``: ``nodes`` is already every node, in topological order)."""
     out = []
-    for n in topo_order(roots):
+    for n in nodes if walked else topo_order(nodes):
         rule = RULES[n.op].kinks
         if rule is not None:
             out.extend(rule(n))

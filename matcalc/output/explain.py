@@ -39,12 +39,16 @@ class _Out:
         self.style = "latex" if style == "latex" else "text" if style == "text" else "unicode"
         self.names = ex.names_for(self.style)
         self.printer = Printer(self.style, self.names)
+        self.fresh_names: dict[str, str] = {}  # an ASCII fresh name -> its unicode spelling
+        for k, v in ex.names.items():
+            if k in ex.fresh:
+                self.fresh_names.setdefault(v, self.names[k])
 
     def node(self, n: Node) -> str:
         return self.printer(n)
 
     def definition(self, n: Node) -> str:
-        return Printer(self.style, self.names, unnamed=n)(n)
+        return self.printer.definition(n)(n)
 
     def lab(self, n: Node | None) -> str:
         """A node's name, or the node itself printed (a leaf such as ``uᵀ``)."""
@@ -58,9 +62,7 @@ class _Out:
         if self.style == "latex":
             return Printer("latex").var_name(s)
         if self.style == "unicode":
-            for k, v in self.ex.names.items():
-                if v == s and k in self.ex.fresh:
-                    return self.names[k]
+            return self.fresh_names.get(s, s)
         return s
 
     def grad(self, of: str, by: str) -> str:
@@ -92,6 +94,7 @@ def _content(ex: Explanation, style: str) -> dict:
         item = {"node": o.lab(st.node), "op": st.op, "rule": st.rule, "gate": GATES.get(st.op, ""),
                 "definition": o.definition(st.definition) if id(st.node) in ex.names else o.node(st.node),
                 "upstream_label": o.grad(s, o.lab(st.node)), "upstream": o.node(st.upstream),
+                "upstream_name": o.lab(st.grad) if st.grad_name else None,
                 "upstream_jacobian": None if st.upstream_jacobian is None else o.node(st.upstream_jacobian),
                 "fork": [{"from": o.lab(f), "contribution": o.node(c)} for f, c in st.fork], "inputs": []}
         for loc in st.inputs:
@@ -115,6 +118,7 @@ def _content(ex: Explanation, style: str) -> dict:
             seen_delta.add(id(f.delta_at))
             item.update({"delta_at": o.lab(f.delta_at), "delta_label": o.grad(s, o.lab(f.delta_at)),
                          "delta": o.node(f.delta), "delta_simplified": o.node(f.delta_simplified),
+                         "delta_named": None if f.delta_named is None else o.node(f.delta_named),
                          "formula": o.node(f.formula), "delta_symbol": o.delta(f.delta_name)})
         finals.append(item)
     return {"expr": ex.expr, "output": o.name(s), "graph": graph, "steps": steps, "gradients": finals,
@@ -127,6 +131,12 @@ def _plus(parts: list[str]) -> str:
     for p in parts[1:]:
         out += f" − {p[1:]}" if p.startswith("−") else f" - {p[1:]}" if p.startswith("-") else f" + {p}"
     return out
+
+
+def _upstream(st: dict) -> str:
+    """A step's upstream line: ``dz₂ = ∂s/∂z₂ = …`` where it is named, else ``∂s/∂z₂ = …``."""
+    line = f"{st['upstream_label']} = {st['upstream']}"
+    return f"{st['upstream_name']} = {line}" if st["upstream_name"] else line
 
 
 def _head(st: dict) -> str:
@@ -157,9 +167,8 @@ def _result_rows(c: dict) -> list[tuple[str, str, bool]]:
     rows = []
     for f in c["gradients"]:
         if "delta" in f:
-            rhs = f["delta"]
-            if f["delta_simplified"] != f["delta"]:
-                rhs += " = " + f["delta_simplified"]
+            forms = [f["delta"], f["delta_simplified"], f["delta_named"]]
+            rhs = " = ".join(dict.fromkeys(x for x in forms if x is not None))
             if not f["delta_repeat"]:
                 rows.append((f"{f['delta_symbol']} = {f['delta_label']}", rhs, False))
             rows.append((f["label"], f"{f['formula']} = {f['gradient']}", False))
@@ -183,7 +192,7 @@ def _text_lines(c: dict, style: str) -> list[str]:
             parts = _plus([f["contribution"] for f in st["fork"]])
             lines.append(f"    fork: {st['upstream_label']} = {parts}   (from "
                          + ", ".join(f["from"] for f in st["fork"]) + ", added)")
-        lines.append(f"    upstream  {st['upstream_label']} = {st['upstream']}")
+        lines.append(f"    upstream  {_upstream(st)}")
         for i in st["inputs"]:
             lines.append(f"    {arrow} to {i['input']}:")
             for kind, lhs, rhs in _input_rows(i, with_rule=True):
@@ -214,7 +223,10 @@ def latex_blocks(c: dict) -> list[Block]:
         if st["fork"]:
             rows.append(Row("fork", st["upstream_label"], [_plus([f["contribution"] for f in st["fork"]])],
                             note="(contributions added)"))
-        rows.append(Row("upstream", st["upstream_label"], [st["upstream"]]))
+        if st["upstream_name"]:
+            rows.append(Row("upstream", st["upstream_name"], [st["upstream_label"], st["upstream"]]))
+        else:
+            rows.append(Row("upstream", st["upstream_label"], [st["upstream"]]))
         for i in st["inputs"]:
             rows.append(Row("to", "", [i["input"]]))
             for kind, lhs, rhs in _input_rows(i, with_rule=True):
@@ -271,7 +283,7 @@ def _markdown(c: dict) -> str:
         if st["fork"]:
             lines.append("  - fork, contributions added: "
                          + code(st["upstream_label"] + " = " + _plus([f["contribution"] for f in st["fork"]])))
-        lines.append(f"  - upstream {code(st['upstream_label'] + ' = ' + st['upstream'])}")
+        lines.append(f"  - upstream {code(_upstream(st))}")
         for i in st["inputs"]:
             parts = [_MARKDOWN_WORDS[kind] + code(f"{lhs} {'↦' if kind == 'rule' else '='} {rhs}")
                      for kind, lhs, rhs in _input_rows(i, with_rule=False)]

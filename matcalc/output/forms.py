@@ -35,6 +35,9 @@ def subscript(s: str) -> str | None:
 class CourseForms:
     """Methods of ``render.Printer`` that write the course forms above."""
 
+    names: dict
+    hadamard_index: dict
+
     def ones_vector(self, d, row: bool = False) -> str:
         """𝟏 (LaTeX \\mathbf{1}), with its length as a subscript in ``sized_ones`` mode."""
         t = r"^\top" if self.latex and row else "ᵀ" if row else ""
@@ -118,13 +121,15 @@ class CourseForms:
         """id of a first factor → (position among the names, named Hadamard product) for every
         named Hadamard product: built once per set of names and shared with the definition
         printers (asking every name at every product made a deep program's printing quadratic)."""
-        cache = self.hadamard_index
-        if cache.get("size") != len(self.names):
+        cache = getattr(self, "hadamard_index", None)
+        if cache is None:
+            cache = self.hadamard_index = {}
+        if cache.get("names") is not self.names or cache.get("size") != len(self.names):   # names added
             index: dict[int, list[tuple[int, Node]]] = {}
             for pos, k in enumerate(self.names):
                 if isinstance(k, Node) and k.op == "hadamard":
                     index.setdefault(id(k.args[0]), []).append((pos, k))
-            cache["size"], cache["index"] = len(self.names), index
+            cache["names"], cache["size"], cache["index"] = self.names, len(self.names), index
         return cache["index"]
 
     def hadamard_mean(self, fs, body: Node):

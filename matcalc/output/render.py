@@ -393,7 +393,8 @@ class Printer(CourseForms):
         for b, e in known:                   # 2 times the count 5 prints 10, not "2 5"
             c *= int(b.attrs[0]) ** int(e)
         fs = [f for f in fs if f not in known]
-        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: is_variable(f[0]))
+        # variables last (f(1 − f) G); a named variable stands for an intermediate (the steps' placeholders)
+        num = sorted(((b, e) for b, e in fs if e > 0), key=lambda f: is_variable(f[0]) and not self.named(f[0]))
         den = [(b, -e) for b, e in fs if e < 0]
         parts = []
         if c != 1 or (not num and body is None and mean is None):

@@ -6,15 +6,18 @@ steps=True)``) and builds it in three passes:
 1. naming: the forward graph in topological order, the program's own names, fresh ``z₁, z₂, …``
    for the other operations (a simplified twin of a named node prints with its name);
 2. steps: for each node from the output back, the upstream gradient (with the contributions
-   that meet at a fork added), the local gradient in Jacobian form where one exists
+   that meet at a fork added) written once over the names of the upstreams before it and then
+   named itself (``dz₂ = ∂s/∂z₂ = u ∘ f'(z₂)``; ``step_world``), the local gradient in Jacobian form where one exists
    (``diag(f'(z))`` for an elementwise function), the downstream gradient in Jacobian form
    (upstream × local, then simplified) and in shape convention (what code computes: a Hadamard
    product, never a diagonal matrix);
 3. final: each gradient, with the error signal ``δ`` named as in the lectures
    (``δ = uᵀ diag(f'(z))``, ``∂s/∂W = δᵀ xᵀ``).
 
-Every expression is kept as a graph node, so tests evaluate each printed intermediate
-numerically.  Nothing here changes the derivation.
+Every expression is kept as a graph node over the program's variables and the placeholders
+(``Explanation.forward``: each forward name and its node; ``Explanation.grads``: each upstream's
+name and its node, in step order), so tests bind each name to its value in turn and evaluate
+every printed intermediate numerically.  Nothing here changes the derivation.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from matcalc.core.kinds import function_name, is_leaf, is_variable
 from matcalc.core.naming import numbered, subscripted
 from matcalc.core.rules import RULES
 from matcalc.output.render import Printer
+from matcalc.output.step_world import StepWorld
 from matcalc.simplify.rewrite import simplify_all
 
 
@@ -56,6 +60,8 @@ class StepInfo:
     upstream_jacobian: Node | None     # Gᵀ for a column, G for a scalar
     fork: list[tuple[Node | None, Node]] = field(default_factory=list)  # (from which node, contribution)
     inputs: list[Local] = field(default_factory=list)
+    grad: Node | None = None           # what later lines write for the upstream: its name, or itself
+    grad_name: str | None = None       # the upstream's name (dz3), None where it is written out
 
 
 @dataclass
@@ -66,6 +72,7 @@ class Final:
     delta_simplified: Node | None = None
     delta_at: Node | None = None
     formula: Node | None = None        # ∂s/∂W written with δ
+    delta_named: Node | None = None    # δ as the δ node's upstream, by its name (dz₁ᵀ)
     delta_name: str = "delta"          # ASCII: delta, or delta1, delta2, … for several error signals
     parts: list[Node] = field(default_factory=list)  # contributions added at a fork (several paths)
 
@@ -83,6 +90,8 @@ class Explanation:
     G: Node
     delta_var: Node | None = None
     alive: list[Node] = field(default_factory=list)   # every node ``names`` keys by id, kept alive
+    forward: list[tuple[Node, Node]] = field(default_factory=list)  # (placeholder, the forward node it names)
+    grads: list[tuple[Node, Node]] = field(default_factory=list)    # (upstream's placeholder, its node), in step order
 
     def names_for(self, style: str) -> dict[int, str]:
         if style != "unicode":
@@ -118,8 +127,10 @@ class _Naming:
 
 
 # ---------------------------------------------------------------------- building it
-def explanation(d) -> Explanation:
-    """The structured explanation of a Derivation made with ``steps=True``."""
+def explanation(d, named: bool = True) -> Explanation:
+    """The structured explanation of a Derivation made with ``steps=True``: in the named world
+    (``step_world``: each upstream named once, every line local, linear in the program) or,
+    ``named=False``, with every upstream written out in full (the index-notation steps)."""
     if d.kind == "jacobian":
         raise MatcalcError("index-notation steps are shown for a scalar output; for this output, "
                            "--steps shows the Jacobian chain")
@@ -133,11 +144,13 @@ def explanation(d) -> Explanation:
     gname = "G" if "G" not in naming.taken else "G_up"
     G = A.var(gname, d.typed.output.shape, 0)                     # the upstream placeholder (its name)
     graph = [(naming.names[id(n)], n, n.op) for n in naming.named]
-    steps, senders, jac_chain = _backward_steps(d, naming, gname)
-    finals, delta_var = _finals(d, naming.names, senders, jac_chain, naming.order)
+    world = StepWorld(naming.names, naming.fresh, naming.named, naming.taken | {gname}, named)
+    steps, senders, jac_chain = _backward_steps(d, naming, gname, world)
+    grads = {id(st.node): st.grad for st in steps}
+    finals, delta_var = _finals(d, naming.names, senders, jac_chain, naming.order, grads)
     definitions = {id(n): n for n in naming.named}
     return Explanation(d.expr, naming.output, graph, steps, finals, naming.names, naming.fresh, definitions,
-                       G, delta_var, naming.order + naming.twins)
+                       G, delta_var, naming.order + naming.twins + world.alive, world.forward, world.grads)
 
 
 def _leafish(n: Node) -> bool:
@@ -186,67 +199,100 @@ def _name_graph(typed) -> _Naming:
     return _Naming(output, names, fresh, order, named_nodes, taken, twins)
 
 
-def _backward_steps(d, naming: _Naming, gname: str):
+def _backward_steps(d, naming: _Naming, gname: str, world: StepWorld):
     """Pass 2: one ``StepInfo`` per recorded step; who sent what to each node (for the finals);
-    and the Jacobian-form chain that reached each node with a single parent."""
+    and the Jacobian-form chain (as written and simplified) that reached each node with a single
+    parent.  In the named world each node's contributions are its rule applied to its local copy
+    with the upstream's name, so no line repeats what an earlier line named."""
     parents: dict[int, int] = {}
     for n in naming.order:
         for a in set(map(id, n.args)):
             parents[a] = parents.get(a, 0) + 1
     steps: list[StepInfo] = []
-    jac_chain: dict[int, Node] = {}      # id(node) -> Jacobian-form chain that reached it (single parent)
+    jac_chain: dict[int, tuple[Node, Node | None]] = {}   # id(node) -> Jacobian-form chain that reached it, simplified
     senders: dict[int, list[tuple[Node, Node, Node]]] = {}
+    incoming: dict[int, list[tuple[Node | None, Node]]] = {}   # named world: (sender, contribution) per node
+    sender_of = {(id(i), id(c)): s.node for s in d.steps for i, c in s.sent} if not world.named else {}
     for st in d.steps:
         node = st.node
-        (up,) = simplify_all([st.upstream])
-        upj = _row(up)
-        info = StepInfo(node, naming.label(node), node, node.op, RULES[node.op].doc, up, upj)
-        for part in st.fork:
-            frm = next((s.node for s in d.steps for (i, c) in s.sent if i is node and c is part), None)
-            info.fork.append((frm, simplify_all([part])[0]))
-        for inp, contribution in st.sent:
-            (c,) = simplify_all([contribution])
+        if world.named:
+            parts = incoming.pop(id(node), [])
+            up = world.localize(st.upstream) if not parts else simplify_all([A.add(*(c for _, c in parts))])[0]
+            fork = parts if len(parts) > 1 else []
+        else:
+            (up,) = simplify_all([st.upstream])
+            fork = [(sender_of.get((id(node), id(part))), simplify_all([part])[0]) for part in st.fork]
+        grad, grad_name = world.grad(node, up)
+        info = StepInfo(node, naming.label(node), node, node.op, RULES[node.op].doc, up, _row(up),
+                        fork=list(fork), grad=grad, grad_name=grad_name)
+        local = world.local(node)
+        for k, inp, c in _contributions(st, local, grad, world):
             senders.setdefault(id(inp), []).append((node, up, c))
-            loc = _local(node, inp, c, up, upj, naming, gname, jac_chain)
+            if world.named:
+                incoming.setdefault(id(inp), []).append((node, c))
+            loc = _local(node, local, k, inp, c, up, _row(grad), naming, gname, jac_chain, world)
             if loc.chain is not None and parents.get(id(inp), 0) == 1:
-                jac_chain[id(inp)] = loc.chain
+                jac_chain[id(inp)] = (loc.chain, loc.chain_simplified)
             info.inputs.append(loc)
         steps.append(info)
     return steps, senders, jac_chain
 
 
-def _local(node: Node, inp: Node, c: Node, up: Node, upj: Node | None, naming: _Naming, gname: str,
-           jac_chain: dict[int, Node]) -> Local:
-    """What ``inp`` receives from ``node``: the VJP template, and for vectors and scalars the local
-    Jacobian and the chain upstream × local in Jacobian form."""
+def _contributions(st, local: Node, grad: Node, world: StepWorld) -> list[tuple[int, Node, Node]]:
+    """(argument position, input, contribution simplified) for what the step sent: the recorded
+    contributions in the full world; in the named world the rule's VJP of the local copy with
+    the upstream's name, for the same inputs in the same order (``reverse.backpropagate``)."""
+    args = st.node.args
+    if not world.named:
+        out, start = [], 0
+        for inp, c in st.sent:
+            k = next(j for j in range(start, len(args)) if args[j] is inp)
+            start = k + 1
+            out.append((k, inp, simplify_all([c])[0]))
+        return out
+    vjps = RULES[st.node.op].vjp(local, grad)
+    picked, start = [], 0
+    for inp, _ in st.sent:
+        k = next(j for j in range(start, len(args)) if args[j] is inp and vjps[j] is not None)
+        start = k + 1
+        picked.append((k, inp, world.localize(vjps[k])))
+    simple = simplify_all([c for _, _, c in picked]) if picked else []
+    return [(k, inp, c) for (k, inp, _), c in zip(picked, simple)]
+
+
+def _local(node: Node, local: Node, k: int, inp: Node, c: Node, up: Node, upj: Node | None, naming: _Naming,
+           gname: str, jac_chain: dict[int, tuple[Node, Node | None]], world: StepWorld) -> Local:
+    """What ``inp`` (argument ``k``) receives from ``node``: the VJP template, and for vectors and
+    scalars the local Jacobian and the chain upstream × local in Jacobian form (``upj``: the
+    upstream's row, by its name in the named world).  The rules see ``local``, the node's local
+    copy."""
     loc = Local(inp, naming.label(inp), c)
     Gs = A.var(gname, node.shape, 2 if not (node.is_column or node.is_scalar) else int(node.is_column))
-    k = list(node.args).index(inp)
-    tpl = RULES[node.op].vjp(node, Gs)[k]
-    loc.template = simplify_all([tpl])[0] if tpl is not None else None
+    tpl = RULES[node.op].vjp(local, Gs)[k]
+    loc.template = simplify_all([world.localize(tpl)])[0] if tpl is not None else None
     if not ((inp.is_column or inp.is_scalar) and (node.is_column or node.is_scalar) and upj is not None):
         return loc
     try:
         T = A.var("∂" + naming.label(inp), inp.shape, int(inp.is_column))
         ts = tuple(T if j == k else None for j in range(len(node.args)))
-        (J,) = simplify_all([linear_coefficient(RULES[node.op].jvp(node, ts), T)])
+        (J,) = simplify_all([world.localize(linear_coefficient(RULES[node.op].jvp(local, ts), T))])
     except MatcalcError:
         J = None
     if J is None:
         return loc
     loc.jacobian = J
-    if J.op == "eye" and id(node) in jac_chain:
-        chain = jac_chain[id(node)]
-    elif A.is_const(up, 1):
-        chain = J
-    else:
-        chain = A.matmul(upj, J) if not node.is_scalar or not J.is_scalar else A.scale(upj, J)
-    loc.chain = chain
     loc.chain_simplified = simplify_all([A.transpose(c) if not c.is_scalar else c])[0]
+    if J.op == "eye" and id(node) in jac_chain:
+        loc.chain, loc.chain_simplified = jac_chain[id(node)]
+    elif A.is_const(up, 1):
+        loc.chain = J
+    else:
+        loc.chain = A.matmul(upj, J) if not node.is_scalar or not J.is_scalar else A.scale(upj, J)
     return loc
 
 
-def _finals(d, names: dict[int, str], senders, jac_chain, order: list[Node]) -> tuple[list[Final], Node | None]:
+def _finals(d, names: dict[int, str], senders, jac_chain, order: list[Node],
+            grads: dict[int, Node]) -> tuple[list[Final], Node | None]:
     """Pass 3: each gradient, the paths added at a fork, and δ where a product sends it (two
     different error signals are δ₁, δ₂, … numbered by layer from the input, as CS224n does)."""
     finals = []
@@ -267,8 +313,10 @@ def _finals(d, names: dict[int, str], senders, jac_chain, order: list[Node]) -> 
             delta_var = A.var(fin.delta_name, dshape, 2)
             names[id(delta_var)] = fin.delta_name
             dsh = A.transpose(delta_var) if row else delta_var     # δ in shape convention
-            fin.delta = jac_chain.get(id(node), _row(up) if row else up)
-            fin.delta_simplified = simplify_all([_row(up) if row else up])[0]
+            written = _row(up) if row else up
+            fin.delta, fin.delta_simplified = jac_chain.get(id(node), (written, simplify_all([written])[0]))
+            g = grads[id(node)]
+            fin.delta_named = _row(g) if row else g
             fin.delta_at = node
             fin.formula = A.matmul(dsh, A.transpose(b)) if v is a else A.matmul(A.transpose(a), dsh)
         finals.append(fin)

@@ -71,7 +71,7 @@ def _form(terms: list[Term], free, dims) -> IndexForm:
 
 def index_steps(d) -> IndexSteps:
     """The gradient steps of ``d`` (derived with ``steps=True``) in index notation."""
-    ex = explanation(d)
+    ex = explanation(d, named=False)          # the index forms read each upstream written out
     out: list[IndexStep] = []
     for st in ex.steps:
         k, l_ = _free(st.node, NODE_INDICES)

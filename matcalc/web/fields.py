@@ -2,8 +2,8 @@
 
 A request is a JSON object of strings: ``expr``, ``wrt``, ``shapes`` (``"W=n,m x=m lam=scalar
 o=index"``, as the CLI's ``--shape`` values separated by spaces or semicolons), ``assume``
-(``"y=onehot X=spd"``), ``form``, ``at`` (``"x=-2,W=[1,2;3,4]"`` or ``"random"``), ``answer``
-and an integer ``seed``.  Nothing is evaluated: each field is split by this module and read by
+(``"y=onehot X=spd"``), ``form``, ``at`` (``"x=-2,W=[1,2;3,4]"`` or ``"random"``), ``answer``,
+an integer ``seed`` and a boolean ``index`` (the steps in index notation, ``--index``).  Nothing is evaluated: each field is split by this module and read by
 matcalc's own parsers.  Every text field is bounded by the parser's ``MAX_LENGTH``, as in the CLI.
 """
 from __future__ import annotations
@@ -43,6 +43,10 @@ def read_request(body: object) -> dict:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
         raise FieldError("seed", "seed: a whole number from 0 to 2^32 - 1")
     out["seed"] = seed
+    index = body.get("index", False)
+    if not isinstance(index, bool):
+        raise FieldError("index", "index: true or false")
+    out["index"] = index
     if out["form"] and out["form"] not in FORMS:
         raise FieldError("form", f"form: one of {', '.join(FORMS)}")
     return out

@@ -46,10 +46,13 @@ def derive_payload(f: dict) -> dict:
 
 
 def steps_payload(f: dict) -> dict:
-    """``matcalc derive EXPR --wrt W --steps --json [--at POINT]``: verified, then explained."""
+    """``matcalc derive EXPR --wrt W --steps --json [--index] [--at POINT]``: verified, then
+    explained (a scalar output's gradient steps, or in index notation; a vector output's Jacobian
+    chain; a matrix output's chain in vec form)."""
     expr, wrt, shapes, assume = _inputs(f)
     d = derive(expr, wrt, shapes=shapes, assume=assume, steps=True)
-    return derivation_payload(d, ("gradient",), steps=True, at=parse_at(f["at"]) if f["at"].strip() else None)
+    return derivation_payload(d, ("gradient",), steps=True, at=parse_at(f["at"]) if f["at"].strip() else None,
+                              index=f["index"])
 
 
 def random_point(expr: str, wrt: str | None, shapes, assume, seed: int) -> str:

@@ -4,6 +4,7 @@
 "use strict";
 
 const FIELDS = ["expr", "wrt", "shapes", "assume", "at", "answer"];
+const FLAGS = ["index"];     // checkboxes, in the URL as index=1
 const DEBOUNCE_MS = 350;
 const $ = (id) => document.getElementById(id);
 let layout = "gradient";
@@ -13,12 +14,14 @@ let timer = null;
 function state() {
   const s = {};
   for (const f of FIELDS) s[f] = $(f).value;
+  for (const f of FLAGS) s[f] = $(f).checked;
   return s;
 }
 
 function readUrl() {
   const q = new URLSearchParams(window.location.search);
   for (const f of FIELDS) $(f).value = q.get(f) || "";
+  for (const f of FLAGS) $(f).checked = q.get(f) === "1";
   if (!q.get("expr") && !q.toString()) {
     $("expr").value = "norm(W*x)^2";
     $("wrt").value = "W";
@@ -30,6 +33,7 @@ function writeUrl() {
   const q = new URLSearchParams();
   const s = state();
   for (const f of FIELDS) if (s[f]) q.set(f, s[f]);
+  for (const f of FLAGS) if (s[f]) q.set(f, "1");
   if (layout !== "gradient") q.set("layout", layout);
   const url = window.location.pathname + (q.toString() ? "?" + q.toString() : "");
   window.history.replaceState(null, "", url);
@@ -126,39 +130,234 @@ function showDerivative(d) {
   showLayout();
 }
 
+// The steps panel, for each kind the steps JSON (matcalc derive --steps --json [--index]) has: a
+// scalar output's gradient steps, the same in index notation, a vector output's Jacobian chain and
+// a matrix output's chain in vec form.  Every equation is one labelled line (the words the CLI
+// prints: upstream, local, entries, Jacobian, chain, matrix), typeset by KaTeX from the latex
+// style, with the unicode style as the fallback and in data-unicode (what a test reads).
+function stepsKind(L) {
+  if (L.jacobians) return L.vec ? "vec_chain" : "jacobian_chain";
+  const first = L.steps.find((st) => st.inputs && st.inputs.length);
+  return first && "matrix_label" in first.inputs[0] ? "index" : "gradient";
+}
+
+function eq(...parts) {                          // a = b = c, repeated neighbours (and nulls) dropped
+  const out = [];
+  for (const p of parts) if (p !== null && p !== undefined && out[out.length - 1] !== p) out.push(p);
+  return out.join(" = ");
+}
+
+function named(st) {                             // explain._upstream: dz₂ = ∂s/∂z₂ = … where it is named
+  return st.upstream_name ? st.upstream_name + " = " : "";
+}
+
+function plainLine(parent, cls, text) {
+  const p = document.createElement("p");
+  p.className = cls;
+  p.textContent = text;
+  parent.appendChild(p);
+  return p;
+}
+
+// One labelled equation: the word, then the math (KaTeX from latex, else the unicode text).
+function stepLine(parent, word, latex, unicode) {
+  const row = document.createElement("div");
+  row.className = "line";
+  row.dataset.label = word;
+  row.dataset.unicode = unicode;
+  if (word) {
+    const w = document.createElement("span");
+    w.className = "word";
+    w.textContent = word;
+    row.appendChild(w);
+  }
+  const math = document.createElement("div");
+  math.className = "eq";
+  row.appendChild(math);
+  parent.appendChild(row);
+  tex(math, latex, unicode);
+  return row;
+}
+
+function stepBox(parent, i, st) {
+  const div = document.createElement("div");
+  div.className = "step";
+  const head = document.createElement("p");
+  const b = document.createElement("b");
+  b.textContent = "step " + (i + 1);
+  head.appendChild(b);
+  head.appendChild(document.createTextNode(": node " + (st.definition === st.node ? st.node : st.node + " = " + st.definition)));
+  div.appendChild(head);
+  parent.appendChild(div);
+  return div;
+}
+
+function graphDefs(root, L, U, intro) {
+  const defs = document.createElement("div");
+  defs.className = "defs";
+  plainLine(defs, "plain", "the graph, node by node:");
+  L.graph.forEach((g, i) => stepLine(defs, "", g.name + " = " + g.definition, U.graph[i].name + " = " + U.graph[i].definition));
+  root.appendChild(defs);
+  if (intro) plainLine(root, "plain intro", intro);
+}
+
+function resultBox(root) {
+  const res = document.createElement("div");
+  res.className = "step result";
+  const rh = document.createElement("p");
+  const b = document.createElement("b");
+  b.textContent = "result";
+  rh.appendChild(b);
+  res.appendChild(rh);
+  root.appendChild(res);
+  return res;
+}
+
+function plus(parts) {                            // explain._plus: a term printed with a minus is subtracted
+  let out = parts.length ? parts[0] : "0";
+  for (const p of parts.slice(1)) {
+    out += p.startsWith("−") ? " − " + p.slice(1) : p.startsWith("-") ? " - " + p.slice(1) : " + " + p;
+  }
+  return out;
+}
+
+function gradientRows(i, mapsTo) {                 // explain._input_rows: (word, equation)
+  const rows = [];
+  if (i.local_jacobian !== null) rows.push(["local", i.local_label + " = " + i.local_jacobian]);
+  if (i.local_rule !== null) rows.push(["rule", "G " + mapsTo + " " + i.local_rule]);
+  if (i.jacobian_form !== null) rows.push(["Jacobian", i.downstream_label + " = " + eq(i.jacobian_form, i.jacobian_form_simplified)]);
+  rows.push(["gradient", i.downstream_label + " = " + i.shape_convention]);
+  return rows;
+}
+
+function gradientResults(c) {                      // explain._result_rows: (word, equation)
+  const rows = [];
+  for (const f of c.gradients) {
+    if ("delta" in f) {
+      if (!f.delta_repeat) rows.push(["", f.delta_symbol + " = " + f.delta_label + " = " + eq(f.delta, f.delta_simplified, f.delta_named)]);
+      rows.push(["", f.label + " = " + f.formula + " = " + f.gradient]);
+    } else if (f.fork && f.fork.length) {
+      rows.push(["fork", f.label + " = " + plus(f.fork) + " = " + f.gradient]);
+    } else {
+      rows.push(["", f.label + " = " + f.gradient]);
+    }
+  }
+  return rows;
+}
+
+function showGradientSteps(root, L, U) {
+  graphDefs(root, L, U, "backward pass, from " + U.output + " back (G is the upstream gradient; Jacobians in " +
+            "numerator layout, gradients in the shape convention):");
+  L.steps.forEach((st, i) => {
+    const u = U.steps[i];
+    const div = stepBox(root, i, u);
+    plainLine(div, "gate", u.gate || u.rule);
+    if (st.fork.length) {
+      stepLine(div, "fork", st.upstream_label + " = " + plus(st.fork.map((f) => f.contribution)),
+               u.upstream_label + " = " + plus(u.fork.map((f) => f.contribution)) +
+               "   (from " + u.fork.map((f) => f.from).join(", ") + ", added)");
+    }
+    stepLine(div, "upstream", named(st) + st.upstream_label + " = " + st.upstream, named(u) + u.upstream_label + " = " + u.upstream);
+    st.inputs.forEach((inp, k) => {
+      plainLine(div, "to", "→ to " + u.inputs[k].input + ":");
+      const ur = gradientRows(u.inputs[k], "↦");
+      gradientRows(inp, "\\mapsto").forEach(([word, line], n) => stepLine(div, word, line, ur[n][1]));
+    });
+  });
+  const res = resultBox(root);
+  const ur = gradientResults(U);
+  gradientResults(L).forEach(([word, line], n) => stepLine(res, word, line, ur[n][1]));
+}
+
+function showChainSteps(root, L, U) {
+  const o = U.output;
+  graphDefs(root, L, U, L.vec
+    ? "Jacobian chain in vec form, from " + o + " back (numerator layout): vec(M) stacks the columns of a matrix M " +
+      "(a vector is its own vec), and ∂vec(" + o + ")/∂vec(M)ᵀ has a row per entry of " + o + " and a column per entry of M."
+    : "Jacobian chain, from " + o + " back (numerator layout: a row per entry of " + o + ").");
+  L.steps.forEach((st, i) => {
+    const u = U.steps[i];
+    const div = stepBox(root, i, u);
+    if (u.gate) plainLine(div, "gate", u.gate);
+    if (st.fork.length) {
+      stepLine(div, "fork", st.upstream_label + " = " + st.fork.map((f) => f.product).join(" + "),
+               u.upstream_label + " = " + u.fork.map((f) => f.product).join(" + ") +
+               "   (from " + u.fork.map((f) => f.from).join(", ") + ", added)");
+    }
+    stepLine(div, "upstream", named(st) + st.upstream_label + " = " + st.upstream, named(u) + u.upstream_label + " = " + u.upstream);
+    st.inputs.forEach((inp, k) => {
+      const v = u.inputs[k];
+      plainLine(div, "to", "→ to " + v.input + ":");
+      stepLine(div, "local", inp.local_label + " = " + inp.local, v.local_label + " = " + v.local);
+      if (inp.entries) stepLine(div, "entries", inp.entries.label + " = " + inp.entries.form, v.entries.label + " = " + v.entries.form);
+      stepLine(div, "Jacobian", inp.downstream_label + " = " + eq(st.upstream_label + " \\, " + inp.local_label, inp.product, inp.simplified),
+               v.downstream_label + " = " + eq(u.upstream_label + " " + v.local_label, v.product, v.simplified));
+    });
+  });
+  const res = resultBox(root);
+  const rows = (f, join) => {                      // chain_print._result_rows: (word, equation)
+    const out = [];
+    if (f.chain) {
+      const chain = f.chain.labels.join(join);
+      out.push(["", f.label + " = " + eq(f.same.includes(chain) ? null : chain, f.chain.product, f.result)]);
+    } else {
+      out.push(["fork", f.label + " = " + eq(f.fork.join(" + "), f.result)]);
+    }
+    if (f.reshaped) out.push(["reshaped", f.reshaped.label + " = " + f.reshaped.result]);
+    if (f.entries) out.push(["entries", f.entries.label + " = " + f.entries.form]);
+    return out;
+  };
+  L.jacobians.forEach((f, i) => {
+    const ur = rows(U.jacobians[i], " ");
+    rows(f, " \\, ").forEach(([word, line], k) => stepLine(res, word, line, ur[k][1]));
+  });
+}
+
+function indexRows(i, sep) {                       // index_steps._rows: (word, equation)
+  const rows = [];
+  if (i.local === null) {
+    rows.push(["local", null, i.local_label, i.missing]);
+  } else {
+    rows.push(["local", i.local_label + " = " + i.local]);
+    rows.push(["chain", eq(i.downstream_label, i.chain, i.summed, i.contracted, i.entry_simple ? i.entry : null)]);
+  }
+  if (!i.scalar) rows.push(["matrix", eq(i.matrix_label, i.local === null ? i.entry : null, i.matrix)]);
+  return rows;
+}
+
+function showIndexSteps(root, L, U) {
+  graphDefs(root, L, U, "backward pass in index notation, from " + U.output + " back (k, l index a node's entries, i, j its input's):");
+  L.steps.forEach((st, i) => {
+    const u = U.steps[i];
+    const div = stepBox(root, i, u);
+    stepLine(div, "upstream", named(st) + st.upstream_label + " = " + st.upstream, named(u) + u.upstream_label + " = " + u.upstream);
+    st.inputs.forEach((inp, k) => {
+      const v = u.inputs[k];
+      plainLine(div, "to", "→ to " + v.input + ":");
+      const ur = indexRows(v);
+      indexRows(inp).forEach(([word, line, label, why], n) => {
+        if (line === null) {                         // no local derivative in index form: say why
+          stepLine(div, word, label + " : \\text{" + why.replace(/[\\{}$&#%_^~]/g, "") + "}", ur[n][2] + ": " + ur[n][3]);
+        } else {
+          stepLine(div, word, line, ur[n][1]);
+        }
+      });
+    });
+  });
+  const res = resultBox(root);
+  L.gradients.forEach((g, i) => stepLine(res, "", g.label + " = " + g.gradient, U.gradients[i].label + " = " + U.gradients[i].gradient));
+}
+
+const STEPS_SHOWN = {gradient: showGradientSteps, index: showIndexSteps, jacobian_chain: showChainSteps, vec_chain: showChainSteps};
+
 function showSteps(s) {
   const root = $("steps");
   root.textContent = "";
   const L = s.steps.latex, U = s.steps.unicode;
-  const defs = document.createElement("div");
-  defs.className = "defs";
-  const h = document.createElement("p"); h.className = "plain"; h.textContent = "the graph, node by node:"; defs.appendChild(h);
-  L.graph.forEach((g, i) => texBlock(defs, g.name + " = " + g.definition, U.graph[i].name + " = " + U.graph[i].definition));
-  root.appendChild(defs);
-  L.steps.forEach((st, i) => {
-    const u = U.steps[i];
-    const div = document.createElement("div");
-    div.className = "step";
-    const head = document.createElement("p");
-    head.innerHTML = "<b>step " + (i + 1) + "</b>: node ";
-    head.appendChild(document.createTextNode(u.node + " = " + u.definition));
-    div.appendChild(head);
-    const rule = document.createElement("p"); rule.className = "rule"; rule.textContent = "rule: " + st.rule; div.appendChild(rule);
-    if (st.gate) { const g = document.createElement("p"); g.className = "gate"; g.textContent = st.gate; div.appendChild(g); }
-    texBlock(div, "\\text{upstream } " + st.upstream_label + " = " + st.upstream, u.upstream_label + " = " + u.upstream);
-    st.inputs.forEach((inp, k) => {
-      const local = inp.local_jacobian !== null ? inp.local_label + " = " + inp.local_jacobian
-                                                 : "\\text{local rule: } " + inp.local_rule;
-      texBlock(div, local + "\\quad\\Rightarrow\\quad " + inp.downstream_label + " = " + inp.shape_convention,
-               U.steps[i].inputs[k].downstream_label + " = " + U.steps[i].inputs[k].shape_convention);
-    });
-    root.appendChild(div);
-  });
-  const res = document.createElement("div");
-  res.className = "step";
-  const rh = document.createElement("p"); rh.innerHTML = "<b>result</b>"; res.appendChild(rh);
-  L.gradients.forEach((g, i) => texBlock(res, g.label + " = " + g.gradient, U.gradients[i].label + " = " + U.gradients[i].gradient));
-  root.appendChild(res);
+  const kind = stepsKind(L);
+  root.dataset.kind = kind;
+  if (window.stepsNote) plainLine(root, "plain note", window.stepsNote);
+  STEPS_SHOWN[kind](root, L, U);
 }
 
 function showGraph(g) {
@@ -231,16 +430,19 @@ async function refresh() {
   }
   showDerivative(d);
   const jobs = [panel("codegen", s, (c) => { $("code").textContent = c.source; }, $("code-error"), mine)];
+  // index notation is for a scalar output; any other output shows its Jacobian chain, said so
+  window.stepsNote = s.index && d.kind !== "gradient"
+    ? "Index notation is shown for a scalar output; for this output, the Jacobian chain." : "";
+  jobs.push(panel("steps", {...s, at: "", index: s.index && d.kind === "gradient"}, showSteps, $("steps-error"), mine));
   if (d.kind === "gradient") {
     const at = s.at.trim() ? s.at : "random";
-    jobs.push(panel("steps", s, showSteps, $("steps-error"), mine));
     jobs.push(panel("graph", {...s, at: at, seed: 0}, showGraph, $("graph-error"), mine));
     jobs.push(panel("hessian", s, (h) => {
       tex($("hessian"), h.hessian.latex, h.hessian.unicode);
       $("hessian-text").textContent = h.hessian.text;
     }, $("hessian-error"), mine));
   } else {
-    $("steps").textContent = "The steps, the graph's values and the Hessian are shown for a scalar output.";
+    $("hessian").textContent = "The Hessian and the graph's values are shown for a scalar output.";
     jobs.push(panel("graph", {...s, at: ""}, showGraph, $("graph-error"), mine));
   }
   jobs.push(grade(mine));
@@ -283,6 +485,7 @@ async function copyCode() {
 function init() {
   readUrl();
   for (const f of ["expr", "wrt", "shapes", "assume", "at"]) $(f).addEventListener("input", schedule);
+  for (const f of FLAGS) $(f).addEventListener("change", schedule);
   $("answer").addEventListener("input", () => { writeUrl(); });
   $("answer").addEventListener("keydown", (e) => { if (e.key === "Enter") grade(generation); });
   $("grade").addEventListener("click", () => { writeUrl(); grade(generation); });
