@@ -1,6 +1,7 @@
 """Evaluate matcalc's Hessians and Hessian-vector products against autodiff ones.
 
 usage: python benchmarks/bench_hessian.py [--sizes 100,1000,3000] [--repeats 5] [--torch-max 3000]
+       python benchmarks/bench_hessian.py --depth [--layers 16,32,64,128,256] [--repeats 3]
 
 Functions: ``x'*A*x + sum(exp(A*x))`` (A n×n, by x) and the logistic-regression loss
 ``sum(log(1 + exp(X*w))) - y'*X*w`` (X 2n×n, by w).  Timings are the median of interleaved runs.
@@ -12,6 +13,13 @@ vectorize=True.  HVP table: the generated ``hvp(cache, v)`` timed with its forwa
 (``fwd+hvp``, the fair comparison) and alone from a cache, against the jit-compiled JAX
 forward-over-reverse ``jvp(grad(f), (x,), (v,))``.  Frameworks that are not installed are
 skipped.  Ratios > 1 mean matcalc (generated code) is faster.
+
+``--depth``: the symbolic Hessian by x of a deep network, ``matcalc.hessian(...)`` and its
+``.text()``, CPU time (median of interleaved rounds), for the program of L statements
+``h_i = tanh(W_i*h_{i-1}); u'*h_L`` and the nested chain ``u'*tanh(W_L*…tanh(W_1*x))`` (200
+layers at most, the parser's nesting limit); ``verify=False`` and verified, with
+the log-log slope from L = 64 up.  Run it
+pinned to one core (``taskset -c 1``); the slope is the figure to read, not absolute times.
 """
 from __future__ import annotations
 
@@ -25,7 +33,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import matcalc
+from benchmarks.bench_derive import exponent, nested
 from matcalc.generate.gradcheck import load
+from matcalc.language.parser import MAX_DEPTH
 
 CASES = {
     "quad_exp": ("x'*A*x + sum(exp(A*x))", "x",
@@ -99,12 +109,49 @@ def timed(fn, v) -> float:
     return time.perf_counter() - t0
 
 
+def statements(n: int) -> str:
+    """h_i = tanh(W_i*h_{i-1}) for i = 1…n, then u'*h_n: a deep network written as a program."""
+    lines = [f"h{i} = tanh(W_{i}*{'x' if i == 1 else f'h{i - 1}'})" for i in range(1, n + 1)]
+    return "\n".join(lines + [f"u'*h{n}"])
+
+
+def depth(layers: list[int], repeats: int) -> None:
+    """Hessian + printing time against depth, and the log-log slope from 64 layers up."""
+    deepest = sorted({min(L, MAX_DEPTH) for L in layers})           # the parser nests 200 calls at most
+    for label, build, sizes in (("program of L statements", statements, layers),
+                                ("nested chain of L layers", nested, deepest)):
+        for verify in (False, True):
+            exprs = {L: build(L) for L in sizes}
+            matcalc.hessian(build(8), "x", verify=verify).text()          # warm: SymPy loaded
+            times: dict[int, list[float]] = {L: [] for L in sizes}
+            chars: dict[int, int] = {}
+            for _ in range(repeats):                                      # sizes interleaved
+                for L in sizes:
+                    t0 = time.process_time()
+                    h = matcalc.hessian(exprs[L], "x", verify=verify)
+                    chars[L] = len(h.text())
+                    times[L].append(time.process_time() - t0)
+                    if verify and h.check.status != "ok":
+                        raise SystemExit(f"L = {L}: the check says {h.check.status}: {h.check.detail}")
+            rows = [(L, statistics.median(times[L]), chars[L]) for L in sizes]
+            cells = ", ".join(f"{L}: {t:.2f} s" for L, t, _ in rows)
+            slope = f"slope from 64: time {exponent(rows, 1, 64):.2f}, printed size {exponent(rows, 2, 64):.2f}" \
+                if sum(L >= 64 for L in sizes) >= 2 else ""
+            print(f"{label}, {'verified' if verify else 'verify=False'}: {cells}; {slope}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,3000")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=None, help="rounds (default 5; 3 with --depth)")
     ap.add_argument("--torch-max", type=int, default=3000, help="largest n torch.hessian is run at")
+    ap.add_argument("--depth", action="store_true", help="the symbolic Hessian of deep networks instead")
+    ap.add_argument("--layers", default="16,32,64,128,256", help="depths for --depth")
     args = ap.parse_args()
+    if args.depth:
+        depth([int(s) for s in args.layers.split(",")], args.repeats or 3)
+        return
+    args.repeats = args.repeats or 5
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = np.random.default_rng(0)
     jax_fns, torch_fns, jax_hvps = _jax_fns(), _torch_fns(), _jax_hvps()

@@ -197,6 +197,14 @@ def test_deep_hessian_verifies():
     np.testing.assert_allclose(module["hessian"](**inputs), h.numpy()(**inputs), rtol=1e-9, atol=1e-12)
 
 
+def test_deeper_hessian_prints_and_verifies():
+    """256 statements: the printer's transposed-sum test used to recurse through the whole nest
+    (RecursionError); the printed text is parsed back and checked at one point."""
+    h = matcalc.hessian(program(256), "x", verify=False)
+    assert h.verify(points=1).status == "ok"
+    assert "W_256'" in h.text() and "W_{256}" in h.latex()
+
+
 def test_depends_on_agrees_with_a_plain_walk_on_a_shared_dag():
     xs = [A.var(f"v{i}", (3, 1), 1) for i in range(6)]
     nodes = list(xs)

@@ -12,13 +12,45 @@ from matcalc.core.entrywise import ew, pow_
 from matcalc.core.errors import ShapeError, UndefinedError
 from matcalc.core.graph import ONE, SCALAR, Node, Shape, make
 from matcalc.core.leaves import SYMMETRIC_KINDS, commutation, eye, fmt_shape, ones, zero
+from matcalc.core.rebuild import postorder
 from matcalc.core.scaling import add, product, scale, split
+
+_TRANSPOSE = "transpose"          # node.memo key: its transpose, once computed
 
 
 def transpose(a: Node) -> Node:
-    """Aᵀ, moved through products and sums to the leaves."""
+    """Aᵀ, moved through products and sums to the leaves (memoised on the nodes: a printer asks
+    for the transpose of every sum in a deep nest, and each answer reuses those below it)."""
     if a.is_scalar:
         return a
+    done = a.memo.get(_TRANSPOSE)
+    if done is not None:
+        return done
+    if _DEPTH[0] >= MAX_RECURSION and a.op in _MOVES_THROUGH:      # deep: the parts below first
+        for x in postorder(a, _unanswered)[:-1]:
+            if not x.is_scalar:
+                x.memo[_TRANSPOSE] = _transpose(x)
+    _DEPTH[0] += 1
+    try:
+        done = a.memo[_TRANSPOSE] = _transpose(a)
+    finally:
+        _DEPTH[0] -= 1
+    return done
+
+
+MAX_RECURSION = 64       # nested transpose calls before the rest is answered children first
+_DEPTH = [0]
+_MOVES_THROUGH = frozenset({"add", "matmul", "scale", "pow", "kron"})
+
+
+def _unanswered(n: Node) -> tuple:
+    """The arguments ``_transpose(n)`` asks for the transpose of, when not answered yet."""
+    if n.op in _MOVES_THROUGH and _TRANSPOSE not in n.memo:
+        return tuple(a for a in n.args if _TRANSPOSE not in a.memo)
+    return ()
+
+
+def _transpose(a: Node) -> Node:
     op = a.op
     if op == "transpose":
         return a.args[0]

@@ -36,6 +36,7 @@ class CourseForms:
     """Methods of ``render.Printer`` that write the course forms above."""
 
     names: dict
+    hadamard_index: dict
 
     def ones_vector(self, d, row: bool = False) -> str:
         """𝟏 (LaTeX \\mathbf{1}), with its length as a subscript in ``sized_ones`` mode."""
@@ -52,16 +53,21 @@ class CourseForms:
     def transposed_sum(self, n: Node) -> Node | None:
         """The sum S with ``n = Sᵀ`` when every term of ``n`` shows a transpose that S does not
         (``ŷᵀ − eₒᵀ`` is ``(ŷ − eₒ)ᵀ``, ``xᵀWᵀ − yᵀ`` is ``(W x − y)ᵀ``), else None."""
-        if n.is_scalar or len(n.args) < 2:
+        if n.is_scalar or len(n.args) < 2 or not all(self.shows_transpose(t) for t in n.args):
             return None
         flipped = [A.transpose(t) for t in n.args]
-        if any(self.transposes(f) for f in flipped) or not all(self.transposes(t) for t in n.args):
+        if any(self.shows_transpose(f) for f in flipped):
             return None
         return A.add(*flipped)
 
-    def transposes(self, n: Node) -> int:
+    def shows_transpose(self, n: Node) -> bool:
+        """Whether ``transposes(n)`` is not 0, looking no further than the first."""
+        return self.transposes(n, first=True) > 0
+
+    def transposes(self, n: Node, first: bool = False) -> int:
         """How many transposes ``n`` prints at its top (𝟏ᵀ and eₒᵀ included), through sums and
-        products only: not inside a named node, a transposed factor or a function's argument."""
+        products only: not inside a named node, a transposed factor or a function's argument
+        (``first``: stop at the first)."""
         count, stack = 0, [n]
         while stack:
             x = stack.pop()
@@ -70,6 +76,8 @@ class CourseForms:
             shows = x.op == "transpose" or x.op == "ones" and x.rows == ONE and x.cols != ONE
             if shows or x.op in ("kron", "commutation"):      # vec forms keep the Cookbook's layout
                 count += 1
+                if first:
+                    return count
             elif x.op in ("add", "scale", "matmul", "hadamard", "pow"):
                 stack += x.args
         return count
@@ -84,28 +92,45 @@ class CourseForms:
             return None
         return self.call("sum", self.p(bt.args[0], SUM), "1") + ("ᵀ" if self.u else "'" if self.t else r"^\top")
 
-    def named_hadamards(self) -> list[Node]:
-        """The named Hadamard products, listed again only when names were added: a scan of
-        every name per product printed made long steps quadratic."""
-        cache = getattr(self, "_hadamards", None)
-        if cache is None or cache[0] is not self.names or cache[1] != len(self.names):
-            cache = (self.names, len(self.names),
-                     [k for k in self.names if isinstance(k, Node) and k.op == "hadamard"])
-            self._hadamards = cache
-        return cache[2]
-
     def named_parts(self, n: Node) -> list[Node]:
         """The factors of a Hadamard product with each named Hadamard product among them (all
         its factors present) standing for them: ``G ∘ xc ⊘ (𝟏 s)`` is ``G ∘ Xh`` once
         ``Xh = xc ⊘ (𝟏 s)`` is named (larger names first)."""
         items = list(n.args)
-        named = [k for k in self.named_hadamards() if k is not n and k.shape == n.shape and len(k.args) < len(items)]
+        index = self.named_hadamards()
+        found: dict[int, tuple[int, Node]] = {}
+        frontier = items                       # a name stands only where its first factor is,
+        while frontier:                        # which may be a name standing for its own
+            later = []
+            for a in frontier:
+                for pos, k in index.get(id(a), ()):
+                    if id(k) not in found:
+                        found[id(k)] = (pos, k)
+                        later.append(k)
+            frontier = later
+        named = [k for _, k in sorted(found.values(), key=lambda pk: pk[0])
+                 if k is not n and k.shape == n.shape and len(k.args) < len(items)]
         for k in sorted(named, key=lambda k: -len(k.args)):
             if all(items.count(a) >= list(k.args).count(a) for a in k.args):
                 for a in k.args:
                     items.remove(a)
                 items.append(k)
         return items
+
+    def named_hadamards(self) -> dict[int, list[tuple[int, Node]]]:
+        """id of a first factor → (position among the names, named Hadamard product) for every
+        named Hadamard product: built once per set of names and shared with the definition
+        printers (asking every name at every product made a deep program's printing quadratic)."""
+        cache = getattr(self, "hadamard_index", None)
+        if cache is None:
+            cache = self.hadamard_index = {}
+        if cache.get("names") is not self.names or cache.get("size") != len(self.names):   # names added
+            index: dict[int, list[tuple[int, Node]]] = {}
+            for pos, k in enumerate(self.names):
+                if isinstance(k, Node) and k.op == "hadamard":
+                    index.setdefault(id(k.args[0]), []).append((pos, k))
+            cache["names"], cache["size"], cache["index"] = self.names, len(self.names), index
+        return cache["index"]
 
     def hadamard_mean(self, fs, body: Node):
         """A Hadamard product with one factor ``𝟏 sum(B, 1)`` (or ``sum(B, 2) 𝟏ᵀ``) and that sum's

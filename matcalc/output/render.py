@@ -120,6 +120,7 @@ class Printer(CourseForms):
         self.names = dict(names or {})
         self.unnamed = unnamed
         self.int_keys = _has_int_keys(self.names)
+        self.hadamard_index: dict = {}           # forms.named_hadamards, shared with definitions
         self.reset()
 
     def definition(self, node: Node) -> Printer:
@@ -128,6 +129,7 @@ class Printer(CourseForms):
         inner = object.__new__(Printer)
         inner.style, inner.names, inner.int_keys, inner.unnamed = self.style, self.names, self.int_keys, node
         inner.sized_ones, inner.ones_lengths = self.sized_ones, set()
+        inner.hadamard_index = self.hadamard_index
         inner.reset()
         return inner
 

@@ -28,6 +28,7 @@ from matcalc.output.programs import program
 from matcalc.output.render import Printer, commutation_symbol, fmt_dim
 from matcalc.second_order.indexform import index_form, index_label, render_index
 from matcalc.simplify.rewrite import simplify_all
+from matcalc.simplify.shared_suffix import pull_shared_tails
 
 # The printed forms of a derivative (``Derivation.forms``): a matrix, a Kronecker/vec coefficient,
 # index notation, or the differential itself (a JVP).  Form names, not graph operations.
@@ -270,7 +271,7 @@ def linear_map_form(dg: Node, T: Node) -> tuple[str, Node]:
     """The best closed form of the linear map ``dg`` of ``T``: a matrix, a vec form, or itself."""
     if (dg.is_column or dg.is_scalar) and (T.is_column or T.is_scalar):
         try:
-            return "matrix", simplify_all([linear_coefficient(dg, T)])[0]
+            return "matrix", simplify_all(pull_shared_tails([linear_coefficient(dg, T)]))[0]
         except UnsupportedError:
             pass
     M = try_vec_coefficient(dg, T)

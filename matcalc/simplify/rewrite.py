@@ -96,7 +96,7 @@ def _rebuild(node: Node, args: list[Node]) -> Node:
 def _shared_scalars(total: Node) -> Node:
     """A scalar factor every term holds comes out of the sum: ``(P − Y)/N``, ``λ(A + B)``."""
     split = [A.split(t) for t in total.args]
-    shared = _common_factors([fs for _, fs, _ in split])
+    shared = common_factors([fs for _, fs, _ in split])
     if not shared:
         return total
     inner = A.add(*(A.product(c, [f for f in fs if f not in shared], body) for c, fs, body in split))
@@ -287,7 +287,7 @@ def _column_sum_reads_better(m: Node, ones: Node) -> bool:
     ``sum(X W + 𝟏 bᵀ − Y, 1)ᵀ`` is how a course writes it (LANGUAGE.md v2)."""
     if not (ones.op == "ones" and ones.cols == 1 and m.op == "add"):
         return False
-    return _transposes(A.transpose(m)) < _transposes(m)
+    return transposes(A.transpose(m)) < transposes(m)
 
 
 def _compress(chain: list[Node]) -> list[Node]:
@@ -310,7 +310,7 @@ def _compress(chain: list[Node]) -> list[Node]:
 
 
 # ---------------------------------------------------------------------- sums
-def _transposes(node: Node) -> int:
+def transposes(node: Node) -> int:
     """How many transposes ``node`` prints with (a shared one once per use), memoised on the
     nodes: the simplifier asks at every sum it factors, and a count over the whole subgraph
     each time made a deep network's Hessian quadratic."""
@@ -369,11 +369,11 @@ def _factor(total: Node) -> Node:
         else:
             rest = body.args[0] if _left_folded(body) else fold(factors(body)[:-1])
         inner_terms.append((c, fs, rest))
-    inner_terms.sort(key=lambda t: _transposes(t[2]))
+    inner_terms.sort(key=lambda t: transposes(t[2]))
     common = inner_terms[0][0]
     if any(c != common for c, _, _ in inner_terms):
         common = Fraction(1)
-    shared_fs = _common_factors([fs for _, fs, _ in inner_terms])   # Xᵀ(P − Y)/N: the 1/N comes out too
+    shared_fs = common_factors([fs for _, fs, _ in inner_terms])   # Xᵀ(P − Y)/N: the 1/N comes out too
     inner = A.add(*(A.product(c / common, [f for f in fs if f not in shared_fs], b) for c, fs, b in inner_terms))
     if inner.op == "add":
         inner = _factor(inner)
@@ -383,7 +383,7 @@ def _factor(total: Node) -> Node:
     return _factor(out) if out.op == "add" and rest else out
 
 
-def _common_factors(factor_lists: list) -> list:
+def common_factors(factor_lists: list) -> list:
     """The scalar factors (base, exponent) that every list holds: a shared 1/N or λ."""
     first, *others = [list(fs) for fs in factor_lists]
     return [f for f in first if all(f in fs for fs in others)]
