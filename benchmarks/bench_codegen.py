@@ -378,7 +378,9 @@ def jax_target_contender(w: Workload, inp: dict, module: dict):
 
 
 COMPETITORS.update({"torch target": ("torch", torch_target_contender), "jax target": ("jax", jax_target_contender)})
-PAIRS = {"torch target": "torch", "jax target": "jax"}   # column -> the framework it is paired with
+# (column, the framework it is paired with): the generated NumPy code against the two fastest
+# frameworks directly, and each target against its own framework
+PAIRS = (("generated", "jax"), ("generated", "torch"), ("torch target", "torch"), ("jax target", "jax"))
 
 
 def check(name: str, w: Workload, got, ref) -> None:
@@ -481,7 +483,7 @@ def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target:
     print(f"this core: dgemm {limits.gflops:.1f} GF/s (n = 2048, one thread), copy {limits.gbytes:.1f} GB/s "
           f"(128 MiB, read + write), fill {limits.fill:.1f} GB/s (128 MiB written by NumPy's own stores)\n")
     cols = ["generated", "out=", *COMPETITORS]
-    pairs = [f"{t} / {f} (q1-q3)" for t, f in PAIRS.items()]
+    pairs = [f"{t} / {f} (q1-q3)" for t, f in PAIRS]
     print(f"| workload | hand ms ({clock}) | k | {' | '.join(cols)} | generated/hand q1-q3 | {' | '.join(pairs)} "
           "| floor ms | generated/floor | out=/floor | generated GF/s (of dgemm) | generated GB/s (of copy) |")
     print("|---|---:|---:|" + "---:|" * len(cols) + "---:|" + "---:|" * len(pairs) + "---:|---:|---:|---:|---:|")
@@ -516,7 +518,7 @@ def run_timing(ws: list[Workload], competitors: list[str], repeats: int, target:
             if star:
                 notes.append(f"{w.name}: {n} used {load_:.2f} cores")
             cells.append(f"{statistics.median(ratio[n]):.2f}{star}")
-        paired = [_paired(times, t, f) for t, f in PAIRS.items()]
+        paired = [_paired(times, t, f) for t, f in PAIRS]
         nbytes = compulsory_bytes(w, inp, ref[1])
         floor = limits.floor(w.flops, nbytes)
         gen, buf = statistics.median(times["generated"]), statistics.median(times["out="])

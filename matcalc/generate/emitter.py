@@ -19,6 +19,7 @@ from matcalc.core.graph import ONE, Node, dim
 from matcalc.core.kinds import is_sum
 from matcalc.core.naming import Namer
 from matcalc.core.rules import BINARY, ELEMENTWISE, RULES, CodeForm
+from matcalc.core.rules.tanh import LARGE as _TANH_LARGE
 from matcalc.core.rules.targets import NUMPY, TARGET_HELPERS, Target
 from matcalc.generate.code import ADD, ATOM, HELPERS, MUL, POW, UNARY, Code, known_size, literal, number_literal, wrap
 
@@ -29,6 +30,13 @@ _SKINNY = 2 ** 19           # A B with a narrow B and at least this many entries
 _TALL = 1000                # ... or at least this many rows in A
 _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts that may alias an array
 
+
+
+def _is_large(n: Node) -> bool:
+    """Whether the shapes declare ``n`` with at least ``rules.tanh.LARGE`` entries, from where the
+    generated ``_tanh`` beats ``np.tanh`` (an undeclared size keeps ``np.tanh``)."""
+    rows, cols = known_size(n.rows), known_size(n.cols)
+    return max(rows, cols) < known_size("unknown") and rows * cols >= _TANH_LARGE
 
 class Emitter:
     """Prints graph nodes as NumPy expressions, hoisting shared subexpressions into lines."""
@@ -414,6 +422,9 @@ class Emitter:
         z = self.expr(n.args[0])
         spec = ELEMENTWISE.get(name)
         if spec is not None:
+            if name == "tanh" and order == 0 and self.target.name == "numpy" and _is_large(n):
+                self.use_helpers(("_tanh",))          # NumPy's float64 tanh is scalar speed here
+                return Code(f"_tanh({z.text})", ATOM, z.full)
             codes = spec.codes(self.target.name)
             if order < len(codes):
                 self.use_helpers(spec.helpers)

@@ -17,6 +17,7 @@ from matcalc.core.naming import identifier_counts
 # a local is any Python identifier (Unicode too: ``δ``), never only ASCII
 _LINE = re.compile(r"^(\s*)([^\W\d]\w*) (=|\+=|-=|\*=|/=) (.*)$")
 _UFUNC = re.compile(r"^np\.(tanh|exp|log|sqrt|sin|cos|abs|expm1|log1p)\(([^\W\d]\w*)\)$")
+_HELPER = re.compile(r"^(_tanh)\(([^\W\d]\w*)\)$")        # module helpers that take out= as ufuncs do
 _BINARY = re.compile(r"^([^\W\d]\w*) ([-+*/]) (.+)$")
 _BARRED = {"+": "+-", "-": "+-", "*": "+-/@", "/": "+-*/@"}   # top-level operators the rest may not have
 
@@ -79,6 +80,9 @@ def _reusable(code: str, module: str = "np"):
     m = _UFUNC.match("np" + code[len(module):]) if code.startswith(module + ".") else None
     if m:
         return m.group(2), f"{module}.{m.group(1)}", "ufunc"
+    m = _HELPER.match(code) if module == "np" else None
+    if m:
+        return m.group(2), m.group(1), "ufunc"
     m = _BINARY.match(code)
     if not m:
         return None

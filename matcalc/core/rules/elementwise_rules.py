@@ -19,6 +19,7 @@ from matcalc.core.rules.erf import ERF_CODE
 from matcalc.core.rules.erf import erf as vectorised_erf
 from matcalc.core.rules.matrix_calculus import unbroadcast
 from matcalc.core.rules.table import Binary, Elementwise, Kinks, defelementwise, with_context
+from matcalc.core.rules.tanh import TANH_CODE
 
 AT_ZERO = Kinks((0.0,))
 
@@ -210,7 +211,7 @@ SILU_CODE = '''def _silu(z):
     """z σ(z), σ without overflow."""
     return z * _sigmoid(z)'''
 
-CODE_HELPERS = {"_sigmoid": SIGMOID_CODE, "_erf": ERF_CODE, "_gelu": GELU_CODE, "_silu": SILU_CODE}
+CODE_HELPERS = {"_sigmoid": SIGMOID_CODE, "_erf": ERF_CODE, "_gelu": GELU_CODE, "_silu": SILU_CODE, "_tanh": TANH_CODE}
 
 
 # ------------------------------------------------------------------ binary: max, min, leaky_relu
