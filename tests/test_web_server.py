@@ -31,7 +31,10 @@ LIMITS = ("TimeLimitError", "MemoryLimitError")      # the program bomb swells i
 
 @pytest.fixture(scope="module")
 def server():
-    with running_server(workers=2, time_limit=4.0, memory_mb=1024) as (base, pool):
+    # 12 s: a plain grading request takes well under a second idle, but several seconds on a loaded
+    # 2-core machine, which a 4 s limit turned into a 503; the bombs grow without bound, so they
+    # still end with their own limit
+    with running_server(workers=2, time_limit=12.0, memory_mb=1024) as (base, pool):
         yield base, pool
 
 
