@@ -144,6 +144,21 @@ def test_graphviz_values_above_gradients_below(tmp_path):
             assert green < red                               # SVG y grows downwards: green above
 
 
+@pytest.mark.parametrize("renderer", ["dot", "builtin"])
+def test_an_edge_with_a_value_and_no_gradient_draws(tmp_path, renderer):
+    """Under --wrt x only the edges on x's path carry a gradient; the others have an empty
+    gradient cell, which Graphviz once rejected as a syntax error (an internal error, exit 3)."""
+    need(renderer == "builtin" or shutil.which("dot") is not None, "Graphviz (apt-get install graphviz)")
+    out = tmp_path / "g.svg"
+    assert main(["graph", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--wrt", "x", "--renderer", renderer,
+                 "-o", str(out)]) == 0
+    root = ET.fromstring(out.read_text())
+    words = [t.text for t in root.iter(f"{NS}text")]
+    assert "5" in words and "-4" in words and "-12" in words      # values, the gradient-less edges' too
+    reds = [t.text for t in root.iter(f"{NS}text") if t.get("fill") == "#cf222e"]
+    assert reds and len(reds) < len([t for t in root.iter(f"{NS}text") if t.get("fill") == "#1a7f37"])
+
+
 def test_png_without_matplotlib(tmp_path, monkeypatch):
     from matcalc.output.values import parse_at
     model = graph_model("(x+y)*z", at=parse_at("x=-2,y=5,z=-4"))

@@ -167,16 +167,23 @@ def to_dot(model: Model) -> str:
         if not (e.value or e.grad):
             lines.append(f"  n{e.src} -> {dst};")
             continue
-        cell = '<td><font point-size="11" color="{}">{}</font></td>'
         table = ('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
-                 f"<tr>{cell.format(GREEN, escape(e.value))}</tr>"
+                 f"<tr>{_cell(GREEN, e.value)}</tr>"
                  f'<tr><td port="p" sides="b" border="1" height="1" width="28" color="{LINE}"></td></tr>'
-                 f"<tr>{cell.format(RED, escape(e.grad))}</tr></table>")
+                 f"<tr>{_cell(RED, e.grad)}</tr></table>")
         lines.append(f"  e{i} [shape=plaintext, margin=0, label=<{table}>];")
         lines.append(f"  n{e.src} -> e{i}:p:w [arrowhead=none];")
         lines.append(f"  e{i}:p:e -> {dst};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _cell(color: str, text: str | None) -> str:
+    """One table cell of an edge label; an empty one without a font element, which Graphviz
+    rejects as a syntax error (an edge with a value but no gradient, as under ``--wrt``)."""
+    if not text:
+        return "<td></td>"
+    return f'<td><font point-size="11" color="{color}">{escape(text)}</font></td>'
 
 
 def to_svg(model: Model) -> str:
