@@ -65,9 +65,9 @@ def test_a_wrong_coefficient_on_one_term(answer, words):
 def test_a_wrong_reduction_axis():
     v = check(SOFTMAX, "W", "X'*(softmax(X*W) - Y)", assume={"Y": "onehot_rows"})
     assert not v.correct and v.diagnosis == "axis", v.reason
-    assert "softmax(X*W) should be softmax(X*W, 2) (along each row)" in v.reason
+    assert "softmax(X*W, 1) should be softmax(X*W, 2) (along each row)" in v.reason
     v = check("-sum(Y .* log_softmax(X*W))", "W", "X'*(softmax(X*W, 2) - Y)", assume={"Y": "onehot"})
-    assert v.diagnosis == "axis" and "softmax(X*W, 2) should be softmax(X*W)" in v.reason
+    assert v.diagnosis == "axis" and "softmax(X*W, 2) should be softmax(X*W, 1)" in v.reason
     v = check("sum(X*W, 2)'*y", "y", "sum(X*W, 1)")             # the wrong shape, from the wrong axis
     assert v.diagnosis == "axis" and "sum(X*W, 1) should be sum(X*W, 2) (along each row)" in v.reason
     assert check("sum(X*W, 2)'*y", "y", "sum(X*W, 2)").correct

@@ -179,7 +179,7 @@ def axis_words(ans: Node, flip: Flip, arrays: dict[str, Node]) -> Repair:
     if node.op == "sum" and (flip.swap is not None or _is_mean_count(ans, node)):
         op, wrong, right_text = "mean", node_text(A.mean(node.args[0], axis)), node_text(A.mean(inner, 3 - axis))
     else:
-        op, wrong, right_text = node.op, node_text(node), node_text(new)
+        op, wrong, right_text = node.op, _quoted(node), _quoted(new)
     along = "each row" if axis == 1 else "each column"
     tail = ""
     if flip.transposed:
@@ -188,6 +188,20 @@ def axis_words(ans: Node, flip: Flip, arrays: dict[str, Node]) -> Repair:
                 ", transposed")
     return Repair("axis", f"Your answer takes {op} along the wrong axis: {wrong} should be "
                   f"{right_text} (along {along}){tail}; the right answer is {corrected}.", corrected)
+
+
+SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp")
+
+
+def _quoted(node: Node) -> str:
+    """A reduction as the student writes it, with its axis: the printer leaves out a softmax's
+    default axis (``softmax(X*W)`` for ``softmax(X*W, 1)``), which misquotes an answer that
+    wrote the ``1``."""
+    text = node_text(node)
+    inner = node_text(node.args[0])
+    if node.op in SOFTMAX_FAMILY and text == f"{node.op}({inner})" and ";" not in inner:
+        return f"{node.op}({inner}, {node.attrs[0]})"
+    return text
 
 
 def _is_mean_count(ans: Node, node: Node) -> bool:
