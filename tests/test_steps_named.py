@@ -141,3 +141,20 @@ def test_the_steps_grow_linearly(build):
     small, large = backward(20), backward(40)
     assert max(map(len, large)) == max(map(len, small))
     assert 1.9 < sum(map(len, large)) / sum(map(len, small)) < 2.1
+
+
+@pytest.mark.parametrize("style", [(), ("--text",), ("--latex",)])
+@pytest.mark.parametrize("expr,wrt", [("x'*A*x", "x"), ("u'*tanh(W*x + b)", "W,x")])
+def test_steps_with_the_jacobian_form_end_in_the_jacobian_form(expr, wrt, style):
+    """``--form jacobian --steps``: the steps' result is the gradient (shape convention), so the
+    Jacobian form asked for follows it, exactly as ``derive --form jacobian`` prints (and
+    verifies) it; without ``--form`` it is not printed."""
+    from cli_run import run
+    code, plain = run("derive", expr, "--wrt", wrt, "--form", "jacobian", *style)
+    assert code == 0
+    code, steps = run("derive", expr, "--wrt", wrt, "--form", "jacobian", "--steps", *style)
+    assert code == 0
+    head = "% Jacobian form (numerator layout):" if style == ("--latex",) else "Jacobian form (numerator layout):"
+    tail = steps.split(head + "\n", 1)[1]
+    assert [line.strip() for line in tail.strip().splitlines()] == [line.strip() for line in plain.strip().splitlines()]
+    assert head not in run("derive", expr, "--wrt", wrt, "--steps", *style)[1]

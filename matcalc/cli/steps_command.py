@@ -25,6 +25,8 @@ def cli_steps(args, shapes: dict, assume: dict) -> str:
         parts.append(explain_index(d, style))
     elif args.steps:
         parts.append(d.steps_text(style))
+    if parts and d.kind == "gradient" and getattr(args, "form", "gradient") in ("jacobian", "both"):
+        parts.append(_jacobian_form(d, style))
     if getattr(args, "at", None):
         point = parse_at(args.at)
         if style == "json" and parts:
@@ -35,3 +37,16 @@ def cli_steps(args, shapes: dict, assume: dict) -> str:
             parts.append(d.render(style if style in ("text", "latex") else "unicode") if style != "json" else "")
         parts.append(values_text(d, point, style))
     return "\n\n".join(p for p in parts if p)
+
+
+def _jacobian_form(d, style: str) -> str:
+    """The result in the Jacobian form, after steps whose result is the gradient (shape
+    convention): ``--form jacobian`` / ``both`` asked for it, and the steps alone would print
+    the gradient under the same ∂f/∂x (``2 x`` where ``2 xᵀ`` was asked for)."""
+    head = "Jacobian form (numerator layout):"
+    if style == "latex":
+        return f"% {head}\n" + d.render("latex", "jacobian")
+    text = d.render("text" if style == "text" else "unicode", "jacobian")
+    if style == "markdown":
+        return f"**{head}**\n\n```\n{text}\n```"
+    return f"{head}\n  " + text.replace("\n", "\n  ")
