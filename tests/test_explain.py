@@ -246,13 +246,16 @@ def test_latex_parses_with_a_latex_parser(expr, wrt):
     assert len(envs) == len(d.steps) + 2
 
 
-def test_latex_compiles_when_a_tex_engine_is_installed(tmp_path):
+@pytest.mark.parametrize("expr,wrt", [("u'*f(W*x+b)", "W"), ("sum(X.^3)", "X")])
+def test_latex_compiles_when_a_tex_engine_is_installed(tmp_path, expr, wrt):
     import shutil
     import subprocess
     tex = shutil.which("pdflatex")
     if not tex:
         pytest.skip("no pdflatex on this machine: the structural check above stands in")
-    body = explain(derive("u'*f(W*x+b)", "W", steps=True), "latex")
+    body = explain(derive(expr, wrt, steps=True), "latex")
+    check_latex(body)
+    assert r"\^{}" not in body               # the rule table's A.^p is math (A^{\circ p}), not an escaped caret
     (tmp_path / "d.tex").write_text("\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n"
                                     + body + "\n\\end{document}\n")
     r = subprocess.run([tex, "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,

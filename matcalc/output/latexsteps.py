@@ -17,6 +17,7 @@ output is ASCII and compiles with pdflatex.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -53,6 +54,9 @@ _TEXT_ESCAPES = {"_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "{": r"\{", "}"
                  "^": r"\^{}", "~": r"\~{}", "\\": r"\textbackslash{}", "<": r"\textless{}", ">": r"\textgreater{}"}
 
 
+_HADAMARD_POWER = re.compile(r"\b([A-Za-z]\w*)\.\^(\w+|\([^()]*\))")
+
+
 def latex_text(s: str, math: bool = True) -> str:
     """Unicode prose as pdflatex-safe text: specials escaped, symbols as inline math, other
     non-ASCII letters by their ASCII base (``é`` → ``e``) or their Unicode name.  A ``$…$``
@@ -62,7 +66,21 @@ def latex_text(s: str, math: bool = True) -> str:
         if k % 2:
             out.append(f"${part}$")
             continue
+        if math:                       # the rule table's A.^p, A.^(p-1): a Hadamard power, as math
+            pieces = _HADAMARD_POWER.split(part)
+            for n in range(1, len(pieces), 3):
+                pieces[n] = f"\x00{pieces[n]}^{{\\circ {pieces[n + 1]}}}\x00"
+                pieces[n + 1] = ""
+            part = "".join(pieces)
+        in_math = False
         for ch in part:
+            if ch == "\x00":
+                out.append("$")
+                in_math = not in_math
+                continue
+            if in_math:
+                out.append(ch)
+                continue
             if ch == "$":
                 out.append(r"\$")
             elif ch in _TEXT_ESCAPES:
