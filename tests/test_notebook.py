@@ -107,3 +107,14 @@ def test_render_traceback_is_the_caret_message():
         matcalc.derive("W*", "W")
     lines = e.value._render_traceback_()
     assert lines[0].startswith("error: ") and lines[-1].strip().startswith("^")
+
+
+def test_terminal_repr_is_the_result_not_the_fields():
+    """A terminal REPL (no rich display) shows the question and the printed result of a
+    derivation, a Hessian and a verdict, not a screenful of dataclass fields and graph nodes."""
+    d = matcalc.derive("norm(W*x)^2", "W")
+    assert repr(d) == "<Derivation of 'norm(W*x)^2' by W>\n∂f/∂W = 2 W x xᵀ"
+    h = matcalc.hessian("x'*A*x", "x")
+    assert repr(h).startswith('<Hessian of "x\'*A*x" by x>\n') and repr(h).endswith(str(h))
+    v = matcalc.check("norm(W*x)^2", "W", "W*x*x'")
+    assert repr(v).startswith("<Verdict: wrong, factor>\nwrong: ") and "Typed(" not in repr(d) + repr(v)

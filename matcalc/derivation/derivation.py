@@ -294,6 +294,12 @@ class Derivation:
     def __str__(self) -> str:
         return self.render("unicode")
 
+    def __repr__(self) -> str:
+        """What a terminal REPL shows: the question and the printed result, not the dataclass
+        fields (a screenful of graph nodes)."""
+        wrt = self.wrt if isinstance(self.wrt, str) else ", ".join(self.wrt)
+        return f"<{type(self).__name__} of {self.expr!r} by {wrt}>\n{self.render('unicode')}"
+
     def steps_text(self, style: str = "unicode", index: bool = False) -> str:
         """The chain-rule steps (derive with ``steps=True``): unicode, text, latex, markdown or json;
         ``index``: in index notation (per-entry partials, the sum, the Kronecker delta collapsing it).

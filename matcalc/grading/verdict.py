@@ -60,6 +60,9 @@ class Verdict:
             lines.append(f"  your answer gives   {fmt_value(ce['answer'])}")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        """What a terminal REPL shows: the verdict as ``matcalc check`` prints it, not the fields."""
+        return f"<Verdict: {'correct' if self.correct else 'wrong'}, {self.diagnosis}>\n{self}"
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the verdict as a short Markdown paragraph (expected answer as code)."""
