@@ -89,6 +89,8 @@ def test_unreadable_and_invalid_answers():
     assert check("x'*B*x", "x", "x" * (MAX_ANSWER_CHARS + 1)).diagnosis == "unreadable"
     v = check("x'*B*x", "x", "B*q")
     assert v.diagnosis == "invalid" and "q" in v.reason
+    v = check("-sum(sum(Y .* log_softmax(X*W, 2)))/size(X, 1)", "W", "X'*(softmax(X*W, 2) - Y)/N")
+    assert v.diagnosis == "invalid" and "its sizes: n = size(Y, 1), m = size(Y, 2), k = size(X, 2)" in v.reason
     v = check("x'*B*x", "x", "x = 2*x; B*x")
     assert v.diagnosis == "invalid" and "redefine" in v.reason
     v = check(MLP, "W", "z = W*x; (u .* f'(z))*x'")     # the answer's own z shadows the program's

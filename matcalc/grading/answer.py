@@ -146,8 +146,22 @@ def _renamed(text: str, prog, q: Question) -> str | Rejected:
 
 def _undefined(names: list[str], q: Question) -> Rejected:
     known = ", ".join(list(q.typed.variables) + list(q.typed.intermediates))
+    sizes = _size_names(q)
+    hint = (f"; its sizes: {', '.join(f'{d} = size({v}, {k})' for d, (v, k) in sizes.items())}, "
+            "or name your own with --shape, shapes= in Python") if sizes else ""
     return Rejected("invalid", f"Your answer uses {', '.join(names)}, which the expression does not "
-                    f"define (its names: {known}).")
+                    f"define (its names: {known}{hint}).")
+
+
+def _size_names(q: Question) -> dict[str, tuple[str, int]]:
+    """Each named size of the question's variables with where it is first read (``n`` →
+    ``("X", 1)``): what a batch size such as ``N`` in an answer should have been written as."""
+    sizes: dict[str, tuple[str, int]] = {}
+    for name, node in q.typed.variables.items():
+        for k, d in ((1, node.rows), (2, node.cols)):
+            if getattr(d, "is_Symbol", False) and str(d) not in sizes:
+                sizes[str(d)] = (name, k)
+    return sizes
 
 
 def _declared_shapes(q: Question) -> dict:
