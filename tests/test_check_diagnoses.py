@@ -54,7 +54,8 @@ def test_a_size_or_variable_factor(expr, wrt, answer, shapes, words):
 @pytest.mark.parametrize("answer,words", [
     ("2*X'*(X*W - Y) + lam*W", "the term lam*W should be 2*lam*W"),
     ("2*X'*(X*W - Y) + 2*W", "the term 2*W should be 2*lam*W"),
-    ("2*X'*(X*W - Y) - 2*lam*W", "the term -2*lam*W should be 2*lam*W"),
+    ("2*X'*(X*W - Y) - 2*lam*W", "the wrong sign on one term: the term -2*lam*W should be 2*lam*W"),
+    ("2*X'*(X*W - Y) + lam*W", "a wrong coefficient on one term: the term lam*W"),
 ])
 def test_a_wrong_coefficient_on_one_term(answer, words):
     v = check(RIDGE, "W", answer, shapes=LAM)

@@ -180,7 +180,9 @@ def _term_coefficient(cmp, pts, expected, ans, scalars, accept) -> Repair | None
             right = _times(t, k, s, sigma)
             fixed = A.add(*(right if n == j else u for n, u in enumerate(terms)))
             if accept(fixed):
-                return Repair("term_coefficient", f"Your answer has a wrong coefficient on one term: "
+                what = ("the wrong sign on one term" if s is None and k == -1
+                        else "a wrong coefficient on one term")
+                return Repair("term_coefficient", f"Your answer has {what}: "
                               f"the term {_text(t)} should be {_text(right)}.", _text(fixed))
     return None
 
