@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+from deep_programs import nested, program
 
 import matcalc
 import matcalc.numeric.evaluate as evaluator
@@ -29,20 +30,6 @@ def default_recursion_limit():
     """Everything here runs at Python's default limit: no stage may need a deeper stack."""
     assert sys.getrecursionlimit() <= 1000
     yield
-
-
-def program(n: int) -> str:
-    """n statements h_i = tanh(W_i*h_{i-1}), then sum(h_n)."""
-    lines = [f"h{i} = tanh(W_{i}*{'x' if i == 1 else f'h{i - 1}'})" for i in range(1, n + 1)]
-    return "\n".join(lines + [f"sum(h{n})"])
-
-
-def nested(n: int) -> str:
-    """u'*tanh(W_n*...tanh(W_1*x)): n nested calls (n = MAX_DEPTH is the deepest that parses)."""
-    inner = "x"
-    for i in range(1, n + 1):
-        inner = f"tanh(W_{i}*{inner})"
-    return f"u'*{inner}"
 
 
 def nesting(text: str) -> int:

@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 import pytest
+from deep_programs import nested
+from deep_programs import program as _program
 
 import matcalc
 from matcalc.core import algebra as A
@@ -25,15 +27,7 @@ SQUARE = (dim("n"), dim("n"))
 
 
 def statements(n: int) -> str:
-    lines = [f"h{i} = tanh(W_{i}*{'x' if i == 1 else f'h{i - 1}'})" for i in range(1, n + 1)]
-    return "\n".join(lines + [f"u'*h{n}"])
-
-
-def nested(n: int) -> str:
-    inner = "x"
-    for i in range(1, n + 1):
-        inner = f"tanh(W_{i}*{inner})"
-    return f"u'*{inner}"
+    return _program(n, output="u")
 
 
 def _matrices(k: int):

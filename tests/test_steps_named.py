@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from deep_programs import nested, program
 
 from matcalc import derive
 from matcalc.numeric.evaluate import evaluate
@@ -17,18 +18,6 @@ from matcalc.numeric.finite_differences import parse_printed
 from matcalc.output.explain import explain, explanation
 
 FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
-
-
-def program(n: int) -> str:
-    lines = [f"h{i} = tanh(W_{i}*{'x' if i == 1 else f'h{i - 1}'})" for i in range(1, n + 1)]
-    return "\n".join(lines + [f"sum(h{n})"])
-
-
-def nested(n: int) -> str:
-    inner = "x"
-    for i in range(1, n + 1):
-        inner = f"tanh(W_{i}*{inner})"
-    return f"u'*{inner}"
 
 
 def test_a_long_upstream_is_named_once_and_then_referred_to():
