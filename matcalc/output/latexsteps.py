@@ -61,26 +61,14 @@ def latex_text(s: str, math: bool = True) -> str:
     """Unicode prose as pdflatex-safe text: specials escaped, symbols as inline math, other
     non-ASCII letters by their ASCII base (``é`` → ``e``) or their Unicode name.  A ``$…$``
     segment is LaTeX math already and is kept as it is (``math=False``: ``$`` is a dollar sign)."""
+    if math:                           # the rule table's A.^p, A.^(p-1): a Hadamard power, as math
+        s = _HADAMARD_POWER.sub(lambda m: f"${m[1]}^{{\\circ {m[2]}}}$", s)
     out = []
     for k, part in enumerate(s.split("$") if math else [s]):
         if k % 2:
             out.append(f"${part}$")
             continue
-        if math:                       # the rule table's A.^p, A.^(p-1): a Hadamard power, as math
-            pieces = _HADAMARD_POWER.split(part)
-            for n in range(1, len(pieces), 3):
-                pieces[n] = f"\x00{pieces[n]}^{{\\circ {pieces[n + 1]}}}\x00"
-                pieces[n + 1] = ""
-            part = "".join(pieces)
-        in_math = False
         for ch in part:
-            if ch == "\x00":
-                out.append("$")
-                in_math = not in_math
-                continue
-            if in_math:
-                out.append(ch)
-                continue
             if ch == "$":
                 out.append(r"\$")
             elif ch in _TEXT_ESCAPES:
