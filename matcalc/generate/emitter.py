@@ -19,7 +19,6 @@ from matcalc.core.graph import ONE, Node, dim
 from matcalc.core.kinds import is_sum
 from matcalc.core.naming import Namer
 from matcalc.core.rules import BINARY, ELEMENTWISE, RULES, CodeForm
-from matcalc.core.rules.tanh import LARGE as _TANH_LARGE
 from matcalc.core.rules.targets import NUMPY, TARGET_HELPERS, Target
 from matcalc.generate.code import ADD, ATOM, HELPERS, MUL, POW, UNARY, Code, known_size, literal, number_literal, wrap
 
@@ -32,11 +31,12 @@ _VIEW = re.compile(r"^[\w.]+$|^np\.broadcast_to\(|^[\w.]+\.reshape\(")   # texts
 
 
 
-def _is_large(n: Node) -> bool:
-    """Whether the shapes declare ``n`` with at least ``rules.tanh.LARGE`` entries, from where the
-    generated ``_tanh`` beats ``np.tanh`` (an undeclared size keeps ``np.tanh``)."""
+def _is_large(n: Node, entries: int) -> bool:
+    """Whether the shapes declare ``n`` with at least ``entries`` entries, from where a rule's
+    ``large`` code beats its plain one (an undeclared size keeps the plain one)."""
     rows, cols = known_size(n.rows), known_size(n.cols)
-    return max(rows, cols) < known_size("unknown") and rows * cols >= _TANH_LARGE
+    return max(rows, cols) < known_size("unknown") and rows * cols >= entries
+
 
 class Emitter:
     """Prints graph nodes as NumPy expressions, hoisting shared subexpressions into lines."""
@@ -422,9 +422,10 @@ class Emitter:
         z = self.expr(n.args[0])
         spec = ELEMENTWISE.get(name)
         if spec is not None:
-            if name == "tanh" and order == 0 and self.target.name == "numpy" and _is_large(n):
-                self.use_helpers(("_tanh",))          # NumPy's float64 tanh is scalar speed here
-                return Code(f"_tanh({z.text})", ATOM, z.full)
+            if spec.large and order == 0 and self.target.name == "numpy" and _is_large(n, spec.large[2]):
+                template, helper, _ = spec.large
+                self.use_helpers((helper,))
+                return Code(template.format(z.text), ATOM, z.full)
             codes = spec.codes(self.target.name)
             if order < len(codes):
                 self.use_helpers(spec.helpers)

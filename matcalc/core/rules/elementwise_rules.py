@@ -19,6 +19,7 @@ from matcalc.core.rules.erf import ERF_CODE
 from matcalc.core.rules.erf import erf as vectorised_erf
 from matcalc.core.rules.matrix_calculus import unbroadcast
 from matcalc.core.rules.table import Binary, Elementwise, Kinks, defelementwise, with_context
+from matcalc.core.rules.tanh import LARGE as TANH_LARGE
 from matcalc.core.rules.tanh import TANH_CODE
 
 AT_ZERO = Kinks((0.0,))
@@ -162,7 +163,8 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                                                                                      A.ew("sigmoid", z))))),
                    "_silu({0})", "torch.nn.functional.silu({0})", "jax.nn.silu({0})", helpers=("_sigmoid", "_silu"), latex=r"\operatorname{SiLU}"),
     defelementwise("tanh", "tanh' = 1 - tanh²", np.tanh, lambda z, out: A.sub(A.ones(z.shape), A.pow_(out, 2)),
-                   "np.tanh({0})", "torch.tanh({0})", "jnp.tanh({0})", latex=r"\tanh"),
+                   "np.tanh({0})", "torch.tanh({0})", "jnp.tanh({0})", latex=r"\tanh",
+                   large=("_tanh({0})", "_tanh", TANH_LARGE)),
     defelementwise("sigmoid", "σ' = σ (1 - σ)", _sigmoid, lambda z, out: A.hadamard(out, A.sub(A.ones(z.shape), out)),
                    "_sigmoid({0})", "torch.sigmoid({0})", "jax.nn.sigmoid({0})", helpers=("_sigmoid",), latex=r"\sigma", unicode="σ"),   # no overflow, no underflow
     Elementwise("relu", "relu'(z) = 𝟙[z > 0], the unit step", (lambda z: np.maximum(z, 0.0),

@@ -179,6 +179,9 @@ class Elementwise:
     aliases: tuple[str, ...] = ()                  # other spellings the language accepts (arcsin for asin)
     torch: tuple[str, ...] = ()                    # the torch template per order
     jax: tuple[str, ...] = ()                      # the JAX template per order
+    # (template, helper, entries): NumPy code for f itself where the shapes declare at least that
+    # many entries, a module helper that beats ``code`` there (tanh: NumPy's float64 one is scalar)
+    large: tuple[str, str, int] | None = None
 
     @property
     def label(self) -> str:
