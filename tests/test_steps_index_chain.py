@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 from cli_run import run
+from steps_support import EPS, FUNCS, random_env
 
 from matcalc import derive
 from matcalc.core.errors import MatcalcError
@@ -18,9 +19,6 @@ from matcalc.numeric.evaluate import bind_dims, concrete, evaluate
 from matcalc.output.render import Printer
 from matcalc.second_order.index_chain import _content, index_chain
 from matcalc.second_order.indexform import render_index
-
-FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
-EPS = 1e-6
 
 
 def test_diag_times_a_matrix_entry_by_entry():
@@ -75,14 +73,6 @@ CASES = [
 ]
 
 
-def _env(d, rng):
-    sizes, env = {}, {}
-    for name, v in {**d.typed.variables, **d.variables}.items():
-        shape = [int(dim) if dim.is_Integer else sizes.setdefault(dim, 3) for dim in v.shape]
-        env[name] = rng.standard_normal(shape)
-    return env
-
-
 def _fd(fn, x):
     """∂fn(x)[a, b]/∂x[c, e] by central differences, as a 4-D array (internal 2-D shapes)."""
     x = np.asarray(x, dtype=float)
@@ -100,7 +90,7 @@ def test_every_printed_form_numerically(expr, wrt):
     rng = np.random.default_rng(7)
     d = derive(expr, wrt, steps=True)
     ch = index_chain(d)
-    env = _env(d, rng)
+    env = random_env(d, rng, alternate=False)
     leaves = list(d.typed.variables.values()) + list(d.variables.values())
     dims = bind_dims(leaves, env)
     out = d.typed.output

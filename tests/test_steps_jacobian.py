@@ -7,15 +7,13 @@ import json
 import numpy as np
 import pytest
 from cli_run import run
+from steps_support import FUNCS, random_env, vec_jacobian
 
 from matcalc import derive
 from matcalc.core.errors import MatcalcError
 from matcalc.numeric.evaluate import evaluate
 from matcalc.output.chain_steps import jacobian_chain
 from matcalc.output.explain import explain
-
-FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
-EPS = 1e-6
 
 
 def test_tanh_layer_by_x_is_the_lectures_chain():
@@ -82,31 +80,12 @@ CASES = [
 ]
 
 
-def _env(d, rng):
-    sizes, env = {}, {}
-    for name, v in {**d.typed.variables, **d.variables}.items():
-        shape = [int(dim) if dim.is_Integer else sizes.setdefault(dim, 3 + len(sizes) % 2) for dim in v.shape]
-        env[name] = rng.standard_normal(shape)
-    return env
-
-
-def _jac(fn, x):
-    """The numerator-layout Jacobian of fn at x (both 2-D) by central differences."""
-    cols = []
-    for k in range(x.size):
-        e = np.zeros(x.size)
-        e[k] = EPS
-        e = e.reshape(x.shape, order="F")
-        cols.append(((fn(x + e) - fn(x - e)) / (2 * EPS)).reshape(-1, order="F"))
-    return np.stack(cols, axis=1)
-
-
 @pytest.mark.parametrize("expr,wrt", CASES)
 def test_every_printed_jacobian_numerically(expr, wrt):
     rng = np.random.default_rng(3)
     d = derive(expr, wrt, steps=True)
     ch = jacobian_chain(d)
-    env = _env(d, rng)
+    env = random_env(d, rng)
     anchors = list(d.typed.variables.values()) + list(d.variables.values())
     out = d.typed.output
     base: dict = {}
@@ -116,7 +95,7 @@ def test_every_printed_jacobian_numerically(expr, wrt):
         return np.atleast_2d(np.asarray(evaluate([node] + anchors, env, FUNCS, dict(cache or base))[0], dtype=float))
 
     def jac_of_output(node):
-        return _jac(lambda v: evaluate([out] + anchors, env, FUNCS, {id(node): v})[0], base[id(node)])
+        return vec_jacobian(lambda v: evaluate([out] + anchors, env, FUNCS, {id(node): v})[0], base[id(node)])
 
     def shaped(J, rows, cols):
         return np.broadcast_to(J, (rows, cols)) if J.size == 1 else J
@@ -132,7 +111,7 @@ def test_every_printed_jacobian_numerically(expr, wrt):
             x = base[id(i.input)]
             others = {id(a): base[id(a)] for a in link.node.args if a is not i.input}
             key = id(i.input)
-            local = _jac(lambda v, n=link.node, o=others, k=key: evaluate([n] + anchors, env, FUNCS, {**o, k: v})[0], x)
+            local = vec_jacobian(lambda v, n=link.node, o=others, k=key: evaluate([n] + anchors, env, FUNCS, {**o, k: v})[0], x)
             assert np.allclose(shaped(ev(i.local), n, x.size), local, atol=1e-5), ("local", expr)
             downstream = shaped(up, m, n) @ local          # this path's part of ∂out/∂input
             for node in (i.product, i.simplified):
@@ -140,13 +119,13 @@ def test_every_printed_jacobian_numerically(expr, wrt):
     for fin in ch.finals:
         x = env[fin.var]
         x2 = np.atleast_2d(x)
-        J = _jac(lambda v, w=fin.var: evaluate([out] + anchors, {**env, w: v}, FUNCS)[0], x2)
+        J = vec_jacobian(lambda v, w=fin.var: evaluate([out] + anchors, {**env, w: v}, FUNCS)[0], x2)
         assert np.allclose(shaped(ev(fin.result, {}), m, x2.size), J, atol=1e-5), ("result", expr)
         if fin.product is not None:
             assert np.allclose(shaped(ev(fin.product, {}), m, x2.size), J, atol=1e-5), ("chain product", expr)
             for a, b, seg in zip(fin.path, fin.path[1:], fin.locals):      # each segment ∂a/∂b
                 fb, key = base[id(b)], id(b)
-                inner = _jac(lambda v, a=a, k=key: evaluate([a] + anchors, env, FUNCS, {k: v})[0], fb)
+                inner = vec_jacobian(lambda v, a=a, k=key: evaluate([a] + anchors, env, FUNCS, {k: v})[0], fb)
                 assert np.allclose(shaped(ev(seg), base[id(a)].size, fb.size), inner, atol=1e-5), ("segment", expr)
         if fin.parts:
             assert np.allclose(sum(shaped(ev(p, {}), m, x2.size) for p in fin.parts), J, atol=1e-5), ("fork", expr)

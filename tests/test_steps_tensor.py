@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 from cli_run import run
+from steps_support import FUNCS, random_env, vec_jacobian
 
 from matcalc import derive
 from matcalc.numeric.evaluate import bind_dims, concrete, evaluate
@@ -18,9 +19,6 @@ from matcalc.output.chain_print import chain_content
 from matcalc.second_order.indexform import IndexForm
 from matcalc.second_order.kronecker import vec_to_tensor
 from matcalc.second_order.tensor_steps import tensor_chain
-
-FUNCS = {"f": (np.tanh, lambda z: 1 - np.tanh(z) ** 2)}
-EPS = 1e-6
 
 
 # ------------------------------------------------------------------ what is printed
@@ -131,39 +129,12 @@ CASES = [
 ]
 
 
-def _env(d, rng):
-    sizes, env = {}, {}
-    for name, v in {**d.typed.variables, **d.variables}.items():
-        shape = [int(dim) if dim.is_Integer else sizes.setdefault(dim, 3 + len(sizes) % 2) for dim in v.shape]
-        value = rng.standard_normal(shape)
-        if name == "X" and value.shape[0] == value.shape[1]:
-            value = value + 3 * np.eye(value.shape[0])       # well away from singular (inv)
-        env[name] = value
-    return env
-
-
-def _vec(a) -> np.ndarray:
-    return np.asarray(a, dtype=float).reshape(-1, order="F")
-
-
-def _jac(fn, x):
-    """∂vec(fn(x))/∂vec(x)ᵀ by central differences (column-major vec)."""
-    x = np.asarray(x, dtype=float)
-    cols = []
-    for k in range(x.size):
-        e = np.zeros(x.size)
-        e[k] = EPS
-        e = e.reshape(x.shape, order="F")
-        cols.append((_vec(fn(x + e)) - _vec(fn(x - e))) / (2 * EPS))
-    return np.stack(cols, axis=1)
-
-
 @pytest.mark.parametrize("expr,wrt", CASES)
 def test_every_printed_step_numerically(expr, wrt):
     rng = np.random.default_rng(5)
     d = derive(expr, wrt, steps=True)
     ch = tensor_chain(d)
-    env = _env(d, rng)
+    env = random_env(d, rng, conditioned=("X",))
     anchors = list(d.typed.variables.values()) + list(d.variables.values())
     dims = bind_dims(anchors, env)
     out = d.typed.output
@@ -191,7 +162,7 @@ def test_every_printed_step_numerically(expr, wrt):
         return np.broadcast_to(v, (rows, cols)) if v.size == 1 else v.reshape(rows, cols, order="F")
 
     def jac_of_output(node):
-        return _jac(lambda v: evaluate([out] + anchors, env, FUNCS, {id(node): v})[0], base[id(node)])
+        return vec_jacobian(lambda v: evaluate([out] + anchors, env, FUNCS, {id(node): v})[0], base[id(node)])
 
     m = size(out)
     checked = 0
@@ -205,7 +176,7 @@ def test_every_printed_step_numerically(expr, wrt):
         for i, shown in zip(link.inputs, printed["inputs"], strict=True):
             x = base[id(i.input)]
             others = {id(a): base[id(a)] for a in link.node.args if a is not i.input}
-            local = _jac(lambda v, nd=link.node, o=others, k=id(i.input):
+            local = vec_jacobian(lambda v, nd=link.node, o=others, k=id(i.input):
                          evaluate([nd] + anchors, env, FUNCS, {**o, k: v})[0], x)
             assert np.allclose(ev(i.local, n, size(i.input)), local, atol=1e-5), ("local", expr)
             if isinstance(i.entries, IndexForm):
@@ -224,7 +195,7 @@ def test_every_printed_step_numerically(expr, wrt):
     for fin, shown in zip(ch.finals, text["jacobians"], strict=True):
         var = d.variables[fin.var]
         x = env[fin.var]
-        J = _jac(lambda v, w=fin.var: evaluate([out] + anchors, {**env, w: v}, FUNCS)[0], x)
+        J = vec_jacobian(lambda v, w=fin.var: evaluate([out] + anchors, {**env, w: v}, FUNCS)[0], x)
         q = size(var)
         assert np.allclose(ev(fin.result, m, q, {}), J, atol=1e-5), ("result", expr)
         assert np.allclose(ev_text(shown["result"], m, q), J, atol=1e-5), ("printed result", expr)
@@ -248,7 +219,7 @@ def test_every_printed_step_numerically(expr, wrt):
         if fin.product is not None:
             assert np.allclose(ev(fin.product, m, q, {}), J, atol=1e-5), ("chain product", expr)
             for a, b, seg in zip(fin.path, fin.path[1:], fin.locals):
-                inner = _jac(lambda v, a=a, k=id(b): evaluate([a] + anchors, env, FUNCS, {k: v})[0], base[id(b)])
+                inner = vec_jacobian(lambda v, a=a, k=id(b): evaluate([a] + anchors, env, FUNCS, {k: v})[0], base[id(b)])
                 assert np.allclose(ev(seg, size(a), size(b)), inner, atol=1e-5), ("segment", expr)
         if fin.parts:
             assert np.allclose(sum(ev(p, m, q, {}) for p in fin.parts), J, atol=1e-5), ("fork parts", expr)
@@ -261,13 +232,13 @@ def test_the_check_can_fail():
     d = derive("A*X*B", "X", steps=True)
     ch = tensor_chain(d)
     rng = np.random.default_rng(5)
-    env = _env(d, rng)
+    env = random_env(d, rng, conditioned=("X",))
     anchors = list(d.typed.variables.values()) + list(d.variables.values())
     base: dict = {}
     evaluate([d.typed.output] + anchors, env, FUNCS, base)
     link = ch.links[-1]
     i = link.inputs[0]
-    local = _jac(lambda v: evaluate([link.node] + anchors, env, FUNCS, {id(i.input): v})[0], base[id(i.input)])
+    local = vec_jacobian(lambda v: evaluate([link.node] + anchors, env, FUNCS, {id(i.input): v})[0], base[id(i.input)])
     n = env["X"].shape[1]
     assert np.allclose(np.kron(np.eye(n), env["A"]), local, atol=1e-5)      # I ⊗ A, as printed
     assert not np.allclose(np.kron(env["A"], np.eye(n)), local, atol=1e-5)  # the factors swapped
